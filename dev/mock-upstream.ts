@@ -1,0 +1,243 @@
+/**
+ * A model server that speaks the OpenAI wire format, for `npm start`, tests and benchmarks:
+ * chat completions (JSON and SSE with a terminal usage chunk), completions, embeddings,
+ * responses and the model list. Token counts, latency and failure modes are configurable — in
+ * process with `configure()`, or from another process with `POST /__mock/config`.
+ *
+ * It records the requests it receives (`requests`, `GET /__mock/requests`) so tests can assert
+ * exactly what the gateway forwarded.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export type FailureMode =
+  | "none"
+  /** answer 500 with an OpenAI error envelope */
+  | "http_500"
+  /** accept the connection, then destroy it without answering */
+  | "disconnect"
+  /** never answer (the gateway's timeout must fire) */
+  | "hang"
+  /** stream: send an error frame after the first content frame */
+  | "error_frame"
+  /** stream: close the connection after the first content frame, without [DONE] */
+  | "cut_stream";
+
+export interface MockOptions {
+  promptTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  /** Delay before the response headers / first frame. */
+  ttfbMs: number;
+  /** Content frames in a stream (the completion tokens are spread over them). */
+  frames: number;
+  /** Delay between stream frames. */
+  frameIntervalMs: number;
+  failure: FailureMode;
+}
+
+export const DEFAULT_MOCK_OPTIONS: MockOptions = {
+  promptTokens: 12,
+  completionTokens: 9,
+  reasoningTokens: 0,
+  ttfbMs: 0,
+  frames: 3,
+  frameIntervalMs: 0,
+  failure: "none",
+};
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+export interface MockUpstream {
+  url: string;
+  /** Base URL to register as an inference endpoint (`…/v1`). */
+  baseUrl: string;
+  requests: RecordedRequest[];
+  configure(options: Partial<MockOptions>): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const MAX_RECORDED = 200;
+const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function usage(o: MockOptions) {
+  return {
+    prompt_tokens: o.promptTokens,
+    completion_tokens: o.completionTokens,
+    total_tokens: o.promptTokens + o.completionTokens,
+    prompt_tokens_details: { cached_tokens: 0 },
+    completion_tokens_details: { reasoning_tokens: o.reasoningTokens },
+  };
+}
+
+/** The reply text: one word per frame, so streamed and JSON answers concatenate to the same string. */
+function words(o: MockOptions): string[] {
+  return Array.from({ length: Math.max(1, o.frames) }, (_, i) => (i === 0 ? "Hello" : ` word${i}`));
+}
+
+export async function startMockUpstream(initial: Partial<MockOptions> = {}, port = 0): Promise<MockUpstream> {
+  let options: MockOptions = { ...DEFAULT_MOCK_OPTIONS, ...initial };
+  const requests: RecordedRequest[] = [];
+  let seq = 0;
+
+  async function streamChat(res: ServerResponse, model: string, body: Record<string, unknown>, o: MockOptions) {
+    const id = `chatcmpl-mock${++seq}`;
+    const created = Math.floor(Date.now() / 1000);
+    const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    const frame = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+      frame({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+
+    chunk({ role: "assistant", content: "" }, null);
+    const parts = words(o);
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) await sleep(o.frameIntervalMs);
+      chunk({ content: parts[i] }, null);
+      if (i === 0 && o.failure === "error_frame") {
+        frame({ error: { message: "mock upstream failure mid-stream", type: "server_error", code: "mock_error", param: null } });
+        res.end();
+        return;
+      }
+      if (i === 0 && o.failure === "cut_stream") {
+        res.destroy();
+        return;
+      }
+    }
+    chunk({}, "stop");
+    if (includeUsage) frame({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usage(o) });
+    res.end("data: [DONE]\n\n");
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    const raw = req.method === "POST" ? await readBody(req) : "";
+
+    if (path === "/__mock/config" && req.method === "POST") {
+      options = { ...options, ...(JSON.parse(raw || "{}") as Partial<MockOptions>) };
+      return sendJson(res, 200, options);
+    }
+    if (path === "/__mock/requests") return sendJson(res, 200, requests);
+
+    let body: Record<string, unknown> = {};
+    try {
+      body = raw ? (JSON.parse(raw) as Record<string, unknown>) : {};
+    } catch {
+      return sendJson(res, 400, { error: { message: "invalid JSON", type: "invalid_request_error", code: null, param: null } });
+    }
+    requests.push({ method: req.method ?? "", path, headers: req.headers, body });
+    if (requests.length > MAX_RECORDED) requests.shift();
+
+    const o = options;
+    if (o.failure === "disconnect") return void req.socket.destroy();
+    if (o.failure === "hang") return;
+    await sleep(o.ttfbMs);
+    if (o.failure === "http_500") {
+      return sendJson(res, 500, { error: { message: "mock upstream failure", type: "server_error", code: "mock_error", param: null } });
+    }
+
+    const model = typeof body.model === "string" ? body.model : "mock-model";
+    const created = Math.floor(Date.now() / 1000);
+    switch (`${req.method} ${path}`) {
+      case "GET /v1/models":
+        return sendJson(res, 200, { object: "list", data: [{ id: "mock-model", object: "model", created, owned_by: "mock" }] });
+      case "POST /v1/chat/completions":
+        if (body.stream === true) return streamChat(res, model, body, o);
+        return sendJson(res, 200, {
+          id: `chatcmpl-mock${++seq}`,
+          object: "chat.completion",
+          created,
+          model,
+          choices: [{ index: 0, message: { role: "assistant", content: words(o).join("") }, finish_reason: "stop", logprobs: null }],
+          usage: usage(o),
+        });
+      case "POST /v1/completions":
+        return sendJson(res, 200, {
+          id: `cmpl-mock${++seq}`,
+          object: "text_completion",
+          created,
+          model,
+          choices: [{ index: 0, text: words(o).join(""), finish_reason: "stop", logprobs: null }],
+          usage: usage(o),
+        });
+      case "POST /v1/embeddings": {
+        const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        return sendJson(res, 200, {
+          object: "list",
+          model,
+          data: inputs.map((_, index) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3, 0.4] })),
+          usage: { prompt_tokens: o.promptTokens, total_tokens: o.promptTokens },
+        });
+      }
+      case "POST /v1/responses":
+        return sendJson(res, 200, {
+          id: `resp_mock${++seq}`,
+          object: "response",
+          created_at: created,
+          status: "completed",
+          model,
+          output: [{ type: "message", id: `msg_mock${seq}`, status: "completed", role: "assistant", content: [{ type: "output_text", text: words(o).join(""), annotations: [] }] }],
+          usage: {
+            input_tokens: o.promptTokens,
+            output_tokens: o.completionTokens,
+            total_tokens: o.promptTokens + o.completionTokens,
+            input_tokens_details: { cached_tokens: 0 },
+            output_tokens_details: { reasoning_tokens: o.reasoningTokens },
+          },
+        });
+      default:
+        return sendJson(res, 404, { error: { message: `mock upstream has no route ${req.method} ${path}`, type: "invalid_request_error", code: null, param: null } });
+    }
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) sendJson(res, 500, { error: { message: String(err), type: "server_error", code: null, param: null } });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 30_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    url,
+    baseUrl: `${url}/v1`,
+    requests,
+    configure(partial) {
+      options = { ...options, ...partial };
+    },
+    reset() {
+      options = { ...DEFAULT_MOCK_OPTIONS, ...initial };
+      requests.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

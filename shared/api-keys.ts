@@ -1,0 +1,35 @@
+/**
+ * API keys: `tg-` followed by 43 base64url characters (256 bits from the platform CSPRNG). Only the
+ * SHA-256 (hex) and a short display prefix are ever stored.
+ */
+export const KEY_PREFIX = "tg-";
+const DISPLAY_PREFIX_LENGTH = 10;
+const KEY_PATTERN = /^tg-[A-Za-z0-9_-]{43}$/;
+
+export const API_KEY_PURPOSES = ["platform", "realtime", "batch", "playground"] as const;
+export type ApiKeyPurpose = (typeof API_KEY_PURPOSES)[number];
+
+function base64url(bytes: Uint8Array): string {
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+export function generateApiKey(): string {
+  return KEY_PREFIX + base64url(crypto.getRandomValues(new Uint8Array(32)));
+}
+
+/** True when the string has the shape of a Tollgate key (no lookup). */
+export function looksLikeApiKey(value: string): boolean {
+  return KEY_PATTERN.test(value);
+}
+
+export async function hashApiKey(key: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** What lists show instead of the secret, e.g. `tg-AbC1dEf…`. */
+export function displayPrefix(key: string): string {
+  return key.slice(0, DISPLAY_PREFIX_LENGTH);
+}

@@ -1,0 +1,16 @@
+import { DbSettingsSchema } from "../../../shared/db.ts";
+import { handleDeadLetterBatch, handleUsageBatch } from "./usage-batch.ts";
+import { retryAll } from "./delivery.ts";
+
+export default {
+  async queue(batch, env): Promise<void> {
+    const settings = DbSettingsSchema.safeParse(env);
+    if (!settings.success) {
+      // Not the messages' fault: keep them (retry) until the operator fixes the configuration.
+      retryAll(batch, new Error(`consumer misconfigured: ${settings.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`));
+      return;
+    }
+    if (batch.queue === env.DEAD_LETTER_QUEUE) return handleDeadLetterBatch(batch, settings.data);
+    return handleUsageBatch(batch, settings.data);
+  },
+} satisfies ExportedHandler<ConsumerEnv, unknown>;

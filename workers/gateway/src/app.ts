@@ -1,0 +1,50 @@
+/**
+ * The gateway's Hono app. Routes and middleware are wired here; behaviour lives in named modules.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { createMiddleware } from "hono/factory";
+import { ApiError } from "../../../shared/errors.ts";
+import { ConfigError, gatewayConfig } from "./config.ts";
+import { handleInference } from "./inference.ts";
+import { meter } from "./meter.ts";
+import type { GatewayApp } from "./types.ts";
+
+const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
+
+const loadConfig = createMiddleware<GatewayApp>(async function loadConfig(c, next) {
+  c.set("config", gatewayConfig(c.env));
+  await next();
+});
+
+/** Hono's body limit, sized from config (which is only known per request). */
+const limitBody = createMiddleware<GatewayApp>(async function limitBody(c, next) {
+  const maxSize = c.var.config.MAX_BODY_BYTES;
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new ApiError("request_too_large", `The request body is larger than the ${maxSize}-byte limit.`);
+    },
+  })(c, next);
+});
+
+export function newApp(): Hono<GatewayApp> {
+  const app = new Hono<GatewayApp>();
+
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return err.toResponse();
+    // Log the detail for operators; the caller gets a generic message (which may name a setting,
+    // never a value).
+    console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
+    const message = err instanceof ConfigError ? err.message : "The gateway hit an internal error. Retry; if it persists, contact the operator.";
+    return new ApiError("internal_error", message).toResponse();
+  });
+  app.notFound((c) => new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse());
+
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  for (const path of INFERENCE_ROUTES) {
+    app.post(path, loadConfig, meter, limitBody, handleInference);
+  }
+  return app;
+}

@@ -1,0 +1,39 @@
+/**
+ * The gateway's vars and secrets, parsed once per isolate at the boundary. Failing closed: a
+ * missing or malformed setting answers 500 with the setting's name, never its value.
+ */
+import { z } from "zod";
+import { DbSettingsSchema } from "../../../shared/db.ts";
+
+const positiveInt = (name: string) =>
+  z
+    .string()
+    .regex(/^\d+$/, { error: `${name} must be a positive integer` })
+    .transform(Number)
+    .refine((n) => n > 0, { error: `${name} must be a positive integer` });
+
+export const GatewayConfigSchema = DbSettingsSchema.extend({
+  ADMIN_TOKEN: z.string().min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }).optional(),
+  ENCRYPTION_KEY: z.string().optional(),
+  MAX_BODY_BYTES: positiveInt("MAX_BODY_BYTES").optional().default(10 * 1024 * 1024),
+  UPSTREAM_TIMEOUT_MS: positiveInt("UPSTREAM_TIMEOUT_MS").optional().default(600_000),
+});
+export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+const parsed = new WeakMap<object, GatewayConfig>();
+
+export class ConfigError extends Error {}
+
+export function gatewayConfig(env: GatewayEnv): GatewayConfig {
+  let config = parsed.get(env);
+  if (!config) {
+    const result = GatewayConfigSchema.safeParse(env);
+    if (!result.success) {
+      const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+      throw new ConfigError(`gateway misconfigured: ${problems}`);
+    }
+    config = result.data;
+    parsed.set(env, config);
+  }
+  return config;
+}

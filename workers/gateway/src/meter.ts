@@ -1,0 +1,107 @@
+/**
+ * Usage capture: every inference request (including those rejected before the upstream, as the
+ * reference system records them) produces exactly one usage message, sent after the response in
+ * `waitUntil` so metering never delays the caller.
+ */
+import { createMiddleware } from "hono/factory";
+import type { ACCESS_OUTCOMES, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
+import { ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import type { GatewayApp } from "./types.ts";
+
+/** Mutable per-request record the handlers fill in as they learn things. */
+export interface MeterState {
+  eventId: string;
+  startedAt: number;
+  access: (typeof ACCESS_OUTCOMES)[number];
+  apiKeyId: string | null;
+  model: string | null;
+  servedModel: string | null;
+  ttfbMs: number | null;
+  usage: TokenUsage;
+  cache: CacheSplit;
+  responseType: string;
+  finishReason: string | null;
+  truncated: boolean;
+  /** Resolves when the response body has been fully seen (streams finish after the handler returns). */
+  done: Promise<void>;
+}
+
+const SEND_ATTEMPTS = 3;
+const SEND_BACKOFF_MS = [50, 250];
+
+/** W3C traceparent: version-traceid-parentid-flags; returns the 32-hex trace id when well formed. */
+export function traceIdFrom(traceparent: string | undefined): string | null {
+  const m = traceparent?.trim().match(/^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/);
+  return m?.[1] && !/^0+$/.test(m[1]) ? m[1] : null;
+}
+
+export function buildUsageMessage(state: MeterState, req: Request, status: number, endedAt: number): UsageMessageV1 {
+  const url = new URL(req.url);
+  return {
+    v: 1,
+    event_id: state.eventId,
+    timestamp: new Date(state.startedAt).toISOString(),
+    method: req.method,
+    uri: url.pathname,
+    access: state.access,
+    api_key_id: state.apiKeyId,
+    model: state.model,
+    served_model: state.servedModel,
+    status_code: status,
+    duration_ms: Math.max(0, endedAt - state.startedAt),
+    ttfb_ms: state.ttfbMs,
+    usage: state.usage,
+    cache: state.cache,
+    response_type: state.responseType,
+    finish_reason: state.finishReason,
+    truncated: state.truncated,
+    trace_id: traceIdFrom(req.headers.get("traceparent") ?? undefined),
+    user_agent: req.headers.get("user-agent"),
+    batch: null,
+  };
+}
+
+/** Sends with bounded retries; a failure is logged (without the message body) and never thrown. */
+export async function sendUsage(queue: Queue, message: UsageMessageV1): Promise<boolean> {
+  for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
+    try {
+      await queue.send(message, { contentType: "json" });
+      return true;
+    } catch (err) {
+      const delay = SEND_BACKOFF_MS[attempt];
+      if (delay === undefined) {
+        console.error(`usage message ${message.event_id} not enqueued after ${SEND_ATTEMPTS} attempts: ${err instanceof Error ? err.message : String(err)}`);
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+  return false;
+}
+
+export const meter = createMiddleware<GatewayApp>(async function meter(c, next) {
+  const state: MeterState = {
+    eventId: crypto.randomUUID(),
+    startedAt: Date.now(),
+    access: "unauthenticated",
+    apiKeyId: null,
+    model: null,
+    servedModel: null,
+    ttfbMs: null,
+    usage: { ...ZERO_USAGE },
+    cache: { ...ZERO_CACHE },
+    responseType: "error",
+    finishReason: null,
+    truncated: false,
+    done: Promise.resolve(),
+  };
+  c.set("meter", state);
+  await next();
+  c.header("x-tollgate-event-id", state.eventId);
+  const status = c.res.status;
+  const req = c.req.raw;
+  c.executionCtx.waitUntil(
+    // `done` never decides whether a message is sent: a failed body still gets its record.
+    state.done.catch(() => undefined).then(() => sendUsage(c.env.USAGE_QUEUE, buildUsageMessage(state, req, status, Date.now()))),
+  );
+});

@@ -1,0 +1,43 @@
+/**
+ * Forwarding to the upstream: which client headers may pass, the upstream's own auth, the alias
+ * swapped for the upstream's model name (and back), and upstream failures mapped to 502/504.
+ */
+import { ApiError } from "../../../shared/errors.ts";
+import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
+import type { RouteRecord } from "./store.ts";
+
+/**
+ * Client headers forwarded upstream. An allow-list, so credentials (Authorization, Cookie,
+ * provider keys), hop-by-hop headers (RFC 9110 §7.6.1) and Cloudflare's own never leak through.
+ */
+const FORWARDED_HEADERS = ["accept", "accept-language", "user-agent", "traceparent", "tracestate", "openai-beta", "x-stainless-lang"];
+
+export function upstreamUrl(endpointUrl: string, suffix: string): string {
+  return endpointUrl.replace(/\/+$/, "") + suffix;
+}
+
+export async function upstreamHeaders(client: Headers, route: RouteRecord, encryptionKey: string | undefined): Promise<Headers> {
+  const headers = new Headers({ "content-type": "application/json" });
+  for (const name of FORWARDED_HEADERS) {
+    const value = client.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  if (route.apiKeyEncrypted) {
+    if (!encryptionKey) throw new ApiError("internal_error", "The gateway cannot decrypt upstream credentials: ENCRYPTION_KEY is not configured.");
+    const secret = await decryptSecret(await importSecretKey(encryptionKey), route.apiKeyEncrypted);
+    headers.set(route.authHeaderName, route.authHeaderPrefix + secret);
+  }
+  return headers;
+}
+
+/** fetch() with the upstream timeout; network failures become 502 and timeouts 504. */
+export async function fetchUpstream(url: string, init: RequestInit, timeoutMs: number, endpointName: string): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
+      throw new ApiError("upstream_timeout", `The model server '${endpointName}' did not answer within ${timeoutMs} ms.`);
+    }
+    throw new ApiError("upstream_error", `The model server '${endpointName}' could not be reached. Try again; if it persists, check the endpoint's URL.`);
+  }
+}

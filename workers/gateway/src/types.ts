@@ -1,0 +1,11 @@
+import type { GatewayConfig } from "./config.ts";
+import type { MeterState } from "./meter.ts";
+
+/** Hono generics for the gateway: bindings from `wrangler types`, request-scoped state in Variables. */
+export interface GatewayApp {
+  Bindings: GatewayEnv;
+  Variables: {
+    config: GatewayConfig;
+    meter: MeterState;
+  };
+}
