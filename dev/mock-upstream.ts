@@ -4,6 +4,9 @@
  * responses and the model list. Token counts, latency and failure modes are configurable — in
  * process with `configure()`, or from another process with `POST /__mock/config`.
  *
+ * A failure mode can also be chosen per model: an upstream model name of `name+mode` (for example
+ * `mock+hang`) makes only that model's requests fail that way, so parallel tests do not collide.
+ *
  * It records the requests it receives (`requests`, `GET /__mock/requests`) so tests can assert
  * exactly what the gateway forwarded.
  */
@@ -22,6 +25,8 @@ export type FailureMode =
   | "error_frame"
   /** stream: close the connection after the first content frame, without [DONE] */
   | "cut_stream";
+
+const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect", "hang", "error_frame", "cut_stream"];
 
 export interface MockOptions {
   promptTokens: number;
@@ -149,7 +154,9 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     requests.push({ method: req.method ?? "", path, headers: req.headers, body });
     if (requests.length > MAX_RECORDED) requests.shift();
 
-    const o = options;
+    const requested = typeof body.model === "string" ? body.model : "";
+    const override = requested.includes("+") ? (requested.slice(requested.indexOf("+") + 1) as FailureMode) : undefined;
+    const o: MockOptions = override && FAILURE_MODES.includes(override) ? { ...options, failure: override } : options;
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;
     await sleep(o.ttfbMs);

@@ -11,6 +11,68 @@ import { connect } from "node:net";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer, type RawData } from "ws";
 
+const TERMINATE = 0x58; // 'X'
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+
+/**
+ * Follows the framing of the client → server half of the Postgres protocol to spot Terminate.
+ * Postgres closes the connection when it receives Terminate; PGlite's socket server does not, and
+ * a WebSocket left open keeps a workerd invocation (a queue batch) from completing. So the bridge
+ * closes both sides itself, as a real server would.
+ */
+export class TerminateWatcher {
+  private startup = true;
+  private header = Buffer.alloc(0);
+  private remaining = 0;
+  private type = 0;
+  private code = 0;
+  terminated = false;
+
+  /** Feeds client bytes; returns true once a complete Terminate message has been seen. */
+  feed(chunk: Buffer): boolean {
+    let i = 0;
+    while (i < chunk.length && !this.terminated) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, chunk.length - i);
+        this.remaining -= n;
+        i += n;
+        if (this.remaining === 0) this.complete();
+        continue;
+      }
+      // Startup-phase messages are length(4) + code(4); later ones are type(1) + length(4).
+      const headerLength = this.startup ? 8 : 5;
+      const take = chunk.subarray(i, i + headerLength - this.header.length);
+      this.header = Buffer.concat([this.header, take]);
+      i += take.length;
+      if (this.header.length < headerLength) break;
+      if (this.startup) {
+        this.type = 0;
+        this.code = this.header.readInt32BE(4);
+        this.remaining = this.header.readInt32BE(0) - 8;
+      } else {
+        this.type = this.header[0]!;
+        this.remaining = this.header.readInt32BE(1) - 4;
+      }
+      this.header = Buffer.alloc(0);
+      if (this.remaining <= 0) {
+        this.remaining = 0;
+        this.complete();
+      }
+    }
+    return this.terminated;
+  }
+
+  private complete(): void {
+    if (this.startup) {
+      // After an SSL/GSS negotiation request the real startup message is still to come.
+      this.startup = this.code === SSL_REQUEST || this.code === GSSENC_REQUEST;
+    } else if (this.type === TERMINATE) {
+      this.terminated = true;
+    }
+  }
+}
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
 
 export interface WsBridge {
@@ -37,9 +99,12 @@ export async function startWsBridge(port = 0): Promise<WsBridge> {
     }
     const socket = connect({ host: host.replace(/^\[|\]$/g, ""), port: targetPort });
     socket.setNoDelay(true);
+    const watcher = new TerminateWatcher();
     // Frames that arrive before the TCP connection is up are buffered by the socket itself.
     ws.on("message", (data: RawData) => {
-      socket.write(Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer));
+      const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      socket.write(bytes);
+      if (watcher.feed(bytes)) socket.end();
     });
     socket.on("data", (chunk) => {
       if (ws.readyState === ws.OPEN) ws.send(chunk);

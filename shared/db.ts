@@ -36,7 +36,13 @@ function applyDriverSettings(settings: DbSettings): void {
 
 export function createPool(settings: DbSettings, max = 4): Pool {
   applyDriverSettings(settings);
-  return new Pool({ connectionString: settings.DATABASE_URL, max });
+  const pool = new Pool({ connectionString: settings.DATABASE_URL, max });
+  // An idle connection can fail at any time (the server closes it after Terminate, restarts, or
+  // the network drops). Without a listener the Pool rethrows that as an uncaught exception.
+  pool.on("error", (err: Error) => {
+    if (!pool.ending) console.error(`idle Postgres connection failed: ${err.message}`);
+  });
+  return pool;
 }
 
 /** Runs `fn` with a pool that is always closed afterwards. */

@@ -3,7 +3,7 @@ import { handleDeadLetterBatch, handleUsageBatch } from "./usage-batch.ts";
 import { retryAll } from "./delivery.ts";
 
 export default {
-  async queue(batch, env): Promise<void> {
+  async queue(batch, env, _ctx): Promise<void> {
     const settings = DbSettingsSchema.safeParse(env);
     if (!settings.success) {
       // Not the messages' fault: keep them (retry) until the operator fixes the configuration.

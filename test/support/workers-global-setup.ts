@@ -1,0 +1,31 @@
+/**
+ * Global setup (in Node) for the tests that run inside workerd: a fresh database, the WebSocket
+ * bridge the Neon driver reaches it through, and the mock upstream. Their addresses are handed to
+ * the workerd side with `provide`/`inject`.
+ */
+import type { TestProject } from "vitest/node";
+import { startMockUpstream } from "../../dev/mock-upstream.ts";
+import { startWsBridge } from "../../dev/ws-bridge.ts";
+import { createTestDatabase } from "./test-database.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    wsProxy: string;
+    mockUrl: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const db = await createTestDatabase(project.name.replace(/\W/g, "_"));
+  const bridge = await startWsBridge();
+  const mock = await startMockUpstream();
+  project.provide("databaseUrl", db.url);
+  project.provide("wsProxy", bridge.proxy);
+  project.provide("mockUrl", mock.url);
+  return async () => {
+    await mock.close();
+    await bridge.close();
+    await db.drop();
+  };
+}

@@ -1,0 +1,6 @@
+// Bindings the test configuration adds on top of wrangler.toml (see vitest.config.ts).
+declare namespace Cloudflare {
+  interface Env {
+    MOCK_UPSTREAM_URL: string;
+  }
+}

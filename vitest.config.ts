@@ -1,0 +1,58 @@
+/**
+ * Three layers, one command (`npm test`):
+ *   unit      — pure logic in Node
+ *   gateway / consumer — each worker inside workerd (@cloudflare/vitest-pool-workers) against a
+ *               real Postgres through the real Neon driver, with a mock upstream
+ *   e2e       — the stack `npm start` runs, driven by the official openai client
+ * Postgres: DATABASE_URL's server (a fresh database per run) or embedded PGlite.
+ */
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+
+function workersProject(name: "gateway" | "consumer", configPath: string, main: string): TestProjectInlineConfiguration {
+  return {
+    plugins: [
+      cloudflareTest(({ inject }) => ({
+        main,
+        wrangler: { configPath },
+        miniflare: {
+          bindings: {
+            DATABASE_URL: inject("databaseUrl"),
+            NEON_WS_PROXY: inject("wsProxy"),
+            NEON_INSECURE_WEBSOCKET: "true",
+            MOCK_UPSTREAM_URL: inject("mockUrl"),
+            ADMIN_TOKEN: "test-admin-token-0123456789",
+            ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+          },
+        },
+      })),
+    ],
+    test: {
+      name,
+      include: [`test/workers/${name}/**/*.test.ts`],
+      globalSetup: ["test/support/workers-global-setup.ts"],
+      testTimeout: 20_000,
+    },
+  };
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
+      },
+      workersProject("gateway", "./wrangler.toml", "./workers/gateway/src/index.ts"),
+      workersProject("consumer", "./workers/consumer/wrangler.toml", "./workers/consumer/src/index.ts"),
+      {
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
