@@ -9,14 +9,21 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 
-function workersProject(name: "gateway" | "consumer", configPath: string, main: string): TestProjectInlineConfiguration {
+function workersProject(
+  name: "gateway" | "consumer",
+  configPath: string,
+  main: string,
+  extra: { bindings?: Record<string, string>; queueConsumers?: Record<string, { maxBatchTimeout: number }> } = {},
+): TestProjectInlineConfiguration {
   return {
     plugins: [
       cloudflareTest(({ inject }) => ({
         main,
         wrangler: { configPath },
         miniflare: {
+          ...(extra.queueConsumers ? { queueConsumers: extra.queueConsumers } : {}),
           bindings: {
+            ...extra.bindings,
             DATABASE_URL: inject("databaseUrl"),
             NEON_WS_PROXY: inject("wsProxy"),
             NEON_INSECURE_WEBSOCKET: "true",
@@ -42,7 +49,12 @@ export default defineConfig({
       {
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
-      workersProject("gateway", "./wrangler.toml", "./workers/gateway/src/index.ts"),
+      // The gateway runs from a test entry that wraps the real one and collects its queue
+      // messages, so tests can assert exactly what was enqueued.
+      workersProject("gateway", "./wrangler.toml", "./test/workers/gateway/test-main.ts", {
+        bindings: { UPSTREAM_TIMEOUT_MS: "2000", ACCESS_CACHE_TTL_MS: "300" },
+        queueConsumers: { "tollgate-usage": { maxBatchTimeout: 0.05 } },
+      }),
       workersProject("consumer", "./workers/consumer/wrangler.toml", "./workers/consumer/src/index.ts"),
       {
         test: {

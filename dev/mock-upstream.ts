@@ -5,7 +5,8 @@
  * process with `configure()`, or from another process with `POST /__mock/config`.
  *
  * A failure mode can also be chosen per model: an upstream model name of `name+mode` (for example
- * `mock+hang`) makes only that model's requests fail that way, so parallel tests do not collide.
+ * `mock+hang`) makes only that model's requests fail that way, so parallel tests do not collide;
+ * `name+slow` streams 20 frames 100 ms apart.
  *
  * It records the requests it receives (`requests`, `GET /__mock/requests`) so tests can assert
  * exactly what the gateway forwarded.
@@ -56,6 +57,8 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: unknown;
+  /** The exact bytes of the response body sent (filled in when the response ends). */
+  response: string;
 }
 
 export interface MockUpstream {
@@ -96,6 +99,22 @@ function usage(o: MockOptions) {
   };
 }
 
+function responseBody(base: Record<string, unknown>, o: MockOptions) {
+  const text = words(o).join("");
+  return {
+    ...base,
+    status: "completed",
+    output: [{ type: "message", id: `msg_${String(base.id)}`, status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] }],
+    usage: {
+      input_tokens: o.promptTokens,
+      output_tokens: o.completionTokens,
+      total_tokens: o.promptTokens + o.completionTokens,
+      input_tokens_details: { cached_tokens: 0 },
+      output_tokens_details: { reasoning_tokens: o.reasoningTokens },
+    },
+  };
+}
+
 /** The reply text: one word per frame, so streamed and JSON answers concatenate to the same string. */
 function words(o: MockOptions): string[] {
   return Array.from({ length: Math.max(1, o.frames) }, (_, i) => (i === 0 ? "Hello" : ` word${i}`));
@@ -106,33 +125,63 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
   const requests: RecordedRequest[] = [];
   let seq = 0;
 
-  async function streamChat(res: ServerResponse, model: string, body: Record<string, unknown>, o: MockOptions) {
-    const id = `chatcmpl-mock${++seq}`;
+  /** Streams chat completions or completions chunks; a usage chunk when include_usage is set. */
+  async function streamChoices(res: ServerResponse, kind: "chat" | "text", model: string, body: Record<string, unknown>, o: MockOptions) {
+    const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-mock${++seq}`;
+    const object = kind === "chat" ? "chat.completion.chunk" : "text_completion";
     const created = Math.floor(Date.now() / 1000);
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     const frame = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
-    const chunk = (delta: Record<string, unknown>, finish: string | null) =>
-      frame({ id, object: "chat.completion.chunk", created, model, choices: [{ index: 0, delta, finish_reason: finish }] });
+    const chunk = (text: string | null, finish: string | null) =>
+      frame({
+        id,
+        object,
+        created,
+        model,
+        choices: [kind === "chat" ? { index: 0, delta: text === null ? {} : { content: text }, finish_reason: finish } : { index: 0, text: text ?? "", finish_reason: finish }],
+      });
 
-    chunk({ role: "assistant", content: "" }, null);
+    if (kind === "chat") frame({ id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
     const parts = words(o);
     for (let i = 0; i < parts.length; i++) {
       if (i > 0) await sleep(o.frameIntervalMs);
-      chunk({ content: parts[i] }, null);
+      if (res.destroyed) return;
+      chunk(parts[i]!, null);
       if (i === 0 && o.failure === "error_frame") {
         frame({ error: { message: "mock upstream failure mid-stream", type: "server_error", code: "mock_error", param: null } });
         res.end();
         return;
       }
       if (i === 0 && o.failure === "cut_stream") {
+        // Let the frames so far reach the client before the connection is cut.
+        await new Promise<void>((resolve) => res.write(": cut\n\n", () => resolve()));
         res.destroy();
         return;
       }
     }
-    chunk({}, "stop");
-    if (includeUsage) frame({ id, object: "chat.completion.chunk", created, model, choices: [], usage: usage(o) });
+    chunk(null, "stop");
+    if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
     res.end("data: [DONE]\n\n");
+  }
+
+  /** Streams Responses API events, ending with response.completed (which carries usage). */
+  async function streamResponse(res: ServerResponse, model: string, o: MockOptions) {
+    const id = `resp_mock${++seq}`;
+    const created = Math.floor(Date.now() / 1000);
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+    let n = 0;
+    const event = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n++, ...data })}\n\n`);
+    const base = { id, object: "response", created_at: created, model };
+    event("response.created", { response: { ...base, status: "in_progress", output: [] } });
+    const parts = words(o);
+    for (let i = 0; i < parts.length; i++) {
+      if (i > 0) await sleep(o.frameIntervalMs);
+      if (res.destroyed) return;
+      event("response.output_text.delta", { item_id: `msg_${id}`, output_index: 0, content_index: 0, delta: parts[i] });
+    }
+    event("response.completed", { response: responseBody(base, o) });
+    res.end();
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -151,12 +200,29 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     } catch {
       return sendJson(res, 400, { error: { message: "invalid JSON", type: "invalid_request_error", code: null, param: null } });
     }
-    requests.push({ method: req.method ?? "", path, headers: req.headers, body });
+    const record: RecordedRequest = { method: req.method ?? "", path, headers: req.headers, body, response: "" };
+    requests.push(record);
     if (requests.length > MAX_RECORDED) requests.shift();
+    const write = res.write.bind(res) as (chunk: string) => boolean;
+    res.write = ((chunk: string) => {
+      record.response += chunk;
+      return write(chunk);
+    }) as typeof res.write;
+    const end = res.end.bind(res) as (chunk?: string) => ServerResponse;
+    res.end = ((chunk?: string) => {
+      if (typeof chunk === "string") record.response += chunk;
+      return end(chunk);
+    }) as typeof res.end;
 
     const requested = typeof body.model === "string" ? body.model : "";
     const override = requested.includes("+") ? (requested.slice(requested.indexOf("+") + 1) as FailureMode) : undefined;
-    const o: MockOptions = override && FAILURE_MODES.includes(override) ? { ...options, failure: override } : options;
+    // `name+slow`: a long stream (20 frames, 100 ms apart), to watch it mid-flight.
+    const o: MockOptions =
+      (override as string) === "slow"
+        ? { ...options, frames: 20, frameIntervalMs: 100 }
+        : override && FAILURE_MODES.includes(override)
+          ? { ...options, failure: override }
+          : options;
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;
     await sleep(o.ttfbMs);
@@ -170,7 +236,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       case "GET /v1/models":
         return sendJson(res, 200, { object: "list", data: [{ id: "mock-model", object: "model", created, owned_by: "mock" }] });
       case "POST /v1/chat/completions":
-        if (body.stream === true) return streamChat(res, model, body, o);
+        if (body.stream === true) return streamChoices(res, "chat", model, body, o);
         return sendJson(res, 200, {
           id: `chatcmpl-mock${++seq}`,
           object: "chat.completion",
@@ -180,6 +246,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
           usage: usage(o),
         });
       case "POST /v1/completions":
+        if (body.stream === true) return streamChoices(res, "text", model, body, o);
         return sendJson(res, 200, {
           id: `cmpl-mock${++seq}`,
           object: "text_completion",
@@ -198,21 +265,8 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         });
       }
       case "POST /v1/responses":
-        return sendJson(res, 200, {
-          id: `resp_mock${++seq}`,
-          object: "response",
-          created_at: created,
-          status: "completed",
-          model,
-          output: [{ type: "message", id: `msg_mock${seq}`, status: "completed", role: "assistant", content: [{ type: "output_text", text: words(o).join(""), annotations: [] }] }],
-          usage: {
-            input_tokens: o.promptTokens,
-            output_tokens: o.completionTokens,
-            total_tokens: o.promptTokens + o.completionTokens,
-            input_tokens_details: { cached_tokens: 0 },
-            output_tokens_details: { reasoning_tokens: o.reasoningTokens },
-          },
-        });
+        if (body.stream === true) return streamResponse(res, model, o);
+        return sendJson(res, 200, responseBody({ id: `resp_mock${++seq}`, object: "response", created_at: created, model }, o));
       default:
         return sendJson(res, 404, { error: { message: `mock upstream has no route ${req.method} ${path}`, type: "invalid_request_error", code: null, param: null } });
     }

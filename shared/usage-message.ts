@@ -69,6 +69,7 @@ export const UsageMessageV1Schema = z.object({
 export type UsageMessageV1 = z.infer<typeof UsageMessageV1Schema>;
 export type TokenUsage = z.infer<typeof TokenUsageSchema>;
 export type CacheSplit = z.infer<typeof CacheSplitSchema>;
+export type BatchInfo = z.infer<typeof BatchInfoSchema>;
 
 /** Every version the consumer understands. */
 export const UsageMessageSchema = z.discriminatedUnion("v", [UsageMessageV1Schema]);

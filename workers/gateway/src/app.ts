@@ -5,9 +5,11 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
+import { requireAdmin } from "./admin-auth.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
+import { handleListModels } from "./models.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
@@ -43,6 +45,10 @@ export function newApp(): Hono<GatewayApp> {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
+  app.get("/ai/v1/models", loadConfig, handleListModels);
+  // Everything under /admin needs admin credentials before it can even learn a route exists.
+  app.use("/admin/*", loadConfig, requireAdmin);
+  app.get("/admin/api/v1/users/current", (c) => c.json(c.var.admin));
   for (const path of INFERENCE_ROUTES) {
     app.post(path, loadConfig, meter, limitBody, handleInference);
   }

@@ -17,6 +17,7 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   ENCRYPTION_KEY: z.string().optional(),
   MAX_BODY_BYTES: positiveInt("MAX_BODY_BYTES").optional().default(10 * 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: positiveInt("UPSTREAM_TIMEOUT_MS").optional().default(600_000),
+  ACCESS_CACHE_TTL_MS: positiveInt("ACCESS_CACHE_TTL_MS").optional().default(2_000),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

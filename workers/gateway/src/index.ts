@@ -1,5 +1,7 @@
 import { newApp } from "./app.ts";
 
+export { RateLimiter } from "./rate-limiter.ts";
+
 const app = newApp();
 
 export default {

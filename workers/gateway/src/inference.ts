@@ -1,17 +1,21 @@
 /**
- * POST /ai/v1/{chat/completions,completions,embeddings,responses}: authenticate, route, forward,
- * and fill the meter with what the response reports.
+ * POST /ai/v1/{chat/completions,completions,embeddings,responses}: parse, authenticate, route,
+ * gate, forward, and fill the meter with what the response reports.
  */
 import type { Context } from "hono";
-import { hashApiKey } from "../../../shared/api-keys.ts";
-import { createPool, type Pool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
+import { RequestDb, resolveInference } from "./access.ts";
+import { batchInfoFrom } from "./meter.ts";
 import { fetchUpstream, upstreamHeaders, upstreamUrl } from "./proxy.ts";
-import { findKeyByHash, findRoute, type KeyRecord } from "./store.ts";
+import { enforceRateLimits } from "./rate-limiter.ts";
+import { relaySse } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
+
+/** Routes whose streams carry a chat-style usage chunk that `include_usage` switches on. */
+const USAGE_OPTION_ROUTES = new Set(["/chat/completions", "/completions"]);
 
 async function readJsonObject(c: Ctx): Promise<Record<string, unknown>> {
   let body: unknown;
@@ -26,28 +30,11 @@ async function readJsonObject(c: Ctx): Promise<Record<string, unknown>> {
   return body as Record<string, unknown>;
 }
 
-function bearerToken(header: string | undefined): string | null {
-  const m = header?.match(/^Bearer\s+(\S+)\s*$/i);
-  return m?.[1] ?? null;
-}
-
-async function authenticate(c: Ctx, pool: Pool): Promise<KeyRecord> {
-  const meter = c.var.meter;
-  const token = bearerToken(c.req.header("authorization"));
-  if (!token) {
-    throw new ApiError("invalid_api_key", "Missing API key. Send it as 'Authorization: Bearer tg-…'.");
-  }
-  const key = await findKeyByHash(pool, await hashApiKey(token));
-  if (!key) {
-    meter.access = "unknown_api_key";
-    throw new ApiError("invalid_api_key", "Incorrect API key provided, or the key has been deleted.");
-  }
-  meter.access = "api_key";
-  meter.apiKeyId = key.id;
-  if (key.purpose === "platform") {
-    throw new ApiError("permission_denied", "This is a platform (admin) key; inference needs a realtime, batch or playground key.");
-  }
-  return key;
+function finishReasonOf(payload: Record<string, unknown>): string | null {
+  const choice = Array.isArray(payload.choices) ? (payload.choices[0] as Record<string, unknown> | undefined) : undefined;
+  if (typeof choice?.finish_reason === "string") return choice.finish_reason;
+  if (payload.object === "response" && typeof payload.status === "string") return payload.status;
+  return null;
 }
 
 export async function handleInference(c: Ctx): Promise<Response> {
@@ -56,38 +43,45 @@ export async function handleInference(c: Ctx): Promise<Response> {
   const body = await readJsonObject(c);
   if (typeof body.model === "string") meter.model = body.model;
 
-  const pool = createPool(config);
+  const db = new RequestDb(config);
   try {
-    const key = await authenticate(c, pool);
     if (typeof body.model !== "string" || body.model === "") {
+      // Authenticate first so an anonymous caller learns nothing about the body rules.
+      await resolveInference(c.req.header("authorization"), "", db, config, meter).catch((err: unknown) => {
+        if (err instanceof ApiError && err.code !== "model_not_found") throw err;
+      });
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
-    if (body.stream === true) {
-      // Streaming is metered by the SSE tee, which is not built yet; refusing is better than
-      // serving tokens we cannot bill.
-      throw new ApiError("invalid_request_error", "Streaming is not available on this gateway yet; send the request without 'stream'.", { param: "stream" });
-    }
-    const route = await findRoute(pool, body.model, key.userId);
-    if (!route) {
-      throw new ApiError("model_not_found", `The model '${body.model}' does not exist. GET /ai/v1/models lists the models your key can use.`, { param: "model" });
-    }
-    if (!route.allowed) {
-      throw new ApiError("model_access_denied", `Your key does not have access to the model '${body.model}'.`, { param: "model" });
-    }
+    const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter);
+    if (key.purpose === "batch") meter.batch = batchInfoFrom(c.req.raw.headers);
+    await enforceRateLimits(c.env.RATE_LIMITER, key, model);
 
     const suffix = c.req.path.slice("/ai/v1".length);
-    const headers = await upstreamHeaders(c.req.raw.headers, route, config.ENCRYPTION_KEY);
+    const streaming = body.stream === true;
+    const clientWantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const forwarded: Record<string, unknown> = { ...body, model: model.modelName };
+    if (streaming && USAGE_OPTION_ROUTES.has(suffix)) {
+      // Always ask for the usage chunk: it is what we bill from. Removed again for the client
+      // if it did not ask.
+      forwarded.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
+    }
+
     const upstream = await fetchUpstream(
-      upstreamUrl(route.url, suffix),
-      { method: "POST", headers, body: JSON.stringify({ ...body, model: route.modelName }) },
+      upstreamUrl(model.url, suffix),
+      { method: "POST", headers: await upstreamHeaders(c.req.raw.headers, model, config.ENCRYPTION_KEY), body: JSON.stringify(forwarded) },
       config.UPSTREAM_TIMEOUT_MS,
-      route.endpointName,
+      model.endpointName,
     );
-    meter.ttfbMs = Date.now() - meter.startedAt;
-    meter.servedModel = route.modelName;
-    meter.responseType = upstream.ok ? "json" : "error";
+    meter.servedModel = model.modelName;
+
+    const contentType = upstream.headers.get("content-type") ?? "";
+    if (streaming && upstream.ok && upstream.body && contentType.includes("text/event-stream")) {
+      return relaySse(upstream, meter, { clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix) }, (p) => c.executionCtx.waitUntil(p));
+    }
 
     const text = await upstream.text();
+    meter.ttfbMs = Date.now() - meter.startedAt;
+    meter.responseType = upstream.ok ? "json" : "error";
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -95,18 +89,19 @@ export async function handleInference(c: Ctx): Promise<Response> {
       json = undefined;
     }
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
-      return new Response(text, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") ?? "text/plain" } });
+      return new Response(text, { status: upstream.status, headers: { "content-type": contentType || "text/plain" } });
     }
     const payload = json as Record<string, unknown>;
     if (upstream.ok) {
       meter.usage = usageFromOpenAI(payload.usage);
-      const choice = Array.isArray(payload.choices) ? (payload.choices[0] as Record<string, unknown> | undefined) : undefined;
-      if (typeof choice?.finish_reason === "string") meter.finishReason = choice.finish_reason;
-      if (typeof payload.model === "string") meter.servedModel = payload.model;
+      meter.finishReason = finishReasonOf(payload);
     }
-    if ("model" in payload) payload.model = route.alias;
+    if (typeof payload.model === "string") {
+      meter.servedModel = payload.model;
+      payload.model = model.alias;
+    }
     return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
   } finally {
-    c.executionCtx.waitUntil(pool.end());
+    db.close((p) => c.executionCtx.waitUntil(p));
   }
 }

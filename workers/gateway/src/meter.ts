@@ -4,7 +4,7 @@
  * `waitUntil` so metering never delays the caller.
  */
 import { createMiddleware } from "hono/factory";
-import type { ACCESS_OUTCOMES, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
+import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
 import type { GatewayApp } from "./types.ts";
 
@@ -22,6 +22,7 @@ export interface MeterState {
   responseType: string;
   finishReason: string | null;
   truncated: boolean;
+  batch: BatchInfo | null;
   /** Resolves when the response body has been fully seen (streams finish after the handler returns). */
   done: Promise<void>;
 }
@@ -57,7 +58,28 @@ export function buildUsageMessage(state: MeterState, req: Request, status: numbe
     truncated: state.truncated,
     trace_id: traceIdFrom(req.headers.get("traceparent") ?? undefined),
     user_agent: req.headers.get("user-agent"),
-    batch: null,
+    batch: state.batch,
+  };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Batch metadata from the batch runner's headers. Only read for `batch`-purpose keys: these fields
+ * choose the tariff (completion window, creation time), so no other key may set them.
+ */
+export function batchInfoFrom(headers: Headers): BatchInfo | null {
+  const batchId = headers.get("x-fusillade-batch-id");
+  const requestId = headers.get("x-fusillade-request-id");
+  const createdAt = headers.get("x-fusillade-batch-created-at");
+  const created = createdAt && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt).toISOString() : null;
+  return {
+    batch_id: batchId && UUID.test(batchId) ? batchId.toLowerCase() : null,
+    request_id: requestId && UUID.test(requestId) ? requestId.toLowerCase() : null,
+    custom_id: headers.get("x-fusillade-custom-id"),
+    completion_window: headers.get("x-fusillade-batch-completion-window"),
+    created_at: created,
+    request_source: headers.get("x-fusillade-request-source") ?? "",
   };
 }
 
@@ -93,6 +115,7 @@ export const meter = createMiddleware<GatewayApp>(async function meter(c, next) 
     responseType: "error",
     finishReason: null,
     truncated: false,
+    batch: null,
     done: Promise.resolve(),
   };
   c.set("meter", state);

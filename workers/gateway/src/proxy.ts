@@ -4,7 +4,7 @@
  */
 import { ApiError } from "../../../shared/errors.ts";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
-import type { RouteRecord } from "./store.ts";
+import type { ModelRecord } from "./store.ts";
 
 /**
  * Client headers forwarded upstream. An allow-list, so credentials (Authorization, Cookie,
@@ -16,7 +16,7 @@ export function upstreamUrl(endpointUrl: string, suffix: string): string {
   return endpointUrl.replace(/\/+$/, "") + suffix;
 }
 
-export async function upstreamHeaders(client: Headers, route: RouteRecord, encryptionKey: string | undefined): Promise<Headers> {
+export async function upstreamHeaders(client: Headers, route: ModelRecord, encryptionKey: string | undefined): Promise<Headers> {
   const headers = new Headers({ "content-type": "application/json" });
   for (const name of FORWARDED_HEADERS) {
     const value = client.get(name);

@@ -1,17 +1,19 @@
 /**
- * The gateway's reads from Postgres: an API key by hash, and a model alias with its endpoint and
- * whether the key's owner may use it.
+ * The gateway's reads from Postgres. On the hot path there is at most one, and only on a cache
+ * miss: `lookupAccess` answers key, model, access and balance in a single round trip.
  */
-import type { Pool } from "../../../shared/db.ts";
 import type { ApiKeyPurpose } from "../../../shared/api-keys.ts";
+import type { Pool } from "../../../shared/db.ts";
 
 export interface KeyRecord {
   id: string;
   userId: string;
   purpose: ApiKeyPurpose;
+  requestsPerSecond: number | null;
+  burstSize: number | null;
 }
 
-export interface RouteRecord {
+export interface ModelRecord {
   modelId: string;
   alias: string;
   modelName: string;
@@ -20,55 +22,77 @@ export interface RouteRecord {
   apiKeyEncrypted: string | null;
   authHeaderName: string;
   authHeaderPrefix: string;
+  requestsPerSecond: number | null;
+  burstSize: number | null;
+  /** Has a tariff in force with a non-zero price: using it needs credit. */
+  priced: boolean;
+}
+
+export interface AccessRow {
+  key: KeyRecord | null;
+  model: ModelRecord | null;
+  /** The key's owner shares a group with the model (or it is in Everyone). */
   allowed: boolean;
+  /** The owner's balance is above zero. */
+  hasCredit: boolean;
 }
 
-const EVERYONE_GROUP = "00000000-0000-0000-0000-000000000000";
+export const EVERYONE_GROUP = "00000000-0000-0000-0000-000000000000";
 
-export async function findKeyByHash(pool: Pool, keyHash: string): Promise<KeyRecord | null> {
-  const { rows } = await pool.query<{ id: string; user_id: string; purpose: ApiKeyPurpose }>(
-    "SELECT id, user_id, purpose FROM api_keys WHERE key_hash = $1 AND NOT is_deleted",
-    [keyHash],
-  );
+// The balance is the last checkpoint plus any ledger rows after it, so a lagging checkpoint never
+// hides a charge or a top-up.
+const BALANCE_SQL = `
+  SELECT coalesce(c.balance, 0) + coalesce((
+           SELECT sum(CASE WHEN t.transaction_type IN ('admin_grant', 'purchase') THEN t.amount ELSE -t.amount END)
+             FROM credits_transactions t
+            WHERE t.user_id = u.id AND t.seq > coalesce(c.last_seq, 0)), 0)
+    FROM (SELECT $USER::uuid AS id) u LEFT JOIN user_balance_checkpoints c ON c.user_id = u.id`;
+
+const ALLOWED_SQL = `
+  EXISTS (SELECT 1 FROM deployment_groups dg
+           WHERE dg.deployment_id = $MODEL
+             AND (dg.group_id = '${EVERYONE_GROUP}'
+                  OR dg.group_id IN (SELECT ug.group_id FROM user_groups ug WHERE ug.user_id = $USER)))`;
+
+const ACCESS_SQL = `
+  WITH k AS (
+    SELECT id, user_id AS "userId", purpose, requests_per_second::float8 AS "requestsPerSecond", burst_size AS "burstSize"
+      FROM api_keys WHERE key_hash = $1 AND NOT is_deleted
+  ), m AS (
+    SELECT dm.id AS "modelId", dm.alias, dm.model_name AS "modelName", ie.name AS "endpointName", ie.url,
+           ie.api_key_encrypted AS "apiKeyEncrypted", ie.auth_header_name AS "authHeaderName",
+           ie.auth_header_prefix AS "authHeaderPrefix", dm.requests_per_second::float8 AS "requestsPerSecond",
+           dm.burst_size AS "burstSize",
+           EXISTS (SELECT 1 FROM model_tariffs t
+                    WHERE t.deployed_model_id = dm.id AND t.valid_from <= now()
+                      AND (t.valid_until IS NULL OR t.valid_until > now())
+                      AND (t.input_price_per_token > 0 OR t.output_price_per_token > 0)) AS priced
+      FROM deployed_models dm JOIN inference_endpoints ie ON ie.id = dm.hosted_on
+     WHERE dm.alias = $2 AND dm.deleted_at IS NULL
+  )
+  SELECT (SELECT row_to_json(k) FROM k) AS key,
+         (SELECT row_to_json(m) FROM m) AS model,
+         coalesce((SELECT ${ALLOWED_SQL.replace("$MODEL", 'm."modelId"').replace("$USER", 'k."userId"')} FROM k, m), false) AS allowed,
+         coalesce((SELECT (${BALANCE_SQL.replace("$USER", 'k."userId"')}) > 0 FROM k), false) AS "hasCredit"`;
+
+export async function lookupAccess(pool: Pool, keyHash: string, alias: string): Promise<AccessRow> {
+  const { rows } = await pool.query<AccessRow>(ACCESS_SQL, [keyHash, alias]);
   const row = rows[0];
-  return row ? { id: row.id, userId: row.user_id, purpose: row.purpose } : null;
+  return row ?? { key: null, model: null, allowed: false, hasCredit: false };
 }
 
-export async function findRoute(pool: Pool, alias: string, userId: string): Promise<RouteRecord | null> {
-  const { rows } = await pool.query<{
-    model_id: string;
-    alias: string;
-    model_name: string;
-    endpoint_name: string;
-    url: string;
-    api_key_encrypted: string | null;
-    auth_header_name: string;
-    auth_header_prefix: string;
-    allowed: boolean;
-  }>(
-    `SELECT dm.id AS model_id, dm.alias, dm.model_name, ie.name AS endpoint_name, ie.url,
-            ie.api_key_encrypted, ie.auth_header_name, ie.auth_header_prefix,
-            EXISTS (
-              SELECT 1 FROM deployment_groups dg
-              WHERE dg.deployment_id = dm.id
-                AND (dg.group_id = $3 OR dg.group_id IN (SELECT group_id FROM user_groups WHERE user_id = $2))
-            ) AS allowed
-       FROM deployed_models dm
-       JOIN inference_endpoints ie ON ie.id = dm.hosted_on
-      WHERE dm.alias = $1 AND dm.deleted_at IS NULL`,
-    [alias, userId, EVERYONE_GROUP],
+export interface ListedModel {
+  alias: string;
+  createdAt: string;
+}
+
+/** The models a user may use (GET /ai/v1/models). */
+export async function listAllowedModels(pool: Pool, userId: string): Promise<ListedModel[]> {
+  const { rows } = await pool.query<{ alias: string; created_at: Date | string }>(
+    `SELECT dm.alias, dm.created_at FROM deployed_models dm
+      WHERE dm.deleted_at IS NULL AND ${ALLOWED_SQL.replace("$MODEL", "dm.id").replace(/\$USER/g, "$1")}
+      ORDER BY dm.alias`,
+    [userId],
   );
-  const row = rows[0];
-  if (!row) return null;
-  return {
-    modelId: row.model_id,
-    alias: row.alias,
-    modelName: row.model_name,
-    endpointName: row.endpoint_name,
-    url: row.url,
-    apiKeyEncrypted: row.api_key_encrypted,
-    authHeaderName: row.auth_header_name,
-    authHeaderPrefix: row.auth_header_prefix,
-    allowed: row.allowed,
-  };
+  return rows.map((r) => ({ alias: r.alias, createdAt: new Date(r.created_at).toISOString() }));
 }

@@ -1,3 +1,4 @@
+import type { AdminPrincipal } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { MeterState } from "./meter.ts";
 
@@ -7,5 +8,6 @@ export interface GatewayApp {
   Variables: {
     config: GatewayConfig;
     meter: MeterState;
+    admin: AdminPrincipal;
   };
 }

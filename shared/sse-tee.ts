@@ -1,0 +1,270 @@
+/**
+ * The metering side of a proxied Server-Sent Events stream (OpenAI chat/completions/responses
+ * streams). Bytes pass through unchanged; the one exception is the terminal usage-only chunk
+ * (`"choices": []` with a `usage` object), which may be dropped (the client did not ask for usage)
+ * or rewritten (cache statistics injected).
+ *
+ * How: a byte-level framer cuts the stream into complete SSE blocks — an event and the blank line
+ * that ends it (WHATWG HTML §9.2: lines end in CRLF, LF or CR). A block is only released once its
+ * blank line has arrived, which delays nothing a client could act on: an SSE client dispatches an
+ * event only at that blank line. Blocks that might carry usage, a finish reason or an error are
+ * parsed with `eventsource-parser`; every other block is forwarded without being decoded twice.
+ */
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { usageFromOpenAI, type TokenUsage } from "./usage-message.ts";
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+/** Cuts a byte stream into complete SSE blocks, keeping the bytes exactly as received. */
+export class SseFramer {
+  private pending: Uint8Array[] = [];
+  private atLineStart = true;
+  private afterCR = false;
+  /** The last block ended with a CR that was the last byte of its chunk: its LF may follow. */
+  private danglingCR = false;
+
+  /**
+   * Calls `onBlock` for each block completed by `chunk` and keeps the incomplete rest. A block's
+   * CRLF can be split across chunks after the block was released; that LF is reported on its own
+   * with `continuation` set, so it gets the same fate as the block it ends.
+   */
+  push(chunk: Uint8Array, onBlock: (block: Uint8Array, continuation: boolean) => void): void {
+    let blockStart = 0;
+    if (this.danglingCR && chunk.length > 0) {
+      this.danglingCR = false;
+      if (chunk[0] === LF) {
+        this.afterCR = false;
+        onBlock(chunk.subarray(0, 1), true);
+        blockStart = 1;
+      }
+    }
+    for (let i = blockStart; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (b !== LF && b !== CR) {
+        this.atLineStart = false;
+        this.afterCR = false;
+        continue;
+      }
+      if (b === LF && this.afterCR) {
+        // The LF of a CRLF whose CR was already counted as the line end.
+        this.afterCR = false;
+        continue;
+      }
+      this.afterCR = b === CR;
+      if (!this.atLineStart) {
+        this.atLineStart = true;
+        continue;
+      }
+      // An empty line ends the block. Keep a CRLF's LF with it when it is in this chunk.
+      let end = i + 1;
+      if (b === CR && end < chunk.length && chunk[end] === LF) {
+        end++;
+        i++;
+        this.afterCR = false;
+      }
+      this.danglingCR = b === CR && end === chunk.length;
+      onBlock(this.take(chunk, blockStart, end), false);
+      blockStart = end;
+    }
+    if (blockStart < chunk.length) this.pending.push(chunk.subarray(blockStart));
+  }
+
+  /** Bytes of an unfinished block at the end of the stream (forwarded as they are). */
+  rest(): Uint8Array | null {
+    if (this.pending.length === 0) return null;
+    const out = concat(this.pending);
+    this.pending = [];
+    return out;
+  }
+
+  private take(chunk: Uint8Array, start: number, end: number): Uint8Array {
+    if (this.pending.length === 0) return chunk.subarray(start, end);
+    this.pending.push(chunk.subarray(start, end));
+    const out = concat(this.pending);
+    this.pending = [];
+    return out;
+  }
+}
+
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}
+
+/** Parses one complete block: its data events (usually one), per the SSE spec. */
+export function parseBlock(text: string): EventSourceMessage[] {
+  const events: EventSourceMessage[] = [];
+  const parser = createParser({ onEvent: (e) => events.push(e) });
+  parser.feed(text);
+  // A block may end in a lone CR whose LF (if any) is still to come; the parser waits for it.
+  // The block is complete by construction, so end the line for it.
+  parser.feed("\n");
+  return events;
+}
+
+/** What the stream told us, for metering. */
+export interface SseObservation {
+  usage: TokenUsage | null;
+  finishReason: string | null;
+  sawDone: boolean;
+  /** The first error frame's JSON (an upstream failure reported in-stream). */
+  errorFrame: unknown;
+  /** Blocks that arrived after `[DONE]` (forwarded; counted for diagnosis). */
+  blocksAfterDone: number;
+}
+
+/** What to do with a block. */
+export type BlockAction =
+  | { kind: "forward" }
+  | { kind: "drop" }
+  /** The terminal usage chunk: forward (possibly rewritten by the caller) or drop. */
+  | { kind: "usage"; chunk: Record<string, unknown>; drop: boolean };
+
+export interface SseTeeOptions {
+  /** Remove the usage-only chunk (the client did not ask for `stream_options.include_usage`). */
+  dropUsageChunk: boolean;
+}
+
+// Cheap prefilters: a block that contains none of these has nothing for the meter.
+const INTERESTING = /"usage"|"finish_reason"\s*:\s*"|"error"|"status"\s*:\s*"(completed|incomplete|failed)"|\[DONE\]/;
+
+const decoder = new TextDecoder();
+
+/**
+ * Decides, block by block, what the client receives, and records usage, finish reason, `[DONE]`
+ * and error frames. Pure: the caller moves the bytes.
+ */
+export class SseMeter {
+  readonly observation: SseObservation = { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0 };
+
+  constructor(private readonly options: SseTeeOptions) {}
+
+  inspect(block: Uint8Array): BlockAction {
+    const text = decoder.decode(block);
+    if (this.observation.sawDone) this.observation.blocksAfterDone++;
+    if (!INTERESTING.test(text)) return { kind: "forward" };
+    let action: BlockAction = { kind: "forward" };
+    for (const event of parseBlock(text)) {
+      if (event.data === "[DONE]") {
+        this.observation.sawDone = true;
+        continue;
+      }
+      const json = parseJsonObject(event.data);
+      if (!json) continue;
+      const found = this.observe(json, event.event);
+      if (found) action = found;
+    }
+    return action;
+  }
+
+  private observe(json: Record<string, unknown>, eventType: string | undefined): BlockAction | null {
+    if ("error" in json && json.error) {
+      this.observation.errorFrame ??= json.error;
+      return null;
+    }
+    if (eventType === "error" || json.type === "error" || json.type === "response.failed") {
+      this.observation.errorFrame ??= json;
+    }
+    // Chat completions and completions: choices[].finish_reason.
+    if (Array.isArray(json.choices)) {
+      for (const choice of json.choices as unknown[]) {
+        const reason = (choice as { finish_reason?: unknown } | null)?.finish_reason;
+        if (typeof reason === "string") this.observation.finishReason = reason;
+      }
+    }
+    // Responses API: the final response object carries usage and status.
+    const response = json.response as Record<string, unknown> | undefined;
+    if (typeof json.type === "string" && json.type.startsWith("response.") && response && typeof response === "object") {
+      if (typeof response.status === "string" && response.status !== "in_progress") this.observation.finishReason = response.status;
+      if (response.usage && typeof response.usage === "object") this.observation.usage = usageFromOpenAI(response.usage);
+      return null;
+    }
+    if (json.usage && typeof json.usage === "object") {
+      this.observation.usage = usageFromOpenAI(json.usage);
+      if (Array.isArray(json.choices) && json.choices.length === 0) {
+        return { kind: "usage", chunk: json, drop: this.options.dropUsageChunk };
+      }
+    }
+    return null;
+  }
+}
+
+function parseJsonObject(data: string): Record<string, unknown> | null {
+  try {
+    const value: unknown = JSON.parse(data);
+    return typeof value === "object" && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Serialises a rewritten usage chunk as one SSE block, with the block's own line ending. */
+export function usageBlock(chunk: Record<string, unknown>, original: Uint8Array): Uint8Array {
+  const text = decoder.decode(original);
+  const eol = text.endsWith("\r\n\r\n") ? "\r\n" : text.endsWith("\r\r") ? "\r" : "\n";
+  return new TextEncoder().encode(`data: ${JSON.stringify(chunk)}${eol}${eol}`);
+}
+
+/** A piece of the client's stream: bytes, or the usage chunk to serialise (after any edit). */
+export type TeeOutput = Uint8Array | { usage: Record<string, unknown>; original: Uint8Array };
+
+/**
+ * Framer + meter: push upstream chunks in, get what the client should receive out. Forwarded
+ * blocks that are adjacent in one upstream chunk come back as one slice of it (no copy).
+ */
+export class SseTee {
+  private readonly framer = new SseFramer();
+  readonly meter: SseMeter;
+
+  constructor(options: SseTeeOptions) {
+    this.meter = new SseMeter(options);
+  }
+
+  get observation(): SseObservation {
+    return this.meter.observation;
+  }
+
+  private lastForwarded = true;
+
+  push(chunk: Uint8Array): TeeOutput[] {
+    const out: TeeOutput[] = [];
+    this.framer.push(chunk, (block, continuation) => {
+      if (!continuation) this.route(block, out);
+      else if (this.lastForwarded) out.push(block);
+    });
+    return out;
+  }
+
+  /** End of the upstream: an unterminated last block is inspected and forwarded as it is. */
+  end(): TeeOutput[] {
+    const rest = this.framer.rest();
+    if (!rest) return [];
+    this.meter.inspect(rest);
+    return [rest];
+  }
+
+  private route(block: Uint8Array, out: TeeOutput[]): void {
+    const action = this.meter.inspect(block);
+    this.lastForwarded = !(action.kind === "drop" || (action.kind === "usage" && action.drop));
+    if (!this.lastForwarded) return;
+    if (action.kind === "usage") {
+      out.push({ usage: action.chunk, original: block });
+      return;
+    }
+    const last = out[out.length - 1];
+    if (last instanceof Uint8Array && last.buffer === block.buffer && last.byteOffset + last.length === block.byteOffset) {
+      out[out.length - 1] = new Uint8Array(block.buffer, last.byteOffset, last.length + block.length);
+    } else {
+      out.push(block);
+    }
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * Every gate and failure answers in the OpenAI envelope with the right status — and is metered.
+ */
+import { env, SELF } from "cloudflare:test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
+
+let pool: Pool;
+let key: string;
+let model: ModelFixture;
+const TTL = Number(env.ACCESS_CACHE_TTL_MS);
+
+async function priceModel(modelId: string) {
+  await pool.query(
+    `INSERT INTO model_tariffs (deployed_model_id, api_key_purpose, input_price_per_token, output_price_per_token, valid_from)
+     VALUES ($1, 'realtime', 0.001, 0.002, now() - interval '1 minute')`,
+    [modelId],
+  );
+}
+
+async function grant(userId: string, amount: string, sourceId = crypto.randomUUID()) {
+  await pool.query("INSERT INTO credits_transactions (user_id, transaction_type, amount, source_id) VALUES ($1, 'admin_grant', $2, $3)", [userId, amount, sourceId]);
+}
+
+/** Retries `fn` until it gives `status` or the deadline passes; returns the time it took. */
+async function untilStatus(status: number, fn: () => Promise<Response>, withinMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const res = await fn();
+    await res.body?.cancel();
+    if (res.status === status) return Date.now() - started;
+    if (Date.now() - started > withinMs) throw new Error(`still ${res.status} after ${withinMs} ms`);
+    await sleep(50);
+  }
+}
+
+beforeAll(async () => {
+  pool = createPool(DbSettingsSchema.parse(env));
+  key = (await createKey(pool, await createUser(pool))).key;
+  model = await createModel(pool, { url: mockBase() });
+});
+
+afterAll(async () => {
+  await pool?.end();
+});
+
+describe("400 / 413: the request itself", () => {
+  it("malformed JSON, a non-object body, or a missing model", async () => {
+    await expectError(await post("/chat/completions", "{not json", key), 400, "invalid_request_error");
+    await expectError(await post("/chat/completions", "[1,2]", key), 400, "invalid_request_error");
+    const err = await expectError(await post("/chat/completions", { messages: [] }, key), 400, "invalid_request_error");
+    expect(err.param).toBe("model");
+  });
+
+  it("a body over the limit", async () => {
+    const big = JSON.stringify({ model: model.alias, messages: [{ role: "user", content: "x".repeat(Number(env.MAX_BODY_BYTES)) }] });
+    await expectError(await post("/chat/completions", big, key), 413, "request_too_large");
+  });
+});
+
+describe("401 / 403 / 404: who and what", () => {
+  it("no key, an unknown key, and a key deleted (locked out within the cache TTL)", async () => {
+    const noKey = await post("/chat/completions", { model: model.alias }, null);
+    await expectError(noKey.clone(), 401, "invalid_api_key");
+    expect((await usageMessageFor(noKey)).access).toBe("unauthenticated");
+    const unknown = await post("/chat/completions", { model: model.alias }, "tg-" + "x".repeat(43));
+    await expectError(unknown.clone(), 401, "invalid_api_key");
+    expect(await usageMessageFor(unknown)).toMatchObject({ access: "unknown_api_key", api_key_id: null });
+
+    const doomed = await createKey(pool, await createUser(pool));
+    expect((await post("/chat/completions", { model: model.alias, messages: [] }, doomed.key)).status).toBe(200);
+    await pool.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE id = $1", [doomed.id]);
+    const took = await untilStatus(401, () => post("/chat/completions", { model: model.alias, messages: [] }, doomed.key), TTL + 1000);
+    expect(took).toBeLessThanOrEqual(TTL + 1000);
+  });
+
+  it("a new key works on its very first request", async () => {
+    const fresh = await createKey(pool, await createUser(pool));
+    expect((await post("/chat/completions", { model: model.alias, messages: [] }, fresh.key)).status).toBe(200);
+  });
+
+  it("a platform key cannot call inference", async () => {
+    const platform = await createKey(pool, await createUser(pool), "platform");
+    await expectError(await post("/chat/completions", { model: model.alias }, platform.key), 403, "permission_denied");
+  });
+
+  it("an unknown model is 404; a model outside the owner's groups is 403", async () => {
+    const err = await expectError(await post("/chat/completions", { model: "no-such-model" }, key), 404, "model_not_found");
+    expect(err.param).toBe("model");
+    const closed = await createModel(pool, { url: mockBase(), open: false });
+    await expectError(await post("/chat/completions", { model: closed.alias }, key), 403, "model_access_denied");
+
+    // Sharing a group opens it.
+    const userId = await createUser(pool);
+    const member = await createKey(pool, userId);
+    const { rows } = await pool.query<{ id: string }>("INSERT INTO groups (name) VALUES ($1) RETURNING id", [`g-${crypto.randomUUID()}`]);
+    await pool.query("INSERT INTO user_groups (user_id, group_id) VALUES ($1, $2)", [userId, rows[0]!.id]);
+    await pool.query("INSERT INTO deployment_groups (deployment_id, group_id) VALUES ($1, $2)", [closed.modelId, rows[0]!.id]);
+    expect((await post("/chat/completions", { model: closed.alias, messages: [] }, member.key)).status).toBe(200);
+  });
+});
+
+describe("402: credit", () => {
+  it("a priced model needs a positive balance; free models stay usable; a top-up restores access", async () => {
+    const userId = await createUser(pool);
+    const k = (await createKey(pool, userId)).key;
+    const priced = await createModel(pool, { url: mockBase() });
+    await priceModel(priced.modelId);
+
+    const refused = await post("/chat/completions", { model: priced.alias, messages: [] }, k);
+    const err = await expectError(refused.clone(), 402, "insufficient_credits");
+    expect(err.message).toMatch(/top up/i);
+    expect((await usageMessageFor(refused)).status_code).toBe(402);
+    expect((await post("/chat/completions", { model: model.alias, messages: [] }, k)).status).toBe(200); // free model
+
+    await grant(userId, "5");
+    await untilStatus(200, () => post("/chat/completions", { model: priced.alias, messages: [] }, k), TTL + 1000);
+
+    // Spending it all (a usage row) locks the priced model again within the TTL.
+    await pool.query("INSERT INTO credits_transactions (user_id, transaction_type, amount, source_id) VALUES ($1, 'usage', 5, $2)", [userId, crypto.randomUUID()]);
+    await untilStatus(402, () => post("/chat/completions", { model: priced.alias, messages: [] }, k), TTL + 1000);
+  });
+});
+
+describe("429: rate limits", () => {
+  it("a key's requests_per_second and burst_size hold, with Retry-After", async () => {
+    const userId = await createUser(pool);
+    const limited = await createKey(pool, userId);
+    await pool.query("UPDATE api_keys SET requests_per_second = 0.5, burst_size = 2 WHERE id = $1", [limited.id]);
+    const statuses: number[] = [];
+    let refused: Response | undefined;
+    for (let i = 0; i < 3; i++) {
+      const res = await post("/chat/completions", { model: model.alias, messages: [] }, limited.key);
+      statuses.push(res.status);
+      if (res.status === 429) refused = res;
+      else await res.body?.cancel();
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+    expect(Number(refused!.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    const err = await expectError(refused!, 429, "rate_limit_exceeded");
+    expect(err.message).toMatch(/API key/);
+  });
+
+  it("a model's limit applies across keys", async () => {
+    const m = await createModel(pool, { url: mockBase() });
+    await pool.query("UPDATE deployed_models SET requests_per_second = 0.2, burst_size = 1 WHERE id = $1", [m.modelId]);
+    const a = (await createKey(pool, await createUser(pool))).key;
+    const b = (await createKey(pool, await createUser(pool))).key;
+    expect((await post("/chat/completions", { model: m.alias, messages: [] }, a)).status).toBe(200);
+    const res = await post("/chat/completions", { model: m.alias, messages: [] }, b);
+    const err = await expectError(res, 429, "rate_limit_exceeded");
+    expect(err.message).toContain(m.alias);
+  });
+});
+
+describe("502 / 504 / upstream errors", () => {
+  it("502 when the upstream cannot be reached or drops the connection; no address leaks", async () => {
+    const unreachable = await createModel(pool, { url: "http://127.0.0.1:9/v1" });
+    const err = await expectError(await post("/chat/completions", { model: unreachable.alias, messages: [] }, key), 502, "upstream_error");
+    expect(err.message).not.toContain("127.0.0.1");
+    const dropping = await createModel(pool, { url: mockBase(), modelName: "mock+disconnect" });
+    await expectError(await post("/chat/completions", { model: dropping.alias, messages: [] }, key), 502, "upstream_error");
+  });
+
+  it("504 when the upstream does not answer in time", async () => {
+    const hanging = await createModel(pool, { url: mockBase(), modelName: "mock+hang" });
+    const res = await post("/chat/completions", { model: hanging.alias, messages: [] }, key);
+    await expectError(res.clone(), 504, "upstream_timeout");
+    expect((await usageMessageFor(res)).status_code).toBe(504);
+  });
+
+  it("an upstream error response passes through with its status and is recorded", async () => {
+    const failing = await createModel(pool, { url: mockBase(), modelName: "mock+http_500" });
+    const res = await post("/chat/completions", { model: failing.alias, messages: [] }, key);
+    expect(res.status).toBe(500);
+    expect(((await res.clone().json()) as { error: { code: string } }).error.code).toBe("mock_error");
+    expect(await usageMessageFor(res)).toMatchObject({ status_code: 500, response_type: "error" });
+  });
+
+  it("unknown routes are 404 in the envelope", async () => {
+    await expectError(await SELF.fetch("https://gateway.test/ai/v1/nope", { method: "POST" }), 404, "not_found");
+  });
+});

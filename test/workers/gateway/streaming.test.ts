@@ -1,0 +1,134 @@
+/**
+ * Streaming through the gateway in workerd: the client gets the upstream's bytes unchanged except
+ * the usage chunk; usage is always captured (the gateway forces include_usage upstream); errors
+ * and cuts reach the client honestly; a client that leaves still gets its usage recorded.
+ */
+import { env } from "cloudflare:test";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { mockBase, post, sameBytes, upstreamRequest, usageMessageFor, type Recorded } from "./helpers.ts";
+
+let pool: Pool;
+let key: string;
+let model: ModelFixture;
+
+beforeAll(async () => {
+  pool = createPool(DbSettingsSchema.parse(env));
+  key = (await createKey(pool, await createUser(pool))).key;
+  model = await createModel(pool, { url: mockBase() });
+});
+
+afterAll(async () => {
+  await pool?.end();
+});
+
+async function readAll(res: Response): Promise<Uint8Array> {
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+function withoutUsageBlock(sse: string): string {
+  return sse
+    .split("\n\n")
+    .filter((block) => !block.includes('"usage"'))
+    .join("\n\n");
+}
+
+async function streamChat(body: Record<string, unknown>, alias = model.alias) {
+  const marker = crypto.randomUUID();
+  const res = await post("/chat/completions", { model: alias, stream: true, messages: [{ role: "user", content: marker }], ...body }, key);
+  return { res, upstream: () => upstreamRequest((r: Recorded) => JSON.stringify(r.body).includes(marker)) };
+}
+
+describe("SSE relay", () => {
+  it("without include_usage: the upstream is asked for usage, the client gets every byte but the usage chunk", async () => {
+    const { res, upstream } = await streamChat({});
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const received = await readAll(res);
+    const sent = await upstream();
+    expect((sent.body.stream_options as { include_usage: boolean }).include_usage).toBe(true);
+    expect(sent.response).toContain('"usage"');
+    expect(sameBytes(received, bytes(withoutUsageBlock(sent.response)))).toBe(true);
+    expect(text(received)).toContain("data: [DONE]");
+
+    const msg = await usageMessageFor(res);
+    expect(msg).toMatchObject({
+      usage: { prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 },
+      response_type: "stream",
+      finish_reason: "stop",
+      truncated: false,
+      served_model: "mock-gpt",
+    });
+  });
+
+  it("with include_usage: byte-identical to what the upstream sent", async () => {
+    const { res, upstream } = await streamChat({ stream_options: { include_usage: true } });
+    const received = await readAll(res);
+    const sent = await upstream();
+    expect(sameBytes(received, bytes(sent.response))).toBe(true);
+    expect((await usageMessageFor(res)).usage.completion_tokens).toBe(9);
+  });
+
+  it("completions and responses streams are metered", async () => {
+    const completions = await post("/completions", { model: model.alias, prompt: "x", stream: true }, key);
+    expect(text(await readAll(completions))).toContain('"object":"text_completion"');
+    expect(await usageMessageFor(completions)).toMatchObject({ usage: { prompt_tokens: 12, completion_tokens: 9 }, response_type: "stream", truncated: false });
+
+    const responses = await post("/responses", { model: model.alias, input: "x", stream: true }, key);
+    const body = text(await readAll(responses));
+    expect(body).toContain("event: response.completed");
+    expect(await usageMessageFor(responses)).toMatchObject({ usage: { prompt_tokens: 12, completion_tokens: 9 }, finish_reason: "completed", truncated: false });
+  });
+
+  it("an upstream error frame reaches the client unchanged, with no invented [DONE], and is flagged", async () => {
+    const failing = await createModel(pool, { url: mockBase(), modelName: "mock+error_frame" });
+    const { res, upstream } = await streamChat({}, failing.alias);
+    const received = text(await readAll(res));
+    expect(received).toBe((await upstream()).response);
+    expect(received).toContain('"error"');
+    expect(received).not.toContain("[DONE]");
+    expect(await usageMessageFor(res)).toMatchObject({ response_type: "stream_error", truncated: true });
+  });
+
+  it("a stream the upstream cuts breaks for the client too and is recorded as truncated", async () => {
+    const cutting = await createModel(pool, { url: mockBase(), modelName: "mock+cut_stream" });
+    const { res } = await streamChat({}, cutting.alias);
+    expect(res.status).toBe(200);
+    const outcome = await res.text().then(
+      (t) => ({ ok: true as const, t }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    if (outcome.ok) expect(outcome.t).not.toContain("[DONE]");
+    expect(await usageMessageFor(res)).toMatchObject({ truncated: true, response_type: "stream" });
+  });
+
+  it("tokens are forwarded as they arrive, not after the upstream finishes", async () => {
+    const slow = await createModel(pool, { url: mockBase(), modelName: "mock+slow" });
+    const { res, upstream } = await streamChat({}, slow.alias);
+    const reader = res.body!.getReader();
+    let seen = "";
+    while (!seen.includes("word1")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("stream ended early");
+      seen += text(value);
+    }
+    // The client already has content while the upstream is still writing (20 frames, 100 ms apart).
+    expect((await upstream()).response).not.toContain("[DONE]");
+    await reader.cancel();
+  });
+
+  it("a client that disconnects mid-stream still has its full usage recorded", async () => {
+    const slow = await createModel(pool, { url: mockBase(), modelName: "mock+slow" });
+    const { res } = await streamChat({}, slow.alias);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    const msg = await usageMessageFor(res, 10_000);
+    expect(msg.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 9 });
+    expect(msg.truncated).toBe(false);
+  });
+});

@@ -1,0 +1,25 @@
+/**
+ * Test entry for the gateway project: the real gateway's fetch handler and Durable Object, plus a
+ * queue handler that collects the usage messages the gateway sends (test-only: the real
+ * consumer is tested in its own project).
+ */
+import gateway from "../../../workers/gateway/src/index.ts";
+import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
+
+export { RateLimiter } from "../../../workers/gateway/src/index.ts";
+
+/** Every message the gateway enqueued, parsed with the consumer's schema. */
+export const received: UsageMessage[] = [];
+/** Raw bodies, to check that nothing secret is ever enqueued. */
+export const rawBodies: string[] = [];
+
+export default {
+  fetch: gateway.fetch,
+  async queue(batch) {
+    for (const message of batch.messages) {
+      rawBodies.push(JSON.stringify(message.body));
+      received.push(UsageMessageSchema.parse(message.body));
+      message.ack();
+    }
+  },
+} satisfies ExportedHandler<Cloudflare.Env>;

@@ -1,0 +1,137 @@
+/**
+ * Who may call what: the API key, the model route, group access and credit, answered from
+ * per-isolate caches (TTL `ACCESS_CACHE_TTL_MS`) with one Postgres read-through on a miss. A key
+ * deleted or a balance depleted takes effect within one TTL.
+ *
+ * Unknown key hashes are cached too: a freshly created key cannot be among them (its hash was
+ * never presented before it existed), so it still works on its first request.
+ */
+import { hashApiKey } from "../../../shared/api-keys.ts";
+import { createPool, type Pool } from "../../../shared/db.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { TtlCache } from "../../../shared/ttl-cache.ts";
+import type { GatewayConfig } from "./config.ts";
+import type { MeterState } from "./meter.ts";
+import { lookupAccess, type KeyRecord, type ModelRecord } from "./store.ts";
+
+const keys = new TtlCache<KeyRecord | null>();
+const models = new TtlCache<ModelRecord>();
+const allowedPairs = new TtlCache<boolean>();
+const credit = new TtlCache<boolean>();
+
+/** For tests that change access data and must not wait out the TTL. */
+export function clearAccessCaches(): void {
+  keys.clear();
+  models.clear();
+  allowedPairs.clear();
+  credit.clear();
+}
+
+export function bearerToken(header: string | undefined): string | null {
+  const m = header?.match(/^Bearer\s+(\S+)\s*$/i);
+  return m?.[1] ?? null;
+}
+
+export interface Resolved {
+  key: KeyRecord;
+  model: ModelRecord;
+}
+
+/**
+ * Lazily opened database pool for the request; `close()` ends it (if it was opened) off the
+ * response path.
+ */
+export class RequestDb {
+  private pool: Pool | null = null;
+  constructor(private readonly config: GatewayConfig) {}
+  get(): Pool {
+    this.pool ??= createPool(this.config);
+    return this.pool;
+  }
+  close(waitUntil: (p: Promise<unknown>) => void): void {
+    if (this.pool) waitUntil(this.pool.end());
+  }
+}
+
+async function keyHashFrom(authorization: string | undefined): Promise<string> {
+  const token = bearerToken(authorization);
+  if (!token) throw new ApiError("invalid_api_key", "Missing API key. Send it as 'Authorization: Bearer tg-…'.");
+  return hashApiKey(token);
+}
+
+/** The key for a hash, from the cache or Postgres; null when unknown or deleted. */
+export async function authenticateKeyOnly(hash: string, db: RequestDb, config: GatewayConfig): Promise<KeyRecord | null> {
+  const now = Date.now();
+  let key = keys.get(hash, now);
+  if (key === undefined) {
+    key = (await lookupAccess(db.get(), hash, "")).key;
+    keys.set(hash, key, config.ACCESS_CACHE_TTL_MS, now);
+  }
+  return key;
+}
+
+/** Authenticates an inference key (no model yet: GET /ai/v1/models). */
+export async function authenticateInference(authorization: string | undefined, db: RequestDb, config: GatewayConfig, meter?: MeterState): Promise<KeyRecord> {
+  return checkKey(await authenticateKeyOnly(await keyHashFrom(authorization), db, config), meter);
+}
+
+function checkKey(key: KeyRecord | null, meter: MeterState | undefined): KeyRecord {
+  if (!key) {
+    if (meter) meter.access = "unknown_api_key";
+    throw new ApiError("invalid_api_key", "Incorrect API key provided, or the key has been deleted.");
+  }
+  if (meter) {
+    meter.access = "api_key";
+    meter.apiKeyId = key.id;
+  }
+  if (key.purpose === "platform") {
+    throw new ApiError("permission_denied", "This is a platform (admin) key; inference needs a realtime, batch or playground key.");
+  }
+  return key;
+}
+
+/**
+ * Authenticates the key and resolves the model alias, applying the gates in order:
+ * 401 key → 404 model → 403 access → 402 credit (priced models only).
+ */
+export async function resolveInference(authorization: string | undefined, alias: string, db: RequestDb, config: GatewayConfig, meter: MeterState): Promise<Resolved> {
+  const hash = await keyHashFrom(authorization);
+  const now = Date.now();
+  const ttl = config.ACCESS_CACHE_TTL_MS;
+  let key = keys.get(hash, now);
+  let model = models.get(alias, now);
+  let allowed = key && model ? allowedPairs.get(`${key.userId}:${model.modelId}`, now) : undefined;
+  let hasCredit = key ? credit.get(key.userId, now) : undefined;
+
+  if (key === undefined || model === undefined || (key && (allowed === undefined || hasCredit === undefined))) {
+    const row = await lookupAccess(db.get(), hash, alias);
+    key = row.key;
+    keys.set(hash, key, ttl, now);
+    if (row.model) {
+      model = row.model;
+      models.set(alias, model, ttl, now);
+    } else {
+      model = undefined;
+    }
+    if (key) {
+      hasCredit = row.hasCredit;
+      credit.set(key.userId, hasCredit, ttl, now);
+      if (model) {
+        allowed = row.allowed;
+        allowedPairs.set(`${key.userId}:${model.modelId}`, allowed, ttl, now);
+      }
+    }
+  }
+
+  const k = checkKey(key, meter);
+  if (!model) {
+    throw new ApiError("model_not_found", `The model '${alias}' does not exist. GET /ai/v1/models lists the models your key can use.`, { param: "model" });
+  }
+  if (!allowed) {
+    throw new ApiError("model_access_denied", `Your key does not have access to the model '${alias}'.`, { param: "model" });
+  }
+  if (model.priced && !hasCredit) {
+    throw new ApiError("insufficient_credits", "Your credit balance is exhausted. Top up your credits to keep using this model.");
+  }
+  return { key: k, model };
+}

@@ -1,0 +1,54 @@
+/**
+ * The admin API's door: the ADMIN_TOKEN secret (compared in constant time) or a `platform`-purpose
+ * key, both acting as platform manager. Inference keys are refused with 403. The admin routes
+ * themselves are built on top of this (see the admin API issue).
+ */
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { hashApiKey } from "../../../shared/api-keys.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { authenticateKeyOnly, bearerToken, RequestDb } from "./access.ts";
+import type { GatewayApp } from "./types.ts";
+
+export interface AdminPrincipal {
+  via: "admin_token" | "platform_key";
+  userId: string | null;
+  apiKeyId: string | null;
+  role: "platform_manager";
+}
+
+const encoder = new TextEncoder();
+
+/** Equal-time comparison: both sides are hashed first so lengths never leak either. */
+export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+  const [ha, hb] = await Promise.all([
+    crypto.subtle.digest("SHA-256", encoder.encode(a)),
+    crypto.subtle.digest("SHA-256", encoder.encode(b)),
+  ]);
+  return crypto.subtle.timingSafeEqual(ha, hb);
+}
+
+export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPrincipal> {
+  const token = bearerToken(c.req.header("authorization"));
+  if (!token) throw new ApiError("invalid_api_key", "Missing credentials. Send 'Authorization: Bearer <ADMIN_TOKEN or platform key>'.");
+  const adminToken = c.var.config.ADMIN_TOKEN;
+  if (adminToken && (await constantTimeEqual(token, adminToken))) {
+    return { via: "admin_token", userId: null, apiKeyId: null, role: "platform_manager" };
+  }
+  const db = new RequestDb(c.var.config);
+  try {
+    const key = await authenticateKeyOnly(await hashApiKey(token), db, c.var.config);
+    if (!key) throw new ApiError("invalid_api_key", "Incorrect credentials, or the key has been deleted.");
+    if (key.purpose !== "platform") {
+      throw new ApiError("permission_denied", "Inference keys cannot call the admin API; use a platform key or the admin token.");
+    }
+    return { via: "platform_key", userId: key.userId, apiKeyId: key.id, role: "platform_manager" };
+  } finally {
+    db.close((p) => c.executionCtx.waitUntil(p));
+  }
+}
+
+export const requireAdmin = createMiddleware<GatewayApp>(async function requireAdmin(c, next) {
+  c.set("admin", await authenticateAdmin(c));
+  await next();
+});

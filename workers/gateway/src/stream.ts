@@ -1,0 +1,84 @@
+/**
+ * Relays an upstream SSE stream to the client through one JavaScript stream hop. Bytes go out as
+ * they arrive (shared/sse-tee.ts decides what, if anything, is changed); the meter learns usage,
+ * finish reason, errors and truncation.
+ *
+ * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client: if
+ * the client disconnects, the pump keeps reading (discarding) so the usage the upstream reports
+ * at the end is still recorded — within the platform's waitUntil budget.
+ */
+import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
+import type { MeterState } from "./meter.ts";
+
+export interface RelayOptions {
+  /** The client asked for `stream_options.include_usage`; otherwise the usage chunk is removed. */
+  clientWantsUsage: boolean;
+  /** Rewrites the usage chunk before it goes out (prompt-cache statistics). */
+  editUsage?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
+}
+
+export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
+  const reader = upstream.body!.getReader();
+  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let clientGone = false;
+
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      clientGone = true;
+    },
+  });
+
+  const send = async (parts: TeeOutput[]) => {
+    for (const part of parts) {
+      let bytes: Uint8Array;
+      if (part instanceof Uint8Array) {
+        bytes = part;
+      } else {
+        const edited = options.editUsage ? await options.editUsage(part.usage) : null;
+        bytes = edited ? usageBlock(edited, part.original) : part.original;
+      }
+      if (clientGone) return;
+      try {
+        controller.enqueue(bytes);
+      } catch {
+        clientGone = true; // cancelled between our check and the enqueue
+      }
+    }
+  };
+
+  let upstreamFailed = false;
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
+        await send(tee.push(value));
+      }
+      await send(tee.end());
+      if (!clientGone) controller.close();
+    } catch (err) {
+      // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
+      upstreamFailed = true;
+      await send(tee.end()).catch(() => undefined);
+      if (!clientGone) controller.error(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      const seen = tee.observation;
+      if (seen.usage) meter.usage = seen.usage;
+      meter.finishReason = seen.finishReason;
+      meter.responseType = seen.errorFrame ? "stream_error" : "stream";
+      meter.truncated = upstreamFailed || !!seen.errorFrame || (!seen.sawDone && !seen.usage) || (clientGone && !seen.usage);
+    }
+  })();
+  meter.done = pump;
+  waitUntil(pump);
+
+  return new Response(body, {
+    status: upstream.status,
+    headers: { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache" },
+  });
+}
