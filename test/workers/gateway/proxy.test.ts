@@ -8,6 +8,7 @@ import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { encryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
 import { mockBase, post, upstreamRequest, usageMessageFor } from "./helpers.ts";
+import { received } from "./test-main.ts";
 
 let pool: Pool;
 let key: string;
@@ -91,6 +92,14 @@ describe("non-streaming inference", () => {
     const msg = await usageMessageFor(response);
     expect(msg.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 9 });
     expect(msg.finish_reason).toBe("completed");
+  });
+
+  it("a burst of concurrent requests enqueues exactly one message each", async () => {
+    const responses = await Promise.all(Array.from({ length: 40 }, () => post("/chat/completions", { model: model.alias, messages: [] }, key)));
+    const messages = await Promise.all(responses.map((r) => usageMessageFor(r)));
+    const ids = messages.map((m) => m.event_id);
+    expect(new Set(ids).size).toBe(40);
+    for (const id of ids) expect(received.filter((m) => m.event_id === id)).toHaveLength(1);
   });
 
   it("applies the endpoint's own auth header, decrypted from its stored ciphertext", async () => {

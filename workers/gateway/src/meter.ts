@@ -27,7 +27,6 @@ export interface MeterState {
   done: Promise<void>;
 }
 
-const SEND_ATTEMPTS = 3;
 const SEND_BACKOFF_MS = [50, 250];
 
 /** W3C traceparent: version-traceid-parentid-flags; returns the 32-hex trace id when well formed. */
@@ -83,22 +82,49 @@ export function batchInfoFrom(headers: Headers): BatchInfo | null {
   };
 }
 
-/** Sends with bounded retries; a failure is logged (without the message body) and never thrown. */
-export async function sendUsage(queue: Queue, message: UsageMessageV1): Promise<boolean> {
-  for (let attempt = 0; attempt < SEND_ATTEMPTS; attempt++) {
+/**
+ * Usage messages waiting to go out together (plain data, per isolate). Under load one queue
+ * operation carries many requests' messages; alone, a message waits at most OUTBOX_LINGER_MS.
+ * The request that opens the outbox owns its flush (in its own waitUntil), so no request ever
+ * waits on another's promise.
+ */
+const outbox: UsageMessageV1[] = [];
+let flushScheduled = false;
+const OUTBOX_LINGER_MS = 5;
+const MAX_BATCH = 100; // Queues: at most 100 messages per sendBatch
+
+async function flushOutbox(queue: Queue): Promise<void> {
+  await new Promise((r) => setTimeout(r, OUTBOX_LINGER_MS));
+  flushScheduled = false;
+  while (outbox.length > 0) {
+    await sendUsageBatch(queue, outbox.splice(0, MAX_BATCH));
+  }
+}
+
+/** Queues a usage message; returns the flush to hand to waitUntil when this call opened one. */
+export function enqueueUsage(queue: Queue, message: UsageMessageV1): Promise<void> | null {
+  outbox.push(message);
+  if (flushScheduled) return null;
+  flushScheduled = true;
+  return flushOutbox(queue);
+}
+
+/** Sends with bounded retries; a failure is logged (event ids only, never bodies) and never thrown. */
+export async function sendUsageBatch(queue: Queue, messages: UsageMessageV1[]): Promise<boolean> {
+  for (let attempt = 0; ; attempt++) {
     try {
-      await queue.send(message, { contentType: "json" });
+      await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
       return true;
     } catch (err) {
       const delay = SEND_BACKOFF_MS[attempt];
       if (delay === undefined) {
-        console.error(`usage message ${message.event_id} not enqueued after ${SEND_ATTEMPTS} attempts: ${err instanceof Error ? err.message : String(err)}`);
+        const ids = messages.map((m) => m.event_id).join(", ");
+        console.error(`usage messages not enqueued after ${attempt + 1} attempts (${ids}): ${err instanceof Error ? err.message : String(err)}`);
         return false;
       }
       await new Promise((r) => setTimeout(r, delay));
     }
   }
-  return false;
 }
 
 export const meter = createMiddleware<GatewayApp>(async function meter(c, next) {
@@ -123,8 +149,9 @@ export const meter = createMiddleware<GatewayApp>(async function meter(c, next) 
   c.header("x-tollgate-event-id", state.eventId);
   const status = c.res.status;
   const req = c.req.raw;
+  const queue = c.env.USAGE_QUEUE;
   c.executionCtx.waitUntil(
     // `done` never decides whether a message is sent: a failed body still gets its record.
-    state.done.catch(() => undefined).then(() => sendUsage(c.env.USAGE_QUEUE, buildUsageMessage(state, req, status, Date.now()))),
+    state.done.catch(() => undefined).then(() => enqueueUsage(queue, buildUsageMessage(state, req, status, Date.now()))),
   );
 });

@@ -1,0 +1,305 @@
+/**
+ * `npm run bench:gateway` — what the gateway costs, measured side by side in one run.
+ *
+ * Paths (each in its own workerd via Miniflare, no `wrangler dev` proxy in front):
+ *   direct           the mock upstream, called straight from this process
+ *   floor            a minimal worker: fetch the upstream and return its response
+ *   transform-floor  the same with one no-op TransformStream on the body (the streaming floor)
+ *   gateway          the real gateway bundle (as `wrangler deploy` builds it) with metering on:
+ *                    key/model/access from warm per-isolate caches, one usage message per request
+ *                    to the queue, the SSE relay for streams
+ *
+ * Latency: interleaved requests (each round runs every path once, in shuffled order), instant
+ * upstream. Time to first byte: the same, with a realistic stream (50 ms to the first frame,
+ * 20 frames). Throughput: alternating fixed windows per path at a fixed concurrency.
+ *
+ * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
+ * BENCH_TTFB_ROUNDS (150), BENCH_WINDOWS (6 per path), BENCH_WINDOW_MS (1000),
+ * BENCH_CONCURRENCY (16). Loopback only; stops by itself.
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Miniflare } from "miniflare";
+import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
+import { migrate } from "../dev/migrate.ts";
+import { seedDemo } from "../dev/seed.ts";
+import { ROOT } from "../dev/stack.ts";
+import { startWsBridge } from "../dev/ws-bridge.ts";
+import { generateEncryptionKey } from "../shared/secret-box.ts";
+
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const ROUNDS = num("BENCH_ROUNDS", 1500);
+const TTFB_ROUNDS = num("BENCH_TTFB_ROUNDS", 150);
+const WINDOWS = num("BENCH_WINDOWS", 6);
+const WINDOW_MS = num("BENCH_WINDOW_MS", 1000);
+const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
+const COMPAT_DATE = "2026-04-20";
+
+const log = (msg: string) => console.error(`· ${msg}`);
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client: node:http with keep-alive, timing to first body byte and to the end.
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+interface Timing {
+  status: number;
+  ttfbMs: number;
+  totalMs: number;
+}
+
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  model: string;
+}
+
+function call(target: Target, stream: boolean): Promise<Timing> {
+  const body = JSON.stringify({ model: target.model, messages: [{ role: "user", content: "Hello there" }], ...(stream ? { stream: true } : {}) });
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    let ttfb = -1;
+    const req = request(
+      target.url,
+      { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...target.headers } },
+      (res) => {
+        res.on("data", () => {
+          if (ttfb < 0) ttfb = performance.now() - started;
+        });
+        res.on("end", () => {
+          const total = performance.now() - started;
+          resolve({ status: res.statusCode ?? 0, ttfbMs: ttfb < 0 ? total : ttfb, totalMs: total });
+        });
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function checked(target: Target, stream: boolean): Promise<Timing> {
+  const t = await call(target, stream);
+  if (t.status !== 200) throw new Error(`${target.name} answered ${t.status}`);
+  return t;
+}
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function shuffle<T>(items: T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+/** Interleaved rounds: every path once per round, in shuffled order. */
+async function interleaved(targets: Target[], rounds: number, stream: boolean): Promise<Map<string, Timing[]>> {
+  const out = new Map(targets.map((t) => [t.name, [] as Timing[]]));
+  for (let i = 0; i < rounds; i++) {
+    for (const t of shuffle(targets)) out.get(t.name)!.push(await checked(t, stream));
+  }
+  return out;
+}
+
+/** Closed-loop load at CONCURRENCY for `ms`; returns completed requests. */
+async function windowLoad(target: Target, ms: number, stream: boolean): Promise<number> {
+  const deadline = performance.now() + ms;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (performance.now() < deadline) {
+        await checked(target, stream);
+        done++;
+      }
+    }),
+  );
+  return done;
+}
+
+/** Alternating windows (a, b, a, b, …); returns requests per second for each. */
+async function alternating(a: Target, b: Target, stream: boolean): Promise<[number, number]> {
+  let na = 0;
+  let nb = 0;
+  await windowLoad(a, 300, stream); // warm both
+  await windowLoad(b, 300, stream);
+  for (let w = 0; w < WINDOWS; w++) {
+    const first = w % 2 === 0 ? a : b;
+    const second = first === a ? b : a;
+    const r1 = await windowLoad(first, WINDOW_MS, stream);
+    const r2 = await windowLoad(second, WINDOW_MS, stream);
+    if (first === a) {
+      na += r1;
+      nb += r2;
+    } else {
+      na += r2;
+      nb += r1;
+    }
+  }
+  const seconds = (WINDOWS * WINDOW_MS) / 1000;
+  return [na / seconds, nb / seconds];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+const FLOOR_SCRIPT = `
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const upstream = await fetch(env.UPSTREAM + url.pathname.replace(/^\\/ai\\/v1/, "/v1"), {
+      method: request.method, headers: { "content-type": "application/json" }, body: request.body,
+    });
+    return TRANSFORM ? new Response(upstream.body.pipeThrough(new TransformStream()), upstream) : upstream;
+  },
+};`;
+
+async function main(): Promise<void> {
+  const cleanups: (() => Promise<unknown> | void)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await Promise.resolve(fn()).catch(() => undefined);
+  };
+  process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    log("building the gateway bundle (wrangler deploy --dry-run)");
+    const outDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
+    cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
+    execFileSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir, "-c", join(ROOT, "wrangler.toml")], {
+      cwd: ROOT,
+      stdio: "ignore",
+      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
+    });
+
+    log("starting the mock upstream (own process)");
+    const mockProc = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "bench/mock-server.ts")], { stdio: ["pipe", "pipe", "inherit"] });
+    cleanups.push(() => void mockProc.kill("SIGTERM"));
+    const mockUrl = await new Promise<string>((resolve, reject) => {
+      let buf = "";
+      mockProc.stdout!.on("data", (d: Buffer) => {
+        buf += d.toString();
+        const m = buf.match(/MOCK_URL=(\S+)/);
+        if (m) resolve(m[1]!);
+      });
+      mockProc.once("exit", (code) => reject(new Error(`mock exited with ${code}`)));
+    });
+    const mockConfig = async (o: Record<string, unknown>) => {
+      await fetch(`${mockUrl}/__mock/config`, { method: "POST", body: JSON.stringify(o) });
+    };
+
+    log(process.env.DATABASE_URL ? "using DATABASE_URL" : "starting embedded Postgres");
+    let databaseUrl = process.env.DATABASE_URL;
+    if (!databaseUrl) {
+      const pg = await startEmbeddedPostgres();
+      cleanups.push(() => pg.close());
+      databaseUrl = pg.databaseUrl;
+    }
+    await migrate(databaseUrl);
+    const bridge = await startWsBridge();
+    cleanups.push(() => bridge.close());
+    const encryptionKey = generateEncryptionKey();
+    const seed = await seedDemo(databaseUrl, { upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt", encryptionKey });
+
+    log("starting workers in workerd (Miniflare)");
+    const base = { modules: true, compatibilityDate: COMPAT_DATE, compatibilityFlags: ["nodejs_compat"], host: "127.0.0.1", port: 0 };
+    const gatewayMf = new Miniflare({
+      ...base,
+      scriptPath: join(outDir, "index.js"),
+      modulesRoot: outDir,
+      bindings: {
+        DATABASE_URL: databaseUrl,
+        NEON_WS_PROXY: bridge.proxy,
+        NEON_INSECURE_WEBSOCKET: "true",
+        ADMIN_TOKEN: "bench-admin-token-0123456789",
+        ENCRYPTION_KEY: encryptionKey,
+        MAX_BODY_BYTES: "10485760",
+        UPSTREAM_TIMEOUT_MS: "600000",
+        ACCESS_CACHE_TTL_MS: "2000",
+      },
+      queueProducers: { USAGE_QUEUE: "tollgate-usage" },
+      durableObjects: { RATE_LIMITER: "RateLimiter" },
+    });
+    const floorMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
+    const transformMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
+    cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose());
+    const [gwUrl, floorUrl, transformUrl] = await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready]);
+
+    const auth = { authorization: `Bearer ${seed.apiKey}` };
+    const direct: Target = { name: "direct", url: `${mockUrl}/v1/chat/completions`, headers: {}, model: "mock-gpt" };
+    const floor: Target = { name: "floor", url: new URL("/ai/v1/chat/completions", floorUrl).toString(), headers: {}, model: "mock-gpt" };
+    const transformFloor: Target = { name: "transform-floor", url: new URL("/ai/v1/chat/completions", transformUrl).toString(), headers: {}, model: "mock-gpt" };
+    const gateway: Target = { name: "gateway", url: new URL("/ai/v1/chat/completions", gwUrl).toString(), headers: auth, model: "demo-model" };
+
+    // ---- latency, instant upstream, non-streaming
+    await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+    log("warming up");
+    await interleaved([direct, floor, gateway], 200, false);
+    log(`latency: ${ROUNDS} interleaved rounds (non-streaming, instant upstream)`);
+    const lat = await interleaved([direct, floor, gateway], ROUNDS, false);
+
+    // ---- time to first byte, realistic stream
+    await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
+    log(`time to first byte: ${TTFB_ROUNDS} interleaved rounds (stream: 50 ms to first frame, 20 frames)`);
+    await interleaved([direct, gateway], 5, true);
+    const ttfb = await interleaved([direct, transformFloor, gateway], TTFB_ROUNDS, true);
+
+    // ---- throughput, instant upstream
+    await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+    log(`throughput (non-streaming): ${WINDOWS} alternating ${WINDOW_MS} ms windows per path, concurrency ${CONCURRENCY}`);
+    const [floorRps, gatewayRps] = await alternating(floor, gateway, false);
+    await mockConfig({ ttfbMs: 0, frames: 20, frameIntervalMs: 0 });
+    log(`throughput (streaming, 20 frames): ${WINDOWS} alternating windows per path`);
+    const [transformRps, gatewayStreamRps] = await alternating(transformFloor, gateway, true);
+
+    // ---- report
+    const p = (name: string, m: Map<string, Timing[]>, f: (t: Timing) => number, q: number) => percentile(m.get(name)!.map(f), q);
+    const total = (t: Timing) => t.totalMs;
+    const first = (t: Timing) => t.ttfbMs;
+    const rows: [string, string, string, string][] = [["path", "p50 ms", "p99 ms", "mean ms"]];
+    for (const name of ["direct", "floor", "gateway"]) {
+      const v = lat.get(name)!.map(total);
+      rows.push([`${name} (json)`, p(name, lat, total, 50).toFixed(3), p(name, lat, total, 99).toFixed(3), (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)]);
+    }
+    for (const name of ["direct", "transform-floor", "gateway"]) {
+      rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
+    }
+    const table = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(10))).join(" ")).join("\n");
+
+    const addedP50 = p("gateway", lat, total, 50) - p("direct", lat, total, 50);
+    const addedP99 = p("gateway", lat, total, 99) - p("direct", lat, total, 99);
+    const floorAddedP50 = p("floor", lat, total, 50) - p("direct", lat, total, 50);
+    const result = {
+      added_p50_ms: round(addedP50),
+      added_p99_ms: round(addedP99),
+      overhead_vs_floor: round(addedP50 / floorAddedP50),
+      ttfb_added_p50_ms: round(p("gateway", ttfb, first, 50) - p("direct", ttfb, first, 50)),
+      rps_ratio_vs_floor: round(gatewayRps / floorRps),
+      stream_rps_ratio_vs_transform_floor: round(gatewayStreamRps / transformRps),
+      floor_added_p50_ms: round(floorAddedP50),
+      rps: { floor: Math.round(floorRps), gateway: Math.round(gatewayRps), transform_floor_stream: Math.round(transformRps), gateway_stream: Math.round(gatewayStreamRps) },
+    };
+    console.log(`\n${table}\n\nthroughput (req/s at concurrency ${CONCURRENCY}): floor ${result.rps.floor}, gateway ${result.rps.gateway}; streaming: transform-floor ${result.rps.transform_floor_stream}, gateway ${result.rps.gateway_stream}\n`);
+    console.log(JSON.stringify(result));
+  } finally {
+    await cleanup();
+    agent.destroy();
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench:gateway failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});
