@@ -4,9 +4,8 @@
  * responses and the model list. Token counts, latency and failure modes are configurable — in
  * process with `configure()`, or from another process with `POST /__mock/config`.
  *
- * A failure mode can also be chosen per model: an upstream model name of `name+mode` (for example
- * `mock+hang`) makes only that model's requests fail that way, so parallel tests do not collide;
- * `name+slow` streams 20 frames 100 ms apart.
+ * Modes can also be chosen per model (see `optionsFor`): an upstream model name of `name+mode`
+ * (for example `mock+hang`) affects only that model's requests, so parallel tests do not collide.
  *
  * It records the requests it receives (`requests`, `GET /__mock/requests`) so tests can assert
  * exactly what the gateway forwarded.
@@ -28,6 +27,21 @@ export type FailureMode =
   | "cut_stream";
 
 const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect", "hang", "error_frame", "cut_stream"];
+
+/**
+ * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
+ * 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
+ * token, so long prompts report realistic counts).
+ */
+function optionsFor(model: string, base: MockOptions, body: Record<string, unknown>): MockOptions {
+  const o = { ...base };
+  for (const mode of model.split("+").slice(1)) {
+    if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
+    else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
+    else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
+  }
+  return o;
+}
 
 export interface MockOptions {
   promptTokens: number;
@@ -214,15 +228,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       return end(chunk);
     }) as typeof res.end;
 
-    const requested = typeof body.model === "string" ? body.model : "";
-    const override = requested.includes("+") ? (requested.slice(requested.indexOf("+") + 1) as FailureMode) : undefined;
-    // `name+slow`: a long stream (20 frames, 100 ms apart), to watch it mid-flight.
-    const o: MockOptions =
-      (override as string) === "slow"
-        ? { ...options, frames: 20, frameIntervalMs: 100 }
-        : override && FAILURE_MODES.includes(override)
-          ? { ...options, failure: override }
-          : options;
+    const o = optionsFor(typeof body.model === "string" ? body.model : "", options, body);
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;
     await sleep(o.ttfbMs);

@@ -214,8 +214,11 @@ export function usageBlock(chunk: Record<string, unknown>, original: Uint8Array)
   return new TextEncoder().encode(`data: ${JSON.stringify(chunk)}${eol}${eol}`);
 }
 
-/** A piece of the client's stream: bytes, or the usage chunk to serialise (after any edit). */
-export type TeeOutput = Uint8Array | { usage: Record<string, unknown>; original: Uint8Array };
+/**
+ * A piece of the client's stream: bytes, or the usage chunk — always surfaced so the caller can
+ * read it (cache statistics), and forwarded (possibly rewritten) unless `drop` is set.
+ */
+export type TeeOutput = Uint8Array | { usage: Record<string, unknown>; original: Uint8Array; drop: boolean };
 
 /**
  * Framer + meter: push upstream chunks in, get what the client should receive out. Forwarded
@@ -255,11 +258,11 @@ export class SseTee {
   private route(block: Uint8Array, out: TeeOutput[]): void {
     const action = this.meter.inspect(block);
     this.lastForwarded = !(action.kind === "drop" || (action.kind === "usage" && action.drop));
-    if (!this.lastForwarded) return;
     if (action.kind === "usage") {
-      out.push({ usage: action.chunk, original: block });
+      out.push({ usage: action.chunk, original: block, drop: action.drop });
       return;
     }
+    if (!this.lastForwarded) return;
     const last = out[out.length - 1];
     if (last instanceof Uint8Array && last.buffer === block.buffer && last.byteOffset + last.length === block.byteOffset) {
       out[out.length - 1] = new Uint8Array(block.buffer, last.byteOffset, last.length + block.length);

@@ -36,7 +36,7 @@ function run(input: Uint8Array, cuts: number[], dropUsageChunk = false): Run {
       if (p instanceof Uint8Array) out.push(p.slice());
       else {
         usageBlocks++;
-        out.push(p.original.slice()); // unedited: the original bytes go out
+        if (!p.drop) out.push(p.original.slice()); // unedited: the original bytes go out
       }
     }
   };
@@ -179,6 +179,7 @@ describe("SseTee usage chunk handling", () => {
         (r) => {
           expect(new TextDecoder().decode(r.bytes)).toBe(new TextDecoder().decode(expected));
           expect(r.observation.usage).toEqual(EXPECTED_USAGE);
+          expect(r.usageBlocks).toBe(1); // surfaced to the caller even though it is dropped
         },
         { drop: true },
       );

@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DbSettingsSchema } from "../../../shared/db.ts";
+import { TIERS, type Tier } from "../../../shared/prompt-cache/markers.ts";
 
 const positiveInt = (name: string) =>
   z
@@ -18,6 +19,16 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   MAX_BODY_BYTES: positiveInt("MAX_BODY_BYTES").optional().default(10 * 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: positiveInt("UPSTREAM_TIMEOUT_MS").optional().default(600_000),
   ACCESS_CACHE_TTL_MS: positiveInt("ACCESS_CACHE_TTL_MS").optional().default(2_000),
+  CACHE_ENABLED_TIERS: z
+    .string()
+    .optional()
+    .default("5m,1h")
+    .transform((s) => s.split(",").map((t) => t.trim()).filter(Boolean))
+    .refine((tiers) => tiers.every((t) => (TIERS as readonly string[]).includes(t)), { error: `CACHE_ENABLED_TIERS must list tiers from ${TIERS.join(", ")}` })
+    .transform((tiers) => tiers as Tier[]),
+  CACHE_DEFAULT_TTL: z.enum(TIERS).optional().default("5m"),
+  CACHE_CLASSIFY_DEADLINE_MS: positiveInt("CACHE_CLASSIFY_DEADLINE_MS").optional().default(5_000),
+  CACHE_COMMIT_DEADLINE_MS: positiveInt("CACHE_COMMIT_DEADLINE_MS").optional().default(10_000),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

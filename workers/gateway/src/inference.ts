@@ -4,11 +4,16 @@
  */
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
+import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats, type Classification } from "../../../shared/prompt-cache/classify.ts";
+import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/markers.ts";
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { batchInfoFrom } from "./meter.ts";
 import { fetchUpstream, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import type { MeterState } from "./meter.ts";
+import { commitIndex, startClassify, type CacheScope, type ClassifyJob } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
+import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
@@ -37,6 +42,57 @@ function finishReasonOf(payload: Record<string, unknown>): string | null {
   return null;
 }
 
+/**
+ * The prompt-cache side of one chat completion: markers validated and stripped before anything
+ * is forwarded, classify forked when the model caches, and the usage object rewritten with the
+ * split (or scrubbed of the provider's cache fields when the model does not cache).
+ */
+class CacheAccounting {
+  private job: ClassifyJob | null = null;
+  private classification: Classification | null = null;
+
+  constructor(
+    private readonly scope: CacheScope | null,
+    private readonly meter: MeterState,
+  ) {}
+
+  static prepare(c: Ctx, body: Record<string, unknown>, model: ModelRecord, principalId: string): { forwarded: Record<string, unknown>; cache: CacheAccounting } {
+    const config = c.var.config;
+    let parsed;
+    try {
+      parsed = parsePrompt(body, { enabled: config.CACHE_ENABLED_TIERS, defaultTtl: config.CACHE_DEFAULT_TTL });
+    } catch (err) {
+      if (err instanceof CacheControlError) throw new ApiError("invalid_cache_control", err.message, { param: err.param });
+      throw err;
+    }
+    const scope = model.cache ? { principalId, alias: model.alias, minPrefixTokens: model.cache.minPrefixTokens } : null;
+    const cache = new CacheAccounting(scope, c.var.meter);
+    if (scope && parsed.breakpoints.length > 0) cache.job = startClassify(parsed, scope, config);
+    return { forwarded: parsed.stripped, cache };
+  }
+
+  /** The usage object the client sees; records the split for billing. */
+  async rewrite(usage: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!this.scope) return scrubCacheStats(usage);
+    this.classification = this.job ? await this.job.result : null;
+    const prompt = typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : 0;
+    const split: CacheStats = normalizeSplit(this.classification?.stats ?? NO_CACHE, prompt);
+    this.meter.cache = { read_tokens: split.read, write_5m_tokens: split.write5m, write_1h_tokens: split.write1h, write_24h_tokens: split.write24h };
+    return injectCacheStats(usage, split);
+  }
+
+  abort(): void {
+    this.job?.abort();
+  }
+
+  /** After a billable success: commit the index write, off the response path. */
+  commit(c: Ctx): void {
+    const split = this.meter.cache;
+    const trusted = split.read_tokens + split.write_5m_tokens + split.write_1h_tokens + split.write_24h_tokens > 0;
+    if (this.scope && this.classification && trusted) c.executionCtx.waitUntil(commitIndex(this.classification, this.scope, c.var.config));
+  }
+}
+
 export async function handleInference(c: Ctx): Promise<Response> {
   const meter = c.var.meter;
   const config = c.var.config;
@@ -59,7 +115,12 @@ export async function handleInference(c: Ctx): Promise<Response> {
     const suffix = c.req.path.slice("/ai/v1".length);
     const streaming = body.stream === true;
     const clientWantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    const forwarded: Record<string, unknown> = { ...body, model: model.modelName };
+    let cache: CacheAccounting | null = null;
+    let outgoing = body;
+    if (suffix === "/chat/completions") {
+      ({ forwarded: outgoing, cache } = CacheAccounting.prepare(c, body, model, key.userId));
+    }
+    const forwarded: Record<string, unknown> = { ...outgoing, model: model.modelName };
     if (streaming && USAGE_OPTION_ROUTES.has(suffix)) {
       // Always ask for the usage chunk: it is what we bill from. Removed again for the client
       // if it did not ask.
@@ -76,7 +137,19 @@ export async function handleInference(c: Ctx): Promise<Response> {
 
     const contentType = upstream.headers.get("content-type") ?? "";
     if (streaming && upstream.ok && upstream.body && contentType.includes("text/event-stream")) {
-      return relaySse(upstream, meter, { clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix) }, (p) => c.executionCtx.waitUntil(p));
+      return relaySse(
+        upstream,
+        meter,
+        {
+          clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
+          onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
+          onClientGone: () => cache?.abort(),
+          onFinished: (ok) => {
+            if (ok) cache?.commit(c);
+          },
+        },
+        (p) => c.executionCtx.waitUntil(p),
+      );
     }
 
     const text = await upstream.text();
@@ -95,6 +168,12 @@ export async function handleInference(c: Ctx): Promise<Response> {
     if (upstream.ok) {
       meter.usage = usageFromOpenAI(payload.usage);
       meter.finishReason = finishReasonOf(payload);
+      if (cache && payload.usage && typeof payload.usage === "object") {
+        payload.usage = await cache.rewrite(payload.usage as Record<string, unknown>);
+        cache.commit(c);
+      }
+    } else {
+      cache?.abort();
     }
     if (typeof payload.model === "string") {
       meter.servedModel = payload.model;

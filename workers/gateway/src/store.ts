@@ -26,6 +26,8 @@ export interface ModelRecord {
   burstSize: number | null;
   /** Has a tariff in force with a non-zero price: using it needs credit. */
   priced: boolean;
+  /** Prompt caching is on while the model has a cache tariff in force. */
+  cache: { minPrefixTokens: number } | null;
 }
 
 export interface AccessRow {
@@ -66,7 +68,11 @@ const ACCESS_SQL = `
            EXISTS (SELECT 1 FROM model_tariffs t
                     WHERE t.deployed_model_id = dm.id AND t.valid_from <= now()
                       AND (t.valid_until IS NULL OR t.valid_until > now())
-                      AND (t.input_price_per_token > 0 OR t.output_price_per_token > 0)) AS priced
+                      AND (t.input_price_per_token > 0 OR t.output_price_per_token > 0)) AS priced,
+           (SELECT json_build_object('minPrefixTokens', ct.min_prefix_tokens) FROM model_cache_tariffs ct
+             WHERE ct.deployed_model_id = dm.id AND ct.valid_from <= now()
+               AND (ct.valid_until IS NULL OR ct.valid_until > now())
+             ORDER BY ct.valid_from DESC LIMIT 1) AS cache
       FROM deployed_models dm JOIN inference_endpoints ie ON ie.id = dm.hosted_on
      WHERE dm.alias = $2 AND dm.deleted_at IS NULL
   )

@@ -13,8 +13,15 @@ import type { MeterState } from "./meter.ts";
 export interface RelayOptions {
   /** The client asked for `stream_options.include_usage`; otherwise the usage chunk is removed. */
   clientWantsUsage: boolean;
-  /** Rewrites the usage chunk before it goes out (prompt-cache statistics). */
-  editUsage?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /**
+   * Sees the usage chunk (even one that will be dropped) and may rewrite it (prompt-cache
+   * statistics). Awaited only at that last frame, so it never holds the first token.
+   */
+  onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  /** The client went away (called once). */
+  onClientGone?: () => void;
+  /** The upstream is fully read (or failed); `ok` = a complete, error-free stream with usage. */
+  onFinished?: (ok: boolean) => void;
 }
 
 export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
@@ -29,6 +36,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
     },
     cancel() {
       clientGone = true;
+      options.onClientGone?.();
     },
   });
 
@@ -38,7 +46,8 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
       if (part instanceof Uint8Array) {
         bytes = part;
       } else {
-        const edited = options.editUsage ? await options.editUsage(part.usage) : null;
+        const edited = options.onUsageChunk ? await options.onUsageChunk(part.usage) : null;
+        if (part.drop) continue;
         bytes = edited ? usageBlock(edited, part.original) : part.original;
       }
       if (clientGone) return;
@@ -72,6 +81,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
       meter.finishReason = seen.finishReason;
       meter.responseType = seen.errorFrame ? "stream_error" : "stream";
       meter.truncated = upstreamFailed || !!seen.errorFrame || (!seen.sawDone && !seen.usage) || (clientGone && !seen.usage);
+      options.onFinished?.(!upstreamFailed && !seen.errorFrame && !!seen.usage && !clientGone);
     }
   })();
   meter.done = pump;

@@ -1,0 +1,117 @@
+/**
+ * Prompt-cache accounting on the gateway (ARCHITECTURE §5): classify a request's cacheable
+ * prefixes in parallel with the upstream call, and commit the index write only after a billable
+ * success. Any failure — tokenizer, index, deadline, client gone — degrades to "not cached, list
+ * price", never to an error for the caller.
+ */
+import { withPool } from "../../../shared/db.ts";
+import { classify, NO_CACHE, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
+import type { ParsedPrompt, Tier } from "../../../shared/prompt-cache/markers.ts";
+import { prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
+import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
+import { readCandidates } from "../../../shared/prompt-cache/classify.ts";
+import type { GatewayConfig } from "./config.ts";
+
+export interface CacheScope {
+  principalId: string;
+  alias: string;
+  minPrefixTokens: number;
+}
+
+const INACTIVE: Classification = { stats: NO_CACHE, writes: [], slide: null };
+
+export interface ClassifyJob {
+  /** Resolves to the classification, or to "nothing cached" on any failure or the deadline. */
+  result: Promise<Classification>;
+  /** Stops the work (client gone): nothing will be committed. */
+  abort(): void;
+}
+
+/** Test hook: an extra delay before classify resolves, to prove nothing waits on it. */
+let testDelayMs = 0;
+export function setClassifyDelayForTests(ms: number): void {
+  testDelayMs = ms;
+}
+
+export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: GatewayConfig): ClassifyJob {
+  const controller = new AbortController();
+  const work = (async (): Promise<Classification> => {
+    if (testDelayMs > 0) await new Promise((r) => setTimeout(r, testDelayMs));
+    const count = await builtinCounter();
+    const cumulative = await cumulativeTokens(parsed.blocks, count, controller.signal);
+    const hashes = await prefixHashes(parsed.blocks);
+    const candidates = readCandidates(parsed.breakpoints).map((i) => hashes[i]!);
+    const live = await withPool(config, async (pool) => {
+      const { rows } = await pool.query<{ prefix_hash: string; tier: Tier }>(
+        `SELECT prefix_hash, tier FROM prompt_cache_entries
+          WHERE principal_id = $1 AND model_alias = $2 AND tokenizer_version = $3
+            AND prefix_hash = ANY($4::text[]) AND expires_at > now()`,
+        [scope.principalId, scope.alias, BUILTIN_TOKENIZER_VERSION, candidates],
+      );
+      return new Map<string, LiveEntry>(rows.map((r) => [r.prefix_hash, { tier: r.tier }]));
+    });
+    if (controller.signal.aborted) return INACTIVE;
+    return classify(parsed.breakpoints, cumulative, hashes, live, scope.minPrefixTokens);
+  })();
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<Classification>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error("classify deadline"));
+      resolve(INACTIVE);
+    }, config.CACHE_CLASSIFY_DEADLINE_MS);
+  });
+  const result = Promise.race([
+    work.catch((err: unknown) => {
+      if (!controller.signal.aborted) console.warn(`prompt-cache classify failed, billing uncached: ${err instanceof Error ? err.message : String(err)}`);
+      return INACTIVE;
+    }),
+    deadline,
+  ]).finally(() => clearTimeout(timer));
+  return { result, abort: () => controller.abort(new Error("client disconnected")) };
+}
+
+/** Writes new entries and slides the read one; bounded by the commit deadline, failures logged. */
+export async function commitIndex(c: Classification, scope: CacheScope, config: GatewayConfig): Promise<void> {
+  if (c.writes.length === 0 && !c.slide) return;
+  const work = withPool(config, async (pool) => {
+    if (c.writes.length > 0) {
+      await pool.query(
+        `INSERT INTO prompt_cache_entries (principal_id, model_alias, tokenizer_version, prefix_hash, prefix_tokens, tier, expires_at)
+         SELECT $1, $2, $3, w.hash, w.tokens, w.tier, now() + make_interval(secs => w.secs)
+           FROM UNNEST($4::text[], $5::int[], $6::text[], $7::int[]) AS w(hash, tokens, tier, secs)
+         ON CONFLICT (principal_id, model_alias, tokenizer_version, prefix_hash)
+         DO UPDATE SET expires_at = GREATEST(prompt_cache_entries.expires_at, EXCLUDED.expires_at),
+                       tier = EXCLUDED.tier, prefix_tokens = EXCLUDED.prefix_tokens`,
+        [
+          scope.principalId,
+          scope.alias,
+          BUILTIN_TOKENIZER_VERSION,
+          c.writes.map((w) => w.prefixHash),
+          c.writes.map((w) => w.prefixTokens),
+          c.writes.map((w) => w.tier),
+          c.writes.map((w) => w.expiresInSeconds),
+        ],
+      );
+    }
+    if (c.slide) {
+      await pool.query(
+        `UPDATE prompt_cache_entries
+            SET expires_at = GREATEST(expires_at, now() + make_interval(secs => $5)), last_read_at = now()
+          WHERE principal_id = $1 AND model_alias = $2 AND tokenizer_version = $3 AND prefix_hash = $4`,
+        [scope.principalId, scope.alias, BUILTIN_TOKENIZER_VERSION, c.slide.prefixHash, c.slide.expiresInSeconds],
+      );
+    }
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), config.CACHE_COMMIT_DEADLINE_MS);
+  });
+  try {
+    if ((await Promise.race([work, deadline])) === "timeout") console.warn("prompt-cache index commit timed out; the entry is simply not cached");
+  } catch (err) {
+    console.warn(`prompt-cache index commit failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    clearTimeout(timer);
+  }
+}
