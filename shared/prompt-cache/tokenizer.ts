@@ -16,15 +16,38 @@ export function builtinCounter(): Promise<Counter> {
   return counter;
 }
 
-/** Tokens up to and including each block. Yields between blocks so other work in the isolate (a stream being relayed) is not held up, and stops when aborted. */
-export async function cumulativeTokens(blocks: readonly PromptBlock[], count: Counter, signal?: AbortSignal): Promise<number[]> {
+/** Remembered totals: the cumulative count at block i, when already known. */
+export interface KnownCounts {
+  get(i: number): number | undefined;
+  set(i: number, total: number): void;
+}
+
+/**
+ * Tokens up to and including each block. Blocks whose total is known are not counted again, and
+ * the tokenizer is only loaded if some block needs counting. Yields between counted blocks so
+ * other work in the isolate (a stream being relayed) is not held up; stops when aborted.
+ */
+export async function cumulativeTokens(
+  blocks: readonly PromptBlock[],
+  counter: () => Promise<Counter>,
+  signal?: AbortSignal,
+  known?: KnownCounts,
+): Promise<number[]> {
   const out: number[] = [];
   let total = 0;
-  for (const block of blocks) {
-    if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
-    total += count(blockText(block));
+  let count: Counter | null = null;
+  for (let i = 0; i < blocks.length; i++) {
+    const remembered = known?.get(i);
+    if (remembered !== undefined) {
+      total = remembered;
+    } else {
+      if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error("aborted");
+      count ??= await counter();
+      total += count(blockText(blocks[i]!));
+      known?.set(i, total);
+      await new Promise((r) => setTimeout(r, 0));
+    }
     out.push(total);
-    await new Promise((r) => setTimeout(r, 0));
   }
   return out;
 }

@@ -151,9 +151,14 @@ describe("built-in tokenizer", () => {
     expect(BUILTIN_TOKENIZER_VERSION).toBe(`gpt-tokenizer@${pkg.version}/cl100k_base`);
   });
 
-  it("counts cumulatively per block", async () => {
+  it("counts cumulatively per block, reusing known totals", async () => {
     const p = parsePrompt({ messages: [{ role: "user", content: "hello world" }, { role: "user", content: "hello world" }] }, POLICY);
-    const counts = await cumulativeTokens(p.blocks, await builtinCounter());
-    expect(counts).toEqual([2, 4]);
+    expect(await cumulativeTokens(p.blocks, builtinCounter)).toEqual([2, 4]);
+    const remembered = new Map<number, number>([[0, 100]]);
+    let loads = 0;
+    const counted = await cumulativeTokens(p.blocks, () => (loads++, builtinCounter()), undefined, { get: (i) => remembered.get(i), set: (i, t) => remembered.set(i, t) });
+    expect(counted).toEqual([100, 102]); // block 0 was known; block 1 counted on top of it
+    expect(remembered.get(1)).toBe(102);
+    expect(loads).toBe(1);
   });
 });

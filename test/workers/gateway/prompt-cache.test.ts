@@ -7,6 +7,9 @@
 import { env } from "cloudflare:test";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { parsePrompt } from "../../../shared/prompt-cache/markers.ts";
+import { prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
+import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
 import { setClassifyDelayForTests } from "../../../workers/gateway/src/prompt-cache.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
 import { expectError, mockBase, post, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
@@ -205,6 +208,37 @@ describe("prompt caching", () => {
     await post("/chat/completions", chatBody(control.alias, "q"), control.key).then((r) => r.arrayBuffer());
     await waitForEntries(control.userId, control.alias);
     expect(await entries(userId, alias)).toEqual([]);
+  });
+
+  it("stays exact when another isolate cached a longer prefix this one has not seen", async () => {
+    const { userId, key, alias } = await cachingSetup();
+    const first = await post("/chat/completions", chatBody(alias, "warm-up"), key);
+    const written = ((await first.json()) as { usage: Usage }).usage.cache_creation_input_tokens!;
+    await waitForEntries(userId, alias);
+
+    // A two-breakpoint prompt: the system block (known live here) and a longer prefix that only
+    // Postgres knows about, as if another isolate had written it.
+    const body = {
+      model: alias,
+      messages: [
+        { role: "system", content: [{ type: "text", text: SYSTEM, cache_control: EC() }] },
+        { role: "user", content: [{ type: "text", text: "Context: " + "facts and figures ".repeat(60), cache_control: EC() }] },
+        { role: "user", content: "question" },
+      ],
+    };
+    const parsed = parsePrompt(body, { enabled: ["5m", "1h"], defaultTtl: "5m" });
+    const hashes = await prefixHashes(parsed.blocks);
+    const tokens = await cumulativeTokens(parsed.blocks, builtinCounter);
+    await pool.query(
+      `INSERT INTO prompt_cache_entries (principal_id, model_alias, tokenizer_version, prefix_hash, prefix_tokens, tier, expires_at)
+       VALUES ($1, $2, $3, $4, $5, '5m', now() + interval '5 minutes')`,
+      [userId, alias, BUILTIN_TOKENIZER_VERSION, hashes[1], tokens[1]],
+    );
+    const res = await post("/chat/completions", body, key);
+    const usage = ((await res.json()) as { usage: Usage }).usage;
+    expect(tokens[0]).toBe(written);
+    expect(usage.cache_read_input_tokens).toBe(tokens[1]);
+    expect(usage.cache_creation_input_tokens).toBe(0);
   });
 
   it("streamed and JSON responses report the same numbers for the same request", async () => {

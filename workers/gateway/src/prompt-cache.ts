@@ -5,12 +5,47 @@
  * price", never to an error for the caller.
  */
 import { withPool } from "../../../shared/db.ts";
-import { classify, NO_CACHE, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
-import type { ParsedPrompt, Tier } from "../../../shared/prompt-cache/markers.ts";
+import { classify, NO_CACHE, readCandidates, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
+import { TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
 import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
-import { readCandidates } from "../../../shared/prompt-cache/classify.ts";
+import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
+
+/**
+ * Per-isolate knowledge that keeps the warm path off Postgres:
+ *  - token counts by prefix hash (a hash fixes the whole prefix, so its count never changes);
+ *  - index entries this isolate knows to be live, with their expiry and last slide.
+ * The index is only skipped when the deepest candidate prefix is known live: no longer match
+ * can exist, so the read is exact. Anything less goes to Postgres.
+ */
+const tokenCounts = new TtlCache<number>(50_000);
+const TOKEN_COUNT_TTL_MS = 3_600_000;
+interface KnownEntry {
+  tier: Tier;
+  expiresAt: number;
+  slidAt: number;
+}
+const knownLive = new TtlCache<KnownEntry>(50_000);
+/** A read slides the entry's expiry in Postgres at most once per this fraction of its TTL. */
+const SLIDE_EVERY_FRACTION = 0.1;
+
+const liveKey = (scope: CacheScope, hash: string) => `${scope.principalId}|${scope.alias}|${hash}`;
+
+function rememberLive(scope: CacheScope, hash: string, tier: Tier, now: number, slidAt = now): void {
+  const ttlMs = TIER_SECONDS[tier] * 1000;
+  knownLive.set(liveKey(scope, hash), { tier, expiresAt: now + ttlMs, slidAt }, ttlMs, now);
+}
+
+/** Cumulative tokens per block, counting only blocks whose prefix this isolate has not seen. */
+function countPrefix(parsed: ParsedPrompt, hashes: readonly string[], signal: AbortSignal): Promise<number[]> {
+  const now = Date.now();
+  const key = (i: number) => `${BUILTIN_TOKENIZER_VERSION}|${hashes[i]}`;
+  return cumulativeTokens(parsed.blocks, builtinCounter, signal, {
+    get: (i) => tokenCounts.get(key(i), now),
+    set: (i, total) => tokenCounts.set(key(i), total, TOKEN_COUNT_TTL_MS, now),
+  });
+}
 
 export interface CacheScope {
   principalId: string;
@@ -37,10 +72,16 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
   const controller = new AbortController();
   const work = (async (): Promise<Classification> => {
     if (testDelayMs > 0) await new Promise((r) => setTimeout(r, testDelayMs));
-    const count = await builtinCounter();
-    const cumulative = await cumulativeTokens(parsed.blocks, count, controller.signal);
     const hashes = await prefixHashes(parsed.blocks);
-    const candidates = readCandidates(parsed.breakpoints).map((i) => hashes[i]!);
+    const cumulative = await countPrefix(parsed, hashes, controller.signal);
+    const positions = readCandidates(parsed.breakpoints);
+    const deepest = hashes[positions[positions.length - 1]!]!;
+    const now = Date.now();
+    const known = knownLive.get(liveKey(scope, deepest), now);
+    if (known && known.expiresAt > now) {
+      return classify(parsed.breakpoints, cumulative, hashes, new Map([[deepest, { tier: known.tier }]]), scope.minPrefixTokens);
+    }
+    const candidates = positions.map((i) => hashes[i]!);
     const live = await withPool(config, async (pool) => {
       const { rows } = await pool.query<{ prefix_hash: string; tier: Tier }>(
         `SELECT prefix_hash, tier FROM prompt_cache_entries
@@ -73,6 +114,16 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
 
 /** Writes new entries and slides the read one; bounded by the commit deadline, failures logged. */
 export async function commitIndex(c: Classification, scope: CacheScope, config: GatewayConfig): Promise<void> {
+  const now = Date.now();
+  let slide = c.slide;
+  let slideTier: Tier = "5m";
+  if (slide) {
+    const known = knownLive.get(liveKey(scope, slide.prefixHash), now);
+    slideTier = known?.tier ?? (Object.keys(TIER_SECONDS) as Tier[]).find((t) => TIER_SECONDS[t] === slide!.expiresInSeconds) ?? "5m";
+    // Slid recently enough: the stored expiry lags the true slide by under 10% of its TTL.
+    if (known && now - known.slidAt < slide.expiresInSeconds * 1000 * SLIDE_EVERY_FRACTION) slide = null;
+  }
+  c = { ...c, slide };
   if (c.writes.length === 0 && !c.slide) return;
   const work = withPool(config, async (pool) => {
     if (c.writes.length > 0) {
@@ -108,7 +159,14 @@ export async function commitIndex(c: Classification, scope: CacheScope, config: 
     timer = setTimeout(() => resolve("timeout"), config.CACHE_COMMIT_DEADLINE_MS);
   });
   try {
-    if ((await Promise.race([work, deadline])) === "timeout") console.warn("prompt-cache index commit timed out; the entry is simply not cached");
+    if ((await Promise.race([work, deadline])) === "timeout") {
+      console.warn("prompt-cache index commit timed out; the entry is simply not cached");
+      return;
+    }
+    // Only what Postgres accepted becomes local knowledge (a failed write is never billed as a read).
+    // A fresh write counts as never slid, so its first read slides it.
+    for (const w of c.writes) rememberLive(scope, w.prefixHash, w.tier, now, 0);
+    if (c.slide) rememberLive(scope, c.slide.prefixHash, slideTier, now);
   } catch (err) {
     console.warn(`prompt-cache index commit failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
