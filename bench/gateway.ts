@@ -13,6 +13,9 @@
  * upstream. Time to first byte: the same, with a realistic stream (50 ms to the first frame,
  * 20 frames). Throughput: alternating fixed windows per path at a fixed concurrency.
  *
+ * Cache layer: the same long prompt with a cache_control marker sent to a model with a cache
+ * tariff (index warm) against the same prompt to the same upstream on a model without one.
+ *
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (150), BENCH_WINDOWS (6 per path), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16). Loopback only; stops by itself.
@@ -23,6 +26,7 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
+import pg from "pg";
 import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrate } from "../dev/migrate.ts";
 import { seedDemo } from "../dev/seed.ts";
@@ -56,10 +60,13 @@ interface Target {
   url: string;
   headers: Record<string, string>;
   model: string;
+  /** Messages to send instead of the short default. */
+  messages?: unknown[];
 }
 
 function call(target: Target, stream: boolean): Promise<Timing> {
-  const body = JSON.stringify({ model: target.model, messages: [{ role: "user", content: "Hello there" }], ...(stream ? { stream: true } : {}) });
+  const messages = target.messages ?? [{ role: "user", content: "Hello there" }];
+  const body = JSON.stringify({ model: target.model, messages, ...(stream ? { stream: true } : {}) });
   return new Promise((resolve, reject) => {
     const started = performance.now();
     let ttfb = -1;
@@ -208,6 +215,28 @@ async function main(): Promise<void> {
     cleanups.push(() => bridge.close());
     const encryptionKey = generateEncryptionKey();
     const seed = await seedDemo(databaseUrl, { upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt", encryptionKey });
+    // Two more models on the same upstream, both reporting realistic prompt sizes (the mock's
+    // `count` mode): one with a cache tariff (cache layer on), one without (off).
+    const db = new pg.Client({ connectionString: databaseUrl });
+    await db.connect();
+    for (const [alias, cached] of [["bench-cache-on", true], ["bench-cache-off", false]] as const) {
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO deployed_models (model_name, alias, hosted_on)
+         SELECT 'mock-gpt+count', $1, hosted_on FROM deployed_models WHERE alias = 'demo-model'
+         ON CONFLICT (alias) DO UPDATE SET updated_at = now() RETURNING id`,
+        [alias],
+      );
+      const id = rows[0]!.id;
+      await db.query("INSERT INTO deployment_groups (deployment_id, group_id) VALUES ($1, '00000000-0000-0000-0000-000000000000') ON CONFLICT DO NOTHING", [id]);
+      if (cached) {
+        await db.query(
+          `INSERT INTO model_cache_tariffs (deployed_model_id, min_prefix_tokens, write_multiplier_5m)
+           SELECT $1, 256, 1.25 WHERE NOT EXISTS (SELECT 1 FROM model_cache_tariffs WHERE deployed_model_id = $1 AND valid_until IS NULL)`,
+          [id],
+        );
+      }
+    }
+    await db.end();
 
     log("starting workers in workerd (Miniflare)");
     const base = { modules: true, compatibilityDate: COMPAT_DATE, compatibilityFlags: ["nodejs_compat"], host: "127.0.0.1", port: 0 };
@@ -238,6 +267,12 @@ async function main(): Promise<void> {
     const floor: Target = { name: "floor", url: new URL("/ai/v1/chat/completions", floorUrl).toString(), headers: {}, model: "mock-gpt" };
     const transformFloor: Target = { name: "transform-floor", url: new URL("/ai/v1/chat/completions", transformUrl).toString(), headers: {}, model: "mock-gpt" };
     const gateway: Target = { name: "gateway", url: new URL("/ai/v1/chat/completions", gwUrl).toString(), headers: auth, model: "demo-model" };
+    const longPrompt = (marker: boolean) => [
+      { role: "system", content: [{ type: "text", text: "You are a careful assistant for a billing platform. ".repeat(80), ...(marker ? { cache_control: { type: "ephemeral" } } : {}) }] },
+      { role: "user", content: "How do prompt caches work?" },
+    ];
+    const cacheOff: Target = { ...gateway, name: "cache-off", messages: longPrompt(true), model: "bench-cache-off" };
+    const cacheOn: Target = { ...gateway, name: "cache-on", messages: longPrompt(true), model: "bench-cache-on" };
 
     // ---- latency, instant upstream, non-streaming
     await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
@@ -260,6 +295,15 @@ async function main(): Promise<void> {
     log(`throughput (streaming, 20 frames): ${WINDOWS} alternating windows per path`);
     const [transformRps, gatewayStreamRps] = await alternating(transformFloor, gateway, true);
 
+    // ---- cache layer on (warm index) vs off, same prompt
+    await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
+    log(`cache layer: ${TTFB_ROUNDS} interleaved stream rounds, on (warm) vs off`);
+    await interleaved([cacheOn, cacheOff], 10, true); // warms the index and the token counts
+    const cacheTtfb = await interleaved([cacheOn, cacheOff], TTFB_ROUNDS, true);
+    await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+    log(`cache layer throughput: ${WINDOWS} alternating windows per path`);
+    const [cacheOffRps, cacheOnRps] = await alternating(cacheOff, cacheOn, false);
+
     // ---- report
     const p = (name: string, m: Map<string, Timing[]>, f: (t: Timing) => number, q: number) => percentile(m.get(name)!.map(f), q);
     const total = (t: Timing) => t.totalMs;
@@ -271,6 +315,9 @@ async function main(): Promise<void> {
     }
     for (const name of ["direct", "transform-floor", "gateway"]) {
       rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
+    }
+    for (const name of ["cache-off", "cache-on"]) {
+      rows.push([`${name} (stream ttfb)`, p(name, cacheTtfb, first, 50).toFixed(3), p(name, cacheTtfb, first, 99).toFixed(3), ""]);
     }
     const table = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(10))).join(" ")).join("\n");
 
@@ -284,10 +331,23 @@ async function main(): Promise<void> {
       ttfb_added_p50_ms: round(p("gateway", ttfb, first, 50) - p("direct", ttfb, first, 50)),
       rps_ratio_vs_floor: round(gatewayRps / floorRps),
       stream_rps_ratio_vs_transform_floor: round(gatewayStreamRps / transformRps),
+      cache_ttfb_added_p50_ms: round(p("cache-on", cacheTtfb, first, 50) - p("cache-off", cacheTtfb, first, 50)),
+      cache_rps_ratio: round(cacheOnRps / cacheOffRps),
       floor_added_p50_ms: round(floorAddedP50),
-      rps: { floor: Math.round(floorRps), gateway: Math.round(gatewayRps), transform_floor_stream: Math.round(transformRps), gateway_stream: Math.round(gatewayStreamRps) },
+      rps: {
+        floor: Math.round(floorRps),
+        gateway: Math.round(gatewayRps),
+        transform_floor_stream: Math.round(transformRps),
+        gateway_stream: Math.round(gatewayStreamRps),
+        cache_off: Math.round(cacheOffRps),
+        cache_on: Math.round(cacheOnRps),
+      },
     };
-    console.log(`\n${table}\n\nthroughput (req/s at concurrency ${CONCURRENCY}): floor ${result.rps.floor}, gateway ${result.rps.gateway}; streaming: transform-floor ${result.rps.transform_floor_stream}, gateway ${result.rps.gateway_stream}\n`);
+    console.log(
+      `\n${table}\n\nthroughput (req/s at concurrency ${CONCURRENCY}): floor ${result.rps.floor}, gateway ${result.rps.gateway}; ` +
+        `streaming: transform-floor ${result.rps.transform_floor_stream}, gateway ${result.rps.gateway_stream}; ` +
+        `cache layer: off ${result.rps.cache_off}, on ${result.rps.cache_on}\n`,
+    );
     console.log(JSON.stringify(result));
   } finally {
     await cleanup();
