@@ -81,6 +81,23 @@ describe("the thin slice, end to end", () => {
     expect(rows[0].n).toBe(0);
   });
 
+  it("a streamed completion through the openai client is metered from the usage the gateway asked for", async () => {
+    const openai = new OpenAI({ baseURL: `${stack.gatewayUrl}/ai/v1`, apiKey: stack.demoKey, maxRetries: 0 });
+    const { data: stream, response } = await openai.chat.completions
+      .create({ model: stack.modelAlias, messages: [{ role: "user", content: "Hello" }], stream: true })
+      .withResponse();
+    let content = "";
+    let sawUsageChunk = false;
+    for await (const chunk of stream) {
+      content += chunk.choices[0]?.delta.content ?? "";
+      if (chunk.usage) sawUsageChunk = true;
+    }
+    expect(content).toBe("Hello word1 word2");
+    expect(sawUsageChunk).toBe(false); // the client did not ask for usage
+    const { row } = await waitForRow(response.headers.get("x-tollgate-event-id")!);
+    expect(row).toMatchObject({ response_type: "stream", prompt_tokens: "12", completion_tokens: "9", truncated: false, finish_reason: "stop" });
+  });
+
   it("a wrong key is refused with the SDK's AuthenticationError and still recorded", async () => {
     const openai = new OpenAI({ baseURL: `${stack.gatewayUrl}/ai/v1`, apiKey: "tg-" + "z".repeat(43), maxRetries: 0 });
     const err = await openai.chat.completions.create({ model: stack.modelAlias, messages: [] }).catch((e: unknown) => e);
