@@ -30,13 +30,14 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
 
 /**
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
- * 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
+ * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
  * token, so long prompts report realistic counts).
  */
 function optionsFor(model: string, base: MockOptions, body: Record<string, unknown>): MockOptions {
   const o = { ...base };
   for (const mode of model.split("+").slice(1)) {
     if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
+    else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
   }

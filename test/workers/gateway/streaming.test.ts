@@ -121,6 +121,16 @@ describe("SSE relay", () => {
     await reader.cancel();
   });
 
+  it("a stream that outlives UPSTREAM_TIMEOUT_MS is not cut (the timeout bounds the wait for an answer)", async () => {
+    expect(Number(env.UPSTREAM_TIMEOUT_MS)).toBeLessThan(3000);
+    const long = await createModel(pool, { url: mockBase(), modelName: "mock+long" }); // ~3 s of frames
+    const { res } = await streamChat({}, long.alias);
+    const body = text(await readAll(res));
+    expect(body).toContain("word29");
+    expect(body).toContain("[DONE]");
+    expect(await usageMessageFor(res)).toMatchObject({ truncated: false, usage: { completion_tokens: 9 } });
+  });
+
   it("a client that disconnects mid-stream still has its full usage recorded", async () => {
     const slow = await createModel(pool, { url: mockBase(), modelName: "mock+slow" });
     const { res } = await streamChat({}, slow.alias);

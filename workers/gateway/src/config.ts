@@ -18,6 +18,7 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   ENCRYPTION_KEY: z.string().optional(),
   MAX_BODY_BYTES: positiveInt("MAX_BODY_BYTES").optional().default(10 * 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: positiveInt("UPSTREAM_TIMEOUT_MS").optional().default(600_000),
+  UPSTREAM_STREAM_IDLE_MS: positiveInt("UPSTREAM_STREAM_IDLE_MS").optional().default(120_000),
   ACCESS_CACHE_TTL_MS: positiveInt("ACCESS_CACHE_TTL_MS").optional().default(2_000),
   CACHE_ENABLED_TIERS: z
     .string()

@@ -9,7 +9,7 @@ import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/mar
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { batchInfoFrom } from "./meter.ts";
-import { fetchUpstream, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./proxy.ts";
 import type { MeterState } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
@@ -127,20 +127,23 @@ export async function handleInference(c: Ctx): Promise<Response> {
       forwarded.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
     }
 
-    const upstream = await fetchUpstream(
+    const call = await fetchUpstream(
       upstreamUrl(model.url, suffix),
       { method: "POST", headers: await upstreamHeaders(c.req.raw.headers, model, config.ENCRYPTION_KEY), body: JSON.stringify(forwarded) },
       config.UPSTREAM_TIMEOUT_MS,
       model.endpointName,
     );
+    const upstream = call.response;
     meter.servedModel = model.modelName;
 
     const contentType = upstream.headers.get("content-type") ?? "";
     if (streaming && upstream.ok && upstream.body && contentType.includes("text/event-stream")) {
+      call.settled();
       return relaySse(
         upstream,
         meter,
         {
+          idleTimeoutMs: config.UPSTREAM_STREAM_IDLE_MS,
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
@@ -152,7 +155,14 @@ export async function handleInference(c: Ctx): Promise<Response> {
       );
     }
 
-    const text = await upstream.text();
+    let text: string;
+    try {
+      text = await upstream.text();
+    } catch (err) {
+      throw upstreamFailure(err, false, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
+    } finally {
+      call.settled();
+    }
     meter.ttfbMs = Date.now() - meter.startedAt;
     meter.responseType = upstream.ok ? "json" : "error";
     let json: unknown;

@@ -30,14 +30,35 @@ export async function upstreamHeaders(client: Headers, route: ModelRecord, encry
   return headers;
 }
 
-/** fetch() with the upstream timeout; network failures become 502 and timeouts 504. */
-export async function fetchUpstream(url: string, init: RequestInit, timeoutMs: number, endpointName: string): Promise<Response> {
+export interface UpstreamCall {
+  response: Response;
+  /**
+   * Stops the timeout. Call it once the answer is in hand: for a stream as soon as the headers
+   * arrive (a stream may legitimately run longer than the timeout), for JSON after the body.
+   */
+  settled(): void;
+}
+
+/**
+ * fetch() bounded by the upstream timeout (until `settled()`); network failures become 502 and
+ * timeouts 504.
+ */
+export async function fetchUpstream(url: string, init: RequestInit, timeoutMs: number, endpointName: string): Promise<UpstreamCall> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("upstream timeout", "TimeoutError")), timeoutMs);
   try {
-    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(url, { ...init, signal: controller.signal });
+    return { response, settled: () => clearTimeout(timer) };
   } catch (err) {
-    if (err instanceof Error && (err.name === "TimeoutError" || err.name === "AbortError")) {
-      throw new ApiError("upstream_timeout", `The model server '${endpointName}' did not answer within ${timeoutMs} ms.`);
-    }
-    throw new ApiError("upstream_error", `The model server '${endpointName}' could not be reached. Try again; if it persists, check the endpoint's URL.`);
+    clearTimeout(timer);
+    throw upstreamFailure(err, controller.signal.aborted, timeoutMs, endpointName);
   }
+}
+
+/** The error to answer with when talking to the upstream failed (during fetch or a body read). */
+export function upstreamFailure(err: unknown, timedOut: boolean, timeoutMs: number, endpointName: string): ApiError {
+  if (timedOut || (err instanceof Error && err.name === "TimeoutError")) {
+    return new ApiError("upstream_timeout", `The model server '${endpointName}' did not answer within ${timeoutMs} ms.`);
+  }
+  return new ApiError("upstream_error", `The model server '${endpointName}' could not be reached. Try again; if it persists, check the endpoint's URL.`);
 }

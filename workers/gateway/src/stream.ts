@@ -11,6 +11,8 @@ import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
 import type { MeterState } from "./meter.ts";
 
 export interface RelayOptions {
+  /** The upstream counts as cut when no bytes arrive for this long (a stalled or dead connection). */
+  idleTimeoutMs: number;
   /** The client asked for `stream_options.include_usage`; otherwise the usage chunk is removed. */
   clientWantsUsage: boolean;
   /**
@@ -60,10 +62,25 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
   };
 
   let upstreamFailed = false;
+  // A read that never settles is how a dead upstream connection shows up in workerd, so every
+  // read is bounded by the idle timeout.
+  const read = async (): Promise<ReadableStreamReadResult<Uint8Array>> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`the upstream sent nothing for ${options.idleTimeoutMs} ms`)), options.idleTimeoutMs);
+    });
+    const next = reader.read();
+    next.catch(() => undefined); // if the idle timer wins, this read still settles later
+    try {
+      return await Promise.race([next, idle]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   const pump = (async () => {
     try {
       for (;;) {
-        const { done, value } = await reader.read();
+        const { done, value } = await read();
         if (done) break;
         if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
         await send(tee.push(value));
@@ -73,6 +90,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       upstreamFailed = true;
+      reader.cancel(err).catch(() => undefined);
       await send(tee.end()).catch(() => undefined);
       if (!clientGone) controller.error(err instanceof Error ? err : new Error(String(err)));
     } finally {
