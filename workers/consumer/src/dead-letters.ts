@@ -2,9 +2,8 @@
  * Dead letters: messages that cannot be processed (malformed) or ran out of retries are stored in
  * the `dead_letters` table, where they can be inspected and replayed (`npm run dlq:replay`).
  */
-import type { PoolClient } from "@neondatabase/serverless";
+import type { SqlClient } from "../../../shared/sql/client.ts";
 import { unnestInsert } from "../../../shared/sql/unnest-insert.ts";
-import { bodyText } from "./delivery.ts";
 
 export interface DeadLetter {
   queue: string;
@@ -14,7 +13,7 @@ export interface DeadLetter {
   attempts: number;
 }
 
-export async function storeDeadLetters(client: PoolClient, letters: readonly DeadLetter[]): Promise<void> {
+export async function storeDeadLetters(client: SqlClient, letters: readonly DeadLetter[]): Promise<void> {
   if (letters.length === 0) return;
   const q = unnestInsert<DeadLetter>(
     "dead_letters",
@@ -29,4 +28,14 @@ export async function storeDeadLetters(client: PoolClient, letters: readonly Dea
     "ON CONFLICT (queue, message_id) DO NOTHING",
   );
   await client.query(q.text, q.values);
+}
+
+/** The stored form of a body: as sent when it is text, else its JSON (or its string form). */
+export function bodyText(body: unknown): string {
+  if (typeof body === "string") return body;
+  try {
+    return JSON.stringify(body) ?? String(body);
+  } catch {
+    return String(body);
+  }
 }

@@ -10,12 +10,3 @@ export function retryAll(batch: MessageBatch<unknown>, err: unknown): void {
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }
 }
-
-export function bodyText(body: unknown): string {
-  if (typeof body === "string") return body;
-  try {
-    return JSON.stringify(body) ?? String(body);
-  } catch {
-    return String(body);
-  }
-}

@@ -1,6 +1,7 @@
 import { DbSettingsSchema } from "../../../shared/db.ts";
-import { handleDeadLetterBatch, handleUsageBatch } from "./usage-batch.ts";
+import { handleAdminRequest } from "./admin.ts";
 import { retryAll } from "./delivery.ts";
+import { handleDeadLetterBatch, handleUsageBatch } from "./usage-batch.ts";
 
 export default {
   async queue(batch, env, _ctx): Promise<void> {
@@ -11,6 +12,11 @@ export default {
       return;
     }
     if (batch.queue === env.DEAD_LETTER_QUEUE) return handleDeadLetterBatch(batch, settings.data);
-    return handleUsageBatch(batch, settings.data);
+    await handleUsageBatch(batch, settings.data);
+  },
+
+  // Only the dead-letter replay endpoint (see admin.ts).
+  async fetch(request, env): Promise<Response> {
+    return handleAdminRequest(request, env);
   },
 } satisfies ExportedHandler<ConsumerEnv, unknown>;

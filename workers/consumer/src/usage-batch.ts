@@ -1,90 +1,73 @@
 /**
- * The usage write path: parse every message, enrich the batch with one query per kind, then write
- * analytics rows in one transaction and ack. Redelivery is harmless: rows are keyed by event_id.
+ * The usage queue's batch handler: sort messages into storable and poison, write the storable ones
+ * (and the poison's dead letters) in one transaction, then settle the batch — ack everything after
+ * the commit, or retry everything with backoff when the database failed (nothing was written).
  */
-import type { PoolClient } from "@neondatabase/serverless";
 import type { DbSettings } from "../../../shared/db.ts";
 import { withPool } from "../../../shared/db.ts";
-import { insertHttpAnalytics, type AnalyticsRow } from "../../../shared/sql/http-analytics.ts";
+import type { BalanceCrossing } from "../../../shared/pricing.ts";
 import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { retryAll } from "./delivery.ts";
+import { dedupeByEventId, unstorableReason } from "./usage-plan.ts";
+import { writeUsageBatch, type UsageWriteOutcome } from "./usage-writer.ts";
 
-interface KeyOwner {
-  userId: string;
-  purpose: string;
+/** What happened to a batch: the value the handler returns and tests assert. */
+export type UsageBatchResult =
+  | { ok: true; outcome: UsageWriteOutcome; deadLettered: number }
+  | { ok: false; retryable: true; error: string };
+
+export interface SortedBatch {
+  good: UsageMessage[];
+  poison: DeadLetter[];
 }
 
-export function requestOrigin(purpose: string | undefined, batchId: string | null | undefined): string {
-  if (batchId || purpose === "batch") return "fusillade";
-  if (purpose === "playground") return "frontend";
-  return "api";
-}
-
-async function lookupKeyOwners(client: PoolClient, messages: readonly UsageMessage[]): Promise<Map<string, KeyOwner>> {
-  const ids = [...new Set(messages.flatMap((m) => (m.api_key_id ? [m.api_key_id] : [])))];
-  const owners = new Map<string, KeyOwner>();
-  if (ids.length === 0) return owners;
-  // Deleted keys are included on purpose: a key deleted after its request still pays for it.
-  const { rows } = await client.query<{ id: string; user_id: string; purpose: string }>(
-    "SELECT id, user_id, purpose FROM api_keys WHERE id = ANY($1::uuid[])",
-    [ids],
-  );
-  for (const row of rows) owners.set(row.id, { userId: row.user_id, purpose: row.purpose });
-  return owners;
-}
-
-export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSettings): Promise<void> {
-  const good: { message: Message<unknown>; body: UsageMessage }[] = [];
+/** Parses every body; a malformed or unstorable one becomes a dead letter instead of failing the batch. */
+export function sortBatch(batch: MessageBatch<unknown>): SortedBatch {
+  const good: UsageMessage[] = [];
   const poison: DeadLetter[] = [];
   for (const message of batch.messages) {
     const parsed = UsageMessageSchema.safeParse(message.body);
-    if (parsed.success) {
-      good.push({ message, body: parsed.data });
+    const reason = parsed.success
+      ? unstorableReason(parsed.data)
+      : parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+    if (parsed.success && reason === null) {
+      good.push(parsed.data);
     } else {
-      const reason = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
       poison.push({ queue: batch.queue, messageId: message.id, body: message.body, reason: `malformed usage message: ${reason}`, attempts: message.attempts });
     }
   }
+  return { good: dedupeByEventId(good), poison };
+}
 
-  try {
-    await withPool(db, async (pool) => {
+export function describeCrossing(c: BalanceCrossing): string {
+  return `balance ${c.direction} for user ${c.userId}: ${c.before} → ${c.after}`;
+}
+
+export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSettings): Promise<UsageBatchResult> {
+  const { good, poison } = sortBatch(batch);
+  const result = await attempt(() =>
+    withPool(db, async (pool) => {
       const client = await pool.connect();
       try {
-        await client.query("BEGIN");
-        const owners = await lookupKeyOwners(client, good.map((g) => g.body));
-        const rows: AnalyticsRow[] = good.map(({ body }) => {
-          const owner = body.api_key_id ? owners.get(body.api_key_id) : undefined;
-          return {
-            message: body,
-            userId: owner?.userId ?? null,
-            providerName: null,
-            inputPricePerToken: null,
-            outputPricePerToken: null,
-            totalCost: null,
-            uncachedCost: null,
-            requestOrigin: requestOrigin(owner?.purpose, body.batch?.batch_id),
-          };
-        });
-        if (rows.length > 0) {
-          const q = insertHttpAnalytics(rows);
-          await client.query(q.text, q.values);
-        }
-        await storeDeadLetters(client, poison);
-        await client.query("COMMIT");
-      } catch (err) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw err;
+        return await writeUsageBatch(client, good, poison);
       } finally {
         client.release();
       }
-    });
-  } catch (err) {
-    retryAll(batch, err);
-    return;
+    }),
+  );
+  if (!result.ok) {
+    retryAll(batch, result.error);
+    return result;
   }
+  const { outcome } = result;
+  for (const problem of outcome.problems) console.error(problem);
   if (poison.length > 0) console.warn(`${poison.length} malformed message(s) from ${batch.queue} stored in dead_letters`);
+  // Committing the checkpoint is what the gateway's balance gate reads (through its short-lived
+  // cache); the line makes each crossing visible to operators, once.
+  for (const crossing of outcome.crossings) console.log(describeCrossing(crossing));
   batch.ackAll();
+  return { ok: true, outcome, deadLettered: poison.length };
 }
 
 /** Messages that exhausted their retries on the usage queue: store them for replay. */
@@ -96,18 +79,25 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, db: Db
     reason: "retries exhausted on the usage queue",
     attempts: m.attempts,
   }));
-  try {
-    await withPool(db, async (pool) => {
+  const result = await attempt(() =>
+    withPool(db, async (pool) => {
       const client = await pool.connect();
       try {
         await storeDeadLetters(client, letters);
       } finally {
         client.release();
       }
-    });
-  } catch (err) {
-    retryAll(batch, err);
-    return;
-  }
+    }),
+  );
+  if (!result.ok) return retryAll(batch, result.error);
   batch.ackAll();
+}
+
+/** A database error is an expected failure: it becomes a retryable value, never an exception. */
+async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; outcome: T } | { ok: false; retryable: true; error: string }> {
+  try {
+    return { ok: true, outcome: await fn() };
+  } catch (err) {
+    return { ok: false, retryable: true, error: err instanceof Error ? err.message : String(err) };
+  }
 }

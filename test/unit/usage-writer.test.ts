@@ -1,0 +1,133 @@
+/**
+ * The write path under contention, in Node against a fresh real Postgres (DATABASE_URL's server)
+ * or embedded Postgres: many writers at once, each holding a different overlapping slice of the
+ * same requests in a different order. No writer may fail (a deadlock would), no request may be
+ * charged twice, and every checkpoint must equal its ledger to the last digit.
+ */
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Money, moneyText } from "../../shared/pricing.ts";
+import type { UsageMessageV1 } from "../../shared/usage-message.ts";
+import { planUsageBatch, unstorableReason } from "../../workers/consumer/src/usage-plan.ts";
+import { writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
+import { checkpointBalance, createKey, createModel, createTariff, createUser, grantCredits, ledgerBalance } from "../support/db-fixtures.ts";
+import { sampleMessage } from "../support/samples.ts";
+import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
+
+let db: TestDatabase;
+const clients: pg.Client[] = [];
+let admin: pg.Client;
+const WRITERS = 6;
+
+beforeAll(async () => {
+  db = await createTestDatabase("usage_writer");
+  for (let i = 0; i <= WRITERS; i++) {
+    const c = new pg.Client({ connectionString: db.url });
+    await c.connect();
+    clients.push(c);
+  }
+  admin = clients.pop()!;
+}, 60_000);
+
+afterAll(async () => {
+  for (const c of [...clients, admin]) await c?.end();
+  await db?.drop();
+});
+
+function shuffled<T>(items: readonly T[]): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+describe("writeUsageBatch under contention", () => {
+  it("overlapping batches from concurrent writers: each request charged once, checkpoints equal the ledger", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.0000013", output: "0.0000071" });
+    const users = await Promise.all(Array.from({ length: 6 }, () => createUser(admin)));
+    // Half start without a checkpoint, so concurrent writers also race to open it.
+    const granted = (i: number) => (i % 2 === 0 ? "3" : "0");
+    for (const [i, u] of users.entries()) if (granted(i) !== "0") await grantCredits(admin, u, granted(i));
+    const keys = await Promise.all(users.map((u) => createKey(admin, u)));
+
+    const expectedSpend = users.map(() => new Money(0));
+    for (let round = 0; round < 8; round++) {
+      const messages: UsageMessageV1[] = Array.from({ length: 60 }, (_, i) =>
+        sampleMessage({
+          model: model.alias,
+          api_key_id: keys[i % keys.length]!.id,
+          usage: { prompt_tokens: 100 + i, completion_tokens: 7 * i, reasoning_tokens: 0, total_tokens: 100 + 8 * i, cached_tokens: 0 },
+        }),
+      );
+      messages.forEach((m, i) => {
+        expectedSpend[i % users.length] = expectedSpend[i % users.length]!.plus(new Money("0.0000013").times(100 + i).plus(new Money("0.0000071").times(7 * i)));
+      });
+      // Each writer gets a random two-thirds of the round's requests, shuffled.
+      const outcomes = await Promise.all(clients.map((c) => writeUsageBatch(c, shuffled(messages).slice(0, 40))));
+      const charged = outcomes.reduce((n, o) => n + o.charged, 0);
+      const recorded = outcomes.reduce((n, o) => n + o.recorded, 0);
+      const { rows } = await admin.query<{ n: string }>("SELECT count(*)::text AS n FROM credits_transactions WHERE source_id = ANY($1)", [
+        messages.map((m) => `usage:${m.event_id}`),
+      ]);
+      // Requests no writer held are simply not recorded yet; the rest exactly once.
+      expect(Number(rows[0]!.n)).toBe(charged);
+      expect(recorded).toBe(charged);
+      // Deliver the full round once more (what the queue's retry would do): completes it.
+      const rest = await writeUsageBatch(clients[0]!, messages);
+      expect(rest.charged).toBe(60 - charged);
+    }
+    for (const [i, u] of users.entries()) {
+      const expected = moneyText(new Money(granted(i)).minus(expectedSpend[i]!));
+      expect(moneyText(new Money((await checkpointBalance(admin, u))!))).toBe(expected);
+      expect(moneyText(new Money(await ledgerBalance(admin, u)))).toBe(expected);
+    }
+  }, 60_000);
+
+  it("opens a missing checkpoint at the sum of the user's existing ledger", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.001", output: "0" });
+    const userId = await createUser(admin);
+    // A grant written without a checkpoint (a writer that broke the fold-in-the-same-transaction rule).
+    await admin.query("INSERT INTO credits_transactions (user_id, transaction_type, amount, source_id) VALUES ($1, 'purchase', '5', $2)", [userId, `test:${crypto.randomUUID()}`]);
+    const key = await createKey(admin, userId);
+    const out = await writeUsageBatch(clients[0]!, [sampleMessage({ model: model.alias, api_key_id: key.id, usage: { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 } })]);
+    expect(out.balanceChanges).toEqual([expect.objectContaining({ userId, before: "5", after: "4" })]);
+    expect(await checkpointBalance(admin, userId)).toBe("4");
+  });
+});
+
+describe("planUsageBatch", () => {
+  it("prices every row, charges only known keys with a positive cost", () => {
+    const model = { providerName: "ep", tariffs: [{ purpose: "realtime", completionWindow: null, inputPricePerToken: new Money("0.01"), outputPricePerToken: new Money("0.02"), validFromUs: 0, validUntilUs: null }] };
+    const keyId = crypto.randomUUID();
+    const owned = sampleMessage({ model: "m", api_key_id: keyId.toUpperCase() });
+    const anonymous = sampleMessage({ model: "m", api_key_id: null, access: "unauthenticated" });
+    const free = sampleMessage({ model: "m", api_key_id: keyId, usage: { prompt_tokens: 0, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cached_tokens: 0 } });
+    const unknownModel = sampleMessage({ model: "nope", api_key_id: keyId });
+    const plan = planUsageBatch([owned, anonymous, free, unknownModel], new Map([[keyId, { userId: "u1", purpose: "playground" }]]), new Map([["m", model]]));
+
+    expect(plan.rows.map((r) => [r.userId, r.totalCost, r.providerName, r.requestOrigin])).toEqual([
+      ["u1", "0.11", "ep", "frontend"],
+      [null, "0.11", "ep", "api"],
+      ["u1", "0", "ep", "frontend"],
+      ["u1", null, null, "frontend"],
+    ]);
+    expect(plan.charges.map((c) => c.eventId)).toEqual([owned.event_id.toLowerCase()]);
+    expect(plan.charges[0]!.entry).toMatchObject({ userId: "u1", type: "usage", sourceId: `usage:${owned.event_id}`, description: "API usage: m (3 input + 4 output tokens)" });
+    expect(plan.problems).toEqual([]);
+  });
+
+  it("flags tokens without a model", () => {
+    const msg = sampleMessage({ model: null });
+    expect(planUsageBatch([msg], new Map(), new Map()).problems).toEqual([expect.stringContaining("but no model")]);
+  });
+
+  it("refuses what Postgres cannot store", () => {
+    expect(unstorableReason(sampleMessage())).toBeNull();
+    expect(unstorableReason(sampleMessage({ user_agent: "a\u0000b" }))).toMatch(/NUL/);
+    expect(unstorableReason(sampleMessage({ duration_ms: 1e300 }))).toMatch(/duration_ms/);
+  });
+});

@@ -1,0 +1,88 @@
+/**
+ * Replays stored dead letters: every un-replayed `dead_letters` row whose body is a valid usage
+ * message goes back onto the usage queue and is marked `replayed_at`. Replaying is safe any number
+ * of times — the write path is idempotent by event_id and source_id — so a crash between sending
+ * and marking only means a harmless second delivery. Rows that are not valid usage messages stay
+ * where they are, for a person to look at.
+ */
+import { inTransaction, type SqlClient } from "../../../shared/sql/client.ts";
+import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
+import { unstorableReason } from "./usage-plan.ts";
+
+/** A queue sendBatch takes at most 100 messages. */
+export const REPLAY_PAGE_SIZE = 100;
+
+export interface ReplayCounts {
+  /** Messages sent back to the usage queue and marked replayed. */
+  replayed: number;
+  /** Un-replayed rows examined whose body is not a storable usage message (left in place). */
+  malformed: number;
+  /** True when the limit stopped the run before every un-replayed row was examined. */
+  more: boolean;
+  /** The last row id examined: pass it back as `after` to continue where this run stopped. */
+  cursor: string;
+}
+
+/** The usage message a stored body holds, or null. */
+export function replayableBody(text: string): UsageMessage | null {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  const parsed = UsageMessageSchema.safeParse(json);
+  return parsed.success && unstorableReason(parsed.data) === null ? parsed.data : null;
+}
+
+/**
+ * Pages through un-replayed rows in id order (keyset, so malformed rows are passed over, not
+ * re-read), one transaction per page: rows are locked with SKIP LOCKED so two replays at once
+ * split the work instead of sending a row twice.
+ */
+export async function replayDeadLetters(
+  client: SqlClient,
+  send: (messages: UsageMessage[]) => Promise<void>,
+  limit = 1000,
+  after = "0",
+): Promise<ReplayCounts> {
+  const counts: ReplayCounts = { replayed: 0, malformed: 0, more: false, cursor: after };
+  let afterId = after;
+  let examined = 0;
+  for (;;) {
+    const pageSize = Math.min(REPLAY_PAGE_SIZE, limit - examined);
+    if (pageSize <= 0) {
+      const { rows } = await client.query<{ more: boolean }>(
+        "SELECT EXISTS (SELECT 1 FROM dead_letters WHERE replayed_at IS NULL AND id > $1::bigint) AS more",
+        [afterId],
+      );
+      counts.more = rows[0]?.more ?? false;
+      return counts;
+    }
+    const page = await inTransaction(client, async () => {
+      // (Aliased row_id so that ORDER BY sorts the bigint, not its text.)
+      const { rows } = await client.query<{ row_id: string; body: string }>(
+        `SELECT id::text AS row_id, body FROM dead_letters
+          WHERE replayed_at IS NULL AND id > $1::bigint
+          ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
+        [afterId, pageSize],
+      );
+      const good: { id: string; message: UsageMessage }[] = [];
+      for (const row of rows) {
+        const message = replayableBody(row.body);
+        if (message) good.push({ id: row.row_id, message });
+      }
+      if (good.length > 0) {
+        await send(good.map((g) => g.message));
+        await client.query("UPDATE dead_letters SET replayed_at = now() WHERE id = ANY($1::bigint[])", [good.map((g) => g.id)]);
+      }
+      return { rows: rows.length, replayed: good.length, lastId: rows.at(-1)?.row_id };
+    });
+    examined += page.rows;
+    counts.replayed += page.replayed;
+    counts.malformed += page.rows - page.replayed;
+    if (page.lastId === undefined) return counts;
+    afterId = page.lastId;
+    counts.cursor = afterId;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The usage write path against any SqlClient (the Neon PoolClient in the worker, node-postgres in
+ * benchmarks): enrich the whole batch with one query per kind, price it, then one transaction —
+ * analytics rows, ledger rows for the analytics rows that were new, and the fold of exactly those
+ * ledger rows into the balance checkpoints (a single statement: shared/sql/usage-write.ts).
+ * Redelivery and concurrent delivery change nothing: analytics rows are keyed by event_id, ledger
+ * rows by `usage:<event_id>`, and only rows an INSERT returned are charged or folded.
+ */
+import { balanceCrossings, tariffFromRow, type BalanceCrossing } from "../../../shared/pricing.ts";
+import type { SqlClient } from "../../../shared/sql/client.ts";
+import type { BalanceChange } from "../../../shared/sql/ledger.ts";
+import { writeUsage } from "../../../shared/sql/usage-write.ts";
+import type { UsageMessage } from "../../../shared/usage-message.ts";
+import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
+import { planUsageBatch, type KeyOwner, type ModelPricing } from "./usage-plan.ts";
+
+export interface UsageWriteOutcome {
+  /** Analytics rows written now (the rest were already recorded). */
+  recorded: number;
+  alreadyRecorded: number;
+  /** Ledger rows written now. */
+  charged: number;
+  balanceChanges: BalanceChange[];
+  /** Balances that crossed zero because of this batch; each crossing is reported once. */
+  crossings: BalanceCrossing[];
+  /** Billing problems worth an operator's attention (also logged). */
+  problems: string[];
+}
+
+/** api_key_id → (owner, purpose). Deleted keys are included: a key deleted after its request still pays. */
+export async function lookupKeyOwners(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, KeyOwner>> {
+  const ids = [...new Set(messages.flatMap((m) => (m.api_key_id ? [m.api_key_id.toLowerCase()] : [])))];
+  const owners = new Map<string, KeyOwner>();
+  if (ids.length === 0) return owners;
+  const { rows } = await client.query<{ id: string; user_id: string; purpose: string }>(
+    "SELECT id::text AS id, user_id::text AS user_id, purpose FROM api_keys WHERE id = ANY($1::uuid[])",
+    [ids],
+  );
+  for (const row of rows) owners.set(row.id, { userId: row.user_id, purpose: row.purpose });
+  return owners;
+}
+
+type ModelTariffRow = {
+  alias: string;
+  provider_name: string | null;
+  purpose: string | null;
+  completion_window: string | null;
+  input_price: string | null;
+  output_price: string | null;
+  valid_from_us: string | null;
+  valid_until_us: string | null;
+};
+
+/**
+ * alias → (endpoint name, every tariff). Expired tariffs are included so a batch created before a
+ * price change pays the old price; instants come back as epoch microseconds so no precision is lost.
+ */
+export async function lookupModelPricing(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, ModelPricing>> {
+  const aliases = [...new Set(messages.flatMap((m) => (m.model === null ? [] : [m.model])))];
+  const models = new Map<string, ModelPricing>();
+  if (aliases.length === 0) return models;
+  const { rows } = await client.query<ModelTariffRow>(
+    `SELECT dm.alias, ie.name AS provider_name,
+            mt.api_key_purpose AS purpose, mt.completion_window,
+            mt.input_price_per_token::text AS input_price, mt.output_price_per_token::text AS output_price,
+            floor(extract(epoch FROM mt.valid_from) * 1000000)::bigint::text AS valid_from_us,
+            floor(extract(epoch FROM mt.valid_until) * 1000000)::bigint::text AS valid_until_us
+       FROM deployed_models dm
+       LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
+       LEFT JOIN model_tariffs mt ON mt.deployed_model_id = dm.id
+      WHERE dm.alias = ANY($1::text[])
+      ORDER BY dm.alias, mt.valid_from DESC`,
+    [aliases],
+  );
+  for (const row of rows) {
+    let model = models.get(row.alias);
+    if (!model) {
+      model = { providerName: row.provider_name, tariffs: [] };
+      models.set(row.alias, model);
+    }
+    if (row.purpose !== null && row.input_price !== null && row.output_price !== null && row.valid_from_us !== null) {
+      model.tariffs.push(
+        tariffFromRow({
+          purpose: row.purpose,
+          completionWindow: row.completion_window,
+          inputPricePerToken: row.input_price,
+          outputPricePerToken: row.output_price,
+          validFromUs: row.valid_from_us,
+          validUntilUs: row.valid_until_us,
+        }),
+      );
+    }
+  }
+  return models;
+}
+
+/**
+ * Writes one batch of parsed, storable, de-duplicated messages. Throws on any database error;
+ * the usage write is one statement, so nothing of it is then written and the caller retries.
+ *
+ * The batch's dead letters are stored first, on their own: storing them is idempotent, so if the
+ * usage write then fails they are simply stored again (as no-ops) on the retry — and a crossing is
+ * never lost to a failure after the usage write committed.
+ */
+export async function writeUsageBatch(
+  client: SqlClient,
+  messages: readonly UsageMessage[],
+  deadLetters: readonly DeadLetter[] = [],
+): Promise<UsageWriteOutcome> {
+  await storeDeadLetters(client, deadLetters);
+  // Enrichment reads committed configuration; it needs no transaction of its own.
+  const owners = await lookupKeyOwners(client, messages);
+  const models = await lookupModelPricing(client, messages);
+  const plan = planUsageBatch(messages, owners, models);
+  const written = await writeUsage(client, plan.rows, plan.charges);
+  return {
+    recorded: written.recorded,
+    alreadyRecorded: plan.rows.length - written.recorded,
+    charged: written.charged,
+    balanceChanges: written.balanceChanges,
+    crossings: balanceCrossings(written.balanceChanges),
+    problems: plan.problems,
+  };
+}
