@@ -1,7 +1,7 @@
 /**
  * The admin API's door: the ADMIN_TOKEN secret (compared in constant time) or a `platform`-purpose
- * key, both acting as platform manager. Inference keys are refused with 403. The admin routes
- * themselves are built on top of this (see the admin API issue).
+ * key. Inference keys are refused with 403. What the caller may do once inside is decided by the
+ * admin router from the key owner's roles (the admin token acts as platform manager).
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
@@ -14,7 +14,6 @@ export interface AdminPrincipal {
   via: "admin_token" | "platform_key";
   userId: string | null;
   apiKeyId: string | null;
-  role: "platform_manager";
 }
 
 const encoder = new TextEncoder();
@@ -33,7 +32,7 @@ export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPr
   if (!token) throw new ApiError("invalid_api_key", "Missing credentials. Send 'Authorization: Bearer <ADMIN_TOKEN or platform key>'.");
   const adminToken = c.var.config.ADMIN_TOKEN;
   if (adminToken && (await constantTimeEqual(token, adminToken))) {
-    return { via: "admin_token", userId: null, apiKeyId: null, role: "platform_manager" };
+    return { via: "admin_token", userId: null, apiKeyId: null };
   }
   const db = new RequestDb(c.var.config);
   try {
@@ -42,7 +41,7 @@ export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPr
     if (key.purpose !== "platform") {
       throw new ApiError("permission_denied", "Inference keys cannot call the admin API; use a platform key or the admin token.");
     }
-    return { via: "platform_key", userId: key.userId, apiKeyId: key.id, role: "platform_manager" };
+    return { via: "platform_key", userId: key.userId, apiKeyId: key.id };
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));
   }

@@ -6,6 +6,7 @@ import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
 import { requireAdmin } from "./admin-auth.ts";
+import { adminRouter } from "./admin/router.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
@@ -48,7 +49,7 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/ai/v1/models", loadConfig, handleListModels);
   // Everything under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
-  app.get("/admin/api/v1/users/current", (c) => c.json(c.var.admin));
+  app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
     app.post(path, loadConfig, meter, limitBody, handleInference);
   }

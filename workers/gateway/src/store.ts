@@ -50,6 +50,14 @@ const BALANCE_SQL = `
             WHERE t.user_id = u.id AND t.seq > coalesce(c.last_seq, 0)), 0)
     FROM (SELECT $USER::uuid AS id) u LEFT JOIN user_balance_checkpoints c ON c.user_id = u.id`;
 
+/**
+ * The balance as a scalar subquery for the user id expression `userExpr` (a parameter such as
+ * `$1` or a column such as `u.id`), so that every reader computes it the same way.
+ */
+export function balanceSql(userExpr: string): string {
+  return BALANCE_SQL.replace("$USER", () => userExpr);
+}
+
 const ALLOWED_SQL = `
   EXISTS (SELECT 1 FROM deployment_groups dg
            WHERE dg.deployment_id = $MODEL

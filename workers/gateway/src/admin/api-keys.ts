@@ -1,0 +1,135 @@
+/**
+ * `/users/{user_id}/api-keys`: a user's keys. The secret is returned once, at creation (or
+ * rotation); only its SHA-256 and a display prefix are stored, and neither the hash nor the secret
+ * is ever listed.
+ *
+ * Deletion is soft (the row stays for analytics and audit). The gateway trusts its per-isolate key
+ * cache for `ACCESS_CACHE_TTL_MS`, so a deleted or rotated-away key stops working within that time.
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { API_KEY_PURPOSES, displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
+import { ApiError } from "../../../../shared/errors.ts";
+import type { AdminApp } from "./principal.ts";
+import { visibleUser } from "./users.ts";
+import { notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, type Page } from "./validation.ts";
+
+export const ApiKeyView = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  key_prefix: z.string().describe("The first characters of the key, for recognising it"),
+  purpose: z.enum(API_KEY_PURPOSES),
+  user_id: z.uuid(),
+  created_by: z.uuid(),
+  requests_per_second: z.number().nullable(),
+  burst_size: z.number().int().nullable(),
+  created_at: z.iso.datetime(),
+  last_used_at: z.iso.datetime().nullable(),
+});
+export type ApiKeyView = z.output<typeof ApiKeyView>;
+/** Creation and rotation only: the one time the secret is shown. */
+export const ApiKeyWithSecret = ApiKeyView.extend({ key: z.string().describe("The secret; shown only in this response") });
+
+type KeyRow = Omit<ApiKeyView, "created_at" | "last_used_at"> & { created_at: Date | string; last_used_at: Date | string | null };
+
+// Listed columns, spelled out: key_hash must never be selected into a response.
+const KEY_COLUMNS = `id, name, key_prefix, purpose, user_id, created_by, requests_per_second::float8 AS requests_per_second,
+  burst_size, created_at, last_used_at`;
+
+function toView(row: KeyRow): ApiKeyView {
+  return {
+    id: row.id,
+    name: row.name,
+    key_prefix: row.key_prefix,
+    purpose: row.purpose,
+    user_id: row.user_id,
+    created_by: row.created_by,
+    requests_per_second: row.requests_per_second,
+    burst_size: row.burst_size,
+    created_at: new Date(row.created_at).toISOString(),
+    last_used_at: row.last_used_at === null ? null : new Date(row.last_used_at).toISOString(),
+  };
+}
+
+/** `{user_id}`: a user id, or `current` for the caller's own user (the ADMIN_TOKEN has none). */
+function ownerId(c: Context<AdminApp>): string {
+  if (c.req.param("user_id") === "current") {
+    if (c.var.actor.userId === null) throw notFound("user", "current");
+    return c.var.actor.userId;
+  }
+  return pathId(c, "user_id", "user");
+}
+
+export async function listApiKeys(c: Context<AdminApp>): Promise<Response> {
+  const userId = ownerId(c);
+  const { skip, limit } = parseQuery(c, Pagination);
+  await visibleUser(c.var.db, c.var.actor, userId);
+  // One after the other: an admin request holds at most one connection.
+  const page = await c.var.db.query<KeyRow>(
+    `SELECT ${KEY_COLUMNS} FROM api_keys WHERE user_id = $1 AND NOT is_deleted ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
+    [userId, limit, skip],
+  );
+  const count = await c.var.db.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND NOT is_deleted", [userId]);
+  const body: Page<ApiKeyView> = { data: page.rows.map(toView), total_count: count.rows[0]?.n ?? 0, skip, limit };
+  return c.json(body);
+}
+
+export const CreateKey = z.strictObject({
+  name: z.string().trim().min(1).max(200),
+  purpose: z.enum(API_KEY_PURPOSES).optional().default("realtime"),
+  ...RateLimitFields,
+});
+
+export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
+  const userId = ownerId(c);
+  const input = await parseBody(c, CreateKey);
+  const actor = c.var.actor;
+  await visibleUser(c.var.db, actor, userId);
+  // A platform key opens the admin API with its owner's roles; only managers hand those out.
+  if (input.purpose === "platform" && !actor.isManager) {
+    throw new ApiError("permission_denied", "Only a platform_manager may create platform keys.", { param: "purpose" });
+  }
+  const key = generateApiKey();
+  const { rows } = await c.var.db.query<KeyRow>(
+    `INSERT INTO api_keys (name, key_hash, key_prefix, user_id, created_by, purpose, requests_per_second, burst_size)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
+    [
+      input.name,
+      await hashApiKey(key),
+      displayPrefix(key),
+      userId,
+      // The ADMIN_TOKEN is nobody; the key is then recorded as created by its owner.
+      actor.userId ?? userId,
+      input.purpose,
+      input.requests_per_second ?? null,
+      input.burst_size ?? null,
+    ],
+  );
+  return c.json({ ...toView(rows[0]!), key }, 201);
+}
+
+export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
+  const userId = ownerId(c);
+  const keyId = pathId(c, "id", "API key");
+  await visibleUser(c.var.db, c.var.actor, userId);
+  const { rows } = await c.var.db.query<{ id: string }>(
+    "UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE id = $1 AND user_id = $2 AND NOT is_deleted RETURNING id",
+    [keyId, userId],
+  );
+  if (rows.length === 0) throw notFound("API key", keyId);
+  return c.body(null, 204);
+}
+
+/** A new secret for the same key id (name, purpose, limits kept); the old secret stops within the TTL. */
+export async function rotateApiKey(c: Context<AdminApp>): Promise<Response> {
+  const userId = ownerId(c);
+  const keyId = pathId(c, "id", "API key");
+  await visibleUser(c.var.db, c.var.actor, userId);
+  const key = generateApiKey();
+  const { rows } = await c.var.db.query<KeyRow>(
+    `UPDATE api_keys SET key_hash = $1, key_prefix = $2 WHERE id = $3 AND user_id = $4 AND NOT is_deleted RETURNING ${KEY_COLUMNS}`,
+    [await hashApiKey(key), displayPrefix(key), keyId, userId],
+  );
+  if (!rows[0]) throw notFound("API key", keyId);
+  return c.json({ ...toView(rows[0]), key });
+}

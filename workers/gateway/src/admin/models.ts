@@ -1,0 +1,174 @@
+/**
+ * `/models` (managers): deployed models, addressed by clients through their unique `alias`.
+ * `open_to_everyone` is membership of the built-in Everyone group, which is what the gateway's
+ * access gate reads. Deletion is soft: the alias stays reserved so analytics rows keep meaning one
+ * model.
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { ApiError } from "../../../../shared/errors.ts";
+import { inTransaction, type SqlClient } from "./transaction.ts";
+import { EVERYONE_GROUP } from "../store.ts";
+import type { AdminApp } from "./principal.ts";
+import { ConflictError, foreignKeyViolation, notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, uniqueViolation, type Page } from "./validation.ts";
+
+const MODEL_TYPES = ["chat", "embeddings", "reranker"] as const;
+
+export const ModelView = z.object({
+  id: z.uuid(),
+  model_name: z.string().describe("The name the upstream knows"),
+  alias: z.string().describe("The name clients send as `model`"),
+  hosted_on: z.uuid(),
+  description: z.string().nullable(),
+  model_type: z.enum(MODEL_TYPES),
+  requests_per_second: z.number().nullable(),
+  burst_size: z.number().int().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  open_to_everyone: z.boolean(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+export type ModelView = z.output<typeof ModelView>;
+
+type ModelRow = Omit<ModelView, "created_at" | "updated_at"> & { created_at: Date | string; updated_at: Date | string };
+
+const MODEL_COLUMNS = `dm.id, dm.model_name, dm.alias, dm.hosted_on, dm.description, dm.model_type,
+  dm.requests_per_second::float8 AS requests_per_second, dm.burst_size, dm.metadata,
+  EXISTS (SELECT 1 FROM deployment_groups dg WHERE dg.deployment_id = dm.id AND dg.group_id = '${EVERYONE_GROUP}') AS open_to_everyone,
+  dm.created_at, dm.updated_at`;
+
+function toView(row: ModelRow): ModelView {
+  return { ...row, created_at: new Date(row.created_at).toISOString(), updated_at: new Date(row.updated_at).toISOString() };
+}
+
+// What a client sends as `model`: printable, no spaces, so it survives URLs and logs unchanged.
+const Alias = z.string().trim().min(1).max(200).regex(/^[A-Za-z0-9._:/@-]+$/, { error: "letters, digits and . _ : / @ - only" });
+const HostedOn = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: "must be an endpoint id" });
+
+const ModelFields = {
+  model_name: z.string().trim().min(1).max(200),
+  alias: Alias,
+  hosted_on: HostedOn,
+  description: z.string().max(2000).nullable().optional(),
+  model_type: z.enum(MODEL_TYPES).optional(),
+  ...RateLimitFields,
+  // Any JSON object (the body is JSON, so its values are JSON values).
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  open_to_everyone: z.boolean().optional(),
+};
+export const CreateModel = z.strictObject({ ...ModelFields, alias: Alias.optional() });
+export const PatchModel = z.strictObject(ModelFields).partial();
+
+/** The live (not deleted) model, or 404; `lock` holds it for the rest of the transaction. */
+export async function findModel(db: SqlClient, id: string, lock = false): Promise<ModelView> {
+  const { rows } = await db.query<ModelRow>(
+    `SELECT ${MODEL_COLUMNS} FROM deployed_models dm WHERE dm.id = $1 AND dm.deleted_at IS NULL${lock ? " FOR UPDATE" : ""}`,
+    [id],
+  );
+  if (!rows[0]) throw notFound("model", id);
+  return toView(rows[0]);
+}
+
+function mapWriteError(err: unknown): never {
+  if (uniqueViolation(err) !== null) throw new ConflictError("A model with this alias already exists (deleted models keep theirs).", "alias");
+  if (foreignKeyViolation(err)) throw new ApiError("invalid_request_error", "No endpoint with this id.", { param: "hosted_on" });
+  throw err;
+}
+
+async function setOpen(db: SqlClient, modelId: string, open: boolean): Promise<void> {
+  await db.query(
+    open
+      ? "INSERT INTO deployment_groups (deployment_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+      : "DELETE FROM deployment_groups WHERE deployment_id = $1 AND group_id = $2",
+    [modelId, EVERYONE_GROUP],
+  );
+}
+
+export async function listModels(c: Context<AdminApp>): Promise<Response> {
+  const { skip, limit } = parseQuery(c, Pagination);
+  // One after the other: an admin request holds at most one connection.
+  const page = await c.var.db.query<ModelRow>(
+    `SELECT ${MODEL_COLUMNS} FROM deployed_models dm WHERE dm.deleted_at IS NULL ORDER BY dm.created_at, dm.id LIMIT $1 OFFSET $2`,
+    [limit, skip],
+  );
+  const count = await c.var.db.query<{ n: number }>("SELECT count(*)::int AS n FROM deployed_models WHERE deleted_at IS NULL");
+  const body: Page<ModelView> = { data: page.rows.map(toView), total_count: count.rows[0]?.n ?? 0, skip, limit };
+  return c.json(body);
+}
+
+export async function createModel(c: Context<AdminApp>): Promise<Response> {
+  const input = await parseBody(c, CreateModel);
+  const client = await c.var.db.connect();
+  try {
+    const model = await inTransaction(client, async () => {
+      const { rows } = await client.query<{ id: string }>(
+        `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by)
+         VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9) RETURNING id`,
+        [
+          input.model_name,
+          input.alias ?? input.model_name,
+          input.hosted_on,
+          input.description ?? null,
+          input.model_type ?? null,
+          input.requests_per_second ?? null,
+          input.burst_size ?? null,
+          input.metadata === undefined ? null : JSON.stringify(input.metadata),
+          c.var.actor.userId,
+        ],
+      );
+      const id = rows[0]!.id;
+      if (input.open_to_everyone) await setOpen(client, id, true);
+      return findModel(client, id);
+    });
+    return c.json(model, 201);
+  } catch (err) {
+    mapWriteError(err);
+  } finally {
+    client.release();
+  }
+}
+
+export async function getModel(c: Context<AdminApp>): Promise<Response> {
+  return c.json(await findModel(c.var.db, pathId(c, "id", "model")));
+}
+
+export async function patchModel(c: Context<AdminApp>): Promise<Response> {
+  const id = pathId(c, "id", "model");
+  const input = await parseBody(c, PatchModel);
+  const sets: [string, unknown][] = [];
+  if (input.model_name !== undefined) sets.push(["model_name", input.model_name]);
+  if (input.alias !== undefined) sets.push(["alias", input.alias]);
+  if (input.hosted_on !== undefined) sets.push(["hosted_on", input.hosted_on]);
+  if (input.description !== undefined) sets.push(["description", input.description]);
+  if (input.model_type !== undefined) sets.push(["model_type", input.model_type]);
+  if (input.requests_per_second !== undefined) sets.push(["requests_per_second", input.requests_per_second]);
+  if (input.burst_size !== undefined) sets.push(["burst_size", input.burst_size]);
+  if (input.metadata !== undefined) sets.push(["metadata", JSON.stringify(input.metadata)]);
+  const client = await c.var.db.connect();
+  try {
+    const model = await inTransaction(client, async () => {
+      await findModel(client, id, true);
+      if (sets.length > 0) {
+        const assignments = sets.map(([column], i) => `${column} = $${i + 2}`).join(", ");
+        await client.query(`UPDATE deployed_models SET ${assignments}, updated_at = now() WHERE id = $1`, [id, ...sets.map(([, v]) => v)]);
+      }
+      if (input.open_to_everyone !== undefined) await setOpen(client, id, input.open_to_everyone);
+      return findModel(client, id);
+    });
+    return c.json(model);
+  } catch (err) {
+    mapWriteError(err);
+  } finally {
+    client.release();
+  }
+}
+
+export async function deleteModel(c: Context<AdminApp>): Promise<Response> {
+  const id = pathId(c, "id", "model");
+  const { rows } = await c.var.db.query<{ id: string }>(
+    "UPDATE deployed_models SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+    [id],
+  );
+  if (!rows[0]) throw notFound("model", id);
+  return c.body(null, 204);
+}

@@ -1,0 +1,64 @@
+/**
+ * The admin API's route table: one entry per operation, with the zod schemas its handler parses
+ * and answers with. The router registers exactly these routes and the OpenAPI document is built
+ * from the same entries, so the two cannot drift apart.
+ */
+import type { Context } from "hono";
+import type { z } from "zod";
+import { ApiKeyView, ApiKeyWithSecret, CreateKey, createApiKey, deleteApiKey, listApiKeys, rotateApiKey } from "./api-keys.ts";
+import { CreateEndpoint, createEndpoint, deleteEndpoint, EndpointView, getEndpoint, listEndpoints, PatchEndpoint, patchEndpoint } from "./endpoints.ts";
+import { CreateModel, createModel, deleteModel, getModel, listModels, ModelView, PatchModel, patchModel } from "./models.ts";
+import type { AdminApp } from "./principal.ts";
+import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./tariffs.ts";
+import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts";
+import { pageOf, Pagination } from "./validation.ts";
+
+export const ADMIN_API_PREFIX = "/api/v1";
+
+export type Method = "get" | "post" | "put" | "patch" | "delete";
+
+export interface AdminRoute {
+  method: Method;
+  /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
+  path: string;
+  summary: string;
+  tag: "Users" | "API keys" | "Endpoints" | "Models";
+  /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
+  managersOnly: boolean;
+  handler: (c: Context<AdminApp>) => Promise<Response>;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  response: { status: 200 | 201 | 204; schema?: z.ZodType };
+  /** A uniqueness clash is possible (409). */
+  conflicts?: boolean;
+}
+
+export const ADMIN_ROUTES: readonly AdminRoute[] = [
+  { method: "get", path: "/users", summary: "List users", tag: "Users", managersOnly: true, handler: listUsers, query: Pagination, response: { status: 200, schema: pageOf(UserView) } },
+  { method: "post", path: "/users", summary: "Create a user", tag: "Users", managersOnly: true, handler: createUser, body: CreateUser, response: { status: 201, schema: UserView }, conflicts: true },
+  { method: "get", path: "/users/{id}", summary: "Get a user (`current` is the caller)", tag: "Users", managersOnly: false, handler: getUser, response: { status: 200, schema: UserView } },
+
+  { method: "get", path: "/users/{user_id}/api-keys", summary: "List a user's API keys", tag: "API keys", managersOnly: false, handler: listApiKeys, query: Pagination, response: { status: 200, schema: pageOf(ApiKeyView) } },
+  { method: "post", path: "/users/{user_id}/api-keys", summary: "Create an API key (the secret is shown once)", tag: "API keys", managersOnly: false, handler: createApiKey, body: CreateKey, response: { status: 201, schema: ApiKeyWithSecret } },
+  { method: "delete", path: "/users/{user_id}/api-keys/{id}", summary: "Delete an API key", tag: "API keys", managersOnly: false, handler: deleteApiKey, response: { status: 204 } },
+  { method: "post", path: "/users/{user_id}/api-keys/{id}/rotate", summary: "Rotate an API key's secret (shown once)", tag: "API keys", managersOnly: false, handler: rotateApiKey, response: { status: 200, schema: ApiKeyWithSecret } },
+
+  { method: "get", path: "/endpoints", summary: "List inference endpoints", tag: "Endpoints", managersOnly: true, handler: listEndpoints, query: Pagination, response: { status: 200, schema: pageOf(EndpointView) } },
+  { method: "post", path: "/endpoints", summary: "Create an inference endpoint", tag: "Endpoints", managersOnly: true, handler: createEndpoint, body: CreateEndpoint, response: { status: 201, schema: EndpointView }, conflicts: true },
+  { method: "get", path: "/endpoints/{id}", summary: "Get an inference endpoint", tag: "Endpoints", managersOnly: true, handler: getEndpoint, response: { status: 200, schema: EndpointView } },
+  { method: "patch", path: "/endpoints/{id}", summary: "Update an inference endpoint (`api_key: null` clears it)", tag: "Endpoints", managersOnly: true, handler: patchEndpoint, body: PatchEndpoint, response: { status: 200, schema: EndpointView }, conflicts: true },
+  { method: "delete", path: "/endpoints/{id}", summary: "Delete an inference endpoint that hosts no models", tag: "Endpoints", managersOnly: true, handler: deleteEndpoint, response: { status: 204 }, conflicts: true },
+
+  { method: "get", path: "/models", summary: "List deployed models", tag: "Models", managersOnly: true, handler: listModels, query: Pagination, response: { status: 200, schema: pageOf(ModelView) } },
+  { method: "post", path: "/models", summary: "Deploy a model", tag: "Models", managersOnly: true, handler: createModel, body: CreateModel, response: { status: 201, schema: ModelView }, conflicts: true },
+  { method: "get", path: "/models/{id}", summary: "Get a deployed model", tag: "Models", managersOnly: true, handler: getModel, response: { status: 200, schema: ModelView } },
+  { method: "patch", path: "/models/{id}", summary: "Update a deployed model", tag: "Models", managersOnly: true, handler: patchModel, body: PatchModel, response: { status: 200, schema: ModelView }, conflicts: true },
+  { method: "delete", path: "/models/{id}", summary: "Delete a deployed model (its alias stays reserved)", tag: "Models", managersOnly: true, handler: deleteModel, response: { status: 204 } },
+  { method: "get", path: "/models/{id}/tariffs", summary: "A model's tariffs (with `include_history=true`, closed ones too)", tag: "Models", managersOnly: true, handler: getTariffs, query: TariffQuery, response: { status: 200, schema: TariffList } },
+  { method: "put", path: "/models/{id}/tariffs", summary: "Set a model's tariffs: changed prices close the old row and open a new one", tag: "Models", managersOnly: true, handler: putTariffs, body: TariffSet, response: { status: 200, schema: TariffList } },
+];
+
+/** `/users/{id}` → `/users/:id` for Hono. */
+export function honoPath(path: string): string {
+  return ADMIN_API_PREFIX + path.replace(/\{(\w+)\}/g, ":$1");
+}

@@ -1,0 +1,123 @@
+/**
+ * The admin API's input boundary: every body, query and path id is parsed with zod, and the first
+ * problem becomes a 400 `invalid_request_error` whose `param` names the field (`tariffs[1].purpose`).
+ */
+import type { Context } from "hono";
+import { z } from "zod";
+import { ApiError } from "../../../../shared/errors.ts";
+
+/**
+ * 409 for a uniqueness clash (alias, username, endpoint name, …). The shared code set has no
+ * `conflict` yet, so the status is overridden here; the envelope keeps `invalid_request_error`,
+ * which is what OpenAI SDKs expect for a request that cannot be applied as sent.
+ */
+export class ConflictError extends ApiError {
+  constructor(message: string, param: string | null = null) {
+    super("conflict", message, { param });
+    this.name = "ConflictError";
+  }
+}
+
+/** `a.b[2].c` from a zod issue path: the spelling clients use to find the field in their JSON. */
+export function paramOf(path: readonly PropertyKey[]): string | null {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || null;
+}
+
+function firstIssueAsError(error: z.ZodError, where: string): ApiError {
+  const issue = error.issues[0];
+  if (!issue) return new ApiError("invalid_request_error", `Invalid ${where}.`);
+  // An unknown key has an empty path; name the key itself so a typo is easy to spot.
+  const path = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0] ?? ""] : issue.path;
+  const param = paramOf(path);
+  const detail = issue.code === "unrecognized_keys" ? "unknown field" : issue.message;
+  return new ApiError("invalid_request_error", param ? `Invalid ${where} field '${param}': ${detail}.` : `Invalid ${where}: ${detail}.`, { param });
+}
+
+export function parseValue<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (!result.success) throw firstIssueAsError(result.error, where);
+  return result.data;
+}
+
+/** The JSON body, parsed with `schema`. */
+export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new ApiError("invalid_request_error", "The request body must be valid JSON.");
+  }
+  return parseValue(schema, raw, "body");
+}
+
+/** The query string, parsed with `schema` (values arrive as strings; coerce in the schema). */
+export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output<S> {
+  return parseValue(schema, c.req.query(), "query");
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * A path id. Anything that is not a UUID cannot name a row, so it answers 404 like a missing or
+ * foreign row does: the caller learns nothing from the id's shape.
+ */
+export function pathId(c: Context, name: string, what: string): string {
+  const value = c.req.param(name) ?? "";
+  if (!UUID.test(value)) throw notFound(what, value);
+  return value.toLowerCase();
+}
+
+export function notFound(what: string, id: string): ApiError {
+  return new ApiError("not_found", `No ${what} with id '${id.slice(0, 64)}'.`);
+}
+
+export const Pagination = z.strictObject({
+  skip: z.coerce.number().int().min(0).default(0),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+export type Pagination = z.output<typeof Pagination>;
+
+export interface Page<T> {
+  data: T[];
+  total_count: number;
+  skip: number;
+  limit: number;
+}
+
+/**
+ * Money and per-token prices as decimal strings: never a JS float. Non-negative by construction
+ * (no sign allowed), bounded in length so NUMERIC never sees something absurd.
+ */
+export const DecimalString = z
+  .string()
+  .max(40)
+  .regex(/^\d+(\.\d+)?$/, { error: "must be a non-negative decimal string such as \"0.000002\"" });
+
+export const RateLimitFields = {
+  requests_per_second: z.number().positive().max(1_000_000).nullable().optional(),
+  burst_size: z.number().int().positive().max(1_000_000).nullable().optional(),
+};
+
+/** Postgres unique violation on a named constraint (the Neon driver surfaces pg's error fields). */
+export function uniqueViolation(err: unknown): string | null {
+  if (typeof err === "object" && err !== null && "code" in err && err.code === "23505") {
+    const constraint = "constraint" in err && typeof err.constraint === "string" ? err.constraint : "";
+    return constraint;
+  }
+  return null;
+}
+
+/** Postgres foreign-key violation (a referenced row is missing, or a row is still referenced). */
+export function foreignKeyViolation(err: unknown): boolean {
+  return typeof err === "object" && err !== null && "code" in err && err.code === "23503";
+}
+
+/** The response schema of a paginated list of `item` (for the OpenAPI document). */
+export function pageOf<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item), total_count: z.number().int(), skip: z.number().int(), limit: z.number().int() });
+}
