@@ -33,3 +33,18 @@ export async function hashApiKey(key: string): Promise<string> {
 export function displayPrefix(key: string): string {
   return key.slice(0, DISPLAY_PREFIX_LENGTH);
 }
+
+const encoder = new TextEncoder();
+
+/**
+ * Equal-time comparison for secrets (the admin token): both sides are hashed first, so neither
+ * length nor content leaks through timing; the digests are then compared without early exit.
+ */
+export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
+  const [ha, hb] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
+  const x = new Uint8Array(ha);
+  const y = new Uint8Array(hb);
+  let diff = 0;
+  for (let i = 0; i < x.length; i++) diff |= x[i]! ^ y[i]!;
+  return diff === 0;
+}

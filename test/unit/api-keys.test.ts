@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { displayPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from "../../shared/api-keys.ts";
+import { constantTimeEqual, displayPrefix, generateApiKey, hashApiKey, looksLikeApiKey } from "../../shared/api-keys.ts";
 
 describe("API keys", () => {
   it("are tg- plus 43 base64url characters (256 bits)", () => {
@@ -35,5 +35,14 @@ describe("API keys", () => {
     for (const s of ["", "tg-", "sk-" + "a".repeat(43), "tg-" + "a".repeat(42), "tg-" + "a".repeat(43) + " "]) {
       expect(looksLikeApiKey(s)).toBe(false);
     }
+  });
+
+  it("compares secrets by value: equal only when identical, whatever the lengths", async () => {
+    const token = "tg-admin-0123456789abcdef";
+    expect(await constantTimeEqual(token, token)).toBe(true);
+    expect(await constantTimeEqual(token, token.slice(0, -1))).toBe(false);
+    expect(await constantTimeEqual(token, token + "x")).toBe(false);
+    expect(await constantTimeEqual(token, token.replace("0", "1"))).toBe(false);
+    expect(await constantTimeEqual("", "")).toBe(true);
   });
 });

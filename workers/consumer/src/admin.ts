@@ -9,6 +9,7 @@
  * A run examines at most `limit` rows; when `more` is true, call again with `after=<cursor>`.
  */
 import { z } from "zod";
+import { constantTimeEqual } from "../../../shared/api-keys.ts";
 import { DbSettingsSchema, withPool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
@@ -22,14 +23,6 @@ const QuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
   after: z.string().regex(/^\d{1,18}$/).default("0"),
 });
-
-const encoder = new TextEncoder();
-
-/** Equal-time comparison: both sides are hashed first, so neither length nor content leaks. */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const [ha, hb] = await Promise.all([crypto.subtle.digest("SHA-256", encoder.encode(a)), crypto.subtle.digest("SHA-256", encoder.encode(b))]);
-  return crypto.subtle.timingSafeEqual(ha, hb);
-}
 
 function bearer(header: string | null): string | null {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");

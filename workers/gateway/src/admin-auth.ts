@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import { hashApiKey } from "../../../shared/api-keys.ts";
+import { constantTimeEqual, hashApiKey } from "../../../shared/api-keys.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { authenticateKeyOnly, bearerToken, RequestDb } from "./access.ts";
 import type { GatewayApp } from "./types.ts";
@@ -14,17 +14,6 @@ export interface AdminPrincipal {
   via: "admin_token" | "platform_key";
   userId: string | null;
   apiKeyId: string | null;
-}
-
-const encoder = new TextEncoder();
-
-/** Equal-time comparison: both sides are hashed first so lengths never leak either. */
-export async function constantTimeEqual(a: string, b: string): Promise<boolean> {
-  const [ha, hb] = await Promise.all([
-    crypto.subtle.digest("SHA-256", encoder.encode(a)),
-    crypto.subtle.digest("SHA-256", encoder.encode(b)),
-  ]);
-  return crypto.subtle.timingSafeEqual(ha, hb);
 }
 
 export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPrincipal> {
