@@ -185,7 +185,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       `main = ${JSON.stringify(join(ROOT, "workers", "consumer", "src", "index.ts"))}`,
     );
     writeFileSync(join(consumerDir, "wrangler.toml"), consumerToml);
-    writeSecretFile(join(consumerDir, ".dev.vars"), dbVars);
+    writeSecretFile(join(consumerDir, ".dev.vars"), [...dbVars, `ADMIN_TOKEN=${adminToken}`]);
 
     const args = [
       WRANGLER,
