@@ -43,4 +43,14 @@ describe("TtlCache", () => {
     expect(cache.get("b", 0)).toBeUndefined(); // evicted
     expect(cache.get("d", 0)).toBe(4);
   });
+
+  it("reports the age of a live entry, so callers can refresh it before it expires", () => {
+    const cache = new TtlCache<number>();
+    cache.set("a", 1, 100, 1_000);
+    expect(cache.age("a", 1_040)).toBe(40);
+    expect(cache.age("a", 1_100)).toBeUndefined(); // expired
+    expect(cache.age("missing", 1_000)).toBeUndefined();
+    cache.set("a", 2, 100, 1_060);
+    expect(cache.age("a", 1_070)).toBe(10);
+  });
 });

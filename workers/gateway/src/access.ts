@@ -5,6 +5,12 @@
  *
  * Unknown key hashes are cached too: a freshly created key cannot be among them (its hash was
  * never presented before it existed), so it still works on its first request.
+ *
+ * Refresh ahead: once an entry is older than half the TTL, the next request that uses it starts
+ * one background re-read (at most one per key and model per isolate) and is itself answered from
+ * the cache. Under steady traffic entries are renewed before they expire, so requests do not all
+ * miss together at expiry and open a Postgres connection each (at 200 req/s that exhausted the
+ * server's connections); and no answer is ever older than one TTL.
  */
 import { hashApiKey } from "../../../shared/api-keys.ts";
 import { createPool, type Pool } from "../../../shared/db.ts";
@@ -12,12 +18,14 @@ import { ApiError } from "../../../shared/errors.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { MeterState } from "./meter.ts";
-import { lookupAccess, type KeyRecord, type ModelRecord } from "./store.ts";
+import { lookupAccess, type AccessRow, type KeyRecord, type ModelRecord } from "./store.ts";
 
 const keys = new TtlCache<KeyRecord | null>();
 const models = new TtlCache<ModelRecord>();
 const allowedPairs = new TtlCache<boolean>();
 const credit = new TtlCache<boolean>();
+/** `hash|alias` pairs with a background refresh under way in this isolate. */
+const refreshing = new Set<string>();
 
 /** For tests that change access data and must not wait out the TTL. */
 export function clearAccessCaches(): void {
@@ -25,6 +33,7 @@ export function clearAccessCaches(): void {
   models.clear();
   allowedPairs.clear();
   credit.clear();
+  refreshing.clear();
 }
 
 export function bearerToken(header: string | undefined): string | null {
@@ -94,7 +103,14 @@ function checkKey(key: KeyRecord | null, meter: MeterState | undefined): KeyReco
  * Authenticates the key and resolves the model alias, applying the gates in order:
  * 401 key → 404 model → 403 access → 402 credit (priced models only).
  */
-export async function resolveInference(authorization: string | undefined, alias: string, db: RequestDb, config: GatewayConfig, meter: MeterState): Promise<Resolved> {
+export async function resolveInference(
+  authorization: string | undefined,
+  alias: string,
+  db: RequestDb,
+  config: GatewayConfig,
+  meter: MeterState,
+  background?: (p: Promise<unknown>) => void,
+): Promise<Resolved> {
   const hash = await keyHashFrom(authorization);
   const now = Date.now();
   const ttl = config.ACCESS_CACHE_TTL_MS;
@@ -104,23 +120,10 @@ export async function resolveInference(authorization: string | undefined, alias:
   let hasCredit = key ? credit.get(key.userId, now) : undefined;
 
   if (key === undefined || model === undefined || (key && (allowed === undefined || hasCredit === undefined))) {
-    const row = await lookupAccess(db.get(), hash, alias);
-    key = row.key;
-    keys.set(hash, key, ttl, now);
-    if (row.model) {
-      model = row.model;
-      models.set(alias, model, ttl, now);
-    } else {
-      model = undefined;
-    }
-    if (key) {
-      hasCredit = row.hasCredit;
-      credit.set(key.userId, hasCredit, ttl, now);
-      if (model) {
-        allowed = row.allowed;
-        allowedPairs.set(`${key.userId}:${model.modelId}`, allowed, ttl, now);
-      }
-    }
+    ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, now));
+  } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !refreshing.has(`${hash}|${alias}`)) {
+    // Unknown keys are never refreshed: a hash that matched no key cannot start matching one.
+    background(refreshAhead(hash, alias, config));
   }
 
   const k = checkKey(key, meter);
@@ -134,4 +137,32 @@ export async function resolveInference(authorization: string | undefined, alias:
     throw new ApiError("insufficient_credits", "Your credit balance is exhausted. Top up your credits to keep using this model.");
   }
   return { key: k, model };
+}
+
+/** Stores one access row in the caches and returns what the gates need from it. */
+function remember(hash: string, alias: string, row: AccessRow, ttl: number, now: number) {
+  keys.set(hash, row.key, ttl, now);
+  if (row.model) models.set(alias, row.model, ttl, now);
+  if (row.key) {
+    credit.set(row.key.userId, row.hasCredit, ttl, now);
+    if (row.model) allowedPairs.set(`${row.key.userId}:${row.model.modelId}`, row.allowed, ttl, now);
+  }
+  return { key: row.key, model: row.model ?? undefined, allowed: row.allowed, hasCredit: row.hasCredit };
+}
+
+/** Re-reads one key and model pair off the response path, on a pool of its own. */
+async function refreshAhead(hash: string, alias: string, config: GatewayConfig): Promise<void> {
+  const id = `${hash}|${alias}`;
+  refreshing.add(id);
+  const pool = createPool(config);
+  try {
+    const now = Date.now();
+    remember(hash, alias, await lookupAccess(pool, hash, alias), config.ACCESS_CACHE_TTL_MS, now);
+  } catch (err) {
+    // The entries simply expire and the next request reads through; nothing to surface here.
+    console.warn(`access refresh failed: ${err instanceof Error ? err.message : String(err)}`);
+  } finally {
+    refreshing.delete(id);
+    await pool.end().catch(() => {});
+  }
 }

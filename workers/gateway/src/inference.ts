@@ -108,7 +108,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       });
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
-    const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter);
+    const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
     if (key.purpose === "batch") meter.batch = batchInfoFrom(c.req.raw.headers);
     await enforceRateLimits(c.env.RATE_LIMITER, key, model);
 
