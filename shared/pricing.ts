@@ -155,10 +155,13 @@ export interface Cost {
 
 /**
  * cost = uncached × in + read × in × read_mult + Σ_tier write_tier × in × write_mult_tier
- *        + completion × out,  uncached = max(0, prompt − read − Σ writes)
+ *        + completion × out,  uncached = prompt − read − Σ writes
  *
- * Without multipliers (no active cache tariff) caching changes nothing: the whole prompt is billed
- * at the input price and total = uncached cost.
+ * The split comes from the gateway's index and is checked against the provider's prompt count:
+ * reads are capped so that reads + writes never exceed the prompt (a prompt is never billed for
+ * more tokens than it had), and a split whose writes alone exceed the prompt is not trusted at all
+ * — the request is billed at list price. Without multipliers (no cache tariff in force) caching
+ * changes nothing: the whole prompt is billed at the input price and total = uncached cost.
  *
  * @example
  *   computeCost({ promptTokens: 1000, completionTokens: 500, cache: ZERO_CACHE },
@@ -168,7 +171,7 @@ export interface Cost {
 export function computeCost(
   tokens: TokenCounts,
   prices: { inputPricePerToken: Decimal; outputPricePerToken: Decimal },
-  multipliers?: CacheMultipliers,
+  multipliers?: CacheMultipliers | null,
 ): Cost {
   const input = money(prices.inputPricePerToken);
   const output = money(prices.outputPricePerToken);
@@ -176,8 +179,11 @@ export function computeCost(
   const uncachedCost = input.times(tokens.promptTokens).plus(completionCost);
   if (!multipliers) return { totalCost: uncachedCost, uncachedCost };
 
-  const { read_tokens: read, write_5m_tokens: w5m, write_1h_tokens: w1h, write_24h_tokens: w24h } = tokens.cache;
-  const uncached = Math.max(0, tokens.promptTokens - read - w5m - w1h - w24h);
+  const { write_5m_tokens: w5m, write_1h_tokens: w1h, write_24h_tokens: w24h } = tokens.cache;
+  const writes = w5m + w1h + w24h;
+  if (writes > tokens.promptTokens) return { totalCost: uncachedCost, uncachedCost };
+  const read = Math.min(tokens.cache.read_tokens, tokens.promptTokens - writes);
+  const uncached = tokens.promptTokens - read - writes;
   const tier = (count: number, multiplier: DecimalInput | null) => input.times(count).times(multiplier === null ? 1 : money(multiplier));
   const totalCost = input
     .times(uncached)
@@ -187,6 +193,22 @@ export function computeCost(
     .plus(tier(w24h, multipliers.write24h))
     .plus(completionCost);
   return { totalCost, uncachedCost };
+}
+
+/** A model_cache_tariffs row: its multipliers and when they applied (µs; exclusive end). */
+export interface CacheTariff {
+  multipliers: CacheMultipliers;
+  validFromUs: number;
+  validUntilUs: number | null;
+}
+
+/** The cache tariff in force at `atUs` (the latest-starting one, should rows ever overlap), or null. */
+export function findCacheTariff(tariffs: readonly CacheTariff[], atUs: number): CacheTariff | null {
+  let best: CacheTariff | null = null;
+  for (const t of tariffs) {
+    if (t.validFromUs <= atUs && (t.validUntilUs === null || t.validUntilUs > atUs) && (!best || t.validFromUs > best.validFromUs)) best = t;
+  }
+  return best;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -199,21 +221,23 @@ export interface PricedUsage {
 }
 
 /**
- * Prices one usage message against its model's tariffs (all of them, expired included, so a batch
- * created last month pays last month's price). Null when no tariff applies: the request is free.
+ * Prices one usage message against its model's tariffs and cache tariffs (all of them, expired
+ * included, so a batch created last month pays last month's prices). Null when no tariff applies:
+ * the request is free.
  */
 export function priceUsage(
   message: Pick<UsageMessageV1, "timestamp" | "batch" | "usage" | "cache">,
   keyPurpose: string | null | undefined,
   tariffs: readonly Tariff[],
-  multipliers?: CacheMultipliers,
+  cacheTariffs: readonly CacheTariff[] = [],
 ): PricedUsage | null {
-  const tariff = findBestTariff(tariffs, keyPurpose, message.batch?.completion_window, pricingInstantUs(message));
+  const at = pricingInstantUs(message);
+  const tariff = findBestTariff(tariffs, keyPurpose, message.batch?.completion_window, at);
   if (!tariff) return null;
   const cost = computeCost(
     { promptTokens: message.usage.prompt_tokens, completionTokens: message.usage.completion_tokens, cache: message.cache },
     tariff,
-    multipliers,
+    findCacheTariff(cacheTariffs, at)?.multipliers,
   );
   return { tariff, cost };
 }

@@ -10,11 +10,14 @@ import {
   dateMicros,
   epochMicros,
   findBestTariff,
+  findCacheTariff,
   Money,
   moneyText,
   priceUsage,
   pricingInstantUs,
   requestOrigin,
+  tariffFromRow,
+  type CacheTariff,
   type Tariff,
 } from "../../shared/pricing.ts";
 import { ZERO_CACHE } from "../../shared/usage-message.ts";
@@ -170,11 +173,19 @@ describe("computeCost", () => {
     expect(moneyText(cost.totalCost)).toBe("0.001");
   });
 
-  it("uncached tokens never go below zero when the cache split exceeds the prompt", () => {
+  it("caps the reads when reads + writes exceed the prompt: never more tokens than the prompt had", () => {
     const cache = { read_tokens: 80, write_5m_tokens: 40, write_1h_tokens: 0, write_24h_tokens: 0 };
     const cost = computeCost({ promptTokens: 100, completionTokens: 0, cache }, prices, { read: "0.5", write5m: "2", write1h: null, write24h: null });
-    // uncached max(0, 100 − 120) = 0; 80 × 0.5 + 40 × 2 = 120 token-equivalents × 0.00001
-    expect(moneyText(cost.totalCost)).toBe("0.0012");
+    // reads capped to 100 − 40 = 60; uncached 0; 60 × 0.5 + 40 × 2 = 110 token-equivalents × 0.00001
+    expect(moneyText(cost.totalCost)).toBe("0.0011");
+    expect(moneyText(cost.uncachedCost)).toBe("0.001");
+  });
+
+  it("distrusts a split whose writes alone exceed the prompt: list price", () => {
+    const cache = { read_tokens: 0, write_5m_tokens: 60, write_1h_tokens: 50, write_24h_tokens: 0 };
+    const cost = computeCost({ promptTokens: 100, completionTokens: 10, cache }, prices, { read: "0.1", write5m: "1.25", write1h: "2", write24h: null });
+    expect(moneyText(cost.totalCost)).toBe("0.0013"); // 100 × 0.00001 + 10 × 0.00003
+    expect(cost.totalCost.eq(cost.uncachedCost)).toBe(true);
   });
 
   it("free tariffs cost zero", () => {
@@ -240,5 +251,36 @@ describe("balance crossings", () => {
       { userId: "a", direction: "depleted", before: "0.01", after: "-0.015" },
       { userId: "c", direction: "restored", before: "-1", after: "99" },
     ]);
+  });
+});
+
+describe("cache tariff at pricing time", () => {
+  const t = (from: string, until: string | null, read: string): CacheTariff => ({
+    multipliers: { read, write5m: "1.25", write1h: null, write24h: null },
+    validFromUs: epochMicros(from),
+    validUntilUs: until === null ? null : epochMicros(until),
+  });
+  const history = [t("2025-01-01T00:00:00Z", "2025-06-01T00:00:00Z", "0.5"), t("2025-06-01T00:00:00Z", null, "0.1")];
+
+  it("picks the row valid at the instant, expired rows included; none before the first", () => {
+    expect(findCacheTariff(history, epochMicros("2025-03-01T00:00:00Z"))?.multipliers.read).toBe("0.5");
+    expect(findCacheTariff(history, epochMicros("2025-06-01T00:00:00Z"))?.multipliers.read).toBe("0.1");
+    expect(findCacheTariff(history, epochMicros("2024-12-31T23:59:59Z"))).toBeNull();
+  });
+
+  it("a batch created under the old cache price pays it; without a cache tariff reads cost list price", () => {
+    const tariffs = [tariffFromRow({ purpose: "batch", completionWindow: null, inputPricePerToken: "0.00001", outputPricePerToken: "0.00003", validFromUs: epochMicros("2025-01-01T00:00:00Z"), validUntilUs: null })];
+    const cache = { read_tokens: 1000, write_5m_tokens: 0, write_1h_tokens: 0, write_24h_tokens: 0 };
+    const usage = { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 };
+    const batched = sampleMessage({
+      timestamp: "2025-07-01T00:00:00.000Z",
+      usage,
+      cache,
+      batch: { batch_id: crypto.randomUUID(), request_id: null, custom_id: null, completion_window: "24h", created_at: "2025-05-31T23:00:00Z", request_source: "api" },
+    });
+    expect(moneyText(priceUsage(batched, "batch", tariffs, history)!.cost.totalCost)).toBe("0.005"); // 1000 × 0.00001 × 0.5
+    const live = sampleMessage({ timestamp: "2025-07-01T00:00:00.000Z", usage, cache });
+    expect(moneyText(priceUsage(live, "batch", tariffs, history)!.cost.totalCost)).toBe("0.001"); // × 0.1
+    expect(moneyText(priceUsage(live, "batch", tariffs, [])!.cost.totalCost)).toBe("0.01");
   });
 });

@@ -101,7 +101,7 @@ describe("writeUsageBatch under contention", () => {
 
 describe("planUsageBatch", () => {
   it("prices every row, charges only known keys with a positive cost", () => {
-    const model = { providerName: "ep", tariffs: [{ purpose: "realtime", completionWindow: null, inputPricePerToken: new Money("0.01"), outputPricePerToken: new Money("0.02"), validFromUs: 0, validUntilUs: null }] };
+    const model = { providerName: "ep", tariffs: [{ purpose: "realtime", completionWindow: null, inputPricePerToken: new Money("0.01"), outputPricePerToken: new Money("0.02"), validFromUs: 0, validUntilUs: null }], cacheTariffs: [] };
     const keyId = crypto.randomUUID();
     const owned = sampleMessage({ model: "m", api_key_id: keyId.toUpperCase() });
     const anonymous = sampleMessage({ model: "m", api_key_id: null, access: "unauthenticated" });

@@ -61,6 +61,36 @@ describe("charges (the reference's test_batcher_*)", () => {
     expect([row!.input_price_per_token, row!.output_price_per_token, row!.total_cost, row!.uncached_cost].map(exact)).toEqual(["0.00001", "0.00003", "0.025", "0.025"]);
   });
 
+  it("a cached request is charged to the exact decimal with the cache tariff valid when it ran", async () => {
+    const { alias, modelId } = await pricedModel(pool, [REALTIME]);
+    // The cache price changed an hour ago: the old row is closed, the new one is in force.
+    await pool.query(
+      `INSERT INTO model_cache_tariffs (deployed_model_id, read_multiplier, write_multiplier_5m, write_multiplier_1h, valid_from, valid_until)
+       VALUES ($1, 0.5, 1.5, NULL, now() - interval '1 day', now() - interval '1 hour'),
+              ($1, 0.1, 1.25, 2, now() - interval '1 hour', NULL)`,
+      [modelId],
+    );
+    const userId = await userWithBalance(pool, "10.00");
+    const keyId = await keyFor(pool, userId);
+    const cache = { read_tokens: 6000, write_5m_tokens: 1000, write_1h_tokens: 500, write_24h_tokens: 0 };
+    const now = usage(alias, keyId, 10_000, 200, { cache });
+    const earlier = usage(alias, keyId, 10_000, 200, { cache, timestamp: new Date(Date.now() - 2 * 3_600_000).toISOString() });
+    // Writes alone (11,000) exceed the prompt: the split is not trusted, list price.
+    const bogus = usage(alias, keyId, 10_000, 200, { cache: { read_tokens: 0, write_5m_tokens: 11_000, write_1h_tokens: 0, write_24h_tokens: 0 } });
+
+    expect((await deliver(batchOf([now, earlier, bogus]))).ackAll).toBe(true);
+
+    const costs = new Map((await analyticsRows(pool, [now.event_id, earlier.event_id, bogus.event_id])).map((r) => [r.event_id, [exact(r.total_cost), exact(r.uncached_cost)]]));
+    // now: uncached 2500 × 0.00001 = 0.025; read 6000 × 0.00001 × 0.1 = 0.006; 5m 1000 × 0.00001 × 1.25
+    // = 0.0125; 1h 500 × 0.00001 × 2 = 0.01; output 200 × 0.00003 = 0.006 → 0.0595 (list 0.106)
+    expect(costs.get(now.event_id)).toEqual(["0.0595", "0.106"]);
+    // earlier (old row, 1h tier disabled → list): 0.025 + 0.03 + 0.015 + 0.005 + 0.006 = 0.081
+    expect(costs.get(earlier.event_id)).toEqual(["0.081", "0.106"]);
+    expect(costs.get(bogus.event_id)).toEqual(["0.106", "0.106"]);
+    expect(exact(await checkpointBalance(pool, userId))).toBe("9.7535"); // 10 − 0.0595 − 0.081 − 0.106
+    expect(exact(await ledgerBalance(pool, userId))).toBe("9.7535");
+  });
+
   it("batch and realtime keys pay their own tariffs, to the cent", async () => {
     const { alias } = await pricedModel(pool, [
       { purpose: "batch", input: "0.00005", output: "0.00010", completionWindow: "24h" },

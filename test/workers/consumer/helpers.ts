@@ -60,10 +60,10 @@ export interface TariffSpec {
 }
 
 /** A model with the given tariffs; returns its alias and endpoint name. */
-export async function pricedModel(db: Queryable, tariffs: TariffSpec[]): Promise<{ alias: string; provider: string }> {
+export async function pricedModel(db: Queryable, tariffs: TariffSpec[]): Promise<{ alias: string; provider: string; modelId: string }> {
   const model = await createModel(db, { url: "http://127.0.0.1:9/v1" });
   for (const t of tariffs) await createTariff(db, model.modelId, t);
-  return { alias: model.alias, provider: `ep-${model.alias}` };
+  return { alias: model.alias, provider: `ep-${model.alias}`, modelId: model.modelId };
 }
 
 export function usage(model: string | null, apiKeyId: string | null, prompt: number, completion: number, overrides: Partial<UsageMessageV1> = {}): UsageMessageV1 {

@@ -3,7 +3,7 @@
  * enrichment lookups, the analytics rows (with prices and costs) and the ledger entry each
  * billable row would add. The transaction (usage-writer.ts) then writes them.
  */
-import { moneyText, priceUsage, requestOrigin, type Tariff } from "../../../shared/pricing.ts";
+import { moneyText, priceUsage, requestOrigin, type CacheTariff, type Tariff } from "../../../shared/pricing.ts";
 import type { AnalyticsRow } from "../../../shared/sql/http-analytics.ts";
 import type { UsageCharge } from "../../../shared/sql/usage-write.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
@@ -18,6 +18,8 @@ export interface ModelPricing {
   providerName: string | null;
   /** Every tariff the model ever had, expired ones included (historical pricing). */
   tariffs: Tariff[];
+  /** Every prompt-cache tariff the model ever had (multipliers of the input price). */
+  cacheTariffs: CacheTariff[];
 }
 
 export interface UsagePlan {
@@ -50,7 +52,7 @@ export function planUsageBatch(
     if (message.model === null && (prompt > 0 || completion > 0)) {
       problems.push(`usage ${message.event_id} has ${prompt} prompt + ${completion} completion tokens but no model: not billed`);
     }
-    const priced = model ? priceUsage(message, owner?.purpose, model.tariffs) : null;
+    const priced = model ? priceUsage(message, owner?.purpose, model.tariffs, model.cacheTariffs) : null;
     rows.push({
       message,
       userId: owner?.userId ?? null,

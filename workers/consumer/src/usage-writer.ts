@@ -6,7 +6,7 @@
  * Redelivery and concurrent delivery change nothing: analytics rows are keyed by event_id, ledger
  * rows by `usage:<event_id>`, and only rows an INSERT returned are charged or folded.
  */
-import { balanceCrossings, tariffFromRow, type BalanceCrossing } from "../../../shared/pricing.ts";
+import { balanceCrossings, tariffFromRow, type BalanceCrossing, type CacheTariff } from "../../../shared/pricing.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import type { BalanceChange } from "../../../shared/sql/ledger.ts";
 import { writeUsage } from "../../../shared/sql/usage-write.ts";
@@ -49,10 +49,29 @@ type ModelTariffRow = {
   output_price: string | null;
   valid_from_us: string | null;
   valid_until_us: string | null;
+  /** The model's model_cache_tariffs rows, the same on every row of the model. */
+  cache_tariffs: CacheTariffRow[];
 };
 
+type CacheTariffRow = {
+  read: string;
+  write5m: string | null;
+  write1h: string | null;
+  write24h: string | null;
+  validFromUs: string;
+  validUntilUs: string | null;
+};
+
+function cacheTariffFromRow(row: CacheTariffRow): CacheTariff {
+  return {
+    multipliers: { read: row.read, write5m: row.write5m, write1h: row.write1h, write24h: row.write24h },
+    validFromUs: Number(row.validFromUs),
+    validUntilUs: row.validUntilUs === null ? null : Number(row.validUntilUs),
+  };
+}
+
 /**
- * alias → (endpoint name, every tariff). Expired tariffs are included so a batch created before a
+ * alias → (endpoint name, every tariff, every cache tariff). Expired tariffs are included so a batch created before a
  * price change pays the old price; instants come back as epoch microseconds so no precision is lost.
  */
 export async function lookupModelPricing(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, ModelPricing>> {
@@ -64,7 +83,13 @@ export async function lookupModelPricing(client: SqlClient, messages: readonly U
             mt.api_key_purpose AS purpose, mt.completion_window,
             mt.input_price_per_token::text AS input_price, mt.output_price_per_token::text AS output_price,
             floor(extract(epoch FROM mt.valid_from) * 1000000)::bigint::text AS valid_from_us,
-            floor(extract(epoch FROM mt.valid_until) * 1000000)::bigint::text AS valid_until_us
+            floor(extract(epoch FROM mt.valid_until) * 1000000)::bigint::text AS valid_until_us,
+            coalesce((SELECT json_agg(json_build_object(
+                        'read', ct.read_multiplier::text, 'write5m', ct.write_multiplier_5m::text,
+                        'write1h', ct.write_multiplier_1h::text, 'write24h', ct.write_multiplier_24h::text,
+                        'validFromUs', floor(extract(epoch FROM ct.valid_from) * 1000000)::bigint::text,
+                        'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text))
+                        FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS cache_tariffs
        FROM deployed_models dm
        LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
        LEFT JOIN model_tariffs mt ON mt.deployed_model_id = dm.id
@@ -75,7 +100,7 @@ export async function lookupModelPricing(client: SqlClient, messages: readonly U
   for (const row of rows) {
     let model = models.get(row.alias);
     if (!model) {
-      model = { providerName: row.provider_name, tariffs: [] };
+      model = { providerName: row.provider_name, tariffs: [], cacheTariffs: row.cache_tariffs.map(cacheTariffFromRow) };
       models.set(row.alias, model);
     }
     if (row.purpose !== null && row.input_price !== null && row.output_price !== null && row.valid_from_us !== null) {
