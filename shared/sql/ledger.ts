@@ -41,3 +41,39 @@ export interface BalanceChange {
 export function signedAmountSql(alias: string): string {
   return `CASE WHEN ${alias}.transaction_type IN ('admin_grant', 'purchase') THEN ${alias}.amount ELSE -${alias}.amount END`;
 }
+
+/**
+ * One ledger entry and its fold into the checkpoint, as a single statement (so a single
+ * transaction), for writers outside the usage path: admin grants and removals, purchases.
+ * Idempotent on `source_id`: a repeated entry inserts nothing and folds nothing (`inserted` is
+ * then null). A user without a checkpoint gets one opened at their committed ledger sum, exactly as
+ * the usage write does; if a concurrent writer opens it first, only this entry's amount is added.
+ */
+export function ledgerEntryQuery(entry: LedgerEntry, amountText: string): { text: string; values: unknown[] } {
+  const text = `WITH l AS (
+  INSERT INTO credits_transactions (user_id, transaction_type, amount, source_id, description, fusillade_batch_id, api_key_id, created_by)
+  VALUES ($1::uuid, $2, $3::numeric, $4, $5, $6::uuid, $7::uuid, $8::uuid)
+  ON CONFLICT (source_id) DO NOTHING
+  RETURNING id, seq, user_id, transaction_type, amount
+), f AS (
+  INSERT INTO user_balance_checkpoints AS c (user_id, balance, last_seq)
+  SELECT l.user_id,
+         CASE WHEN EXISTS (SELECT 1 FROM user_balance_checkpoints x WHERE x.user_id = l.user_id) THEN ${signedAmountSql("l")}
+              ELSE coalesce((SELECT sum(${signedAmountSql("t")}) FROM credits_transactions t WHERE t.user_id = l.user_id), 0) + ${signedAmountSql("l")}
+         END,
+         l.seq
+    FROM l
+  ON CONFLICT (user_id) DO UPDATE
+     SET balance = c.balance + (SELECT ${signedAmountSql("l2")} FROM l l2),
+         last_seq = GREATEST(c.last_seq, EXCLUDED.last_seq),
+         updated_at = now()
+  RETURNING c.balance
+)
+SELECT (SELECT l.id::text FROM l) AS inserted,
+       (SELECT f.balance::text FROM f) AS after,
+       (SELECT (${signedAmountSql("l")})::text FROM l) AS delta`;
+  return {
+    text,
+    values: [entry.userId, entry.type, amountText, entry.sourceId, entry.description, entry.fusilladeBatchId, entry.apiKeyId, entry.createdBy],
+  };
+}

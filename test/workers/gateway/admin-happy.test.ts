@@ -298,6 +298,8 @@ describe("OpenAPI", () => {
         "/admin/api/v1/models",
         "/admin/api/v1/models/{id}",
         "/admin/api/v1/models/{id}/tariffs",
+        "/admin/api/v1/models/{id}/cache-pricing",
+        "/admin/api/v1/transactions",
         "/admin/api/v1/users",
         "/admin/api/v1/users/{id}",
         "/admin/api/v1/users/{user_id}/api-keys",

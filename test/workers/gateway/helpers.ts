@@ -62,3 +62,19 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/** An admin API call as a client makes it (`/admin/api/v1` + path). */
+export function adminApi(method: string, path: string, token: string, body?: unknown): Promise<Response> {
+  return SELF.fetch(`https://gateway.test/admin/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+/** The JSON body of a response that must have `status` (the body is shown when it does not). */
+export async function jsonWith<T>(res: Response, status = 200): Promise<T> {
+  const text = await res.text();
+  expect(res.status, text).toBe(status);
+  return JSON.parse(text) as T;
+}

@@ -53,6 +53,9 @@ function operation(route: AdminRoute): Record<string, unknown> {
     403: errorResponse(route.managersOnly ? "Not a platform_manager, or an inference key" : "An inference key, or an action reserved to managers"),
     404: errorResponse("No such resource, or it belongs to someone else"),
   };
+  if (route.alsoReturns && schema) {
+    responses[route.alsoReturns.status] = { description: route.alsoReturns.description, content: { "application/json": { schema: jsonSchema(schema, "output") } } };
+  }
   if (route.conflicts) responses[409] = errorResponse("Conflicts with an existing resource");
   return {
     summary: route.summary,
@@ -78,7 +81,7 @@ export function adminOpenApiDocument(): Record<string, unknown> {
       title: "Tollgate admin API",
       version: "1",
       description:
-        "Users, API keys, inference endpoints, models and tariffs. Authenticate with the ADMIN_TOKEN or a platform key; a platform key acts with its owner's roles.",
+        "Users, API keys, inference endpoints, models, tariffs, prompt-cache pricing and credits. Authenticate with the ADMIN_TOKEN or a platform key; a platform key acts with its owner's roles.",
     },
     security: [{ bearer: [] }],
     paths,

@@ -7,9 +7,11 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { ApiKeyView, ApiKeyWithSecret, CreateKey, createApiKey, deleteApiKey, listApiKeys, rotateApiKey } from "./api-keys.ts";
 import { CreateEndpoint, createEndpoint, deleteEndpoint, EndpointView, getEndpoint, listEndpoints, PatchEndpoint, patchEndpoint } from "./endpoints.ts";
+import { CachePricingInput, CachePricingState, deleteCachePricing, getCachePricing, putCachePricing } from "./cache-pricing.ts";
 import { CreateModel, createModel, deleteModel, getModel, listModels, ModelView, PatchModel, patchModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./tariffs.ts";
+import { CreateTransaction, createTransaction, listTransactions, TransactionCreated, TransactionQuery, TransactionView } from "./transactions.ts";
 import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
 
@@ -22,13 +24,15 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "API keys" | "Endpoints" | "Models";
+  tag: "Users" | "API keys" | "Endpoints" | "Models" | "Credits";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
   query?: z.ZodObject;
   body?: z.ZodType;
   response: { status: 200 | 201 | 204; schema?: z.ZodType };
+  /** Another success status the operation may answer with (e.g. 200 for an idempotent repeat of a 201). */
+  alsoReturns?: { status: 200; description: string };
   /** A uniqueness clash is possible (409). */
   conflicts?: boolean;
 }
@@ -56,6 +60,12 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "delete", path: "/models/{id}", summary: "Delete a deployed model (its alias stays reserved)", tag: "Models", managersOnly: true, handler: deleteModel, response: { status: 204 } },
   { method: "get", path: "/models/{id}/tariffs", summary: "A model's tariffs (with `include_history=true`, closed ones too)", tag: "Models", managersOnly: true, handler: getTariffs, query: TariffQuery, response: { status: 200, schema: TariffList } },
   { method: "put", path: "/models/{id}/tariffs", summary: "Set a model's tariffs: changed prices close the old row and open a new one", tag: "Models", managersOnly: true, handler: putTariffs, body: TariffSet, response: { status: 200, schema: TariffList } },
+  { method: "get", path: "/models/{id}/cache-pricing", summary: "A model's prompt-cache tariff (active and closed rows)", tag: "Models", managersOnly: true, handler: getCachePricing, response: { status: 200, schema: CachePricingState } },
+  { method: "put", path: "/models/{id}/cache-pricing", summary: "Set a model's prompt-cache tariff: closes the active row and opens a new one (turns caching on)", tag: "Models", managersOnly: true, handler: putCachePricing, body: CachePricingInput, response: { status: 200, schema: CachePricingState } },
+  { method: "delete", path: "/models/{id}/cache-pricing", summary: "Close the active prompt-cache tariff (turns caching off)", tag: "Models", managersOnly: true, handler: deleteCachePricing, response: { status: 204 } },
+
+  { method: "get", path: "/transactions", summary: "List credit transactions (your own unless you manage credits)", tag: "Credits", managersOnly: false, handler: listTransactions, query: TransactionQuery, response: { status: 200, schema: pageOf(TransactionView) } },
+  { method: "post", path: "/transactions", summary: "Grant or remove credits (idempotent with source_id)", tag: "Credits", managersOnly: false, handler: createTransaction, body: CreateTransaction, response: { status: 201, schema: TransactionCreated }, alsoReturns: { status: 200, description: "The source_id was used before for the same transaction: nothing changed" }, conflicts: true },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */
