@@ -116,6 +116,70 @@ describe("the thin slice, end to end", () => {
     expect((err as Error).message).toContain("no-such-model");
   });
 
+  it("a charge that exhausts the balance is refused soon after the consumer commits it; a top-up serves again", async () => {
+    const admin = (method: string, path: string, body?: unknown) =>
+      fetch(`${stack.gatewayUrl}/admin/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      }).then(async (res) => {
+        const json = (await res.json()) as Record<string, unknown>;
+        expect(res.status, JSON.stringify(json)).toBeLessThan(300);
+        return json;
+      });
+    const name = `e2e-${crypto.randomUUID().slice(0, 8)}`;
+    const user = await admin("POST", "/users", { username: name, email: `${name}@example.com` });
+    const userId = user.id as string;
+    const { key } = (await admin("POST", `/users/${userId}/api-keys`, { name: "e2e", purpose: "realtime" })) as { key: string };
+    // Half of what one mock request (12 prompt + 9 completion tokens) costs at the demo tariff.
+    const { rows: prices } = await client.query<{ cost: string }>(
+      `SELECT ((12 * t.input_price_per_token + 9 * t.output_price_per_token) / 2)::text AS cost
+         FROM model_tariffs t JOIN deployed_models m ON m.id = t.deployed_model_id
+        WHERE m.alias = $1 AND t.api_key_purpose = 'realtime' AND t.valid_until IS NULL`,
+      [stack.modelAlias],
+    );
+    await admin("POST", "/transactions", { user_id: userId, transaction_type: "admin_grant", amount: prices[0]!.cost });
+
+    const chat = () =>
+      fetch(`${stack.gatewayUrl}/ai/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: stack.modelAlias, messages: [{ role: "user", content: "Hello" }] }),
+      });
+    const first = await chat();
+    await first.text();
+    expect(first.status).toBe(200);
+    const eventId = first.headers.get("x-tollgate-event-id")!;
+
+    // The moment the consumer's charge is visible in the ledger (committed).
+    let committedAt = 0;
+    for (let i = 0; i < 400 && !committedAt; i++) {
+      const { rows } = await client.query("SELECT 1 FROM credits_transactions WHERE source_id = $1", [`usage:${eventId}`]);
+      if (rows.length > 0) committedAt = Date.now();
+      else await new Promise((r) => setTimeout(r, 25));
+    }
+    expect(committedAt).toBeGreaterThan(0);
+    const untilStatus = async (status: number, since: number) => {
+      for (;;) {
+        const res = await chat();
+        await res.text();
+        if (res.status === status) return Date.now() - since;
+        if (Date.now() - since > 5000) throw new Error(`still ${res.status} after 5 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const refusedAfter = await untilStatus(402, committedAt);
+    const toppedUpAt = Date.now();
+    await admin("POST", "/transactions", { user_id: userId, transaction_type: "admin_grant", amount: "1" });
+    const servedAfter = await untilStatus(200, toppedUpAt);
+    console.log(`depletion: 402 ${refusedAfter} ms after the charge committed; 200 again ${servedAfter} ms after the top-up`);
+    expect(refusedAfter).toBeLessThan(5000);
+    expect(servedAfter).toBeLessThan(5000);
+    // The consumer reported the crossing once (and the top-up, made by the admin API, once).
+    await new Promise((r) => setTimeout(r, 500));
+    expect(wranglerLog.filter((l) => l.includes(`balance depleted for user ${userId}`))).toHaveLength(1);
+  });
+
   it("no secret appears in the workers' log output", () => {
     const log = wranglerLog.join("\n");
     expect(log).not.toContain(stack.demoKey);
