@@ -214,7 +214,32 @@ async function main(): Promise<void> {
     const bridge = await startWsBridge();
     cleanups.push(() => bridge.close());
     const encryptionKey = generateEncryptionKey();
-    const seed = await seedDemo(databaseUrl, { upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt", encryptionKey });
+
+    log("starting workers in workerd (Miniflare)");
+    const ADMIN_TOKEN = "bench-admin-token-0123456789";
+    const base = { modules: true, compatibilityDate: COMPAT_DATE, compatibilityFlags: ["nodejs_compat"], host: "127.0.0.1", port: 0 };
+    const gatewayMf = new Miniflare({
+      ...base,
+      scriptPath: join(outDir, "index.js"),
+      modulesRoot: outDir,
+      bindings: {
+        DATABASE_URL: databaseUrl,
+        NEON_WS_PROXY: bridge.proxy,
+        NEON_INSECURE_WEBSOCKET: "true",
+        ADMIN_TOKEN,
+        ENCRYPTION_KEY: encryptionKey,
+        MAX_BODY_BYTES: "10485760",
+        UPSTREAM_TIMEOUT_MS: "600000",
+        ACCESS_CACHE_TTL_MS: "2000",
+      },
+      queueProducers: { USAGE_QUEUE: "tollgate-usage" },
+      durableObjects: { RATE_LIMITER: "RateLimiter" },
+    });
+    const floorMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
+    const transformMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
+    cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose());
+    const [gwUrl, floorUrl, transformUrl] = await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready]);
+    const seed = await seedDemo({ gatewayUrl: gwUrl.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt" });
     // Two more models on the same upstream, both reporting realistic prompt sizes (the mock's
     // `count` mode): one with a cache tariff (cache layer on), one without (off).
     const db = new pg.Client({ connectionString: databaseUrl });
@@ -237,30 +262,6 @@ async function main(): Promise<void> {
       }
     }
     await db.end();
-
-    log("starting workers in workerd (Miniflare)");
-    const base = { modules: true, compatibilityDate: COMPAT_DATE, compatibilityFlags: ["nodejs_compat"], host: "127.0.0.1", port: 0 };
-    const gatewayMf = new Miniflare({
-      ...base,
-      scriptPath: join(outDir, "index.js"),
-      modulesRoot: outDir,
-      bindings: {
-        DATABASE_URL: databaseUrl,
-        NEON_WS_PROXY: bridge.proxy,
-        NEON_INSECURE_WEBSOCKET: "true",
-        ADMIN_TOKEN: "bench-admin-token-0123456789",
-        ENCRYPTION_KEY: encryptionKey,
-        MAX_BODY_BYTES: "10485760",
-        UPSTREAM_TIMEOUT_MS: "600000",
-        ACCESS_CACHE_TTL_MS: "2000",
-      },
-      queueProducers: { USAGE_QUEUE: "tollgate-usage" },
-      durableObjects: { RATE_LIMITER: "RateLimiter" },
-    });
-    const floorMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
-    const transformMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
-    cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose());
-    const [gwUrl, floorUrl, transformUrl] = await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready]);
 
     const auth = { authorization: `Bearer ${seed.apiKey}` };
     const direct: Target = { name: "direct", url: `${mockUrl}/v1/chat/completions`, headers: {}, model: "mock-gpt" };

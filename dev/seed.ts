@@ -1,24 +1,27 @@
 /**
- * The demo seed for `npm start` and the end-to-end tests: a demo user with credits, a demo model
- * on an endpoint (the bundled mock upstream unless a real one is named) open to everyone, and a
- * fresh API key. Safe to run on every start: rows are upserted, and the previous demo key is
- * soft-deleted because only its hash was kept.
+ * The demo seed for `npm start` and the end-to-end tests, made through the admin API itself (the
+ * same code paths an operator uses, so the demo exercises them on every start): a demo user with
+ * credits, an endpoint (the bundled mock upstream unless a real one is named), a demo model on it
+ * open to everyone with a realtime tariff, and a fresh API key.
+ *
+ * Safe to run on every start: existing rows are found and updated; the credit grant carries a
+ * fixed `source_id`, so it is made once; the previous demo key is deleted because only its hash
+ * was kept.
  */
-import pg from "pg";
-import { displayPrefix, generateApiKey, hashApiKey } from "../shared/api-keys.ts";
-import { encryptSecret, importSecretKey } from "../shared/secret-box.ts";
-
 export const DEMO_MODEL_ALIAS = "demo-model";
 export const DEMO_USER_EMAIL = "demo@tollgate.local";
+const DEMO_USERNAME = "demo";
+const DEMO_ENDPOINT = "demo-upstream";
 const DEMO_KEY_NAME = "demo key (npm start)";
-const EVERYONE_GROUP = "00000000-0000-0000-0000-000000000000";
 
 export interface SeedOptions {
+  /** The running gateway, e.g. http://127.0.0.1:8787. */
+  gatewayUrl: string;
+  adminToken: string;
   upstreamBaseUrl: string;
   /** The upstream's model name for the demo alias. */
   upstreamModel: string;
   upstreamApiKey?: string;
-  encryptionKey: string;
   /** Credits granted once to the demo user. */
   grant?: string;
 }
@@ -30,74 +33,77 @@ export interface SeedResult {
   modelAlias: string;
 }
 
-export async function seedDemo(databaseUrl: string, o: SeedOptions): Promise<SeedResult> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    await client.query("BEGIN");
-    const user = await client.query<{ id: string }>(
-      `INSERT INTO users (username, email, display_name) VALUES ('demo', $1, 'Demo user')
-       ON CONFLICT (email) DO UPDATE SET updated_at = now() RETURNING id`,
-      [DEMO_USER_EMAIL],
-    );
-    const userId = user.rows[0]!.id;
-    await client.query(`INSERT INTO user_roles (user_id, role) VALUES ($1, 'standard_user') ON CONFLICT DO NOTHING`, [userId]);
+interface Page<T> {
+  data: T[];
+  total_count: number;
+}
 
-    const grant = await client.query<{ seq: string; amount: string }>(
-      `INSERT INTO credits_transactions (user_id, transaction_type, amount, source_id, description)
-       VALUES ($1, 'admin_grant', $2, 'seed:demo-grant', 'Demo credits from npm start')
-       ON CONFLICT (source_id) DO NOTHING RETURNING seq, amount`,
-      [userId, o.grant ?? "100"],
-    );
-    if (grant.rows[0]) {
-      await client.query(
-        `INSERT INTO user_balance_checkpoints (user_id, balance, last_seq) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id) DO UPDATE SET balance = user_balance_checkpoints.balance + EXCLUDED.balance,
-           last_seq = GREATEST(user_balance_checkpoints.last_seq, EXCLUDED.last_seq), updated_at = now()`,
-        [userId, grant.rows[0].amount, grant.rows[0].seq],
-      );
-    }
+/** A minimal admin API client: JSON in, JSON out, and an error that says which call failed. */
+function adminClient(gatewayUrl: string, adminToken: string) {
+  return async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const res = await fetch(`${gatewayUrl}/admin/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`seeding: ${method} /admin/api/v1${path} answered ${res.status}: ${text.slice(0, 300)}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  };
+}
 
-    const encrypted = o.upstreamApiKey ? await encryptSecret(await importSecretKey(o.encryptionKey), o.upstreamApiKey) : null;
-    const endpoint = await client.query<{ id: string }>(
-      `INSERT INTO inference_endpoints (name, description, url, api_key_encrypted, created_by)
-       VALUES ('demo-upstream', 'Endpoint created by npm start', $1, $2, $3)
-       ON CONFLICT (name) DO UPDATE SET url = EXCLUDED.url, api_key_encrypted = EXCLUDED.api_key_encrypted, updated_at = now()
-       RETURNING id`,
-      [o.upstreamBaseUrl, encrypted, userId],
-    );
-    const model = await client.query<{ id: string }>(
-      `INSERT INTO deployed_models (model_name, alias, hosted_on, description, created_by)
-       VALUES ($1, $2, $3, 'Demo model created by npm start', $4)
-       ON CONFLICT (alias) DO UPDATE SET model_name = EXCLUDED.model_name, hosted_on = EXCLUDED.hosted_on, updated_at = now()
-       RETURNING id`,
-      [o.upstreamModel, DEMO_MODEL_ALIAS, endpoint.rows[0]!.id, userId],
-    );
-    const modelId = model.rows[0]!.id;
-    await client.query(`INSERT INTO deployment_groups (deployment_id, group_id) VALUES ($1, $2) ON CONFLICT DO NOTHING`, [modelId, EVERYONE_GROUP]);
-    await client.query(
-      `INSERT INTO model_tariffs (deployed_model_id, name, api_key_purpose, input_price_per_token, output_price_per_token)
-       SELECT $1, 'demo', 'realtime', 0.000001, 0.000002
-       WHERE NOT EXISTS (SELECT 1 FROM model_tariffs WHERE deployed_model_id = $1 AND api_key_purpose = 'realtime' AND valid_until IS NULL)`,
-      [modelId],
-    );
+type Call = ReturnType<typeof adminClient>;
 
-    await client.query(
-      `UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND name = $2 AND NOT is_deleted`,
-      [userId, DEMO_KEY_NAME],
-    );
-    const apiKey = generateApiKey();
-    const key = await client.query<{ id: string }>(
-      `INSERT INTO api_keys (name, key_hash, key_prefix, user_id, created_by, purpose)
-       VALUES ($1, $2, $3, $4, $4, 'realtime') RETURNING id`,
-      [DEMO_KEY_NAME, await hashApiKey(apiKey), displayPrefix(apiKey), userId],
-    );
-    await client.query("COMMIT");
-    return { userId, apiKey, apiKeyId: key.rows[0]!.id, modelAlias: DEMO_MODEL_ALIAS };
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => undefined);
-    throw err;
-  } finally {
-    await client.end();
+/** Every item of a paginated list (the demo data is small; this still pages correctly). */
+async function listAll<T>(call: Call, path: string): Promise<T[]> {
+  const out: T[] = [];
+  for (let skip = 0; ; skip += 1000) {
+    const page = await call<Page<T>>("GET", `${path}${path.includes("?") ? "&" : "?"}skip=${skip}&limit=1000`);
+    out.push(...page.data);
+    if (page.data.length < 1000) return out;
   }
+}
+
+export async function seedDemo(o: SeedOptions): Promise<SeedResult> {
+  const call = adminClient(o.gatewayUrl, o.adminToken);
+
+  const users = await listAll<{ id: string; username: string }>(call, "/users");
+  const user =
+    users.find((u) => u.username === DEMO_USERNAME) ??
+    (await call<{ id: string }>("POST", "/users", { username: DEMO_USERNAME, email: DEMO_USER_EMAIL, display_name: "Demo user" }));
+
+  await call("POST", "/transactions", {
+    user_id: user.id,
+    transaction_type: "admin_grant",
+    amount: o.grant ?? "100",
+    source_id: "demo-grant",
+    description: "Demo credits from npm start",
+  });
+
+  const endpointFields = { url: o.upstreamBaseUrl, api_key: o.upstreamApiKey ?? null };
+  const endpoints = await listAll<{ id: string; name: string }>(call, "/endpoints");
+  const existingEndpoint = endpoints.find((e) => e.name === DEMO_ENDPOINT);
+  const endpoint = existingEndpoint
+    ? await call<{ id: string }>("PATCH", `/endpoints/${existingEndpoint.id}`, endpointFields)
+    : await call<{ id: string }>("POST", "/endpoints", { name: DEMO_ENDPOINT, description: "Endpoint created by npm start", ...endpointFields });
+
+  const modelFields = { model_name: o.upstreamModel, hosted_on: endpoint.id, open_to_everyone: true };
+  const models = await listAll<{ id: string; alias: string }>(call, "/models");
+  const existingModel = models.find((m) => m.alias === DEMO_MODEL_ALIAS);
+  const model = existingModel
+    ? await call<{ id: string }>("PATCH", `/models/${existingModel.id}`, modelFields)
+    : await call<{ id: string }>("POST", "/models", { alias: DEMO_MODEL_ALIAS, description: "Demo model created by npm start", ...modelFields });
+  // A realtime price only if it has none: prices an operator set since are left as they are.
+  type Tariff = { purpose: string; completion_window: string | null; input_price_per_token: string; output_price_per_token: string };
+  const { data: tariffs } = await call<{ data: Tariff[] }>("GET", `/models/${model.id}/tariffs`);
+  if (!tariffs.some((t) => t.purpose === "realtime" && t.completion_window === null)) {
+    await call("PUT", `/models/${model.id}/tariffs`, [...tariffs, { purpose: "realtime", completion_window: null, input_price_per_token: "0.000001", output_price_per_token: "0.000002" }]);
+  }
+
+  for (const old of await listAll<{ id: string; name: string }>(call, `/users/${user.id}/api-keys`)) {
+    if (old.name === DEMO_KEY_NAME) await call("DELETE", `/users/${user.id}/api-keys/${old.id}`);
+  }
+  const key = await call<{ id: string; key: string }>("POST", `/users/${user.id}/api-keys`, { name: DEMO_KEY_NAME, purpose: "realtime" });
+  return { userId: user.id, apiKey: key.key, apiKeyId: key.id, modelAlias: DEMO_MODEL_ALIAS };
 }

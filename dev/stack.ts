@@ -3,8 +3,8 @@
  * end-to-end tests:
  *
  *   Postgres (DATABASE_URL, else embedded PGlite) → migrations → WebSocket bridge for the Neon
- *   driver → mock upstream (unless UPSTREAM_URL) → demo seed → both workers under one
- *   `wrangler dev`, sharing the local queue.
+ *   driver → mock upstream (unless UPSTREAM_URL) → both workers under one `wrangler dev`,
+ *   sharing the local queue → the demo seed, made through the admin API.
  *
  * `stop()` ends every process and server it started.
  */
@@ -159,14 +159,6 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
 
     const encryptionKey = o.encryptionKey ?? localEncryptionKey(o.stateDir);
-    const seed = await seedDemo(databaseUrl, {
-      upstreamBaseUrl,
-      upstreamModel: o.upstreamModel ?? "mock-gpt",
-      upstreamApiKey: o.upstreamApiKey,
-      encryptionKey,
-    });
-    step("demo data seeded");
-
     const adminToken = o.adminToken ?? randomToken("tg-admin-");
     const port = o.port || (await freePort());
     // Secrets reach wrangler through files (mode 0600), not the command line, so they do not show
@@ -203,7 +195,8 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       cwd: ROOT,
       detached: true, // its own process group, so stop() ends workerd too
       stdio: ["ignore", o.wranglerOutput === "inherit" ? "inherit" : "pipe", o.wranglerOutput === "inherit" ? "inherit" : "pipe"],
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "" },
+      // No telemetry, and no fetch of request.cf data from workers.cloudflare.com: local runs stay on loopback.
+      env: { CLOUDFLARE_CF_FETCH_ENABLED: "false", ...process.env, WRANGLER_SEND_METRICS: "false", CI: process.env.CI ?? "" },
     });
     if (typeof o.wranglerOutput === "function") {
       pipeLines(child.stdout, o.wranglerOutput);
@@ -239,6 +232,15 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const gatewayUrl = `http://127.0.0.1:${port}`;
     await waitForHealthy(gatewayUrl, child, 90_000);
     step(`gateway and consumer running under wrangler dev on ${gatewayUrl}`);
+
+    const seed = await seedDemo({
+      gatewayUrl,
+      adminToken,
+      upstreamBaseUrl,
+      upstreamModel: o.upstreamModel ?? "mock-gpt",
+      upstreamApiKey: o.upstreamApiKey,
+    });
+    step("demo data seeded through the admin API");
 
     return {
       gatewayUrl,

@@ -7,7 +7,7 @@
  * inserts it, and only rows the INSERT actually returned are folded.** Then a checkpoint always
  * equals Σ(admin_grant, purchase) − Σ(usage, admin_removal) over the committed ledger, however many
  * writers run at once and however often a message is redelivered, and the gateway can read the
- * balance from the checkpoint alone. (dev/seed.ts and the test fixtures' grant keep it too.)
+ * balance from the checkpoint alone. (The admin API's transactions and the test fixtures' grant keep it too.)
  */
 import type Decimal from "decimal.js";
 

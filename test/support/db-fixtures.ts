@@ -70,7 +70,7 @@ export async function createTariff(
 
 /**
  * Credits a user the way every ledger writer must: the ledger row and its fold into the checkpoint
- * in one statement (as dev/seed.ts does). Returns the checkpoint balance before and after.
+ * in one statement (as the admin API's transactions do). Returns the checkpoint balance before and after.
  */
 export async function grantCredits(
   db: Queryable,
