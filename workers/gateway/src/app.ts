@@ -8,6 +8,8 @@ import { ApiError } from "../../../shared/errors.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
+import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
+import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
 import { handleListModels } from "./models.ts";
@@ -45,6 +47,14 @@ export function newApp(): Hono<GatewayApp> {
   app.notFound((c) => new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse());
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
+
+  // Documentation: public pages with no data in them. Registered before the /admin door so the
+  // admin page itself loads; the admin document it fetches still needs credentials.
+  app.get("/ai/openapi.json", (c) => c.json(aiOpenApiDocument()));
+  app.get("/ai/docs", aiDocsPage);
+  app.get("/admin/docs", adminDocsPage);
+  app.get("/docs/render.js", docsScript);
+  app.get("/docs/docs.css", docsStyle);
 
   app.get("/ai/v1/models", loadConfig, handleListModels);
   // Everything under /admin needs admin credentials before it can even learn a route exists.
