@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { API_KEY_PURPOSES, displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import type { AdminApp } from "./principal.ts";
+import { currentOwner, type AdminApp } from "./principal.ts";
 import { visibleUser } from "./users.ts";
 import { notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, type Page } from "./validation.ts";
 
@@ -51,11 +51,13 @@ function toView(row: KeyRow): ApiKeyView {
   };
 }
 
-/** `{user_id}`: a user id, or `current` for the caller's own user (the ADMIN_TOKEN has none). */
+/** `{user_id}`: a user id, or `current` for the caller (or their active organization; the ADMIN_TOKEN has none). */
 function ownerId(c: Context<AdminApp>): string {
   if (c.req.param("user_id") === "current") {
-    if (c.var.actor.userId === null) throw notFound("user", "current");
-    return c.var.actor.userId;
+    // In organization context, `current` is the organization the caller acts for.
+    const owner = currentOwner(c.var.actor);
+    if (owner === null) throw notFound("user", "current");
+    return owner;
   }
   return pathId(c, "user_id", "user");
 }

@@ -39,6 +39,13 @@ function operation(route: AdminRoute): Record<string, unknown> {
   for (const [, name] of route.path.matchAll(/\{(\w+)\}/g)) {
     parameters.push({ name, in: "path", required: true, schema: { type: "string" } });
   }
+  parameters.push({
+    name: "X-Organization-Id",
+    in: "header",
+    required: false,
+    description: "Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same.",
+    schema: { type: "string", format: "uuid" },
+  });
   if (route.query) {
     const query = jsonSchema(route.query, "input");
     const properties = (query.properties ?? {}) as Record<string, JsonSchema>;

@@ -8,7 +8,13 @@
  * Managers (platform_manager) see and change everything. Everyone else sees and changes only their
  * own user and keys; another owner's resource answers 404 exactly as a missing one does, so ids
  * cannot be probed.
+ *
+ * Organization context: an `X-Organization-Id` header (or, for the dashboard, the
+ * `tollgate_org` cookie) names an organization the caller belongs to (managers may name any).
+ * The caller then acts for the organization: `current` means the organization, what they create
+ * belongs to it, and every list is scoped to it — for managers too.
  */
+import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { Pool } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
@@ -27,7 +33,14 @@ export interface Actor {
   apiKeyId: string | null;
   roles: Role[];
   isManager: boolean;
+  /** The organization the caller acts for (organization context), or null. */
+  activeOrganization: string | null;
+  /** The caller's role in that organization; null outside org context or for a manager who is not a member. */
+  orgRole: OrgRole | null;
 }
+
+export const ORG_ROLES = ["owner", "admin", "member"] as const;
+export type OrgRole = (typeof ORG_ROLES)[number];
 
 /** Hono generics for the admin router: the gateway's, plus the actor and the request's pool. */
 export interface AdminApp {
@@ -39,7 +52,7 @@ const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r
 
 export async function resolveActor(admin: AdminPrincipal, pool: Pool): Promise<Actor> {
   if (admin.via === "admin_token" || admin.userId === null) {
-    return { via: admin.via, userId: null, apiKeyId: admin.apiKeyId, roles: ["platform_manager"], isManager: true };
+    return { via: admin.via, userId: null, apiKeyId: admin.apiKeyId, roles: ["platform_manager"], isManager: true, activeOrganization: null, orgRole: null };
   }
   const { rows } = await pool.query<{ role: string | null }>(
     `SELECT r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
@@ -50,7 +63,34 @@ export async function resolveActor(admin: AdminPrincipal, pool: Pool): Promise<A
   if (rows.length === 0) throw new ApiError("invalid_api_key", "Incorrect credentials, or the key has been deleted.");
   const roles = rows.map((r) => r.role).filter((r): r is string => r !== null).filter(isRole);
   if (!roles.includes("standard_user")) roles.push("standard_user");
-  return { via: admin.via, userId: admin.userId, apiKeyId: admin.apiKeyId, roles, isManager: roles.includes("platform_manager") };
+  return { via: admin.via, userId: admin.userId, apiKeyId: admin.apiKeyId, roles, isManager: roles.includes("platform_manager"), activeOrganization: null, orgRole: null };
+}
+
+const ORG_COOKIE = "tollgate_org";
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The organization id the request asks to act for: the header wins over the cookie. */
+export function requestedOrganization(header: string | undefined, cookie: string | undefined): string | null {
+  const value = header?.trim() || cookie?.trim() || "";
+  if (!value) return null;
+  if (!UUID.test(value)) throw new ApiError("invalid_request_error", "X-Organization-Id must be an organization id (a UUID).", { param: "X-Organization-Id" });
+  return value.toLowerCase();
+}
+
+/**
+ * Enters organization context. A member acts with their membership role; a manager may enter any
+ * organization. Anyone else — and any id that is not a live organization — gets the 404 a missing
+ * organization gets.
+ */
+export async function enterOrganization(actor: Actor, orgId: string, pool: Pool): Promise<Actor> {
+  const { rows } = await pool.query<{ role: OrgRole | null }>(
+    `SELECT m.role FROM users o LEFT JOIN user_organizations m ON m.organization_id = o.id AND m.user_id = $2
+      WHERE o.id = $1 AND o.user_type = 'organization' AND o.deleted_at IS NULL`,
+    [orgId, actor.userId],
+  );
+  const row = rows[0];
+  if (!row || (row.role === null && !actor.isManager)) throw notFound("organization", orgId);
+  return { ...actor, activeOrganization: orgId, orgRole: row.role };
 }
 
 /**
@@ -61,7 +101,9 @@ export const adminContext = createMiddleware<AdminApp>(async function adminConte
   const db = new RequestDb(c.var.config);
   try {
     c.set("db", db.get());
-    c.set("actor", await resolveActor(c.var.admin, c.var.db));
+    const actor = await resolveActor(c.var.admin, c.var.db);
+    const orgId = requestedOrganization(c.req.header("x-organization-id"), getCookie(c, ORG_COOKIE));
+    c.set("actor", orgId ? await enterOrganization(actor, orgId, c.var.db) : actor);
     await next();
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));
@@ -79,9 +121,24 @@ export function requireManager(actor: Actor): void {
 }
 
 /**
- * Throws 404 unless the actor may act on `userId`'s things. The message is the one a missing user
- * gets, so a foreign id and an unknown id are indistinguishable.
+ * Throws 404 unless the actor may act on `userId`'s things: their own, their active organization's,
+ * or anyone's for a manager. The message is the one a missing user gets, so a foreign id and an
+ * unknown id are indistinguishable.
  */
 export function assertOwnerVisible(actor: Actor, userId: string): void {
-  if (!actor.isManager && actor.userId !== userId) throw notFound("user", userId);
+  if (!actor.isManager && actor.userId !== userId && actor.activeOrganization !== userId) throw notFound("user", userId);
+}
+
+/** Whose things `current` means: the active organization in org context, else the caller. */
+export function currentOwner(actor: Actor): string | null {
+  return actor.activeOrganization ?? actor.userId;
+}
+
+/**
+ * The owner a list is limited to: the organization in org context (even for managers), nobody
+ * (everything) for a manager outside it, else the caller.
+ */
+export function listScope(actor: Actor, seesAll = actor.isManager): string | null {
+  if (actor.activeOrganization) return actor.activeOrganization;
+  return seesAll ? null : actor.userId;
 }

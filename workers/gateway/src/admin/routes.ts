@@ -12,6 +12,23 @@ import { CreateModel, createModel, deleteModel, getModel, listModels, ModelView,
 import type { AdminApp } from "./principal.ts";
 import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./tariffs.ts";
 import { CreateTransaction, createTransaction, listTransactions, TransactionCreated, TransactionQuery, TransactionView } from "./transactions.ts";
+import {
+  AddMember,
+  addMember,
+  ChangeMember,
+  changeMember,
+  CreateOrganization,
+  createOrganization,
+  deleteOrganization,
+  getOrganization,
+  listMembers,
+  listOrganizations,
+  MemberView,
+  OrganizationView,
+  PatchOrganization,
+  patchOrganization,
+  removeMember,
+} from "./organizations.ts";
 import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
 
@@ -24,7 +41,7 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "API keys" | "Endpoints" | "Models" | "Credits";
+  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
@@ -41,6 +58,16 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "get", path: "/users", summary: "List users", tag: "Users", managersOnly: true, handler: listUsers, query: Pagination, response: { status: 200, schema: pageOf(UserView) } },
   { method: "post", path: "/users", summary: "Create a user", tag: "Users", managersOnly: true, handler: createUser, body: CreateUser, response: { status: 201, schema: UserView }, conflicts: true },
   { method: "get", path: "/users/{id}", summary: "Get a user (`current` is the caller)", tag: "Users", managersOnly: false, handler: getUser, response: { status: 200, schema: UserView } },
+
+  { method: "get", path: "/organizations", summary: "List organizations (yours; managers: all)", tag: "Organizations", managersOnly: false, handler: listOrganizations, query: Pagination, response: { status: 200, schema: pageOf(OrganizationView) } },
+  { method: "post", path: "/organizations", summary: "Create an organization (you become its owner)", tag: "Organizations", managersOnly: false, handler: createOrganization, body: CreateOrganization, response: { status: 201, schema: OrganizationView }, conflicts: true },
+  { method: "get", path: "/organizations/{id}", summary: "Get an organization you belong to", tag: "Organizations", managersOnly: false, handler: getOrganization, response: { status: 200, schema: OrganizationView } },
+  { method: "patch", path: "/organizations/{id}", summary: "Update an organization (owners and admins)", tag: "Organizations", managersOnly: false, handler: patchOrganization, body: PatchOrganization, response: { status: 200, schema: OrganizationView }, conflicts: true },
+  { method: "delete", path: "/organizations/{id}", summary: "Delete an organization and its keys (owners)", tag: "Organizations", managersOnly: false, handler: deleteOrganization, response: { status: 204 } },
+  { method: "get", path: "/organizations/{id}/members", summary: "List an organization's members", tag: "Organizations", managersOnly: false, handler: listMembers, query: Pagination, response: { status: 200, schema: pageOf(MemberView) } },
+  { method: "post", path: "/organizations/{id}/members", summary: "Add a member (owners and admins; owners add owners)", tag: "Organizations", managersOnly: false, handler: addMember, body: AddMember, response: { status: 201, schema: MemberView }, conflicts: true },
+  { method: "patch", path: "/organizations/{id}/members/{user_id}", summary: "Change a member's role (owners; one owner always remains)", tag: "Organizations", managersOnly: false, handler: changeMember, body: ChangeMember, response: { status: 200, schema: MemberView }, conflicts: true },
+  { method: "delete", path: "/organizations/{id}/members/{user_id}", summary: "Remove a member, or leave (one owner always remains)", tag: "Organizations", managersOnly: false, handler: removeMember, response: { status: 204 }, conflicts: true },
 
   { method: "get", path: "/users/{user_id}/api-keys", summary: "List a user's API keys", tag: "API keys", managersOnly: false, handler: listApiKeys, query: Pagination, response: { status: 200, schema: pageOf(ApiKeyView) } },
   { method: "post", path: "/users/{user_id}/api-keys", summary: "Create an API key (the secret is shown once)", tag: "API keys", managersOnly: false, handler: createApiKey, body: CreateKey, response: { status: 201, schema: ApiKeyWithSecret } },

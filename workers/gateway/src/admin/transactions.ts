@@ -9,14 +9,15 @@
  * (`usage:<event_id>`).
  *
  * `GET` lists ledger rows, newest first. Managers and billing managers see everyone's; anyone else
- * sees only their own (another user's id answers 404, as a missing one does).
+ * sees only their own (another user's id answers 404, as a missing one does); in organization
+ * context everyone sees only the organization's.
  */
 import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { balanceCrossing, Money, moneyText } from "../../../../shared/pricing.ts";
 import { ledgerEntryQuery } from "../../../../shared/sql/ledger.ts";
-import { assertOwnerVisible, type Actor, type AdminApp } from "./principal.ts";
+import { listScope, type Actor, type AdminApp } from "./principal.ts";
 import { findUser } from "./users.ts";
 import { DecimalString, notFound, Pagination, parseBody, parseQuery, type Page } from "./validation.ts";
 
@@ -122,13 +123,11 @@ export const TransactionQuery = Pagination.extend({
 export async function listTransactions(c: Context<AdminApp>): Promise<Response> {
   const actor = c.var.actor;
   const q = parseQuery(c, TransactionQuery);
-  let userId = q.user_id ?? null;
-  if (!canManageCredits(actor)) {
-    if (userId !== null) assertOwnerVisible(actor, userId);
-    // A standard user (or request viewer) sees their own ledger only.
-    userId = actor.userId;
-    if (userId === null) throw new ApiError("permission_denied", "This caller holds no credits.");
-  }
+  // In organization context the organization's ledger (for managers too); outside it, managers
+  // see everyone's and anyone else their own.
+  const scope = listScope(actor, canManageCredits(actor));
+  if (q.user_id !== undefined && scope !== null && q.user_id !== scope) throw notFound("user", q.user_id);
+  const userId = q.user_id ?? scope;
   const where = `($1::uuid IS NULL OR t.user_id = $1) AND ($2::text IS NULL OR t.transaction_type = $2)
     AND ($3::timestamptz IS NULL OR t.created_at >= $3) AND ($4::timestamptz IS NULL OR t.created_at < $4)`;
   const filters = [userId, q.transaction_type ?? null, q.created_after ?? null, q.created_before ?? null];
