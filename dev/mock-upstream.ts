@@ -229,6 +229,21 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       return end(chunk);
     }) as typeof res.end;
 
+    // A tokenizer service (the reference's protocol) serving one alias, counting whitespace-separated
+    // words: /tokenizer/<alias>/v1/…; under /tokenizer-broken/<alias> its counts contradict themselves.
+    const tokenizer = /^\/(tokenizer|tokenizer-broken)\/([^/]+)\/v1\/(models|tokenize)$/.exec(path);
+    if (tokenizer) {
+      const version = "mock-words@1";
+      const alias = decodeURIComponent(tokenizer[2]!);
+      if (tokenizer[3] === "models") return sendJson(res, 200, { models: [{ alias, hf_repo: "mock/words", tokenizer_version: version }] });
+      const segments = Array.isArray(body.segments) ? body.segments.map((t) => String(t)) : [];
+      const counts = segments.map((t) => t.split(/\s+/).filter(Boolean).length);
+      let total = 0;
+      const cumulative = counts.map((n) => (total += n));
+      if (tokenizer[1] === "tokenizer-broken") cumulative.reverse();
+      return sendJson(res, 200, { virtual_model: body.model, tokenizer_version: version, segment_counts: counts, cumulative, total });
+    }
+
     const o = optionsFor(typeof body.model === "string" ? body.model : "", options, body);
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;

@@ -4,6 +4,7 @@ import { classify, injectCacheStats, normalizeSplit, readCandidates, scrubCacheS
 import { CacheControlError, parsePrompt, type TierPolicy } from "../../shared/prompt-cache/markers.ts";
 import { canonicalJson, prefixHashes } from "../../shared/prompt-cache/prefix.ts";
 import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../shared/prompt-cache/tokenizer.ts";
+import { tokenizeSegments, tokenizerVersionFor } from "../../shared/prompt-cache/tokenizer-service.ts";
 
 const POLICY: TierPolicy = { enabled: ["5m", "1h"], defaultTtl: "5m" };
 const EC = (ttl?: string) => ({ type: "ephemeral", ...(ttl ? { ttl } : {}) });
@@ -160,5 +161,32 @@ describe("built-in tokenizer", () => {
     expect(counted).toEqual([100, 102]); // block 0 was known; block 1 counted on top of it
     expect(remembered.get(1)).toBe(102);
     expect(loads).toBe(1);
+  });
+});
+
+describe("tokenizer-service client", () => {
+  const answer = (body: unknown, status = 200): typeof fetch => (async () => new Response(JSON.stringify(body), { status })) as unknown as typeof fetch;
+  const good = { virtual_model: "m", tokenizer_version: "v1", segment_counts: [3, 0, 4], cumulative: [3, 3, 7], total: 7 };
+
+  it("reads the alias's version and the cumulative counts, sending one segment per block", async () => {
+    expect(await tokenizerVersionFor("http://t/", "m", undefined, answer({ models: [{ alias: "x", tokenizer_version: "vx" }, { alias: "m", hf_repo: "o/m", tokenizer_version: "v1" }] }))).toBe("v1");
+    let sent: unknown;
+    const capture = (async (_url: string, init: RequestInit) => {
+      sent = JSON.parse(String(init.body));
+      return new Response(JSON.stringify(good));
+    }) as unknown as typeof fetch;
+    expect(await tokenizeSegments("http://t", "m", ["a b c", "", "d e f g"], "v1", undefined, capture)).toEqual({ tokenizerVersion: "v1", cumulative: [3, 3, 7] });
+    expect(sent).toEqual({ model: "m", segments: ["a b c", "", "d e f g"] });
+  });
+
+  it("rejects answers that would misbill: wrong length, inconsistent sums, another version, errors", async () => {
+    const segs = ["a", "b", "c"];
+    await expect(tokenizeSegments("http://t", "m", segs, "v1", undefined, answer({ ...good, segment_counts: [3, 4], cumulative: [3, 7] }))).rejects.toThrow(/segments/);
+    await expect(tokenizeSegments("http://t", "m", segs, "v1", undefined, answer({ ...good, cumulative: [3, 4, 7] }))).rejects.toThrow(/cumulative/);
+    await expect(tokenizeSegments("http://t", "m", segs, "v1", undefined, answer({ ...good, total: 8 }))).rejects.toThrow(/total/);
+    await expect(tokenizeSegments("http://t", "m", segs, "v1", undefined, answer({ ...good, tokenizer_version: "v2" }))).rejects.toThrow(/version/);
+    await expect(tokenizeSegments("http://t", "m", segs, "v1", undefined, answer({ ...good, segment_counts: [3, -1, 5] }))).rejects.toThrow();
+    await expect(tokenizeSegments("http://t", "m", segs, "v1", undefined, answer({ error: "x" }, 500))).rejects.toThrow(/500/);
+    await expect(tokenizerVersionFor("http://t", "m", undefined, answer({ models: [] }))).rejects.toThrow(/does not serve/);
   });
 });

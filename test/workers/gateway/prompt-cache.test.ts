@@ -249,4 +249,37 @@ describe("prompt caching", () => {
     const pick = (u: Usage) => [u.prompt_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens, u.cache_creation, u.prompt_tokens_details?.cached_tokens];
     expect(pick(b)).toEqual(pick(a));
   });
+
+  it("an external tokenizer service counts the prefix, and its version scopes the index", async () => {
+    const { userId, key, alias } = await cachingSetup();
+    const service = `${env.MOCK_UPSTREAM_URL}/tokenizer/${alias}`;
+    await pool.query("UPDATE deployed_models SET tokenizer_url = $1 WHERE alias = $2", [service, alias]);
+    const tokenizeCalls = async () => (await upstreamRequests()).filter((r) => r.path === `/tokenizer/${alias}/v1/tokenize`).length;
+
+    const first = ((await (await post("/chat/completions", chatBody(alias, "first question"), key)).json()) as { usage: Usage }).usage;
+    // The mock service counts words: the system block is "You are a meticulous assistant. " × 120.
+    expect(first.cache_creation_input_tokens).toBe(600);
+    const [entry] = await waitForEntries(userId, alias);
+    expect(entry).toMatchObject({ prefix_tokens: 600 });
+    const { rows } = await pool.query<{ tokenizer_version: string }>("SELECT tokenizer_version FROM prompt_cache_entries WHERE principal_id = $1 AND model_alias = $2", [userId, alias]);
+    expect(rows.map((r) => r.tokenizer_version)).toEqual(["mock-words@1"]);
+
+    const second = ((await (await post("/chat/completions", chatBody(alias, "another question"), key)).json()) as { usage: Usage }).usage;
+    expect(second.cache_read_input_tokens).toBe(600);
+    // The same prompt again is counted from memory: no further call to the service.
+    const before = await tokenizeCalls();
+    await (await post("/chat/completions", chatBody(alias, "another question"), key)).text();
+    expect(await tokenizeCalls()).toBe(before);
+  });
+
+  it("a tokenizer service whose counts contradict themselves is not trusted: uncached, never an error", async () => {
+    const { userId, key, alias } = await cachingSetup();
+    await pool.query("UPDATE deployed_models SET tokenizer_url = $1 WHERE alias = $2", [`${env.MOCK_UPSTREAM_URL}/tokenizer-broken/${alias}`, alias]);
+    const res = await post("/chat/completions", chatBody(alias, "q"), key);
+    expect(res.status).toBe(200);
+    const usage = ((await res.json()) as { usage: Usage }).usage;
+    expect([usage.cache_read_input_tokens, usage.cache_creation_input_tokens]).toEqual([0, 0]);
+    await sleep(300);
+    expect(await entries(userId, alias)).toEqual([]);
+  });
 });

@@ -4,14 +4,14 @@
  */
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
-import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats, type Classification } from "../../../shared/prompt-cache/classify.ts";
+import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats } from "../../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/markers.ts";
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { batchInfoFrom } from "./meter.ts";
 import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./proxy.ts";
 import type { MeterState } from "./meter.ts";
-import { commitIndex, startClassify, type CacheScope, type ClassifyJob } from "./prompt-cache.ts";
+import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
 import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
@@ -49,7 +49,7 @@ function finishReasonOf(payload: Record<string, unknown>): string | null {
  */
 class CacheAccounting {
   private job: ClassifyJob | null = null;
-  private classification: Classification | null = null;
+  private classification: ScopedClassification | null = null;
 
   constructor(
     private readonly scope: CacheScope | null,
@@ -65,7 +65,7 @@ class CacheAccounting {
       if (err instanceof CacheControlError) throw new ApiError("invalid_cache_control", err.message, { param: err.param });
       throw err;
     }
-    const scope = model.cache ? { principalId, alias: model.alias, minPrefixTokens: model.cache.minPrefixTokens } : null;
+    const scope = model.cache ? { principalId, alias: model.alias, minPrefixTokens: model.cache.minPrefixTokens, tokenizerUrl: model.tokenizerUrl } : null;
     const cache = new CacheAccounting(scope, c.var.meter);
     if (scope && parsed.breakpoints.length > 0) cache.job = startClassify(parsed, scope, config);
     return { forwarded: parsed.stripped, cache };

@@ -7,8 +7,9 @@
 import { withPool } from "../../../shared/db.ts";
 import { classify, NO_CACHE, readCandidates, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
 import { TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
-import { prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
+import { blockText, prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
 import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
+import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
 
@@ -30,34 +31,65 @@ const knownLive = new TtlCache<KnownEntry>(50_000);
 /** A read slides the entry's expiry in Postgres at most once per this fraction of its TTL. */
 const SLIDE_EVERY_FRACTION = 0.1;
 
-const liveKey = (scope: CacheScope, hash: string) => `${scope.principalId}|${scope.alias}|${hash}`;
+const liveKey = (scope: CacheScope, version: string, hash: string) => `${scope.principalId}|${scope.alias}|${version}|${hash}`;
 
-function rememberLive(scope: CacheScope, hash: string, tier: Tier, now: number, slidAt = now): void {
+function rememberLive(scope: CacheScope, version: string, hash: string, tier: Tier, now: number, slidAt = now): void {
   const ttlMs = TIER_SECONDS[tier] * 1000;
-  knownLive.set(liveKey(scope, hash), { tier, expiresAt: now + ttlMs, slidAt }, ttlMs, now);
+  knownLive.set(liveKey(scope, version, hash), { tier, expiresAt: now + ttlMs, slidAt }, ttlMs, now);
 }
 
-/** Cumulative tokens per block, counting only blocks whose prefix this isolate has not seen. */
-function countPrefix(parsed: ParsedPrompt, hashes: readonly string[], signal: AbortSignal): Promise<number[]> {
+/** A tokenizer service's version per (service, alias): asked once a minute per isolate. */
+const serviceVersions = new TtlCache<string>(1_000);
+const SERVICE_VERSION_TTL_MS = 60_000;
+
+/**
+ * Cumulative tokens per block and the tokenizer version they were counted with (the index's
+ * scope). Blocks whose prefix this isolate has already counted are not counted again; with an
+ * external tokenizer service, a prompt it has fully seen needs no call at all.
+ */
+async function countPrefix(scope: CacheScope, parsed: ParsedPrompt, hashes: readonly string[], signal: AbortSignal): Promise<{ version: string; cumulative: number[] }> {
   const now = Date.now();
-  const key = (i: number) => `${BUILTIN_TOKENIZER_VERSION}|${hashes[i]}`;
-  return cumulativeTokens(parsed.blocks, builtinCounter, signal, {
-    get: (i) => tokenCounts.get(key(i), now),
-    set: (i, total) => tokenCounts.set(key(i), total, TOKEN_COUNT_TTL_MS, now),
-  });
+  if (!scope.tokenizerUrl) {
+    const key = (i: number) => `${BUILTIN_TOKENIZER_VERSION}|${hashes[i]}`;
+    const cumulative = await cumulativeTokens(parsed.blocks, builtinCounter, signal, {
+      get: (i) => tokenCounts.get(key(i), now),
+      set: (i, total) => tokenCounts.set(key(i), total, TOKEN_COUNT_TTL_MS, now),
+    });
+    return { version: BUILTIN_TOKENIZER_VERSION, cumulative };
+  }
+  const url = scope.tokenizerUrl;
+  const versionKey = `${url}|${scope.alias}`;
+  let version = serviceVersions.get(versionKey, now);
+  if (version === undefined) {
+    version = await tokenizerVersionFor(url, scope.alias, signal);
+    serviceVersions.set(versionKey, version, SERVICE_VERSION_TTL_MS, now);
+  }
+  const key = (i: number) => `${version}|${hashes[i]}`;
+  const known = hashes.map((_, i) => tokenCounts.get(key(i), now));
+  if (known.every((n) => n !== undefined)) return { version, cumulative: known as number[] };
+  const counted = await tokenizeSegments(url, scope.alias, parsed.blocks.map(blockText), version, signal);
+  counted.cumulative.forEach((total, i) => tokenCounts.set(key(i), total, TOKEN_COUNT_TTL_MS, now));
+  return { version, cumulative: counted.cumulative };
 }
 
 export interface CacheScope {
   principalId: string;
   alias: string;
   minPrefixTokens: number;
+  /** The deployment's tokenizer service, or null for the built-in tokenizer. */
+  tokenizerUrl: string | null;
 }
 
-const INACTIVE: Classification = { stats: NO_CACHE, writes: [], slide: null };
+/** A classification and the tokenizer version its index entries are scoped by. */
+export interface ScopedClassification extends Classification {
+  tokenizerVersion: string;
+}
+
+const INACTIVE: ScopedClassification = { stats: NO_CACHE, writes: [], slide: null, tokenizerVersion: BUILTIN_TOKENIZER_VERSION };
 
 export interface ClassifyJob {
   /** Resolves to the classification, or to "nothing cached" on any failure or the deadline. */
-  result: Promise<Classification>;
+  result: Promise<ScopedClassification>;
   /** Stops the work (client gone): nothing will be committed. */
   abort(): void;
 }
@@ -70,16 +102,17 @@ export function setClassifyDelayForTests(ms: number): void {
 
 export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: GatewayConfig): ClassifyJob {
   const controller = new AbortController();
-  const work = (async (): Promise<Classification> => {
+  const work = (async (): Promise<ScopedClassification> => {
     if (testDelayMs > 0) await new Promise((r) => setTimeout(r, testDelayMs));
     const hashes = await prefixHashes(parsed.blocks);
-    const cumulative = await countPrefix(parsed, hashes, controller.signal);
+    const { version, cumulative } = await countPrefix(scope, parsed, hashes, controller.signal);
     const positions = readCandidates(parsed.breakpoints);
     const deepest = hashes[positions[positions.length - 1]!]!;
     const now = Date.now();
-    const known = knownLive.get(liveKey(scope, deepest), now);
+    const known = knownLive.get(liveKey(scope, version, deepest), now);
     if (known && known.expiresAt > now) {
-      return classify(parsed.breakpoints, cumulative, hashes, new Map([[deepest, { tier: known.tier }]]), scope.minPrefixTokens);
+      const result = classify(parsed.breakpoints, cumulative, hashes, new Map([[deepest, { tier: known.tier }]]), scope.minPrefixTokens);
+      return { ...result, tokenizerVersion: version };
     }
     const candidates = positions.map((i) => hashes[i]!);
     const live = await withPool(config, async (pool) => {
@@ -87,16 +120,16 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
         `SELECT prefix_hash, tier FROM prompt_cache_entries
           WHERE principal_id = $1 AND model_alias = $2 AND tokenizer_version = $3
             AND prefix_hash = ANY($4::text[]) AND expires_at > now()`,
-        [scope.principalId, scope.alias, BUILTIN_TOKENIZER_VERSION, candidates],
+        [scope.principalId, scope.alias, version, candidates],
       );
       return new Map<string, LiveEntry>(rows.map((r) => [r.prefix_hash, { tier: r.tier }]));
     });
     if (controller.signal.aborted) return INACTIVE;
-    return classify(parsed.breakpoints, cumulative, hashes, live, scope.minPrefixTokens);
+    return { ...classify(parsed.breakpoints, cumulative, hashes, live, scope.minPrefixTokens), tokenizerVersion: version };
   })();
 
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<Classification>((resolve) => {
+  const deadline = new Promise<ScopedClassification>((resolve) => {
     timer = setTimeout(() => {
       controller.abort(new Error("classify deadline"));
       resolve(INACTIVE);
@@ -113,12 +146,13 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
 }
 
 /** Writes new entries and slides the read one; bounded by the commit deadline, failures logged. */
-export async function commitIndex(c: Classification, scope: CacheScope, config: GatewayConfig): Promise<void> {
+export async function commitIndex(c: ScopedClassification, scope: CacheScope, config: GatewayConfig): Promise<void> {
   const now = Date.now();
+  const version = c.tokenizerVersion;
   let slide = c.slide;
   let slideTier: Tier = "5m";
   if (slide) {
-    const known = knownLive.get(liveKey(scope, slide.prefixHash), now);
+    const known = knownLive.get(liveKey(scope, version, slide.prefixHash), now);
     slideTier = known?.tier ?? (Object.keys(TIER_SECONDS) as Tier[]).find((t) => TIER_SECONDS[t] === slide!.expiresInSeconds) ?? "5m";
     // Slid recently enough: the stored expiry lags the true slide by under 10% of its TTL.
     if (known && now - known.slidAt < slide.expiresInSeconds * 1000 * SLIDE_EVERY_FRACTION) slide = null;
@@ -137,7 +171,7 @@ export async function commitIndex(c: Classification, scope: CacheScope, config: 
         [
           scope.principalId,
           scope.alias,
-          BUILTIN_TOKENIZER_VERSION,
+          version,
           c.writes.map((w) => w.prefixHash),
           c.writes.map((w) => w.prefixTokens),
           c.writes.map((w) => w.tier),
@@ -150,7 +184,7 @@ export async function commitIndex(c: Classification, scope: CacheScope, config: 
         `UPDATE prompt_cache_entries
             SET expires_at = GREATEST(expires_at, now() + make_interval(secs => $5)), last_read_at = now()
           WHERE principal_id = $1 AND model_alias = $2 AND tokenizer_version = $3 AND prefix_hash = $4`,
-        [scope.principalId, scope.alias, BUILTIN_TOKENIZER_VERSION, c.slide.prefixHash, c.slide.expiresInSeconds],
+        [scope.principalId, scope.alias, version, c.slide.prefixHash, c.slide.expiresInSeconds],
       );
     }
   });
@@ -165,8 +199,8 @@ export async function commitIndex(c: Classification, scope: CacheScope, config: 
     }
     // Only what Postgres accepted becomes local knowledge (a failed write is never billed as a read).
     // A fresh write counts as never slid, so its first read slides it.
-    for (const w of c.writes) rememberLive(scope, w.prefixHash, w.tier, now, 0);
-    if (c.slide) rememberLive(scope, c.slide.prefixHash, slideTier, now);
+    for (const w of c.writes) rememberLive(scope, version, w.prefixHash, w.tier, now, 0);
+    if (c.slide) rememberLive(scope, version, c.slide.prefixHash, slideTier, now);
   } catch (err) {
     console.warn(`prompt-cache index commit failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {

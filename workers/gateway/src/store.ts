@@ -28,6 +28,8 @@ export interface ModelRecord {
   priced: boolean;
   /** Prompt caching is on while the model has a cache tariff in force. */
   cache: { minPrefixTokens: number } | null;
+  /** External tokenizer service for prompt caching; null = the built-in tokenizer. */
+  tokenizerUrl: string | null;
 }
 
 export interface AccessRow {
@@ -72,7 +74,7 @@ const ACCESS_SQL = `
     SELECT dm.id AS "modelId", dm.alias, dm.model_name AS "modelName", ie.name AS "endpointName", ie.url,
            ie.api_key_encrypted AS "apiKeyEncrypted", ie.auth_header_name AS "authHeaderName",
            ie.auth_header_prefix AS "authHeaderPrefix", dm.requests_per_second::float8 AS "requestsPerSecond",
-           dm.burst_size AS "burstSize",
+           dm.burst_size AS "burstSize", dm.tokenizer_url AS "tokenizerUrl",
            EXISTS (SELECT 1 FROM model_tariffs t
                     WHERE t.deployed_model_id = dm.id AND t.valid_from <= now()
                       AND (t.valid_until IS NULL OR t.valid_until > now())
