@@ -57,3 +57,21 @@ export class ApiError extends Error {
     });
   }
 }
+
+/** The envelope as JSON Schema, for the OpenAPI documents. */
+export const ERROR_ENVELOPE_JSON_SCHEMA = {
+  type: "object",
+  required: ["error"],
+  properties: {
+    error: {
+      type: "object",
+      required: ["message", "type", "code", "param"],
+      properties: {
+        message: { type: "string", description: "What went wrong and what to do about it" },
+        type: { type: "string" },
+        code: { type: "string", enum: Object.keys(ERROR_CODES) },
+        param: { type: ["string", "null"], description: "The request field the error is about, e.g. `tariffs[1].purpose`" },
+      },
+    },
+  },
+} as const;

@@ -8,17 +8,12 @@ import { env } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { createKey, createModel, createTariff } from "../../support/db-fixtures.ts";
-import { adminApi as api, expectError, jsonWith as ok, mockBase, post, sleep } from "./helpers.ts";
+import { adminApi as api, adminPrincipal, expectError, jsonWith as ok, mockBase, post, sleep, type AdminPrincipal } from "./helpers.ts";
 
 let pool: Pool;
 const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
 const suffix = () => crypto.randomUUID().slice(0, 8);
 
-interface Principal {
-  id: string;
-  /** A platform key for the admin API. */
-  admin: string;
-}
 interface Transaction {
   id: string;
   user_id: string;
@@ -35,27 +30,21 @@ interface Page<T> {
   total_count: number;
 }
 
-async function principal(roles: string[]): Promise<Principal> {
-  const name = `u-${suffix()}`;
-  const user = await ok<{ id: string }>(await api("POST", "/users", env.ADMIN_TOKEN, { username: name, email: `${name}@example.com`, roles }), 201);
-  const key = await ok<{ key: string }>(await api("POST", `/users/${user.id}/api-keys`, env.ADMIN_TOKEN, { name: "admin", purpose: "platform" }), 201);
-  return { id: user.id, admin: key.key };
-}
 
 async function ledgerRows(userId: string): Promise<number> {
   const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM credits_transactions WHERE user_id = $1", [userId]);
   return rows[0]!.n;
 }
 
-let billing: Principal;
-let viewer: Principal;
-let alice: Principal;
+let billing: AdminPrincipal;
+let viewer: AdminPrincipal;
+let alice: AdminPrincipal;
 
 beforeAll(async () => {
   pool = createPool(DbSettingsSchema.parse(env));
-  billing = await principal(["billing_manager"]);
-  viewer = await principal(["request_viewer"]);
-  alice = await principal([]);
+  billing = await adminPrincipal(["billing_manager"]);
+  viewer = await adminPrincipal(["request_viewer"]);
+  alice = await adminPrincipal([]);
 });
 
 afterAll(async () => {
@@ -79,7 +68,7 @@ describe("POST /transactions", () => {
   });
 
   it("a repeated source_id is a no-op answering the original row, even sent ten times at once", async () => {
-    const user = await principal([]);
+    const user = await adminPrincipal([]);
     const body = { user_id: user.id, transaction_type: "admin_grant", amount: "5", source_id: `invoice-${suffix()}` };
     const responses = await Promise.all(Array.from({ length: 10 }, () => api("POST", "/transactions", billing.admin, body)));
     const statuses = responses.map((r) => r.status).sort();
@@ -123,7 +112,7 @@ describe("POST /transactions", () => {
 
 describe("GET /transactions", () => {
   it("managers filter anyone's ledger, newest first, paginated", async () => {
-    const user = await principal([]);
+    const user = await adminPrincipal([]);
     for (const amount of ["1", "2", "3"]) {
       await ok(await api("POST", "/transactions", billing.admin, { user_id: user.id, transaction_type: "admin_grant", amount }), 201);
     }
@@ -151,7 +140,7 @@ describe("GET /transactions", () => {
 
 describe("the gateway's 402 gate follows the ledger", () => {
   it("a removal to zero is refused within the cache TTL; a grant serves again within it", async () => {
-    const customer = await principal([]);
+    const customer = await adminPrincipal([]);
     const { key } = await createKey(pool, customer.id);
     const model = await createModel(pool, { url: mockBase() });
     await createTariff(pool, model.modelId, { purpose: "realtime", input: "0.001", output: "0.002" });
@@ -219,7 +208,7 @@ describe("/models/{id}/cache-pricing", () => {
   });
 
   it("turns the gateway's caching on and off", async () => {
-    const customer = await principal([]);
+    const customer = await adminPrincipal([]);
     const { key } = await createKey(pool, customer.id);
     const model = await createModel(pool, { url: mockBase(), modelName: "mock+count" });
     const path = `/models/${model.modelId}/cache-pricing`;

@@ -8,16 +8,12 @@ import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { createModel } from "../../support/db-fixtures.ts";
-import { adminApi, expectError, jsonWith as ok, mockBase, post, sleep } from "./helpers.ts";
+import { adminApi, adminPrincipal, expectError, jsonWith as ok, mockBase, post, sleep, type AdminPrincipal } from "./helpers.ts";
 
 let pool: Pool;
 const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
 const suffix = () => crypto.randomUUID().slice(0, 8);
 
-interface Principal {
-  id: string;
-  admin: string;
-}
 interface Org {
   id: string;
   username: string;
@@ -35,12 +31,6 @@ interface Page<T> {
   total_count: number;
 }
 
-async function principal(roles: string[] = []): Promise<Principal> {
-  const name = `u-${suffix()}`;
-  const user = await ok<{ id: string }>(await adminApi("POST", "/users", env.ADMIN_TOKEN, { username: name, email: `${name}@example.com`, roles }), 201);
-  const key = await ok<{ key: string }>(await adminApi("POST", `/users/${user.id}/api-keys`, env.ADMIN_TOKEN, { name: "admin", purpose: "platform" }), 201);
-  return { id: user.id, admin: key.key };
-}
 
 /** An admin call in organization context. */
 function inOrg(orgId: string, method: string, path: string, token: string, body?: unknown): Promise<Response> {
@@ -51,22 +41,22 @@ function inOrg(orgId: string, method: string, path: string, token: string, body?
   });
 }
 
-async function newOrg(owner: Principal): Promise<Org> {
+async function newOrg(owner: AdminPrincipal): Promise<Org> {
   const name = `org-${suffix()}`;
   return ok<Org>(await adminApi("POST", "/organizations", owner.admin, { name, email: `${name}@example.com` }), 201);
 }
 
-let manager: Principal;
-let alice: Principal;
-let bob: Principal;
-let carol: Principal;
+let manager: AdminPrincipal;
+let alice: AdminPrincipal;
+let bob: AdminPrincipal;
+let carol: AdminPrincipal;
 
 beforeAll(async () => {
   pool = createPool(DbSettingsSchema.parse(env));
-  manager = await principal(["platform_manager"]);
-  alice = await principal();
-  bob = await principal();
-  carol = await principal();
+  manager = await adminPrincipal(["platform_manager"]);
+  alice = await adminPrincipal();
+  bob = await adminPrincipal();
+  carol = await adminPrincipal();
 });
 
 afterAll(async () => {

@@ -78,3 +78,17 @@ export async function jsonWith<T>(res: Response, status = 200): Promise<T> {
   expect(res.status, text).toBe(status);
   return JSON.parse(text) as T;
 }
+
+/** A user created through the admin API with `roles`, and a platform key acting for them. */
+export interface AdminPrincipal {
+  id: string;
+  /** A platform key for the admin API. */
+  admin: string;
+}
+
+export async function adminPrincipal(roles: string[] = []): Promise<AdminPrincipal> {
+  const name = `u-${crypto.randomUUID().slice(0, 8)}`;
+  const user = await jsonWith<{ id: string }>(await adminApi("POST", "/users", env.ADMIN_TOKEN, { username: name, email: `${name}@example.com`, roles }), 201);
+  const key = await jsonWith<{ key: string }>(await adminApi("POST", `/users/${user.id}/api-keys`, env.ADMIN_TOKEN, { name: "admin", purpose: "platform" }), 201);
+  return { id: user.id, admin: key.key };
+}

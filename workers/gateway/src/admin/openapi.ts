@@ -4,7 +4,7 @@
  * as is), so the document describes what the code accepts. Built once per isolate: it is pure.
  */
 import { z } from "zod";
-import { ERROR_CODES } from "../../../../shared/errors.ts";
+import { ERROR_ENVELOPE_JSON_SCHEMA } from "../../../../shared/errors.ts";
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, type AdminRoute } from "./routes.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -15,22 +15,6 @@ function jsonSchema(schema: z.ZodType, io: "input" | "output"): JsonSchema {
   return rest;
 }
 
-const ERROR_SCHEMA: JsonSchema = {
-  type: "object",
-  required: ["error"],
-  properties: {
-    error: {
-      type: "object",
-      required: ["message", "type", "code", "param"],
-      properties: {
-        message: { type: "string" },
-        type: { type: "string" },
-        code: { type: "string", enum: Object.keys(ERROR_CODES) },
-        param: { type: ["string", "null"], description: "The field a 400 is about, e.g. `tariffs[1].purpose`" },
-      },
-    },
-  },
-};
 
 const errorResponse = (description: string) => ({ description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } });
 
@@ -94,7 +78,7 @@ export function adminOpenApiDocument(): Record<string, unknown> {
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "The ADMIN_TOKEN or a `platform`-purpose API key" } },
-      schemas: { Error: ERROR_SCHEMA },
+      schemas: { Error: ERROR_ENVELOPE_JSON_SCHEMA },
     },
   };
   return cached;

@@ -13,7 +13,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "./transaction.ts";
-import { ORG_ROLES, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
+import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
 import { findUser, UserView } from "./users.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
 
@@ -48,18 +48,6 @@ export const PatchOrganization = z.strictObject({
 });
 export const AddMember = z.strictObject({ user_id: z.uuid(), role: z.enum(ORG_ROLES).optional().default("member") });
 export const ChangeMember = z.strictObject({ role: z.enum(ORG_ROLES) });
-
-/** The caller's role in `orgId` (null if none); 404 unless it is a live organization they may see. */
-async function roleIn(db: SqlClient, actor: Actor, orgId: string): Promise<OrgRole | null> {
-  const { rows } = await db.query<{ role: OrgRole | null }>(
-    `SELECT m.role FROM users o LEFT JOIN user_organizations m ON m.organization_id = o.id AND m.user_id = $2
-      WHERE o.id = $1 AND o.user_type = 'organization' AND o.deleted_at IS NULL`,
-    [orgId, actor.userId],
-  );
-  const row = rows[0];
-  if (!row || (row.role === null && !actor.isManager)) throw notFound("organization", orgId);
-  return row.role;
-}
 
 function requireRole(actor: Actor, role: OrgRole | null, allowed: readonly OrgRole[], what: string): void {
   if (actor.isManager || (role !== null && allowed.includes(role))) return;
@@ -133,7 +121,7 @@ export async function createOrganization(c: Context<AdminApp>): Promise<Response
 
 export async function getOrganization(c: Context<AdminApp>): Promise<Response> {
   const orgId = pathId(c, "id", "organization");
-  await roleIn(c.var.db, c.var.actor, orgId);
+  await organizationRole(c.var.db, c.var.actor, orgId);
   return c.json(await organizationView(c.var.db, c.var.actor, orgId));
 }
 
@@ -141,7 +129,7 @@ export async function patchOrganization(c: Context<AdminApp>): Promise<Response>
   const actor = c.var.actor;
   const orgId = pathId(c, "id", "organization");
   const input = await parseBody(c, PatchOrganization);
-  requireRole(actor, await roleIn(c.var.db, actor, orgId), ["owner", "admin"], "Changing an organization");
+  requireRole(actor, await organizationRole(c.var.db, actor, orgId), ["owner", "admin"], "Changing an organization");
   try {
     await c.var.db.query(
       `UPDATE users SET email = coalesce($2, email),
@@ -160,7 +148,7 @@ export async function patchOrganization(c: Context<AdminApp>): Promise<Response>
 export async function deleteOrganization(c: Context<AdminApp>): Promise<Response> {
   const actor = c.var.actor;
   const orgId = pathId(c, "id", "organization");
-  requireRole(actor, await roleIn(c.var.db, actor, orgId), ["owner"], "Deleting an organization");
+  requireRole(actor, await organizationRole(c.var.db, actor, orgId), ["owner"], "Deleting an organization");
   const client = await c.var.db.connect();
   try {
     await inTransaction(client, async () => {
@@ -178,7 +166,7 @@ type MemberRow = Omit<MemberView, "joined_at"> & { joined_at: Date | string };
 export async function listMembers(c: Context<AdminApp>): Promise<Response> {
   const orgId = pathId(c, "id", "organization");
   const { skip, limit } = parseQuery(c, Pagination);
-  await roleIn(c.var.db, c.var.actor, orgId);
+  await organizationRole(c.var.db, c.var.actor, orgId);
   const page = await c.var.db.query<MemberRow>(
     `SELECT u.id AS user_id, u.username, u.email, u.display_name, m.role, m.created_at AS joined_at
        FROM user_organizations m JOIN users u ON u.id = m.user_id
@@ -209,7 +197,7 @@ export async function addMember(c: Context<AdminApp>): Promise<Response> {
   const actor = c.var.actor;
   const orgId = pathId(c, "id", "organization");
   const input = await parseBody(c, AddMember);
-  const role = await roleIn(c.var.db, actor, orgId);
+  const role = await organizationRole(c.var.db, actor, orgId);
   requireRole(actor, role, input.role === "owner" ? ["owner"] : ["owner", "admin"], input.role === "owner" ? "Adding an owner" : "Adding members");
   const user = await findUser(c.var.db, input.user_id);
   if (!user || user.user_type !== "individual") throw notFound("user", input.user_id);
@@ -249,7 +237,7 @@ export async function changeMember(c: Context<AdminApp>): Promise<Response> {
   const orgId = pathId(c, "id", "organization");
   const userId = pathId(c, "user_id", "member");
   const input = await parseBody(c, ChangeMember);
-  requireRole(actor, await roleIn(c.var.db, actor, orgId), ["owner"], "Changing roles");
+  requireRole(actor, await organizationRole(c.var.db, actor, orgId), ["owner"], "Changing roles");
   await changeMembership(c, orgId, userId, input.role);
   return c.json(await member(c.var.db, orgId, userId));
 }
@@ -258,7 +246,7 @@ export async function removeMember(c: Context<AdminApp>): Promise<Response> {
   const actor = c.var.actor;
   const orgId = pathId(c, "id", "organization");
   const userId = pathId(c, "user_id", "member");
-  const role = await roleIn(c.var.db, actor, orgId);
+  const role = await organizationRole(c.var.db, actor, orgId);
   // Anyone may leave; owners and admins remove others (only owners remove an owner).
   if (userId !== actor.userId) {
     const target = await member(c.var.db, orgId, userId);

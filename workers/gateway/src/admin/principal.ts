@@ -21,6 +21,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { RequestDb } from "../access.ts";
 import type { AdminPrincipal } from "../admin-auth.ts";
 import type { GatewayApp } from "../types.ts";
+import type { SqlClient } from "./transaction.ts";
 import { notFound } from "./validation.ts";
 
 export const ROLES = ["platform_manager", "billing_manager", "request_viewer", "standard_user"] as const;
@@ -78,24 +79,29 @@ export function requestedOrganization(header: string | undefined, cookie: string
 }
 
 /**
- * Enters organization context. A member acts with their membership role; a manager may enter any
- * organization. Anyone else — and any id that is not a live organization — gets the 404 a missing
+ * The actor's role in organization `orgId`: their membership role, or null for a manager who is
+ * not a member. Anyone else — and any id that is not a live organization — gets the 404 a missing
  * organization gets.
  */
-export async function enterOrganization(actor: Actor, orgId: string, pool: Pool): Promise<Actor> {
-  const { rows } = await pool.query<{ role: OrgRole | null }>(
+export async function organizationRole(db: SqlClient, actor: Actor, orgId: string): Promise<OrgRole | null> {
+  const { rows } = await db.query<{ role: OrgRole | null }>(
     `SELECT m.role FROM users o LEFT JOIN user_organizations m ON m.organization_id = o.id AND m.user_id = $2
       WHERE o.id = $1 AND o.user_type = 'organization' AND o.deleted_at IS NULL`,
     [orgId, actor.userId],
   );
   const row = rows[0];
   if (!row || (row.role === null && !actor.isManager)) throw notFound("organization", orgId);
-  return { ...actor, activeOrganization: orgId, orgRole: row.role };
+  return row.role;
+}
+
+/** Enters organization context: a member acts with their membership role; a manager may enter any. */
+export async function enterOrganization(actor: Actor, orgId: string, db: SqlClient): Promise<Actor> {
+  return { ...actor, activeOrganization: orgId, orgRole: await organizationRole(db, actor, orgId) };
 }
 
 /**
- * Per request: one lazily opened pool (closed off the response path) and the actor. Mounted on the
- * admin router, after the gateway's `requireAdmin` door.
+ * Per request: one lazily opened pool (closed off the response path), the actor, and their
+ * organization context. Mounted on the admin router, after the gateway's `requireAdmin` door.
  */
 export const adminContext = createMiddleware<AdminApp>(async function adminContext(c, next) {
   const db = new RequestDb(c.var.config);

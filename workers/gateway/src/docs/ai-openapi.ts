@@ -4,26 +4,10 @@
  * are described by their required fields and by what Tollgate adds: `cache_control` markers, the
  * cache fields in `usage`, the `x-tollgate-event-id` header and the error envelope with its codes.
  */
-import { ERROR_CODES, type ErrorCode } from "../../../../shared/errors.ts";
+import { ERROR_CODES, ERROR_ENVELOPE_JSON_SCHEMA, type ErrorCode } from "../../../../shared/errors.ts";
 
 type JsonSchema = Record<string, unknown>;
 
-const ERROR: JsonSchema = {
-  type: "object",
-  required: ["error"],
-  properties: {
-    error: {
-      type: "object",
-      required: ["message", "type", "code", "param"],
-      properties: {
-        message: { type: "string", description: "What went wrong and what to do about it" },
-        type: { type: "string" },
-        code: { type: "string", enum: Object.keys(ERROR_CODES) },
-        param: { type: ["string", "null"], description: "The request field the error is about" },
-      },
-    },
-  },
-};
 
 const CACHE_CONTROL: JsonSchema = {
   type: "object",
@@ -164,7 +148,7 @@ export function aiOpenApiDocument(): JsonSchema {
     },
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "A realtime, batch or playground key (`tg-…`)" } },
-      schemas: { Error: ERROR },
+      schemas: { Error: ERROR_ENVELOPE_JSON_SCHEMA },
     },
   };
   return cached;
