@@ -11,6 +11,7 @@ import { ConfigError, gatewayConfig } from "./config.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
 import { handleListModels } from "./models.ts";
+import { handleDeleteResponse, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
@@ -47,6 +48,8 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
   app.get("/ai/v1/models", loadConfig, handleListModels);
+  app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
+  app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
   // Everything under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
