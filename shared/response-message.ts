@@ -22,6 +22,8 @@ export const ResponseMessageV1Schema = z
     kind: z.literal("response"),
     v: z.literal(1),
     id: z.string().regex(RESPONSE_ID),
+    /** The request's usage message (`http_analytics.event_id`): tokens and cost for the views. */
+    event_id: z.uuid().nullable().default(null),
     /** The key that made the request; the consumer resolves the owner from it. */
     api_key_id: z.uuid().nullable(),
     /** The alias the client asked for. */

@@ -18,6 +18,7 @@ const COLUMNS: readonly Column<OwnedResponse>[] = [
   ["id", "text", (r) => r.message.id],
   ["created_by", "uuid", (r) => r.createdBy],
   ["api_key_id", "uuid", (r) => r.message.api_key_id],
+  ["event_id", "uuid", (r) => r.message.event_id],
   ["model", "text", (r) => r.message.model],
   ["status", "text", (r) => r.message.status],
   ["service_tier", "text", (r) => r.message.service_tier],

@@ -36,6 +36,7 @@ export function sampleResponseMessage(overrides: Partial<ResponseMessageV1> = {}
     kind: "response",
     v: 1,
     id,
+    event_id: crypto.randomUUID(),
     api_key_id: crypto.randomUUID(),
     model: "demo-model",
     status: "completed",

@@ -30,6 +30,7 @@ type RequestRow = {
   id: string;
   created_by: string;
   api_key_id: string | null;
+  event_id: string | null;
   model: string;
   status: string;
   service_tier: string | null;
@@ -69,6 +70,7 @@ describe("response messages", () => {
       id: message.id,
       created_by: userId,
       api_key_id: keyId,
+      event_id: message.event_id,
       model: "demo-model",
       status: "completed",
       service_tier: "priority",

@@ -107,8 +107,10 @@ describe("POST /ai/v1/responses stores the response", () => {
     expect(Date.parse(message.completed_at)).toBeGreaterThanOrEqual(Date.parse(message.created_at));
     expect(JSON.parse(message.request_body!)).toMatchObject({ model: model.alias, input: marker });
     expect(JSON.parse(message.response_body!)).toEqual(body);
-    // The usage message is still sent, as before.
-    expect(await usageMessageFor(res)).toMatchObject({ uri: "/ai/v1/responses", model: model.alias, status_code: 200 });
+    // The usage message is still sent, as before, and the response message points at it.
+    const usage = await usageMessageFor(res);
+    expect(usage).toMatchObject({ uri: "/ai/v1/responses", model: model.alias, status_code: 200 });
+    expect(message.event_id).toBe(usage.event_id);
   });
 
   it("store: false is honoured: usage is metered, nothing is stored", async () => {

@@ -7,6 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { storedResponsesRouter } from "./admin/stored-responses.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
@@ -53,6 +54,7 @@ export function newApp(): Hono<GatewayApp> {
   // Everything under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
+  app.route("/admin", storedResponsesRouter());
   for (const path of INFERENCE_ROUTES) {
     app.post(path, loadConfig, meter, limitBody, handleInference);
   }

@@ -92,6 +92,7 @@ export class ResponseRecorder {
       kind: "response",
       v: 1,
       id: response.id as string,
+      event_id: meter.eventId,
       api_key_id: this.key.id,
       model: this.model.alias,
       status: typeof response.status === "string" ? response.status : "completed",
