@@ -31,13 +31,15 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
 /**
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
  * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
- * token, so long prompts report realistic counts).
+ * token, so long prompts report realistic counts); `big` (the reply text grows by 300 KB, for
+ * bodies that do not fit in a queue message).
  */
 function optionsFor(model: string, base: MockOptions, body: Record<string, unknown>): MockOptions {
   const o = { ...base };
   for (const mode of model.split("+").slice(1)) {
     if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
+    else if (mode === "big") o.padBytes = 300_000;
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
   }
@@ -55,6 +57,8 @@ export interface MockOptions {
   /** Delay between stream frames. */
   frameIntervalMs: number;
   failure: FailureMode;
+  /** Extra reply text, in bytes (one more word/frame of `x`s); 0 = none. */
+  padBytes: number;
 }
 
 export const DEFAULT_MOCK_OPTIONS: MockOptions = {
@@ -65,6 +69,7 @@ export const DEFAULT_MOCK_OPTIONS: MockOptions = {
   frames: 3,
   frameIntervalMs: 0,
   failure: "none",
+  padBytes: 0,
 };
 
 export interface RecordedRequest {
@@ -132,13 +137,19 @@ function responseBody(base: Record<string, unknown>, o: MockOptions) {
 
 /** The reply text: one word per frame, so streamed and JSON answers concatenate to the same string. */
 function words(o: MockOptions): string[] {
-  return Array.from({ length: Math.max(1, o.frames) }, (_, i) => (i === 0 ? "Hello" : ` word${i}`));
+  const parts = Array.from({ length: Math.max(1, o.frames) }, (_, i) => (i === 0 ? "Hello" : ` word${i}`));
+  if (o.padBytes > 0) parts.push(` ${"x".repeat(o.padBytes)}`);
+  return parts;
 }
 
 export async function startMockUpstream(initial: Partial<MockOptions> = {}, port = 0): Promise<MockUpstream> {
   let options: MockOptions = { ...DEFAULT_MOCK_OPTIONS, ...initial };
   const requests: RecordedRequest[] = [];
   let seq = 0;
+  // Stored responses are keyed by this id: unique across restarts, so a persistent dev database
+  // never sees a second response under an old id.
+  const instance = Math.random().toString(36).slice(2, 10);
+  const responseId = () => `resp_mock${instance}_${++seq}`;
 
   /** Streams chat completions or completions chunks; a usage chunk when include_usage is set. */
   async function streamChoices(res: ServerResponse, kind: "chat" | "text", model: string, body: Record<string, unknown>, o: MockOptions) {
@@ -182,7 +193,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
 
   /** Streams Responses API events, ending with response.completed (which carries usage). */
   async function streamResponse(res: ServerResponse, model: string, o: MockOptions) {
-    const id = `resp_mock${++seq}`;
+    const id = responseId();
     const created = Math.floor(Date.now() / 1000);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     let n = 0;
@@ -288,7 +299,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       }
       case "POST /v1/responses":
         if (body.stream === true) return streamResponse(res, model, o);
-        return sendJson(res, 200, responseBody({ id: `resp_mock${++seq}`, object: "response", created_at: created, model }, o));
+        return sendJson(res, 200, responseBody({ id: responseId(), object: "response", created_at: created, model }, o));
       default:
         return sendJson(res, 404, { error: { message: `mock upstream has no route ${req.method} ${path}`, type: "invalid_request_error", code: null, param: null } });
     }

@@ -120,6 +120,8 @@ export interface SseObservation {
   errorFrame: unknown;
   /** Blocks that arrived after `[DONE]` (forwarded; counted for diagnosis). */
   blocksAfterDone: number;
+  /** Responses API: the response object of the terminal `response.completed` / `response.incomplete` event. */
+  finalResponse: Record<string, unknown> | null;
 }
 
 /** What to do with a block. */
@@ -144,7 +146,7 @@ const decoder = new TextDecoder();
  * and error frames. Pure: the caller moves the bytes.
  */
 export class SseMeter {
-  readonly observation: SseObservation = { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0 };
+  readonly observation: SseObservation = { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0, finalResponse: null };
 
   constructor(private readonly options: SseTeeOptions) {}
 
@@ -186,6 +188,7 @@ export class SseMeter {
     if (typeof json.type === "string" && json.type.startsWith("response.") && response && typeof response === "object") {
       if (typeof response.status === "string" && response.status !== "in_progress") this.observation.finishReason = response.status;
       if (response.usage && typeof response.usage === "object") this.observation.usage = usageFromOpenAI(response.usage);
+      if (json.type === "response.completed" || json.type === "response.incomplete") this.observation.finalResponse = response;
       return null;
     }
     if (json.usage && typeof json.usage === "object") {

@@ -5,9 +5,8 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replayAll } from "../../dev/dlq-replay.ts";
-import type { UsageMessage } from "../../shared/usage-message.ts";
-import { replayableBody, replayDeadLetters } from "../../workers/consumer/src/dlq-replay.ts";
-import { sampleMessage } from "../support/samples.ts";
+import { replayableBody, replayDeadLetters, type ReplayableMessage } from "../../workers/consumer/src/dlq-replay.ts";
+import { sampleMessage, sampleResponseMessage } from "../support/samples.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
 
 let db: TestDatabase;
@@ -44,14 +43,20 @@ describe("replayableBody", () => {
     expect(replayableBody(JSON.stringify({ ...msg, v: 9 }))).toBeNull();
     expect(replayableBody(JSON.stringify({ ...msg, user_agent: "a\u0000b" }))).toBeNull();
   });
+
+  it("accepts a valid response message too (stored responses share the queue)", () => {
+    const response = sampleResponseMessage();
+    expect(replayableBody(JSON.stringify(response))).toEqual(response);
+    expect(replayableBody(JSON.stringify({ ...response, id: "bad" }))).toBeNull();
+  });
 });
 
 describe("replayDeadLetters", () => {
   it("sends valid rows in pages of at most 100, marks them, leaves malformed ones, and continues from a cursor", async () => {
     const good = Array.from({ length: 150 }, () => sampleMessage());
     const ids = await store([...good.slice(0, 75).map((m) => JSON.stringify(m)), "garbage", ...good.slice(75).map((m) => JSON.stringify(m))]);
-    const sent: UsageMessage[][] = [];
-    const send = async (messages: UsageMessage[]) => {
+    const sent: ReplayableMessage[][] = [];
+    const send = async (messages: ReplayableMessage[]) => {
       sent.push(messages);
     };
 
@@ -60,7 +65,7 @@ describe("replayDeadLetters", () => {
     expect(sent.every((page) => page.length <= 100)).toBe(true);
     const second = await replayDeadLetters(client, send, 120, first.cursor);
     expect(second).toMatchObject({ replayed: 31, malformed: 0, more: false });
-    expect(sent.flat().map((m) => m.event_id)).toEqual(good.map((m) => m.event_id));
+    expect(sent.flat().flatMap((m) => ("kind" in m ? [] : [m.event_id]))).toEqual(good.map((m) => m.event_id));
 
     const { rows } = await client.query<{ id: string; replayed: boolean }>("SELECT id::text AS id, replayed_at IS NOT NULL AS replayed FROM dead_letters WHERE id = ANY($1::bigint[]) ORDER BY id", [ids]);
     expect(rows.filter((r) => !r.replayed).map((r) => r.id)).toEqual([ids[75]]);

@@ -69,7 +69,7 @@ describe("SseTee pass-through and metering", () => {
       const input = enc.encode(stream(BASIC, eol));
       expectSameEverywhere(input, (r) => {
         expect(Buffer.from(r.bytes).equals(input)).toBe(true);
-        expect(r.observation).toEqual({ usage: EXPECTED_USAGE, finishReason: "stop", sawDone: true, errorFrame: null, blocksAfterDone: 0 });
+        expect(r.observation).toEqual({ usage: EXPECTED_USAGE, finishReason: "stop", sawDone: true, errorFrame: null, blocksAfterDone: 0, finalResponse: null });
         expect(r.usageBlocks).toBe(1);
       });
     });
@@ -164,6 +164,7 @@ describe("SseTee pass-through and metering", () => {
       expect(Buffer.from(r.bytes).equals(input)).toBe(true);
       expect(r.observation.usage).toEqual({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7, cached_tokens: 0, reasoning_tokens: 0 });
       expect(r.observation.finishReason).toBe("completed");
+      expect(r.observation.finalResponse).toEqual(completed.response);
       expect(r.usageBlocks).toBe(0);
     });
   });

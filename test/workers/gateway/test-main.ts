@@ -1,15 +1,18 @@
 /**
  * Test entry for the gateway project: the real gateway's fetch handler and Durable Object, plus a
- * queue handler that collects the usage messages the gateway sends (test-only: the real
+ * queue handler that collects the usage and response messages the gateway sends (test-only: the real
  * consumer is tested in its own project).
  */
 import gateway from "../../../workers/gateway/src/index.ts";
+import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 
 export { RateLimiter } from "../../../workers/gateway/src/index.ts";
 
 /** Every message the gateway enqueued, parsed with the consumer's schema. */
 export const received: UsageMessage[] = [];
+/** Every response message (stored responses), parsed with the consumer's schema. */
+export const responsesReceived: ResponseMessage[] = [];
 /** Raw bodies, to check that nothing secret is ever enqueued. */
 export const rawBodies: string[] = [];
 
@@ -18,7 +21,8 @@ export default {
   async queue(batch) {
     for (const message of batch.messages) {
       rawBodies.push(JSON.stringify(message.body));
-      received.push(UsageMessageSchema.parse(message.body));
+      if (isResponseMessage(message.body)) responsesReceived.push(ResponseMessageSchema.parse(message.body));
+      else received.push(UsageMessageSchema.parse(message.body));
       message.ack();
     }
   },

@@ -12,8 +12,7 @@ import { z } from "zod";
 import { constantTimeEqual } from "../../../shared/api-keys.ts";
 import { DbSettingsSchema, withPool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import type { UsageMessage } from "../../../shared/usage-message.ts";
-import { replayDeadLetters } from "./dlq-replay.ts";
+import { replayDeadLetters, type ReplayableMessage } from "./dlq-replay.ts";
 
 const AdminSettingsSchema = DbSettingsSchema.extend({
   ADMIN_TOKEN: z.string({ error: "ADMIN_TOKEN is not set" }).min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
@@ -48,7 +47,7 @@ export async function handleAdminRequest(request: Request, env: ConsumerEnv): Pr
       throw new ApiError("invalid_request_error", "limit must be an integer from 1 to 10000 and after a row id.", { param });
     }
 
-    const send = async (messages: UsageMessage[]) => {
+    const send = async (messages: ReplayableMessage[]) => {
       await env.USAGE_QUEUE.sendBatch(messages.map((body) => ({ body })));
     };
     const counts = await withPool(settings.data, async (pool) => {

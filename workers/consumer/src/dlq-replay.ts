@@ -1,13 +1,17 @@
 /**
  * Replays stored dead letters: every un-replayed `dead_letters` row whose body is a valid usage
- * message goes back onto the usage queue and is marked `replayed_at`. Replaying is safe any number
- * of times — the write path is idempotent by event_id and source_id — so a crash between sending
- * and marking only means a harmless second delivery. Rows that are not valid usage messages stay
- * where they are, for a person to look at.
+ * or response message goes back onto the usage queue and is marked `replayed_at`. Replaying is
+ * safe any number of times — the write paths are idempotent by event_id, source_id and response
+ * id — so a crash between sending and marking only means a harmless second delivery. Rows that
+ * are not valid messages stay where they are, for a person to look at.
  */
+import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { inTransaction, type SqlClient } from "../../../shared/sql/client.ts";
 import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 import { unstorableReason } from "./usage-plan.ts";
+
+/** What may go back onto the usage queue. */
+export type ReplayableMessage = UsageMessage | ResponseMessage;
 
 /** A queue sendBatch takes at most 100 messages. */
 export const REPLAY_PAGE_SIZE = 100;
@@ -15,7 +19,7 @@ export const REPLAY_PAGE_SIZE = 100;
 export interface ReplayCounts {
   /** Messages sent back to the usage queue and marked replayed. */
   replayed: number;
-  /** Un-replayed rows examined whose body is not a storable usage message (left in place). */
+  /** Un-replayed rows examined whose body is not a storable usage or response message (left in place). */
   malformed: number;
   /** True when the limit stopped the run before every un-replayed row was examined. */
   more: boolean;
@@ -23,13 +27,17 @@ export interface ReplayCounts {
   cursor: string;
 }
 
-/** The usage message a stored body holds, or null. */
-export function replayableBody(text: string): UsageMessage | null {
+/** The usage or response message a stored body holds, or null. */
+export function replayableBody(text: string): ReplayableMessage | null {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
     return null;
+  }
+  if (isResponseMessage(json)) {
+    const response = ResponseMessageSchema.safeParse(json);
+    return response.success ? response.data : null;
   }
   const parsed = UsageMessageSchema.safeParse(json);
   return parsed.success && unstorableReason(parsed.data) === null ? parsed.data : null;
@@ -42,7 +50,7 @@ export function replayableBody(text: string): UsageMessage | null {
  */
 export async function replayDeadLetters(
   client: SqlClient,
-  send: (messages: UsageMessage[]) => Promise<void>,
+  send: (messages: ReplayableMessage[]) => Promise<void>,
   limit = 1000,
   after = "0",
 ): Promise<ReplayCounts> {
@@ -67,7 +75,7 @@ export async function replayDeadLetters(
           ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`,
         [afterId, pageSize],
       );
-      const good: { id: string; message: UsageMessage }[] = [];
+      const good: { id: string; message: ReplayableMessage }[] = [];
       for (const row of rows) {
         const message = replayableBody(row.body);
         if (message) good.push({ id: row.row_id, message });

@@ -12,7 +12,7 @@ export default {
       return;
     }
     if (batch.queue === env.DEAD_LETTER_QUEUE) return handleDeadLetterBatch(batch, settings.data);
-    await handleUsageBatch(batch, settings.data);
+    await handleUsageBatch(batch, settings.data, { responsesBucket: env.RESPONSES_BUCKET });
   },
 
   // Only the dead-letter replay endpoint (see admin.ts).

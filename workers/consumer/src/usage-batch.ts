@@ -1,56 +1,78 @@
 /**
- * The usage queue's batch handler: sort messages into storable and poison, write the storable ones
- * (and the poison's dead letters) in one transaction, then settle the batch — ack everything after
- * the commit, or retry everything with backoff when the database failed (nothing was written).
+ * The usage queue's batch handler: sort messages into usage, stored responses and poison, write
+ * the usage (and the poison's dead letters) in one transaction and the stored responses in
+ * another, then settle the batch — ack everything after both commits, or retry everything with
+ * backoff when the database failed. Both writes are idempotent, so a retry after the first
+ * committed changes nothing it wrote.
  */
 import type { DbSettings } from "../../../shared/db.ts";
 import { withPool } from "../../../shared/db.ts";
 import type { BalanceCrossing } from "../../../shared/pricing.ts";
+import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { retryAll } from "./delivery.ts";
+import { writeResponseBatch, type ResponseWriteOutcome } from "./response-writer.ts";
 import { dedupeByEventId, unstorableReason } from "./usage-plan.ts";
 import { writeUsageBatch, type UsageWriteOutcome } from "./usage-writer.ts";
 
 /** What happened to a batch: the value the handler returns and tests assert. */
 export type UsageBatchResult =
-  | { ok: true; outcome: UsageWriteOutcome; deadLettered: number }
+  | { ok: true; outcome: UsageWriteOutcome; responses: ResponseWriteOutcome; deadLettered: number }
   | { ok: false; retryable: true; error: string };
 
 export interface SortedBatch {
   good: UsageMessage[];
+  responses: ResponseMessage[];
   poison: DeadLetter[];
+}
+
+/** Where the batch handler may find response bodies that were put in R2. */
+export interface BatchOptions {
+  responsesBucket?: R2Bucket;
+}
+
+function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
+  return issues.slice(0, 5).map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`).join("; ");
 }
 
 /** Parses every body; a malformed or unstorable one becomes a dead letter instead of failing the batch. */
 export function sortBatch(batch: MessageBatch<unknown>): SortedBatch {
   const good: UsageMessage[] = [];
+  const responses: ResponseMessage[] = [];
   const poison: DeadLetter[] = [];
   for (const message of batch.messages) {
+    if (isResponseMessage(message.body)) {
+      const parsed = ResponseMessageSchema.safeParse(message.body);
+      if (parsed.success) responses.push(parsed.data);
+      else poison.push({ queue: batch.queue, messageId: message.id, body: message.body, reason: `malformed response message: ${describeIssues(parsed.error.issues)}`, attempts: message.attempts });
+      continue;
+    }
     const parsed = UsageMessageSchema.safeParse(message.body);
     const reason = parsed.success
       ? unstorableReason(parsed.data)
-      : parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
+      : describeIssues(parsed.error.issues);
     if (parsed.success && reason === null) {
       good.push(parsed.data);
     } else {
       poison.push({ queue: batch.queue, messageId: message.id, body: message.body, reason: `malformed usage message: ${reason}`, attempts: message.attempts });
     }
   }
-  return { good: dedupeByEventId(good), poison };
+  return { good: dedupeByEventId(good), responses, poison };
 }
 
 export function describeCrossing(c: BalanceCrossing): string {
   return `balance ${c.direction} for user ${c.userId}: ${c.before} → ${c.after}`;
 }
 
-export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSettings): Promise<UsageBatchResult> {
-  const { good, poison } = sortBatch(batch);
+export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSettings, options: BatchOptions = {}): Promise<UsageBatchResult> {
+  const { good, responses, poison } = sortBatch(batch);
   const result = await attempt(() =>
     withPool(db, async (pool) => {
       const client = await pool.connect();
       try {
-        return await writeUsageBatch(client, good, poison);
+        const usage = await writeUsageBatch(client, good, poison);
+        return { usage, responses: await writeResponseBatch(client, responses) };
       } finally {
         client.release();
       }
@@ -60,14 +82,26 @@ export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSetti
     retryAll(batch, result.error);
     return result;
   }
-  const { outcome } = result;
+  const { usage: outcome, responses: stored } = result.outcome;
+  if (stored.droppedOwnerless > 0) console.warn(`${stored.droppedOwnerless} stored response(s) dropped: their key resolves to no owner`);
+  await deleteOrphans(options.responsesBucket, stored.orphanedObjects);
   for (const problem of outcome.problems) console.error(problem);
   if (poison.length > 0) console.warn(`${poison.length} malformed message(s) from ${batch.queue} stored in dead_letters`);
   // Committing the checkpoint is what the gateway's balance gate reads (through its short-lived
   // cache); the line makes each crossing visible to operators, once.
   for (const crossing of outcome.crossings) console.log(describeCrossing(crossing));
   batch.ackAll();
-  return { ok: true, outcome, deadLettered: poison.length };
+  return { ok: true, outcome, responses: stored, deadLettered: poison.length };
+}
+
+/** Bodies of dropped records would never be read: remove them (best effort, after the commit). */
+async function deleteOrphans(bucket: R2Bucket | undefined, keys: readonly string[]): Promise<void> {
+  if (!bucket || keys.length === 0) return;
+  try {
+    await bucket.delete([...keys]);
+  } catch (err) {
+    console.warn(`could not delete ${keys.length} orphaned response object(s): ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 /** Messages that exhausted their retries on the usage queue: store them for replay. */

@@ -7,12 +7,14 @@ import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { storedResponsesRouter } from "./admin/stored-responses.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
 import { handleListModels } from "./models.ts";
+import { handleDeleteResponse, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
@@ -57,9 +59,12 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/docs/docs.css", docsStyle);
 
   app.get("/ai/v1/models", loadConfig, handleListModels);
+  app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
+  app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
   // Everything under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
+  app.route("/admin", storedResponsesRouter());
   for (const path of INFERENCE_ROUTES) {
     app.post(path, loadConfig, meter, limitBody, handleInference);
   }

@@ -13,6 +13,7 @@ import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./
 import type { MeterState } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
+import { checkPreviousResponse, ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
@@ -113,6 +114,8 @@ export async function handleInference(c: Ctx): Promise<Response> {
     await enforceRateLimits(c.env.RATE_LIMITER, key, model);
 
     const suffix = c.req.path.slice("/ai/v1".length);
+    const previousResponseId = suffix === "/responses" ? await checkPreviousResponse(body, key, db) : null;
+    const recorder = ResponseRecorder.for(c, suffix, body, key, model, previousResponseId);
     const streaming = body.stream === true;
     const clientWantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     let cache: CacheAccounting | null = null;
@@ -147,8 +150,9 @@ export async function handleInference(c: Ctx): Promise<Response> {
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
-          onFinished: (ok) => {
+          onFinished: (ok, seen) => {
             if (ok) cache?.commit(c);
+            recorder?.stream(seen.finalResponse, upstream.status);
           },
         },
         (p) => c.executionCtx.waitUntil(p),
@@ -189,6 +193,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       meter.servedModel = payload.model;
       payload.model = model.alias;
     }
+    if (upstream.ok) recorder?.json(payload, upstream.status);
     return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));

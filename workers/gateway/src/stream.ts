@@ -7,7 +7,7 @@
  * the client disconnects, the pump keeps reading (discarding) so the usage the upstream reports
  * at the end is still recorded — within the platform's waitUntil budget.
  */
-import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
+import { SseTee, usageBlock, type SseObservation, type TeeOutput } from "../../../shared/sse-tee.ts";
 import type { MeterState } from "./meter.ts";
 
 export interface RelayOptions {
@@ -22,8 +22,11 @@ export interface RelayOptions {
   onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** The client went away (called once). */
   onClientGone?: () => void;
-  /** The upstream is fully read (or failed); `ok` = a complete, error-free stream with usage. */
-  onFinished?: (ok: boolean) => void;
+  /**
+   * The upstream is fully read (or failed); `ok` = a complete, error-free stream with usage. `seen`
+   * is everything the meter observed (for the Responses API, the final response object).
+   */
+  onFinished?: (ok: boolean, seen: SseObservation) => void;
 }
 
 export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
@@ -99,7 +102,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
       meter.finishReason = seen.finishReason;
       meter.responseType = seen.errorFrame ? "stream_error" : "stream";
       meter.truncated = upstreamFailed || !!seen.errorFrame || (!seen.sawDone && !seen.usage) || (clientGone && !seen.usage);
-      options.onFinished?.(!upstreamFailed && !seen.errorFrame && !!seen.usage && !clientGone);
+      options.onFinished?.(!upstreamFailed && !seen.errorFrame && !!seen.usage && !clientGone, seen);
     }
   })();
   meter.done = pump;

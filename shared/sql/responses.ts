@@ -1,0 +1,78 @@
+/**
+ * SQL for stored responses (the `requests` table): the consumer's batch insert, and the owner-
+ * scoped reads and deletes behind `GET|DELETE /ai/v1/responses/{id}`. Every query of a single row
+ * names its owner, so another user's id behaves exactly like an id that does not exist.
+ */
+import type { ResponseMessage } from "../response-message.ts";
+import type { SqlClient } from "./client.ts";
+import { inTransaction } from "./client.ts";
+import { unnestInsert, type Column } from "./unnest-insert.ts";
+
+export interface OwnedResponse {
+  message: ResponseMessage;
+  /** The key owner's user id (the billing principal). */
+  createdBy: string;
+}
+
+const COLUMNS: readonly Column<OwnedResponse>[] = [
+  ["id", "text", (r) => r.message.id],
+  ["created_by", "uuid", (r) => r.createdBy],
+  ["api_key_id", "uuid", (r) => r.message.api_key_id],
+  ["event_id", "uuid", (r) => r.message.event_id],
+  ["model", "text", (r) => r.message.model],
+  ["status", "text", (r) => r.message.status],
+  ["service_tier", "text", (r) => r.message.service_tier],
+  ["response_status", "int4", (r) => r.message.response_status],
+  ["request_body", "text", (r) => r.message.request_body],
+  ["response_body", "text", (r) => r.message.response_body],
+  ["body_object_key", "text", (r) => r.message.body_object_key],
+  ["previous_response_id", "text", (r) => r.message.previous_response_id],
+  ["created_at", "timestamptz", (r) => r.message.created_at],
+  ["completed_at", "timestamptz", (r) => r.message.completed_at],
+  ["duration_ms", "int8", (r) => r.message.duration_ms],
+];
+
+/**
+ * Inserts the batch in one transaction; a redelivered id is skipped (ON CONFLICT DO NOTHING).
+ * Returns the ids written now.
+ */
+export async function insertResponses(client: SqlClient, rows: readonly OwnedResponse[]): Promise<string[]> {
+  if (rows.length === 0) return [];
+  const q = unnestInsert("requests", COLUMNS, rows, "ON CONFLICT (id) DO NOTHING RETURNING id");
+  return inTransaction(client, async () => (await client.query<{ id: string }>(q.text, q.values)).rows.map((r) => r.id));
+}
+
+/** api_key_id → owner user id, for the keys that exist (deleted keys included: they still own). */
+export async function keyOwners(client: SqlClient, keyIds: readonly string[]): Promise<Map<string, string>> {
+  const ids = [...new Set(keyIds.map((id) => id.toLowerCase()))];
+  const owners = new Map<string, string>();
+  if (ids.length === 0) return owners;
+  const { rows } = await client.query<{ id: string; user_id: string }>("SELECT id::text AS id, user_id::text AS user_id FROM api_keys WHERE id = ANY($1::uuid[])", [ids]);
+  for (const row of rows) owners.set(row.id, row.user_id);
+  return owners;
+}
+
+export type StoredResponseRow = {
+  id: string;
+  response_body: string | null;
+  request_body: string | null;
+  body_object_key: string | null;
+};
+
+/** The owner's stored response, or null (unknown id and another owner's id alike). */
+export async function findOwnedResponse(client: SqlClient, id: string, ownerId: string): Promise<StoredResponseRow | null> {
+  const { rows } = await client.query<StoredResponseRow>(
+    "SELECT id, response_body, request_body, body_object_key FROM requests WHERE id = $1 AND created_by = $2::uuid",
+    [id, ownerId],
+  );
+  return rows[0] ?? null;
+}
+
+/** Deletes the owner's stored response; returns what was deleted (its R2 key, if any) or null. */
+export async function deleteOwnedResponse(client: SqlClient, id: string, ownerId: string): Promise<{ id: string; body_object_key: string | null } | null> {
+  const { rows } = await client.query<{ id: string; body_object_key: string | null }>(
+    "DELETE FROM requests WHERE id = $1 AND created_by = $2::uuid RETURNING id, body_object_key",
+    [id, ownerId],
+  );
+  return rows[0] ?? null;
+}

@@ -1,0 +1,202 @@
+/**
+ * Stored responses. `POST /ai/v1/responses` (unless the client sends `store: false`) ends with
+ * one response message on the queue, sent off the response path; the consumer turns it into a
+ * row of `requests`. `GET` and `DELETE /ai/v1/responses/{id}` read and remove the caller's own
+ * rows: another user's id answers 404 exactly like an unknown one, so ids leak nothing.
+ *
+ * Bodies that would push a message past ~100 KB (the queue caps messages at 128 KB) go to R2
+ * first; the message and then the row carry the object key.
+ */
+import type { Context } from "hono";
+import { ApiError } from "../../../shared/errors.ts";
+import {
+  messageBytes,
+  newResponseId,
+  RESPONSE_ID,
+  RESPONSE_MESSAGE_INLINE_LIMIT,
+  responseObjectKey,
+  StoredBodiesSchema,
+  type ResponseMessageV1,
+  type StoredBodies,
+} from "../../../shared/response-message.ts";
+import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
+import { authenticateInference, RequestDb } from "./access.ts";
+import type { MeterState } from "./meter.ts";
+import type { KeyRecord, ModelRecord } from "./store.ts";
+import type { GatewayApp } from "./types.ts";
+
+type Ctx = Context<GatewayApp>;
+
+const SEND_BACKOFF_MS = [50, 250];
+/** The tier realtime traffic is stored under when the response names none (the reference's value). */
+const DEFAULT_SERVICE_TIER = "priority";
+
+/**
+ * Checks a `previous_response_id` before anything is forwarded: it must name one of the caller's
+ * own stored responses (404 otherwise, as for GET). Returns the id, or null when none was given.
+ */
+export async function checkPreviousResponse(body: Record<string, unknown>, key: KeyRecord, db: RequestDb): Promise<string | null> {
+  const previous = body.previous_response_id;
+  if (previous === undefined || previous === null) return null;
+  if (typeof previous !== "string" || !RESPONSE_ID.test(previous) || !(await findOwnedResponse(db.get(), previous, key.userId))) {
+    throw notFound(typeof previous === "string" ? previous : String(previous), "previous_response_id");
+  }
+  return previous;
+}
+
+/**
+ * Records one `POST /ai/v1/responses` for storage. Created per request when the client did not
+ * opt out; `json()` or `stream()` is called once the response is complete.
+ */
+export class ResponseRecorder {
+  private constructor(
+    private readonly c: Ctx,
+    private readonly key: KeyRecord,
+    private readonly model: ModelRecord,
+    private readonly requestBody: Record<string, unknown>,
+    private readonly previousResponseId: string | null,
+  ) {}
+
+  /** A recorder for a Responses API call the client wants stored (the default), else null. */
+  static for(c: Ctx, route: string, body: Record<string, unknown>, key: KeyRecord, model: ModelRecord, previousResponseId: string | null): ResponseRecorder | null {
+    if (route !== "/responses" || body.store === false) return null;
+    return new ResponseRecorder(c, key, model, body, previousResponseId);
+  }
+
+  /**
+   * A complete JSON response object (already carrying the alias). Its id is the upstream's when
+   * that is a usable `resp_…` id; otherwise a fresh one is written into the object, so the client
+   * can fetch what it was given.
+   */
+  json(payload: Record<string, unknown>, status: number): void {
+    if (typeof payload.id !== "string" || !RESPONSE_ID.test(payload.id)) payload.id = newResponseId();
+    this.record(payload, status);
+  }
+
+  /**
+   * A finished stream's final response object (from `response.completed`). The client already
+   * has the upstream's id; without a usable one the row gets a fresh id (visible to admins only).
+   */
+  stream(finalResponse: Record<string, unknown> | null, status: number): void {
+    if (!finalResponse) return; // cut or failed before completion: nothing complete to store
+    const response: Record<string, unknown> = { ...finalResponse };
+    if (typeof response.model === "string") response.model = this.model.alias;
+    if (typeof response.id !== "string" || !RESPONSE_ID.test(response.id)) response.id = newResponseId();
+    this.record(response, status);
+  }
+
+  private record(response: Record<string, unknown>, status: number): void {
+    const meter: MeterState = this.c.var.meter;
+    const endedAt = Date.now();
+    const message: ResponseMessageV1 = {
+      kind: "response",
+      v: 1,
+      id: response.id as string,
+      event_id: meter.eventId,
+      api_key_id: this.key.id,
+      model: this.model.alias,
+      status: typeof response.status === "string" ? response.status : "completed",
+      service_tier: typeof response.service_tier === "string" ? response.service_tier : DEFAULT_SERVICE_TIER,
+      response_status: status,
+      previous_response_id: this.previousResponseId,
+      created_at: new Date(meter.startedAt).toISOString(),
+      completed_at: new Date(endedAt).toISOString(),
+      duration_ms: Math.max(0, endedAt - meter.startedAt),
+      request_body: JSON.stringify(this.requestBody),
+      response_body: JSON.stringify(response),
+      body_object_key: null,
+    };
+    this.c.executionCtx.waitUntil(sendResponseMessage(this.c.env, message));
+  }
+}
+
+/** Offloads large bodies to R2, then enqueues with bounded retries; failures are logged, never thrown. */
+export async function sendResponseMessage(env: GatewayEnv, message: ResponseMessageV1): Promise<boolean> {
+  let body = message;
+  if (messageBytes(message) > RESPONSE_MESSAGE_INLINE_LIMIT) {
+    const key = responseObjectKey(message.id);
+    const bodies: StoredBodies = { request_body: message.request_body, response_body: message.response_body ?? "" };
+    try {
+      await env.RESPONSES_BUCKET.put(key, JSON.stringify(bodies), { httpMetadata: { contentType: "application/json" } });
+    } catch (err) {
+      console.error(`response ${message.id} not stored: its bodies could not be written to R2: ${describe(err)}`);
+      return false;
+    }
+    body = { ...message, request_body: null, response_body: null, body_object_key: key };
+  }
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await env.USAGE_QUEUE.send(body, { contentType: "json" });
+      return true;
+    } catch (err) {
+      const delay = SEND_BACKOFF_MS[attempt];
+      if (delay === undefined) {
+        console.error(`response message ${message.id} not enqueued after ${attempt + 1} attempts: ${describe(err)}`);
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** Reads the bodies of a row whose bodies were put in R2; null when the object is gone. */
+export async function readStoredBodies(bucket: R2Bucket, key: string): Promise<StoredBodies | null> {
+  const object = await bucket.get(key);
+  if (!object) return null;
+  return StoredBodiesSchema.parse(JSON.parse(await object.text()));
+}
+
+function notFound(id: string, param: string | null = null): ApiError {
+  return new ApiError("not_found", `No response with id '${id}' found.`, { param });
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** GET /ai/v1/responses/{id}: the stored response object, to its owner only. */
+export async function handleGetResponse(c: Ctx): Promise<Response> {
+  const config = c.var.config;
+  const id = c.req.param("id") ?? "";
+  const db = new RequestDb(config);
+  try {
+    const key = await authenticateInference(c.req.header("authorization"), db, config);
+    const row = RESPONSE_ID.test(id) ? await findOwnedResponse(db.get(), id, key.userId) : null;
+    if (!row) throw notFound(id);
+    let responseBody = row.response_body;
+    if (row.body_object_key) {
+      const bodies = await readStoredBodies(c.env.RESPONSES_BUCKET, row.body_object_key);
+      if (!bodies) {
+        console.error(`stored response ${id}: its R2 object ${row.body_object_key} is missing`);
+        throw new ApiError("internal_error", `The body of response '${id}' is unavailable.`);
+      }
+      responseBody = bodies.response_body;
+    }
+    return new Response(responseBody, { status: 200, headers: { "content-type": "application/json" } });
+  } finally {
+    db.close((p) => c.executionCtx.waitUntil(p));
+  }
+}
+
+/** DELETE /ai/v1/responses/{id}: removes the owner's row and its R2 object. */
+export async function handleDeleteResponse(c: Ctx): Promise<Response> {
+  const config = c.var.config;
+  const id = c.req.param("id") ?? "";
+  const db = new RequestDb(config);
+  try {
+    const key = await authenticateInference(c.req.header("authorization"), db, config);
+    const deleted = RESPONSE_ID.test(id) ? await deleteOwnedResponse(db.get(), id, key.userId) : null;
+    if (!deleted) throw notFound(id);
+    if (deleted.body_object_key) {
+      try {
+        await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
+      } catch (err) {
+        // The row is gone, so nothing can reach the object any more; operators can sweep it.
+        console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${describe(err)}`);
+      }
+    }
+    return c.json({ id, object: "response", deleted: true });
+  } finally {
+    db.close((p) => c.executionCtx.waitUntil(p));
+  }
+}
