@@ -12,6 +12,7 @@ import type { AdminApp } from "./principal.ts";
 import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./tariffs.ts";
 import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
+import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -22,7 +23,7 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "API keys" | "Endpoints" | "Models";
+  tag: "Users" | "API keys" | "Endpoints" | "Models" | "Groups";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
@@ -56,6 +57,18 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "delete", path: "/models/{id}", summary: "Delete a deployed model (its alias stays reserved)", tag: "Models", managersOnly: true, handler: deleteModel, response: { status: 204 } },
   { method: "get", path: "/models/{id}/tariffs", summary: "A model's tariffs (with `include_history=true`, closed ones too)", tag: "Models", managersOnly: true, handler: getTariffs, query: TariffQuery, response: { status: 200, schema: TariffList } },
   { method: "put", path: "/models/{id}/tariffs", summary: "Set a model's tariffs: changed prices close the old row and open a new one", tag: "Models", managersOnly: true, handler: putTariffs, body: TariffSet, response: { status: 200, schema: TariffList } },
+
+  { method: "get", path: "/groups", summary: "List groups (a non-manager: the ones they belong to, Everyone included)", tag: "Groups", managersOnly: false, handler: listGroups, query: Pagination, response: { status: 200, schema: pageOf(GroupView) } },
+  { method: "post", path: "/groups", summary: "Create a group", tag: "Groups", managersOnly: true, handler: createGroup, body: CreateGroup, response: { status: 201, schema: GroupView }, conflicts: true },
+  { method: "get", path: "/groups/{id}", summary: "Get a group (a non-manager: only one they belong to)", tag: "Groups", managersOnly: false, handler: getGroup, response: { status: 200, schema: GroupView } },
+  { method: "patch", path: "/groups/{id}", summary: "Update a group (Everyone cannot be renamed)", tag: "Groups", managersOnly: true, handler: patchGroup, body: PatchGroup, response: { status: 200, schema: GroupView }, conflicts: true },
+  { method: "delete", path: "/groups/{id}", summary: "Delete a group with its memberships and model grants (not Everyone)", tag: "Groups", managersOnly: true, handler: deleteGroup, response: { status: 204 } },
+  { method: "get", path: "/groups/{id}/users", summary: "List a group's members (Everyone: every user)", tag: "Groups", managersOnly: true, handler: listGroupUsers, query: Pagination, response: { status: 200, schema: pageOf(GroupMemberView) } },
+  { method: "post", path: "/groups/{id}/users", summary: "Add a user to a group (idempotent)", tag: "Groups", managersOnly: true, handler: addGroupUser, body: AddGroupUser, response: { status: 201, schema: GroupMemberView } },
+  { method: "delete", path: "/groups/{id}/users/{user_id}", summary: "Remove a user from a group", tag: "Groups", managersOnly: true, handler: removeGroupUser, response: { status: 204 } },
+  { method: "get", path: "/groups/{id}/models", summary: "List the models a group grants", tag: "Groups", managersOnly: true, handler: listGroupModels, query: Pagination, response: { status: 200, schema: pageOf(GroupModelView) } },
+  { method: "post", path: "/groups/{id}/models", summary: "Grant a group a model (idempotent)", tag: "Groups", managersOnly: true, handler: addGroupModel, body: AddGroupModel, response: { status: 201, schema: GroupModelView } },
+  { method: "delete", path: "/groups/{id}/models/{model_id}", summary: "Withdraw a model from a group", tag: "Groups", managersOnly: true, handler: removeGroupModel, response: { status: 204 } },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */
