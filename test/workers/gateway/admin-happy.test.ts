@@ -309,6 +309,8 @@ describe("OpenAPI", () => {
         "/admin/api/v1/groups/{id}/users/{user_id}",
         "/admin/api/v1/groups/{id}/models",
         "/admin/api/v1/groups/{id}/models/{model_id}",
+        "/admin/api/v1/requests",
+        "/admin/api/v1/requests/aggregate",
       ].sort(),
     );
     const putTariffs = doc.paths["/admin/api/v1/models/{id}/tariffs"]!.put!;

@@ -13,6 +13,7 @@ import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./ta
 import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
+import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -23,7 +24,7 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "API keys" | "Endpoints" | "Models" | "Groups";
+  tag: "Users" | "API keys" | "Endpoints" | "Models" | "Groups" | "Analytics";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
@@ -69,6 +70,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "get", path: "/groups/{id}/models", summary: "List the models a group grants", tag: "Groups", managersOnly: true, handler: listGroupModels, query: Pagination, response: { status: 200, schema: pageOf(GroupModelView) } },
   { method: "post", path: "/groups/{id}/models", summary: "Grant a group a model (idempotent)", tag: "Groups", managersOnly: true, handler: addGroupModel, body: AddGroupModel, response: { status: 201, schema: GroupModelView } },
   { method: "delete", path: "/groups/{id}/models/{model_id}", summary: "Withdraw a model from a group", tag: "Groups", managersOnly: true, handler: removeGroupModel, response: { status: 204 } },
+
+  { method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } },
+  { method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */
