@@ -14,6 +14,7 @@ import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts
 import { pageOf, Pagination } from "./validation.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
+import { deleteUser, PatchUser, patchUser } from "./users.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -73,6 +74,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   { method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } },
   { method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } },
+
+  { method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true },
+  { method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, handler: deleteUser, response: { status: 204 } },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */
