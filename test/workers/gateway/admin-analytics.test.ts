@@ -7,7 +7,7 @@
  * Each test writes its rows on its own day long past, so other test files' traffic never lands in
  * the windows queried here.
  */
-import { env } from "cloudflare:test";
+import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { api, badRequest, insertAnalytics, ok, principal, suffix, type Page, type Principal } from "./admin-helpers.ts";
@@ -228,5 +228,21 @@ describe("analytics: who sees which rows", () => {
     }
     // Inference keys do not open the admin API.
     await expectError(await api("GET", "/requests", alice.inference), 403, "permission_denied");
+  });
+});
+
+describe("analytics: OpenAPI", () => {
+  it("documents every filter as a query parameter and the aggregate's shape", async () => {
+    const res = await SELF.fetch("https://gateway.test/admin/openapi.json", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    type Operation = { parameters?: { name: string; in: string }[]; responses: Record<string, { content?: { "application/json": { schema: { properties?: Record<string, unknown> } } } }> };
+    const doc = await ok<{ paths: Record<string, Record<string, Operation>> }>(res);
+    const list = doc.paths["/admin/api/v1/requests"]!.get!;
+    const filters = ["user_id", "api_key_id", "model", "status_code", "created_after", "created_before"];
+    expect(list.parameters!.filter((p) => p.in === "query").map((p) => p.name).sort()).toEqual([...filters, "skip", "limit"].sort());
+    const aggregate = doc.paths["/admin/api/v1/requests/aggregate"]!.get!;
+    expect(aggregate.parameters!.map((p) => p.name).sort()).toEqual([...filters, "bucket", "group_by"].sort());
+    expect(Object.keys(aggregate.responses["200"]!.content!["application/json"].schema.properties!)).toEqual(
+      expect.arrayContaining(["totals", "groups", "buckets", "bucket", "group_by"]),
+    );
   });
 });
