@@ -3,7 +3,7 @@
 -- model and a time range, newest first. The core schema indexes (user_id, timestamp DESC) and
 -- (model, timestamp DESC); this adds the API key's, and makes the user and model indexes covering
 -- for the aggregate. With the summed columns INCLUDEd, one model's or one user's aggregate is an
--- index-only scan instead of one heap page per row: on 1M rows, one model's day went from 14 ms
+-- index-only scan instead of one heap page per row: on 1M rows, one model's day went from 10-14 ms
 -- and ~10,200 buffers to 2 ms and ~50 (bench/analytics-plan.ts on Postgres 15). The price: all
 -- http_analytics indexes grow from 260 MB to 478 MB there (the table is 289 MB), and the bulk
 -- insert of those 1M rows from 22 s to 28-31 s; the consumer's write path pays in proportion.
