@@ -309,6 +309,14 @@ describe("OpenAPI", () => {
         "/admin/api/v1/users/{user_id}/api-keys",
         "/admin/api/v1/users/{user_id}/api-keys/{id}",
         "/admin/api/v1/users/{user_id}/api-keys/{id}/rotate",
+        "/admin/api/v1/groups",
+        "/admin/api/v1/groups/{id}",
+        "/admin/api/v1/groups/{id}/users",
+        "/admin/api/v1/groups/{id}/users/{user_id}",
+        "/admin/api/v1/groups/{id}/models",
+        "/admin/api/v1/groups/{id}/models/{model_id}",
+        "/admin/api/v1/requests",
+        "/admin/api/v1/requests/aggregate",
       ].sort(),
     );
     const putTariffs = doc.paths["/admin/api/v1/models/{id}/tariffs"]!.put!;

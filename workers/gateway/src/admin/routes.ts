@@ -29,8 +29,10 @@ import {
   patchOrganization,
   removeMember,
 } from "./organizations.ts";
-import { CreateUser, createUser, getUser, listUsers, UserView } from "./users.ts";
+import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
+import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
+import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -41,7 +43,7 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits";
+  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
@@ -93,6 +95,24 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   { method: "get", path: "/transactions", summary: "List credit transactions (your own unless you manage credits)", tag: "Credits", managersOnly: false, handler: listTransactions, query: TransactionQuery, response: { status: 200, schema: pageOf(TransactionView) } },
   { method: "post", path: "/transactions", summary: "Grant or remove credits (idempotent with source_id)", tag: "Credits", managersOnly: false, handler: createTransaction, body: CreateTransaction, response: { status: 201, schema: TransactionCreated }, alsoReturns: { status: 200, description: "The source_id was used before for the same transaction: nothing changed" }, conflicts: true },
+
+  { method: "get", path: "/groups", summary: "List groups (a non-manager: the ones they belong to, Everyone included)", tag: "Groups", managersOnly: false, handler: listGroups, query: Pagination, response: { status: 200, schema: pageOf(GroupView) } },
+  { method: "post", path: "/groups", summary: "Create a group", tag: "Groups", managersOnly: true, handler: createGroup, body: CreateGroup, response: { status: 201, schema: GroupView }, conflicts: true },
+  { method: "get", path: "/groups/{id}", summary: "Get a group (a non-manager: only one they belong to)", tag: "Groups", managersOnly: false, handler: getGroup, response: { status: 200, schema: GroupView } },
+  { method: "patch", path: "/groups/{id}", summary: "Update a group (Everyone cannot be renamed)", tag: "Groups", managersOnly: true, handler: patchGroup, body: PatchGroup, response: { status: 200, schema: GroupView }, conflicts: true },
+  { method: "delete", path: "/groups/{id}", summary: "Delete a group with its memberships and model grants (not Everyone)", tag: "Groups", managersOnly: true, handler: deleteGroup, response: { status: 204 } },
+  { method: "get", path: "/groups/{id}/users", summary: "List a group's members (Everyone: every user)", tag: "Groups", managersOnly: true, handler: listGroupUsers, query: Pagination, response: { status: 200, schema: pageOf(GroupMemberView) } },
+  { method: "post", path: "/groups/{id}/users", summary: "Add a user to a group (idempotent)", tag: "Groups", managersOnly: true, handler: addGroupUser, body: AddGroupUser, response: { status: 201, schema: GroupMemberView } },
+  { method: "delete", path: "/groups/{id}/users/{user_id}", summary: "Remove a user from a group", tag: "Groups", managersOnly: true, handler: removeGroupUser, response: { status: 204 } },
+  { method: "get", path: "/groups/{id}/models", summary: "List the models a group grants", tag: "Groups", managersOnly: true, handler: listGroupModels, query: Pagination, response: { status: 200, schema: pageOf(GroupModelView) } },
+  { method: "post", path: "/groups/{id}/models", summary: "Grant a group a model (idempotent)", tag: "Groups", managersOnly: true, handler: addGroupModel, body: AddGroupModel, response: { status: 201, schema: GroupModelView } },
+  { method: "delete", path: "/groups/{id}/models/{model_id}", summary: "Withdraw a model from a group", tag: "Groups", managersOnly: true, handler: removeGroupModel, response: { status: 204 } },
+
+  { method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } },
+  { method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } },
+
+  { method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true },
+  { method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, handler: deleteUser, response: { status: 204 } },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */

@@ -1,10 +1,12 @@
 /**
- * `/users`: managers list and create users; anyone reads themselves (`/users/current`). Every user
+ * `/users`: managers list, create and (softly) delete users; anyone reads and edits themselves
+ * (`/users/current`), but only managers change roles. Every user
  * carries their roles and credit balance (a decimal string, computed as the gateway's 402 gate
  * computes it).
  */
 import type { Context } from "hono";
 import { z } from "zod";
+import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "./transaction.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
@@ -132,4 +134,82 @@ export async function getUser(c: Context<AdminApp>): Promise<Response> {
     return c.json(me);
   }
   return c.json(await visibleUser(c.var.db, actor, pathId(c, "id", "user")));
+}
+
+export const PatchUser = z.strictObject({
+  display_name: z.string().trim().max(200).nullable().optional(),
+  email: z.email().max(320).optional(),
+  // Replaces the user's roles (standard_user is always kept). Managers only.
+  roles: z.array(z.enum(ROLES)).max(ROLES.length).optional(),
+});
+
+/** `{id}` for PATCH: a user id, or `current` for the caller's own user. */
+function targetUser(c: Context<AdminApp>): string {
+  if (c.req.param("id") === "current") {
+    if (c.var.actor.userId === null) throw notFound("user", "current");
+    return c.var.actor.userId;
+  }
+  return pathId(c, "id", "user");
+}
+
+/**
+ * Users edit their own display name and email; only managers edit anyone's, and only managers
+ * change roles (which would otherwise be a self-service path to platform_manager).
+ */
+export async function patchUser(c: Context<AdminApp>): Promise<Response> {
+  const actor = c.var.actor;
+  const id = targetUser(c);
+  const input = await parseBody(c, PatchUser);
+  await visibleUser(c.var.db, actor, id);
+  if (input.roles !== undefined && !actor.isManager) {
+    throw new ApiError("permission_denied", "Only a platform_manager may change roles.", { param: "roles" });
+  }
+  const client = await c.var.db.connect();
+  try {
+    const user = await inTransaction(client, async () => {
+      const { rows } = await client.query<{ id: string }>(
+        `UPDATE users SET email = coalesce($2, email),
+                display_name = CASE WHEN $3::boolean THEN $4 ELSE display_name END,
+                updated_at = now()
+          WHERE id = $1 AND deleted_at IS NULL RETURNING id`,
+        [id, input.email ?? null, input.display_name !== undefined, input.display_name ?? null],
+      );
+      if (!rows[0]) throw notFound("user", id);
+      if (input.roles !== undefined) {
+        const roles = [...new Set<Role>(["standard_user", ...input.roles])];
+        await client.query("DELETE FROM user_roles WHERE user_id = $1 AND role <> ALL($2::text[])", [id, roles]);
+        await client.query("INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING", [id, roles]);
+      }
+      return findUser(client, id);
+    });
+    return c.json(user);
+  } catch (err) {
+    if (uniqueViolation(err) !== null) throw new ConflictError("A user with this email already exists.", "email");
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Soft delete (managers): the row stays for analytics and the ledger. The user's keys are deleted
+ * with it in one transaction, so the gateway refuses them within `ACCESS_CACHE_TTL_MS`, and a
+ * platform key of theirs opens the admin API no more.
+ */
+export async function deleteUser(c: Context<AdminApp>): Promise<Response> {
+  const id = pathId(c, "id", "user");
+  const client = await c.var.db.connect();
+  try {
+    await inTransaction(client, async () => {
+      const { rows } = await client.query<{ id: string }>(
+        "UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+        [id],
+      );
+      if (!rows[0]) throw notFound("user", id);
+      await client.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND NOT is_deleted", [id]);
+    });
+    return c.body(null, 204);
+  } finally {
+    client.release();
+  }
 }
