@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../shared/pricing.ts";
 import type { UsageMessageV1 } from "../../shared/usage-message.ts";
 import { planUsageBatch, unstorableReason } from "../../workers/consumer/src/usage-plan.ts";
-import { writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
+import { lookupEnrichment, lookupKeyOwners, lookupModelPricing, writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
 import { checkpointBalance, createKey, createModel, createTariff, createUser, grantCredits, ledgerBalance } from "../support/db-fixtures.ts";
 import { sampleMessage } from "../support/samples.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
@@ -96,6 +96,39 @@ describe("writeUsageBatch under contention", () => {
     const out = await writeUsageBatch(clients[0]!, [sampleMessage({ model: model.alias, api_key_id: key.id, usage: { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 } })]);
     expect(out.balanceChanges).toEqual([expect.objectContaining({ userId, before: "5", after: "4" })]);
     expect(await checkpointBalance(admin, userId)).toBe("4");
+  });
+});
+
+describe("lookupEnrichment", () => {
+  it("returns in one query exactly what the key and model lookups return", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.0000013", output: "0.0000071", validFrom: "2024-01-01T00:00:00.000250Z", validUntil: "2025-01-01T00:00:00Z" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.0000012", output: "0.000007", validFrom: "2025-01-01T00:00:00Z" });
+    await createTariff(admin, model.modelId, { purpose: "batch", input: "0.0000006", output: "0.0000035", completionWindow: "24h", validFrom: "2025-02-01T00:00:00Z" });
+    await admin.query(
+      `INSERT INTO model_cache_tariffs (deployed_model_id, read_multiplier, write_multiplier_5m, write_multiplier_1h, valid_from, valid_until)
+       VALUES ($1, 0.1, 1.25, NULL, '2024-06-01T00:00:00.000001Z', '2025-06-01T00:00:00Z'), ($1, 0.05, 1.5, 2, '2025-06-01T00:00:00Z', NULL)`,
+      [model.modelId],
+    );
+    const bare = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    const userId = await createUser(admin);
+    const live = await createKey(admin, userId, "batch");
+    const deleted = await createKey(admin, userId);
+    await admin.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE id = $1", [deleted.id]);
+    const messages = [
+      sampleMessage({ model: model.alias, api_key_id: live.id.toUpperCase() }),
+      sampleMessage({ model: bare.alias, api_key_id: deleted.id }),
+      sampleMessage({ model: "no-such-model", api_key_id: crypto.randomUUID() }),
+      sampleMessage({ model: null, api_key_id: null, access: "unauthenticated" }),
+    ];
+    const both = await lookupEnrichment(clients[0]!, messages);
+    expect(both.owners).toEqual(await lookupKeyOwners(clients[0]!, messages));
+    expect(both.models).toEqual(await lookupModelPricing(clients[0]!, messages));
+    expect(both.owners.size).toBe(2);
+    expect(both.models.get(model.alias)!.tariffs.map((t) => t.validFromUs)).toEqual([1738368000000000, 1735689600000000, 1704067200000250]);
+    expect(both.models.get(model.alias)!.cacheTariffs).toHaveLength(2);
+    expect(both.models.get(bare.alias)).toEqual({ providerName: expect.any(String), tariffs: [], cacheTariffs: [] });
+    expect(await lookupEnrichment(clients[0]!, [sampleMessage({ model: null, api_key_id: null })])).toEqual({ owners: new Map(), models: new Map() });
   });
 });
 

@@ -1,6 +1,6 @@
 /**
  * The usage write path against any SqlClient (the Neon PoolClient in the worker, node-postgres in
- * benchmarks): enrich the whole batch with one query per kind, price it, then one transaction —
+ * benchmarks): enrich the whole batch in one query (key owners and model tariffs), price it, then one transaction —
  * analytics rows, ledger rows for the analytics rows that were new, and the fold of exactly those
  * ledger rows into the balance checkpoints (a single statement: shared/sql/usage-write.ts).
  * Redelivery and concurrent delivery change nothing: analytics rows are keyed by event_id, ledger
@@ -27,17 +27,27 @@ export interface UsageWriteOutcome {
   problems: string[];
 }
 
-/** api_key_id → (owner, purpose). Deleted keys are included: a key deleted after its request still pays. */
-export async function lookupKeyOwners(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, KeyOwner>> {
-  const ids = [...new Set(messages.flatMap((m) => (m.api_key_id ? [m.api_key_id.toLowerCase()] : [])))];
+const keyIds = (messages: readonly UsageMessage[]): string[] => [
+  ...new Set(messages.flatMap((m) => (m.api_key_id ? [m.api_key_id.toLowerCase()] : []))),
+];
+const modelAliases = (messages: readonly UsageMessage[]): string[] => [...new Set(messages.flatMap((m) => (m.model === null ? [] : [m.model])))];
+
+type KeyOwnerRow = { id: string; user_id: string; purpose: string };
+
+const KEY_OWNERS_SQL = "SELECT id::text AS id, user_id::text AS user_id, purpose FROM api_keys WHERE id = ANY($1::uuid[])";
+
+function ownersFromRows(rows: readonly KeyOwnerRow[]): Map<string, KeyOwner> {
   const owners = new Map<string, KeyOwner>();
-  if (ids.length === 0) return owners;
-  const { rows } = await client.query<{ id: string; user_id: string; purpose: string }>(
-    "SELECT id::text AS id, user_id::text AS user_id, purpose FROM api_keys WHERE id = ANY($1::uuid[])",
-    [ids],
-  );
   for (const row of rows) owners.set(row.id, { userId: row.user_id, purpose: row.purpose });
   return owners;
+}
+
+/** api_key_id → (owner, purpose). Deleted keys are included: a key deleted after its request still pays. */
+export async function lookupKeyOwners(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, KeyOwner>> {
+  const ids = keyIds(messages);
+  if (ids.length === 0) return new Map();
+  const { rows } = await client.query<KeyOwnerRow>(KEY_OWNERS_SQL, [ids]);
+  return ownersFromRows(rows);
 }
 
 type ModelTariffRow = {
@@ -70,16 +80,8 @@ function cacheTariffFromRow(row: CacheTariffRow): CacheTariff {
   };
 }
 
-/**
- * alias → (endpoint name, every tariff, every cache tariff). Expired tariffs are included so a batch created before a
- * price change pays the old price; instants come back as epoch microseconds so no precision is lost.
- */
-export async function lookupModelPricing(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, ModelPricing>> {
-  const aliases = [...new Set(messages.flatMap((m) => (m.model === null ? [] : [m.model])))];
-  const models = new Map<string, ModelPricing>();
-  if (aliases.length === 0) return models;
-  const { rows } = await client.query<ModelTariffRow>(
-    `SELECT dm.alias, ie.name AS provider_name,
+/** Every tariff row of the models named in $1 (expired ones too), newest first per model; `sort_from` orders them. */
+const MODEL_PRICING_SQL = `SELECT dm.alias, ie.name AS provider_name,
             mt.api_key_purpose AS purpose, mt.completion_window,
             mt.input_price_per_token::text AS input_price, mt.output_price_per_token::text AS output_price,
             floor(extract(epoch FROM mt.valid_from) * 1000000)::bigint::text AS valid_from_us,
@@ -89,14 +91,15 @@ export async function lookupModelPricing(client: SqlClient, messages: readonly U
                         'write1h', ct.write_multiplier_1h::text, 'write24h', ct.write_multiplier_24h::text,
                         'validFromUs', floor(extract(epoch FROM ct.valid_from) * 1000000)::bigint::text,
                         'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text))
-                        FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS cache_tariffs
+                        FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS cache_tariffs,
+            mt.valid_from AS sort_from
        FROM deployed_models dm
        LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
        LEFT JOIN model_tariffs mt ON mt.deployed_model_id = dm.id
-      WHERE dm.alias = ANY($1::text[])
-      ORDER BY dm.alias, mt.valid_from DESC`,
-    [aliases],
-  );
+      WHERE dm.alias = ANY($1::text[])`;
+
+function modelsFromRows(rows: readonly ModelTariffRow[]): Map<string, ModelPricing> {
+  const models = new Map<string, ModelPricing>();
   for (const row of rows) {
     let model = models.get(row.alias);
     if (!model) {
@@ -120,6 +123,39 @@ export async function lookupModelPricing(client: SqlClient, messages: readonly U
 }
 
 /**
+ * alias → (endpoint name, every tariff, every cache tariff). Expired tariffs are included so a batch created before a
+ * price change pays the old price; instants come back as epoch microseconds so no precision is lost.
+ */
+export async function lookupModelPricing(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, ModelPricing>> {
+  const aliases = modelAliases(messages);
+  if (aliases.length === 0) return new Map();
+  const { rows } = await client.query<ModelTariffRow>(`${MODEL_PRICING_SQL} ORDER BY dm.alias, mt.valid_from DESC`, [aliases]);
+  return modelsFromRows(rows);
+}
+
+/**
+ * Both lookups (lookupKeyOwners, lookupModelPricing) in one query, so one round trip: each comes
+ * back as a JSON array of exactly the rows its own query returns, in the same order.
+ */
+export async function lookupEnrichment(
+  client: SqlClient,
+  messages: readonly UsageMessage[],
+): Promise<{ owners: Map<string, KeyOwner>; models: Map<string, ModelPricing> }> {
+  const ids = keyIds(messages);
+  const aliases = modelAliases(messages);
+  if (ids.length === 0 && aliases.length === 0) return { owners: new Map(), models: new Map() };
+  const { rows } = await client.query<{ owners: KeyOwnerRow[]; models: ModelTariffRow[] }>(
+    `SELECT (SELECT coalesce(json_agg(k), '[]'::json) FROM (${KEY_OWNERS_SQL}) k) AS owners,
+            (SELECT coalesce(json_agg(m ORDER BY m.alias, m.sort_from DESC), '[]'::json)
+               FROM (${MODEL_PRICING_SQL.replaceAll("$1", "$2")}) m) AS models`,
+    [ids, aliases],
+  );
+  const row = rows[0];
+  if (!row) throw new Error("enrichment returned no row");
+  return { owners: ownersFromRows(row.owners), models: modelsFromRows(row.models) };
+}
+
+/**
  * Writes one batch of parsed, storable, de-duplicated messages. Throws on any database error;
  * the usage write is one statement, so nothing of it is then written and the caller retries.
  *
@@ -134,8 +170,7 @@ export async function writeUsageBatch(
 ): Promise<UsageWriteOutcome> {
   await storeDeadLetters(client, deadLetters);
   // Enrichment reads committed configuration; it needs no transaction of its own.
-  const owners = await lookupKeyOwners(client, messages);
-  const models = await lookupModelPricing(client, messages);
+  const { owners, models } = await lookupEnrichment(client, messages);
   const plan = planUsageBatch(messages, owners, models);
   const written = await writeUsage(client, plan.rows, plan.charges);
   return {
