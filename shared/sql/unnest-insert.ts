@@ -21,3 +21,28 @@ export function unnestInsert<Row>(table: string, columns: readonly Column<Row>[]
     values: columns.map(([, , value]) => rows.map(value)),
   };
 }
+
+const ARRAY_ESCAPE = /[\\"]/g;
+
+/**
+ * One column's values as a Postgres array literal, the text node-postgres would send for the
+ * array — but built in one pass: pg's generic encoder type-checks, quotes and regex-escapes every
+ * element (a third of the write path's JavaScript time for a 100-row batch). Strings are always
+ * quoted, so the literal's meaning never depends on an element's content; only the value types
+ * the UNNEST builders produce are accepted.
+ *
+ * @example arrayLiteral(["a\"b", null, 3, true]) === '{"a\\"b",NULL,3,t}'
+ */
+export function arrayLiteral(values: readonly unknown[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0) out += ",";
+    const v = values[i];
+    if (v === null || v === undefined) out += "NULL";
+    else if (typeof v === "string") out += `"${v.includes("\\") || v.includes('"') ? v.replace(ARRAY_ESCAPE, "\\$&") : v}"`;
+    else if (typeof v === "number") out += String(v);
+    else if (typeof v === "boolean") out += v ? "t" : "f";
+    else throw new TypeError(`arrayLiteral: unsupported element type ${typeof v}`);
+  }
+  return `${out}}`;
+}

@@ -26,7 +26,7 @@ import type { SqlClient } from "./client.ts";
 import { insertHttpAnalytics, type AnalyticsRow } from "./http-analytics.ts";
 import { signedAmountSql, type BalanceChange, type LedgerEntry } from "./ledger.ts";
 import { byKey } from "./lock-order.ts";
-import type { Query } from "./unnest-insert.ts";
+import { arrayLiteral, type Query } from "./unnest-insert.ts";
 
 /** A billable row's ledger entry, tied to the analytics event that must be new for it to apply. */
 export interface UsageCharge {
@@ -118,7 +118,7 @@ export async function writeUsage(client: SqlClient, rows: readonly AnalyticsRow[
     if (!c.entry.amount.gt(0)) throw new RangeError(`ledger amounts are positive; got ${moneyText(c.entry.amount)} for ${c.entry.sourceId}`);
   }
   const q = usageWriteQuery(rows, charges);
-  const { rows: out } = await client.query<ResultRow>(q.text, q.values);
+  const { rows: out } = await client.query<ResultRow>(q.text, q.values.map(arrayLiteral));
   const r = out[0];
   if (!r) throw new Error("usage write returned no result row");
   const balanceChanges = r.users.map((userId, i): BalanceChange => {

@@ -7,6 +7,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../shared/pricing.ts";
+import { arrayLiteral } from "../../shared/sql/unnest-insert.ts";
 import type { UsageMessageV1 } from "../../shared/usage-message.ts";
 import { planUsageBatch, unstorableReason } from "../../workers/consumer/src/usage-plan.ts";
 import { lookupEnrichment, lookupKeyOwners, lookupModelPricing, writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
@@ -96,6 +97,18 @@ describe("writeUsageBatch under contention", () => {
     const out = await writeUsageBatch(clients[0]!, [sampleMessage({ model: model.alias, api_key_id: key.id, usage: { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 } })]);
     expect(out.balanceChanges).toEqual([expect.objectContaining({ userId, before: "5", after: "4" })]);
     expect(await checkpointBalance(admin, userId)).toBe("4");
+  });
+});
+
+describe("arrayLiteral", () => {
+  it("round-trips every kind of text, number and boolean through Postgres", async () => {
+    const texts = ['a"b', "c\\d", "", "NULL", "null", " {x,y} ", "tab\tnew\nline", "ünï ✓ 😀", "'", "\\\"", null];
+    const { rows } = await admin.query<{ t: (string | null)[]; n: string[]; b: boolean[] }>("SELECT $1::text[] AS t, $2::bigint[]::text[] AS n, $3::boolean[] AS b", [
+      arrayLiteral(texts),
+      arrayLiteral([0, -7, Number.MAX_SAFE_INTEGER]),
+      arrayLiteral([true, false]),
+    ]);
+    expect(rows[0]).toEqual({ t: texts, n: ["0", "-7", String(Number.MAX_SAFE_INTEGER)], b: [true, false] });
   });
 });
 
