@@ -58,7 +58,7 @@ const COLUMNS: readonly Column<AnalyticsRow>[] = [
 
 /**
  * INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id: only new rows come back. Rows go
- * in event_id order (UNNEST yields array order) so two consumers holding overlapping batches take
+ * in event_id order (unnest yields array order) so two consumers holding overlapping batches take
  * the unique-index locks in the same order: one waits for the other instead of deadlocking. The
  * order is set here rather than with ORDER BY, which costs milliseconds of planning on wide
  * UNNEST rows.

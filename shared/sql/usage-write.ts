@@ -26,7 +26,7 @@ import type { SqlClient } from "./client.ts";
 import { insertHttpAnalytics, type AnalyticsRow } from "./http-analytics.ts";
 import { signedAmountSql, type BalanceChange, type LedgerEntry } from "./ledger.ts";
 import { byKey } from "./lock-order.ts";
-import { arrayLiteral, type Query } from "./unnest-insert.ts";
+import { arrayLiteral, unnestSelectList, type Query } from "./unnest-insert.ts";
 
 /** A billable row's ledger entry, tied to the analytics event that must be new for it to apply. */
 export interface UsageCharge {
@@ -68,13 +68,11 @@ export function usageWriteQuery(rows: readonly AnalyticsRow[], charges: readonly
   const analytics = insertHttpAnalytics(rows);
   const sorted = [...charges].sort(byKey((c) => c.entry.sourceId));
   const first = analytics.values.length + 1;
-  const params = CHARGE_COLUMNS.map(([, type], i) => `$${first + i}::${type}[]`).join(", ");
-  const names = CHARGE_COLUMNS.map(([name]) => name).join(", ");
   const ledgerNames = LEDGER_INSERT_COLUMNS.join(", ");
   const text = `WITH a AS (
   ${analytics.text}
 ), charges AS (
-  SELECT * FROM UNNEST(${params}) AS e(${names})
+  SELECT ${unnestSelectList(CHARGE_COLUMNS, first, true)}
 ), l AS (
   INSERT INTO credits_transactions (${ledgerNames})
   SELECT ${LEDGER_INSERT_COLUMNS.map((n) => `c.${n}`).join(", ")}
