@@ -3,7 +3,7 @@
  * one Postgres (a fresh database on DATABASE_URL's server, else embedded PGlite).
  *
  *   write path  the real `writeUsageBatch` (workers/consumer/src/usage-writer.ts) over node-postgres:
- *               two enrichment queries, pricing, then one transaction — analytics UNNEST insert,
+ *               one enrichment query, pricing, then one transaction — analytics UNNEST insert,
  *               ledger insert, checkpoint fold — per batch of 100 messages
  *   COPY floor  the same analytics and ledger rows (priced beforehand, off the clock) written with
  *               COPY … FROM STDIN, one transaction per batch of 100; no enrichment, no fold.

@@ -10,6 +10,10 @@
  * One statement instead of BEGIN + three statements + COMMIT matters most where the round trip is
  * longest: a Worker talking to Neon over a WebSocket.
  *
+ *   g  the pricing basis: whether what the rows were priced with (key owners, tariffs) is still what
+ *      this statement's snapshot holds. If not, `a` inserts nothing — so neither do `l` and `f` —
+ *      and the caller prices the batch afresh. This is what lets enrichment be cached.
+ *
  * Why it is exactly-once under redelivery and concurrency:
  * - a redelivered event conflicts in `a`, so it never reaches `l`; `l` conflicts on source_id even
  *   if it did; the fold sees only rows `l` returned.
@@ -26,7 +30,7 @@ import type { SqlClient } from "./client.ts";
 import { insertHttpAnalytics, type AnalyticsRow } from "./http-analytics.ts";
 import { signedAmountSql, type BalanceChange, type LedgerEntry } from "./ledger.ts";
 import { byKey } from "./lock-order.ts";
-import type { Query } from "./unnest-insert.ts";
+import { arrayLiteral, unnestSelectList, type Query } from "./unnest-insert.ts";
 
 /** A billable row's ledger entry, tied to the analytics event that must be new for it to apply. */
 export interface UsageCharge {
@@ -34,7 +38,15 @@ export interface UsageCharge {
   entry: LedgerEntry;
 }
 
+/** A SQL condition (over parameters numbered from `first`) that the rows' pricing is still right, and its parameters. */
+export interface PricingBasis {
+  condition: (first: number) => string;
+  values: unknown[][];
+}
+
 export interface UsageWriteResult {
+  /** False if the pricing basis had changed: then nothing was written. */
+  basisCurrent: boolean;
   /** Analytics rows this statement wrote (the others were already recorded). */
   recorded: number;
   /** Ledger rows this statement wrote. */
@@ -64,17 +76,19 @@ export function ledgerColumnValues(charges: readonly UsageCharge[]): unknown[][]
   return CHARGE_COLUMNS.slice(1).map(([, , value]) => sorted.map(value));
 }
 
-export function usageWriteQuery(rows: readonly AnalyticsRow[], charges: readonly UsageCharge[]): Query {
-  const analytics = insertHttpAnalytics(rows);
+const ALWAYS: PricingBasis = { condition: () => "true", values: [] };
+
+export function usageWriteQuery(rows: readonly AnalyticsRow[], charges: readonly UsageCharge[], basis: PricingBasis = ALWAYS): Query {
+  const analytics = insertHttpAnalytics(rows, "(SELECT g.current FROM g)");
   const sorted = [...charges].sort(byKey((c) => c.entry.sourceId));
   const first = analytics.values.length + 1;
-  const params = CHARGE_COLUMNS.map(([, type], i) => `$${first + i}::${type}[]`).join(", ");
-  const names = CHARGE_COLUMNS.map(([name]) => name).join(", ");
   const ledgerNames = LEDGER_INSERT_COLUMNS.join(", ");
-  const text = `WITH a AS (
+  const text = `WITH g AS (
+  SELECT ${basis.condition(first + CHARGE_COLUMNS.length)} AS current
+), a AS (
   ${analytics.text}
 ), charges AS (
-  SELECT * FROM UNNEST(${params}) AS e(${names})
+  SELECT ${unnestSelectList(CHARGE_COLUMNS, first, true)}
 ), l AS (
   INSERT INTO credits_transactions (${ledgerNames})
   SELECT ${LEDGER_INSERT_COLUMNS.map((n) => `c.${n}`).join(", ")}
@@ -99,26 +113,32 @@ export function usageWriteQuery(rows: readonly AnalyticsRow[], charges: readonly
          updated_at = now()
   RETURNING c.user_id, c.balance, c.last_seq
 )
-SELECT (SELECT count(*) FROM a)::int AS recorded,
+SELECT (SELECT g.current FROM g) AS basis_current,
+       (SELECT count(*) FROM a)::int AS recorded,
        (SELECT count(*) FROM l)::int AS charged,
        coalesce((SELECT array_agg(f.user_id::text ORDER BY f.user_id) FROM f), '{}') AS users,
        coalesce((SELECT array_agg(f.balance::text ORDER BY f.user_id) FROM f), '{}') AS balances,
        coalesce((SELECT array_agg(d.delta::text ORDER BY f.user_id) FROM f JOIN d ON d.user_id = f.user_id), '{}') AS deltas,
        coalesce((SELECT array_agg(f.last_seq::text ORDER BY f.user_id) FROM f), '{}') AS last_seqs`;
-  return { text, values: [...analytics.values, ...CHARGE_COLUMNS.map(([, , value]) => sorted.map(value))] };
+  return { text, values: [...analytics.values, ...CHARGE_COLUMNS.map(([, , value]) => sorted.map(value)), ...basis.values] };
 }
 
-type ResultRow = { recorded: number; charged: number; users: string[]; balances: string[]; deltas: string[]; last_seqs: string[] };
+type ResultRow = { basis_current: boolean; recorded: number; charged: number; users: string[]; balances: string[]; deltas: string[]; last_seqs: string[] };
 
 /** Runs the statement (atomic on its own: no surrounding transaction needed). */
-export async function writeUsage(client: SqlClient, rows: readonly AnalyticsRow[], charges: readonly UsageCharge[]): Promise<UsageWriteResult> {
-  if (rows.length === 0) return { recorded: 0, charged: 0, balanceChanges: [] };
+export async function writeUsage(
+  client: SqlClient,
+  rows: readonly AnalyticsRow[],
+  charges: readonly UsageCharge[],
+  basis: PricingBasis = ALWAYS,
+): Promise<UsageWriteResult> {
+  if (rows.length === 0) return { basisCurrent: true, recorded: 0, charged: 0, balanceChanges: [] };
   for (const c of charges) {
     // The table refuses it too; failing here names the entry instead of failing the statement.
     if (!c.entry.amount.gt(0)) throw new RangeError(`ledger amounts are positive; got ${moneyText(c.entry.amount)} for ${c.entry.sourceId}`);
   }
-  const q = usageWriteQuery(rows, charges);
-  const { rows: out } = await client.query<ResultRow>(q.text, q.values);
+  const q = usageWriteQuery(rows, charges, basis);
+  const { rows: out } = await client.query<ResultRow>(q.text, q.values.map(arrayLiteral));
   const r = out[0];
   if (!r) throw new Error("usage write returned no result row");
   const balanceChanges = r.users.map((userId, i): BalanceChange => {
@@ -126,5 +146,5 @@ export async function writeUsage(client: SqlClient, rows: readonly AnalyticsRow[
     const before = after.minus(new Money(r.deltas[i]!));
     return { userId, before: moneyText(before), after: moneyText(after), lastSeq: r.last_seqs[i]! };
   });
-  return { recorded: r.recorded, charged: r.charged, balanceChanges };
+  return { basisCurrent: r.basis_current, recorded: r.recorded, charged: r.charged, balanceChanges };
 }

@@ -7,9 +7,10 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../shared/pricing.ts";
+import { arrayLiteral } from "../../shared/sql/unnest-insert.ts";
 import type { UsageMessageV1 } from "../../shared/usage-message.ts";
 import { planUsageBatch, unstorableReason } from "../../workers/consumer/src/usage-plan.ts";
-import { writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
+import { EnrichmentCache, lookupEnrichment, lookupKeyOwners, lookupModelPricing, writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
 import { checkpointBalance, createKey, createModel, createTariff, createUser, grantCredits, ledgerBalance } from "../support/db-fixtures.ts";
 import { sampleMessage } from "../support/samples.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
@@ -96,6 +97,113 @@ describe("writeUsageBatch under contention", () => {
     const out = await writeUsageBatch(clients[0]!, [sampleMessage({ model: model.alias, api_key_id: key.id, usage: { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 } })]);
     expect(out.balanceChanges).toEqual([expect.objectContaining({ userId, before: "5", after: "4" })]);
     expect(await checkpointBalance(admin, userId)).toBe("4");
+  });
+});
+
+describe("arrayLiteral", () => {
+  it("round-trips every kind of text, number and boolean through Postgres", async () => {
+    const texts = ['a"b', "c\\d", "", "NULL", "null", " {x,y} ", "tab\tnew\nline", "ünï ✓ 😀", "'", "\\\"", null];
+    const { rows } = await admin.query<{ t: (string | null)[]; n: string[]; b: boolean[] }>("SELECT $1::text[] AS t, $2::bigint[]::text[] AS n, $3::boolean[] AS b", [
+      arrayLiteral(texts),
+      arrayLiteral([0, -7, Number.MAX_SAFE_INTEGER]),
+      arrayLiteral([true, false]),
+    ]);
+    expect(rows[0]).toEqual({ t: texts, n: ["0", "-7", String(Number.MAX_SAFE_INTEGER)], b: [true, false] });
+  });
+});
+
+describe("lookupEnrichment", () => {
+  it("returns in one query exactly what the key and model lookups return", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.0000013", output: "0.0000071", validFrom: "2024-01-01T00:00:00.000250Z", validUntil: "2025-01-01T00:00:00Z" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.0000012", output: "0.000007", validFrom: "2025-01-01T00:00:00Z" });
+    await createTariff(admin, model.modelId, { purpose: "batch", input: "0.0000006", output: "0.0000035", completionWindow: "24h", validFrom: "2025-02-01T00:00:00Z" });
+    await admin.query(
+      `INSERT INTO model_cache_tariffs (deployed_model_id, read_multiplier, write_multiplier_5m, write_multiplier_1h, valid_from, valid_until)
+       VALUES ($1, 0.1, 1.25, NULL, '2024-06-01T00:00:00.000001Z', '2025-06-01T00:00:00Z'), ($1, 0.05, 1.5, 2, '2025-06-01T00:00:00Z', NULL)`,
+      [model.modelId],
+    );
+    const bare = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    const userId = await createUser(admin);
+    const live = await createKey(admin, userId, "batch");
+    const deleted = await createKey(admin, userId);
+    await admin.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE id = $1", [deleted.id]);
+    const messages = [
+      sampleMessage({ model: model.alias, api_key_id: live.id.toUpperCase() }),
+      sampleMessage({ model: bare.alias, api_key_id: deleted.id }),
+      sampleMessage({ model: "no-such-model", api_key_id: crypto.randomUUID() }),
+      sampleMessage({ model: null, api_key_id: null, access: "unauthenticated" }),
+    ];
+    const both = await lookupEnrichment(clients[0]!, messages);
+    expect(both.owners).toEqual(await lookupKeyOwners(clients[0]!, messages));
+    expect(both.models).toEqual(await lookupModelPricing(clients[0]!, messages));
+    expect(both.owners.size).toBe(2);
+    expect(both.models.get(model.alias)!.tariffs.map((t) => t.validFromUs)).toEqual([1738368000000000, 1735689600000000, 1704067200000250]);
+    expect(both.models.get(model.alias)!.cacheTariffs).toHaveLength(2);
+    expect(both.models.get(bare.alias)).toEqual({ providerName: expect.any(String), tariffs: [], cacheTariffs: [] });
+    expect([...both.fingerprints.keys()].sort()).toEqual([model.alias, bare.alias].sort());
+    expect(await lookupEnrichment(clients[0]!, messages)).toEqual(both);
+    expect(await lookupEnrichment(clients[0]!, [sampleMessage({ model: null, api_key_id: null })])).toEqual({ owners: new Map(), models: new Map(), fingerprints: new Map() });
+  });
+});
+
+describe("EnrichmentCache", () => {
+  /** A client that counts the statements it runs. */
+  function counting(client: pg.Client): { client: pg.Client; queries: () => number } {
+    let n = 0;
+    const wrapped = Object.create(client) as pg.Client;
+    wrapped.query = ((text: string, values?: unknown[]) => {
+      n++;
+      return client.query(text, values);
+    }) as pg.Client["query"];
+    return { client: wrapped, queries: () => n };
+  }
+  const usage = (modelAlias: string, keyId: string) =>
+    sampleMessage({ model: modelAlias, api_key_id: keyId, usage: { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 } });
+
+  it("skips the lookup while nothing changed, and never prices with a tariff that changed since it was cached", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    const old = await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.001", output: "0", validFrom: "2024-01-01T00:00:00Z" });
+    const userId = await createUser(admin);
+    await grantCredits(admin, userId, "100");
+    const key = await createKey(admin, userId);
+    const cache = new EnrichmentCache();
+    const { client, queries } = counting(clients[0]!);
+
+    expect((await writeUsageBatch(client, [usage(model.alias, key.id)], [], cache)).balanceChanges).toEqual([expect.objectContaining({ after: "99" })]);
+    expect(queries()).toBe(2); // lookup + write
+    expect((await writeUsageBatch(client, [usage(model.alias, key.id)], [], cache)).balanceChanges).toEqual([expect.objectContaining({ after: "98" })]);
+    expect(queries()).toBe(3); // the cached pricing was still right: the write alone
+
+    // A price change after the cache was filled: the cached write notices and writes nothing,
+    // the batch is priced afresh and written once at the new price.
+    await admin.query("UPDATE model_tariffs SET valid_until = now() - interval '1 minute' WHERE id = $1", [old]);
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.002", output: "0", validFrom: new Date(Date.now() - 60_000).toISOString() });
+    const message = usage(model.alias, key.id);
+    const out = await writeUsageBatch(client, [message], [], cache);
+    expect(queries()).toBe(6); // stale write + lookup + write
+    expect(out).toMatchObject({ recorded: 1, charged: 1, balanceChanges: [expect.objectContaining({ before: "98", after: "96" })] });
+    const { rows } = await admin.query<{ amount: string; total_cost: string }>(
+      `SELECT t.amount::text AS amount, h.total_cost::text AS total_cost FROM credits_transactions t JOIN http_analytics h ON t.source_id = 'usage:' || h.event_id
+        WHERE h.event_id = $1`,
+      [message.event_id],
+    );
+    expect(rows).toEqual([{ amount: "2", total_cost: "2" }]);
+    expect(await checkpointBalance(admin, userId)).toBe(await ledgerBalance(admin, userId));
+  });
+
+  it("notices a key whose purpose changed since it was cached", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.001", output: "0" });
+    await createTariff(admin, model.modelId, { purpose: "batch", input: "0.0005", output: "0" });
+    const userId = await createUser(admin);
+    await grantCredits(admin, userId, "10");
+    const key = await createKey(admin, userId);
+    const cache = new EnrichmentCache();
+    await writeUsageBatch(clients[0]!, [usage(model.alias, key.id)], [], cache);
+    await admin.query("UPDATE api_keys SET purpose = 'batch' WHERE id = $1", [key.id]);
+    const out = await writeUsageBatch(clients[0]!, [usage(model.alias, key.id)], [], cache);
+    expect(out.balanceChanges).toEqual([expect.objectContaining({ before: "9", after: "8.5" })]);
   });
 });
 

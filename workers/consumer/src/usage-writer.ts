@@ -1,6 +1,6 @@
 /**
  * The usage write path against any SqlClient (the Neon PoolClient in the worker, node-postgres in
- * benchmarks): enrich the whole batch with one query per kind, price it, then one transaction —
+ * benchmarks): enrich the whole batch in one query (key owners and model tariffs), price it, then one transaction —
  * analytics rows, ledger rows for the analytics rows that were new, and the fold of exactly those
  * ledger rows into the balance checkpoints (a single statement: shared/sql/usage-write.ts).
  * Redelivery and concurrent delivery change nothing: analytics rows are keyed by event_id, ledger
@@ -9,7 +9,7 @@
 import { balanceCrossings, tariffFromRow, type BalanceCrossing, type CacheTariff } from "../../../shared/pricing.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import type { BalanceChange } from "../../../shared/sql/ledger.ts";
-import { writeUsage } from "../../../shared/sql/usage-write.ts";
+import { writeUsage, type PricingBasis } from "../../../shared/sql/usage-write.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { planUsageBatch, type KeyOwner, type ModelPricing } from "./usage-plan.ts";
@@ -27,17 +27,27 @@ export interface UsageWriteOutcome {
   problems: string[];
 }
 
-/** api_key_id → (owner, purpose). Deleted keys are included: a key deleted after its request still pays. */
-export async function lookupKeyOwners(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, KeyOwner>> {
-  const ids = [...new Set(messages.flatMap((m) => (m.api_key_id ? [m.api_key_id.toLowerCase()] : [])))];
+const keyIds = (messages: readonly UsageMessage[]): string[] => [
+  ...new Set(messages.flatMap((m) => (m.api_key_id ? [m.api_key_id.toLowerCase()] : []))),
+];
+const modelAliases = (messages: readonly UsageMessage[]): string[] => [...new Set(messages.flatMap((m) => (m.model === null ? [] : [m.model])))];
+
+type KeyOwnerRow = { id: string; user_id: string; purpose: string };
+
+const KEY_OWNERS_SQL = "SELECT id::text AS id, user_id::text AS user_id, purpose FROM api_keys WHERE id = ANY($1::uuid[])";
+
+function ownersFromRows(rows: readonly KeyOwnerRow[]): Map<string, KeyOwner> {
   const owners = new Map<string, KeyOwner>();
-  if (ids.length === 0) return owners;
-  const { rows } = await client.query<{ id: string; user_id: string; purpose: string }>(
-    "SELECT id::text AS id, user_id::text AS user_id, purpose FROM api_keys WHERE id = ANY($1::uuid[])",
-    [ids],
-  );
   for (const row of rows) owners.set(row.id, { userId: row.user_id, purpose: row.purpose });
   return owners;
+}
+
+/** api_key_id → (owner, purpose). Deleted keys are included: a key deleted after its request still pays. */
+export async function lookupKeyOwners(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, KeyOwner>> {
+  const ids = keyIds(messages);
+  if (ids.length === 0) return new Map();
+  const { rows } = await client.query<KeyOwnerRow>(KEY_OWNERS_SQL, [ids]);
+  return ownersFromRows(rows);
 }
 
 type ModelTariffRow = {
@@ -71,15 +81,11 @@ function cacheTariffFromRow(row: CacheTariffRow): CacheTariff {
 }
 
 /**
- * alias → (endpoint name, every tariff, every cache tariff). Expired tariffs are included so a batch created before a
- * price change pays the old price; instants come back as epoch microseconds so no precision is lost.
+ * Every tariff row of the models named in `aliases` (a text[] parameter), expired ones too. Rows of
+ * one model are ordered by `sort_from` DESC, `sort_id`; its cache tariffs by valid_from, id — a total
+ * order, so the same configuration always yields the same rows and the same fingerprint.
  */
-export async function lookupModelPricing(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, ModelPricing>> {
-  const aliases = [...new Set(messages.flatMap((m) => (m.model === null ? [] : [m.model])))];
-  const models = new Map<string, ModelPricing>();
-  if (aliases.length === 0) return models;
-  const { rows } = await client.query<ModelTariffRow>(
-    `SELECT dm.alias, ie.name AS provider_name,
+const modelPricingSql = (aliases: string): string => `SELECT dm.alias, ie.name AS provider_name,
             mt.api_key_purpose AS purpose, mt.completion_window,
             mt.input_price_per_token::text AS input_price, mt.output_price_per_token::text AS output_price,
             floor(extract(epoch FROM mt.valid_from) * 1000000)::bigint::text AS valid_from_us,
@@ -88,15 +94,31 @@ export async function lookupModelPricing(client: SqlClient, messages: readonly U
                         'read', ct.read_multiplier::text, 'write5m', ct.write_multiplier_5m::text,
                         'write1h', ct.write_multiplier_1h::text, 'write24h', ct.write_multiplier_24h::text,
                         'validFromUs', floor(extract(epoch FROM ct.valid_from) * 1000000)::bigint::text,
-                        'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text))
-                        FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS cache_tariffs
+                        'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text)
+                        ORDER BY ct.valid_from, ct.id)
+                        FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS cache_tariffs,
+            mt.valid_from AS sort_from, mt.id AS sort_id
        FROM deployed_models dm
        LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
        LEFT JOIN model_tariffs mt ON mt.deployed_model_id = dm.id
-      WHERE dm.alias = ANY($1::text[])
-      ORDER BY dm.alias, mt.valid_from DESC`,
-    [aliases],
-  );
+      WHERE dm.alias = ANY(${aliases}::text[])`;
+
+/**
+ * Per model alias, an md5 over its deployment, endpoint name and whole tariff and cache-tariff
+ * rows, serialized unambiguously (a record of arrays of records, each in a fixed order). Any change
+ * to what its pricing is built from changes it (so do a few changes that would not matter, which
+ * only cost a fresh lookup).
+ */
+const modelFingerprintsSql = (aliases: string): string => `SELECT dm.alias,
+            md5(ROW(dm.id, ie.name,
+                    ARRAY(SELECT mt FROM model_tariffs mt WHERE mt.deployed_model_id = dm.id ORDER BY mt.id),
+                    ARRAY(SELECT ct FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id ORDER BY ct.id))::text) AS fingerprint
+       FROM deployed_models dm
+       LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
+      WHERE dm.alias = ANY(${aliases}::text[])`;
+
+function modelsFromRows(rows: readonly ModelTariffRow[]): Map<string, ModelPricing> {
+  const models = new Map<string, ModelPricing>();
   for (const row of rows) {
     let model = models.get(row.alias);
     if (!model) {
@@ -120,6 +142,115 @@ export async function lookupModelPricing(client: SqlClient, messages: readonly U
 }
 
 /**
+ * alias → (endpoint name, every tariff, every cache tariff). Expired tariffs are included so a batch created before a
+ * price change pays the old price; instants come back as epoch microseconds so no precision is lost.
+ */
+export async function lookupModelPricing(client: SqlClient, messages: readonly UsageMessage[]): Promise<Map<string, ModelPricing>> {
+  const aliases = modelAliases(messages);
+  if (aliases.length === 0) return new Map();
+  const { rows } = await client.query<ModelTariffRow>(`${modelPricingSql("$1")} ORDER BY dm.alias, mt.valid_from DESC, mt.id`, [aliases]);
+  return modelsFromRows(rows);
+}
+
+/** What a batch is priced with: its keys' owners, its models' pricing and each model's fingerprint. */
+export interface Enrichment {
+  owners: Map<string, KeyOwner>;
+  models: Map<string, ModelPricing>;
+  fingerprints: Map<string, string>;
+}
+
+/**
+ * Both lookups (lookupKeyOwners, lookupModelPricing) in one query, so one round trip: each comes
+ * back as a JSON array of exactly the rows its own query returns, in the same order; with them
+ * each model's fingerprint.
+ */
+export async function lookupEnrichment(client: SqlClient, messages: readonly UsageMessage[]): Promise<Enrichment> {
+  const ids = keyIds(messages);
+  const aliases = modelAliases(messages);
+  if (ids.length === 0 && aliases.length === 0) return { owners: new Map(), models: new Map(), fingerprints: new Map() };
+  const { rows } = await client.query<{ owners: KeyOwnerRow[]; models: ModelTariffRow[]; fingerprints: Record<string, string> }>(
+    `SELECT (SELECT coalesce(json_agg(k), '[]'::json) FROM (${KEY_OWNERS_SQL}) k) AS owners,
+            (SELECT coalesce(json_agg(m ORDER BY m.alias, m.sort_from DESC, m.sort_id), '[]'::json)
+               FROM (${modelPricingSql("$2")}) m) AS models,
+            (SELECT coalesce(json_object_agg(f.alias, f.fingerprint), '{}'::json) FROM (${modelFingerprintsSql("$2")}) f) AS fingerprints`,
+    [ids, aliases],
+  );
+  const row = rows[0];
+  if (!row) throw new Error("enrichment returned no row");
+  return { owners: ownersFromRows(row.owners), models: modelsFromRows(row.models), fingerprints: new Map(Object.entries(row.fingerprints)) };
+}
+
+/**
+ * The condition under which a batch's pricing is still right, checked inside the usage write (so
+ * in the write's own snapshot): every key still belongs to the owner, with the purpose, it was
+ * priced for, and every model's pricing still has the fingerprint it was priced with.
+ */
+function pricingBasis(enrichment: Enrichment): PricingBasis {
+  const keys = [...enrichment.owners];
+  const models = [...enrichment.fingerprints];
+  return {
+    condition: (p) => `(SELECT count(*) FROM api_keys k
+                 JOIN unnest($${p}::uuid[], $${p + 1}::uuid[], $${p + 2}::text[]) AS b(id, user_id, purpose)
+                   ON k.id = b.id AND k.user_id = b.user_id AND k.purpose = b.purpose) = cardinality($${p}::uuid[])
+       AND (SELECT count(*) FROM (${modelFingerprintsSql(`$${p + 3}`)}) f
+                 JOIN unnest($${p + 3}::text[], $${p + 4}::text[]) AS b(alias, fingerprint)
+                   ON f.alias = b.alias AND f.fingerprint = b.fingerprint) = cardinality($${p + 3}::text[])`,
+    values: [keys.map(([id]) => id), keys.map(([, o]) => o.userId), keys.map(([, o]) => o.purpose), models.map(([alias]) => alias), models.map(([, f]) => f)],
+  };
+}
+
+/**
+ * Enrichment kept across batches (and, in the worker, across the invocations an isolate serves):
+ * a batch whose keys and models are all here skips the lookup round trip. Nothing here is trusted
+ * blindly — the write checks the basis in its own snapshot (pricingBasis) and writes nothing if
+ * any of it changed (a new tariff, say); the batch is then looked up afresh and written again.
+ * Keys and models that were not found are never kept, so a batch naming one is always looked up.
+ */
+export class EnrichmentCache {
+  private readonly owners = new Map<string, KeyOwner>();
+  private readonly models = new Map<string, { pricing: ModelPricing; fingerprint: string }>();
+
+  constructor(private readonly maxEntries = 10_000) {}
+
+  /** The batch's enrichment if every key and model it names is cached, else null. */
+  get(messages: readonly UsageMessage[]): Enrichment | null {
+    const found: Enrichment = { owners: new Map(), models: new Map(), fingerprints: new Map() };
+    for (const id of keyIds(messages)) {
+      const owner = this.owners.get(id);
+      if (!owner) return null;
+      found.owners.set(id, owner);
+    }
+    for (const alias of modelAliases(messages)) {
+      const model = this.models.get(alias);
+      if (!model) return null;
+      found.models.set(alias, model.pricing);
+      found.fingerprints.set(alias, model.fingerprint);
+    }
+    return found;
+  }
+
+  put(enrichment: Enrichment): void {
+    if (this.owners.size + this.models.size > this.maxEntries) this.clear();
+    for (const [id, owner] of enrichment.owners) this.owners.set(id, owner);
+    for (const [alias, pricing] of enrichment.models) {
+      const fingerprint = enrichment.fingerprints.get(alias);
+      if (fingerprint !== undefined) this.models.set(alias, { pricing, fingerprint });
+    }
+  }
+
+  clear(): void {
+    this.owners.clear();
+    this.models.clear();
+  }
+}
+
+/** The worker's cache: pure data, validated by every write that uses it (STYLE: only pure caches at module scope). */
+const ENRICHMENT_CACHE = new EnrichmentCache();
+
+/** How often a batch is re-enriched and rewritten because its pricing basis changed under it before giving up (the queue retries). */
+const MAX_WRITE_ATTEMPTS = 3;
+
+/**
  * Writes one batch of parsed, storable, de-duplicated messages. Throws on any database error;
  * the usage write is one statement, so nothing of it is then written and the caller retries.
  *
@@ -131,19 +262,31 @@ export async function writeUsageBatch(
   client: SqlClient,
   messages: readonly UsageMessage[],
   deadLetters: readonly DeadLetter[] = [],
+  cache: EnrichmentCache = ENRICHMENT_CACHE,
 ): Promise<UsageWriteOutcome> {
   await storeDeadLetters(client, deadLetters);
-  // Enrichment reads committed configuration; it needs no transaction of its own.
-  const owners = await lookupKeyOwners(client, messages);
-  const models = await lookupModelPricing(client, messages);
-  const plan = planUsageBatch(messages, owners, models);
-  const written = await writeUsage(client, plan.rows, plan.charges);
-  return {
-    recorded: written.recorded,
-    alreadyRecorded: plan.rows.length - written.recorded,
-    charged: written.charged,
-    balanceChanges: written.balanceChanges,
-    crossings: balanceCrossings(written.balanceChanges),
-    problems: plan.problems,
-  };
+  let enrichment = cache.get(messages);
+  for (let attempt = 1; ; attempt++) {
+    if (!enrichment) {
+      // Enrichment reads committed configuration; it needs no transaction of its own.
+      enrichment = await lookupEnrichment(client, messages);
+      cache.put(enrichment);
+    }
+    const plan = planUsageBatch(messages, enrichment.owners, enrichment.models);
+    const written = await writeUsage(client, plan.rows, plan.charges, pricingBasis(enrichment));
+    if (written.basisCurrent) {
+      return {
+        recorded: written.recorded,
+        alreadyRecorded: plan.rows.length - written.recorded,
+        charged: written.charged,
+        balanceChanges: written.balanceChanges,
+        crossings: balanceCrossings(written.balanceChanges),
+        problems: plan.problems,
+      };
+    }
+    // Priced with keys or tariffs that changed since: nothing was written. Price it afresh.
+    cache.clear();
+    enrichment = null;
+    if (attempt >= MAX_WRITE_ATTEMPTS) throw new Error(`usage write: pricing data changed under the batch ${attempt} times in a row; retrying later`);
+  }
 }
