@@ -317,6 +317,8 @@ describe("OpenAPI", () => {
         "/admin/api/v1/groups/{id}/models/{model_id}",
         "/admin/api/v1/requests",
         "/admin/api/v1/requests/aggregate",
+        "/admin/api/v1/batches/requests",
+        "/admin/api/v1/batches/requests/{id}",
       ].sort(),
     );
     const putTariffs = doc.paths["/admin/api/v1/models/{id}/tariffs"]!.put!;

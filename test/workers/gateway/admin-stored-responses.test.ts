@@ -105,6 +105,32 @@ describe("GET /admin/api/v1/batches/requests", () => {
     expect(paged.data).toHaveLength(1);
   });
 
+  it("a manager in organization context sees only the organization's row (the reference's regression test)", async () => {
+    const manager = await member(["platform_manager"]);
+    const other = await member();
+    const org = await createUser(pool);
+    await pool.query("UPDATE users SET user_type = 'organization' WHERE id = $1", [org]);
+    await pool.query("INSERT INTO user_organizations (user_id, organization_id, role) VALUES ($1, $2, 'owner')", [manager.userId, org]);
+    const orgKey = (await createKey(pool, org)).id;
+    const model = `m-${crypto.randomUUID().slice(0, 8)}`;
+    const rows = [
+      sampleResponseMessage({ api_key_id: manager.keyId, model }),
+      sampleResponseMessage({ api_key_id: other.keyId, model }),
+      sampleResponseMessage({ api_key_id: orgKey, model }),
+    ];
+    await store(rows);
+
+    // Personal context: the manager sees every row.
+    expect((await ok<Page>(await api("GET", `?model=${model}`, manager.platformKey))).total_count).toBe(3);
+    // Organization context (header or cookie): only the organization's row.
+    for (const headers of [{ "x-organization-id": org }, { cookie: `tollgate_org=${org}` }]) {
+      const res = await SELF.fetch(`https://gateway.test/admin/api/v1/batches/requests?model=${model}`, { headers: { authorization: `Bearer ${manager.platformKey}`, ...headers } });
+      const scoped = await ok<Page>(res);
+      expect(scoped.total_count).toBe(1);
+      expect(scoped.data.map((r) => r.id)).toEqual([rows[2]!.id]);
+    }
+  });
+
   it("shows the tokens and cost of the request's usage record", async () => {
     const user = await member();
     const { key } = await createKey(pool, user.userId);

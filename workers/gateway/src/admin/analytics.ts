@@ -15,7 +15,7 @@ import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { aggregateRequestsSql, countRequestsSql, listRequestsSql, type AnalyticsFilters } from "../../../../shared/sql/analytics-query.ts";
-import type { Actor, AdminApp, Role } from "./principal.ts";
+import { listScope, type Actor, type AdminApp, type Role } from "./principal.ts";
 import { notFound, Pagination, parseQuery, type Page } from "./validation.ts";
 
 /** Roles that read everyone's analytics. */
@@ -109,10 +109,12 @@ const iso = (v: Date | string): string => new Date(v).toISOString();
 
 /** The filters the actor may apply: viewers as asked, anyone else pinned to their own user. */
 function scoped(actor: Actor, filters: Filters): Filters {
-  if (actor.roles.some((r) => VIEWER_ROLES.includes(r))) return filters;
-  if (actor.userId === null) throw new ApiError("permission_denied", "Analytics need a user or a viewer role.");
-  if (filters.user_id !== undefined && filters.user_id !== actor.userId) throw notFound("user", filters.user_id);
-  return { ...filters, user_id: actor.userId };
+  // In organization context the organization's rows (for viewers too); outside it, viewer roles
+  // see every row and anyone else their own.
+  const scope = listScope(actor, actor.roles.some((r) => VIEWER_ROLES.includes(r)));
+  if (scope === null) return filters;
+  if (filters.user_id !== undefined && filters.user_id !== scope) throw notFound("user", filters.user_id);
+  return { ...filters, user_id: scope };
 }
 
 function checkRange(f: Filters): void {

@@ -72,7 +72,7 @@ export function adminOpenApiDocument(): Record<string, unknown> {
       title: "Tollgate admin API",
       version: "1",
       description:
-        "Users, API keys, inference endpoints, models, tariffs, prompt-cache pricing and credits. Authenticate with the ADMIN_TOKEN or a platform key; a platform key acts with its owner's roles.",
+        "Users, organizations, groups, API keys, inference endpoints, models, tariffs, prompt-cache pricing, credits, usage analytics and stored responses. Authenticate with the ADMIN_TOKEN or a platform key; a platform key acts with its owner's roles.",
     },
     security: [{ bearer: [] }],
     paths,

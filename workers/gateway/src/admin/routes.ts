@@ -29,6 +29,7 @@ import {
   patchOrganization,
   removeMember,
 } from "./organizations.ts";
+import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
@@ -43,7 +44,7 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics";
+  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
@@ -110,6 +111,10 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   { method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } },
   { method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } },
+
+  { method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } },
+  { method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } },
+  { method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, handler: deleteStoredResponse, response: { status: 204 } },
 
   { method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true },
   { method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, handler: deleteUser, response: { status: 204 } },

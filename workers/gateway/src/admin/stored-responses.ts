@@ -6,25 +6,24 @@
  *   DELETE /admin/api/v1/batches/requests/{id}   hard delete (row and R2 object; usage and ledger stay)
  *
  * Managers see everyone's; everyone else sees only their own, and another owner's id answers 404
- * exactly as an unknown one does. Only managers may filter by `member_id` (400 otherwise).
+ * exactly as an unknown one does. In organization context the list shows the organization's rows
+ * (for managers too). Only managers may filter by `member_id` (400 otherwise).
  * Tokens and cost come from the request's `http_analytics` row when it has been written.
  */
-import { Hono, type Context } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { RESPONSE_ID } from "../../../../shared/response-message.ts";
 import { readStoredBodies } from "../responses.ts";
-import { adminContext, type Actor, type AdminApp } from "./principal.ts";
+import { listScope, type Actor, type AdminApp } from "./principal.ts";
 import { notFound, Pagination, parseQuery, type Page } from "./validation.ts";
-
-const PATH = "/api/v1/batches/requests";
 
 const commaList = z
   .string()
   .max(2000)
   .transform((s) => s.split(",").map((t) => t.trim()).filter((t) => t !== ""));
 
-const ListQuery = Pagination.extend({
+export const StoredResponsesQuery = Pagination.extend({
   member_id: z.uuid().optional(),
   model: commaList.optional(),
   status: z.string().max(100).optional(),
@@ -55,32 +54,33 @@ type SummaryRow = {
 
 type DetailRow = SummaryRow & { request_body: string | null; response_body: string | null; body_object_key: string | null };
 
-export interface ResponseSummary {
-  id: string;
-  batch_id: null;
-  model: string;
-  status: string;
-  created_at: string;
-  completed_at: string | null;
-  failed_at: string | null;
-  duration_ms: number | null;
-  response_status: number | null;
-  service_tier: string | null;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  reasoning_tokens: number | null;
-  total_tokens: number | null;
-  /** Decimal string (never a float). */
-  total_cost: string | null;
-  created_by_email: string | null;
-}
+export const ResponseSummary = z.object({
+  id: z.string(),
+  batch_id: z.null(),
+  model: z.string(),
+  status: z.string(),
+  created_at: z.string(),
+  completed_at: z.string().nullable(),
+  failed_at: z.string().nullable(),
+  duration_ms: z.number().int().nullable(),
+  response_status: z.number().int().nullable(),
+  service_tier: z.string().nullable(),
+  prompt_tokens: z.number().int().nullable(),
+  completion_tokens: z.number().int().nullable(),
+  reasoning_tokens: z.number().int().nullable(),
+  total_tokens: z.number().int().nullable(),
+  total_cost: z.string().nullable().describe("Decimal string (never a float)"),
+  created_by_email: z.string().nullable(),
+});
+export type ResponseSummary = z.output<typeof ResponseSummary>;
 
-export interface ResponseDetail extends ResponseSummary {
-  body: string;
-  response_body: string | null;
-  error: string | null;
-  created_by: string;
-}
+export const ResponseDetail = ResponseSummary.extend({
+  body: z.string().describe("The request body as sent"),
+  response_body: z.string().nullable(),
+  error: z.string().nullable(),
+  created_by: z.string(),
+});
+export type ResponseDetail = z.output<typeof ResponseDetail>;
 
 // Timestamps come back as ISO text from SQL so no driver parsing is involved.
 const COLUMNS = `r.id, r.model, r.status, r.service_tier, r.response_status,
@@ -113,18 +113,20 @@ function toSummary(row: SummaryRow): ResponseSummary {
   };
 }
 
-/** Whose rows the list may show: a member (managers only), the caller's own, or everyone's (null). */
+/**
+ * Whose rows the list may show, in the reference's order: a member (managers only), else the
+ * active organization (for managers too), else everyone's for managers, else the caller's own.
+ */
 function ownerFilter(actor: Actor, memberId: string | undefined): string | null {
   if (memberId !== undefined) {
     if (!actor.isManager) throw new ApiError("invalid_request_error", "The member_id filter needs the platform_manager role.", { param: "member_id" });
     return memberId;
   }
-  if (actor.isManager) return null;
-  return actor.userId ?? "00000000-0000-0000-0000-000000000000";
+  return listScope(actor) ?? null;
 }
 
 export async function listStoredResponses(c: Context<AdminApp>): Promise<Response> {
-  const q = parseQuery(c, ListQuery);
+  const q = parseQuery(c, StoredResponsesQuery);
   const where: string[] = [];
   const values: unknown[] = [];
   const add = (sql: (n: string) => string, value: unknown) => {
@@ -160,7 +162,8 @@ async function visibleRow(c: Context<AdminApp>): Promise<DetailRow> {
   );
   const row = rows[0];
   const actor = c.var.actor;
-  if (!row || (!actor.isManager && row.created_by !== actor.userId)) throw notFound("response", id);
+  const owned = row !== undefined && (row.created_by === actor.userId || row.created_by === actor.activeOrganization);
+  if (!row || (!actor.isManager && !owned)) throw notFound("response", id);
   return row;
 }
 
@@ -189,23 +192,4 @@ export async function deleteStoredResponse(c: Context<AdminApp>): Promise<Respon
     }
   }
   return c.body(null, 204);
-}
-
-/**
- * Mounted on the gateway after the main admin router, behind the same `requireAdmin` door. The
- * admin context (actor, pool) is set up here unless the main router's middleware already did.
- */
-export function storedResponsesRouter(): Hono<AdminApp> {
-  const router = new Hono<AdminApp>();
-  router.use(PATH, ensureAdminContext);
-  router.use(`${PATH}/*`, ensureAdminContext);
-  router.get(PATH, listStoredResponses);
-  router.get(`${PATH}/:id`, getStoredResponse);
-  router.delete(`${PATH}/:id`, deleteStoredResponse);
-  return router;
-}
-
-async function ensureAdminContext(c: Context<AdminApp>, next: () => Promise<void>): Promise<Response | void> {
-  if (c.get("actor") !== undefined) return next();
-  return adminContext(c, next);
 }
