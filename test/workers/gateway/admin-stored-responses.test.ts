@@ -123,7 +123,7 @@ describe("GET /admin/api/v1/batches/requests", () => {
     // Personal context: the manager sees every row.
     expect((await ok<Page>(await api("GET", `?model=${model}`, manager.platformKey))).total_count).toBe(3);
     // Organization context (header or cookie): only the organization's row.
-    for (const headers of [{ "x-organization-id": org }, { cookie: `tollgate_org=${org}` }]) {
+    for (const headers of [{ "x-organization-id": org }, { cookie: `tollgate_org=${org}` }] as Record<string, string>[]) {
       const res = await SELF.fetch(`https://gateway.test/admin/api/v1/batches/requests?model=${model}`, { headers: { authorization: `Bearer ${manager.platformKey}`, ...headers } });
       const scoped = await ok<Page>(res);
       expect(scoped.total_count).toBe(1);
