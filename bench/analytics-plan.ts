@@ -9,10 +9,9 @@
  * of BENCH_RUNS (default 5) warm runs for:
  *
  *   1. the list page for one user over 7 days (and its count);
- *   2. the list page for one API key over 7 days (the index this branch adds);
- *   3. the aggregate for one model over one day, hourly buckets (index-only on the covering
- *      model index), and for one user over 30 days, daily buckets, as a standard user's
- *      dashboard asks; for contrast, all models over one day.
+ *   2. the list page for one API key over 7 days (the index migration 1795429526902 adds);
+ *   3. the aggregate for one model over one day, hourly buckets, and for one user over 30 days,
+ *      daily buckets, as a standard user's dashboard asks; for contrast, all models over one day.
  *
  * Drops the database at the end, also on failure. Needs a real server: embedded PGlite would
  * measure PGlite, not Postgres.
