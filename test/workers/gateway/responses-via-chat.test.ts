@@ -3,7 +3,7 @@
  * `responses_via_chat` serves the official `openai` client's `responses.create` (JSON and
  * streamed) from the mock upstream's /chat/completions; function calling round trips; the usage
  * message carries the upstream's tokens; stored responses come back from `responses.retrieve`;
- * cuts and error frames are honest.
+ * cuts and error frames are honest; a client that leaves is still metered.
  */
 import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
@@ -244,6 +244,15 @@ describe("failures through the adapter", () => {
     expect(text).toContain("event: error");
     expect(text).not.toContain("response.completed");
     expect(await usageMessageFor(res)).toMatchObject({ response_type: "stream_error", truncated: true });
+  });
+
+  it("a client that leaves mid-stream still has the upstream's full usage recorded", async () => {
+    const slow = await createModel(pool, { url: mockBase(), modelName: "mock-chat+slow", responsesViaChat: true });
+    const res = await post("/responses", { model: slow.alias, input: "hi", stream: true, store: false }, key);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    expect(await usageMessageFor(res, 10_000)).toMatchObject({ usage: { prompt_tokens: 12, completion_tokens: 9 }, response_type: "stream", truncated: false });
   });
 
   it("an upstream HTTP error passes through; a request chat cannot express is a 400 naming the field", async () => {
