@@ -9,6 +9,7 @@
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import { z } from "zod";
+import { usageFromOpenAI, type TokenUsage } from "./usage-message.ts";
 
 /** A request the adapter cannot express in chat; the gateway turns it into a 400 naming `param`. */
 export class AdapterError extends Error {
@@ -207,15 +208,13 @@ export function chatRequestFromResponses(body: Json, upstreamModel: string): Jso
 // Response: Chat Completions → Responses
 // ---------------------------------------------------------------------------------------------
 
-const count = z.number().int().nonnegative();
-const ChatUsage = z.object({
-  prompt_tokens: count,
-  completion_tokens: count,
-  total_tokens: count.optional(),
-  prompt_tokens_details: z.object({ cached_tokens: count.nullable().optional() }).nullable().optional(),
-  completion_tokens_details: z.object({ reasoning_tokens: count.nullable().optional() }).nullable().optional(),
-});
-export type ChatUsage = z.infer<typeof ChatUsage>;
+/**
+ * A chat `usage` object read the way the meter reads it (leniently: an odd field never costs the
+ * answer its content), so the client's usage and the billed usage are the same numbers.
+ */
+function chatUsage(raw: unknown): TokenUsage | null {
+  return typeof raw === "object" && raw !== null && !Array.isArray(raw) ? usageFromOpenAI(raw) : null;
+}
 
 const ChatToolCall = z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) });
 const ChatCompletion = z.object({
@@ -227,7 +226,7 @@ const ChatCompletion = z.object({
       }),
     )
     .min(1),
-  usage: ChatUsage.nullable().optional(),
+  usage: z.unknown().optional(),
 });
 
 /** Who the translated response is: its id, the alias the client used, and the client's request. */
@@ -239,14 +238,14 @@ export interface ResponseContext {
   request: Json;
 }
 
-/** The Responses usage object for a chat usage object (the same counts, renamed). */
-export function responsesUsage(usage: ChatUsage): Json {
+/** The Responses usage object for the chat usage (the same counts, renamed). */
+export function responsesUsage(usage: TokenUsage): Json {
   return {
     input_tokens: usage.prompt_tokens,
-    input_tokens_details: { cached_tokens: usage.prompt_tokens_details?.cached_tokens ?? 0 },
+    input_tokens_details: { cached_tokens: usage.cached_tokens },
     output_tokens: usage.completion_tokens,
-    output_tokens_details: { reasoning_tokens: usage.completion_tokens_details?.reasoning_tokens ?? 0 },
-    total_tokens: usage.total_tokens ?? usage.prompt_tokens + usage.completion_tokens,
+    output_tokens_details: { reasoning_tokens: usage.reasoning_tokens },
+    total_tokens: usage.total_tokens,
   };
 }
 
@@ -307,7 +306,7 @@ export function responseFromChat(chat: unknown, ctx: ResponseContext): Json | nu
   for (const call of calls) {
     output.push({ type: "function_call", id: itemId("fc", ctx.id, output.length), call_id: call.id, name: call.function.name, arguments: call.function.arguments, status: "completed" });
   }
-  const usage = parsed.data.usage;
+  const usage = chatUsage(parsed.data.usage);
   return { ...responseShell(ctx, status), incomplete_details, output, usage: usage ? responsesUsage(usage) : null };
 }
 
@@ -341,7 +340,7 @@ const ChatChunk = z.object({
     )
     .nullable()
     .optional(),
-  usage: ChatUsage.nullable().optional(),
+  usage: z.unknown().optional(),
 });
 const ErrorFrame = z.object({
   error: z.object({ message: z.string().optional(), code: z.union([z.string(), z.number()]).nullable().optional(), param: z.string().nullable().optional() }).loose(),
@@ -357,7 +356,8 @@ interface OpenItem {
 
 /** What the translated stream saw, for metering and storage. */
 export interface ChatStreamObservation {
-  usage: ChatUsage | null;
+  /** The usage chunk's counts, as the meter reads them. */
+  usage: TokenUsage | null;
   /** The upstream's last `finish_reason`. */
   finishReason: string | null;
   sawDone: boolean;
@@ -451,7 +451,8 @@ export class ChatToResponsesStream {
     }
     const chunk = ChatChunk.safeParse(json);
     if (!chunk.success || this.observation.errorFrame) return;
-    if (chunk.data.usage) this.observation.usage = chunk.data.usage;
+    const usage = chatUsage(chunk.data.usage);
+    if (usage) this.observation.usage = usage;
     for (const choice of chunk.data.choices ?? []) {
       if ((choice.index ?? 0) !== 0) continue; // n > 1 has no Responses equivalent; the first choice is the answer
       const delta = choice.delta;

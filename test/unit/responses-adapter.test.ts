@@ -291,6 +291,17 @@ describe("chat SSE → Responses events", () => {
     expect(stream.observation.finalResponse).toBeNull();
   });
 
+  it("usage read as the meter reads it: null details, usage on a content chunk", () => {
+    const odd = `data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: "Hi" }, finish_reason: "stop" }], usage: { prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, prompt_tokens_details: null } })}\n\n`;
+    const { events, stream } = run(odd + "data: [DONE]\n\n", whole);
+    expect(events.filter((e) => e.type === "response.output_text.delta")).toHaveLength(1);
+    expect(stream.observation.usage).toEqual({ prompt_tokens: 5, completion_tokens: 1, total_tokens: 6, reasoning_tokens: 0, cached_tokens: 0 });
+    expect(events.at(-1)).toMatchObject({
+      type: "response.completed",
+      response: { usage: { input_tokens: 5, output_tokens: 1, total_tokens: 6, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } } },
+    });
+  });
+
   it("a clean end without [DONE] but with a finish reason still completes; comments and unknown data are ignored", () => {
     const { events } = run(": keep-alive\n\n" + chunk({ content: "Hi" }) + "data: not json\n\n" + chunk({}, "stop") + usageChunk.trimEnd(), whole);
     expect(events.at(-1)).toMatchObject({ type: "response.completed", response: { usage: { input_tokens: 12 } } });

@@ -134,7 +134,7 @@ function relayAsResponses(
       if (!clientGone) controller.error(err instanceof Error ? err : new Error(String(err)));
     } finally {
       const seen = translator.observation;
-      if (seen.usage) meter.usage = usageFromOpenAI(seen.usage);
+      if (seen.usage) meter.usage = seen.usage;
       const final = seen.finalResponse;
       meter.finishReason = typeof final?.status === "string" ? final.status : null;
       meter.responseType = seen.errorFrame ? "stream_error" : "stream";
