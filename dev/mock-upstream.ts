@@ -32,14 +32,30 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
  * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
  * token, so long prompts report realistic counts); `big` (the reply text grows by 300 KB, for
- * bodies that do not fit in a queue message).
+ * bodies that do not fit in a queue message); `tool` (chat completions: a request with `tools`
+ * whose last message is not a tool result is answered with a call of the first tool, arguments
+ * `{"city":"Paris"}`, finish reason `tool_calls`).
  */
+function lastRole(body: Record<string, unknown>): unknown {
+  const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
+  return (messages[messages.length - 1] as { role?: unknown } | undefined)?.role;
+}
+
+/** The tool call the `tool` mode answers with: the first tool's name. */
+function mockToolCall(body: Record<string, unknown>, id: string): { id: string; type: "function"; function: { name: string; arguments: string } } {
+  const first = (body.tools as { function?: { name?: unknown } }[])[0];
+  return { id, type: "function", function: { name: String(first?.function?.name ?? "tool"), arguments: TOOL_ARGUMENTS } };
+}
+
+const TOOL_ARGUMENTS = '{"city":"Paris"}';
+
 function optionsFor(model: string, base: MockOptions, body: Record<string, unknown>): MockOptions {
   const o = { ...base };
   for (const mode of model.split("+").slice(1)) {
     if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
     else if (mode === "big") o.padBytes = 300_000;
+    else if (mode === "tool") o.toolCall = Array.isArray(body.tools) && body.tools.length > 0 && lastRole(body) !== "tool";
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
   }
@@ -59,6 +75,8 @@ export interface MockOptions {
   failure: FailureMode;
   /** Extra reply text, in bytes (one more word/frame of `x`s); 0 = none. */
   padBytes: number;
+  /** Chat completions answer with a tool call (the `tool` mode). */
+  toolCall: boolean;
 }
 
 export const DEFAULT_MOCK_OPTIONS: MockOptions = {
@@ -70,6 +88,7 @@ export const DEFAULT_MOCK_OPTIONS: MockOptions = {
   frameIntervalMs: 0,
   failure: "none",
   padBytes: 0,
+  toolCall: false,
 };
 
 export interface RecordedRequest {
@@ -168,6 +187,20 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         choices: [kind === "chat" ? { index: 0, delta: text === null ? {} : { content: text }, finish_reason: finish } : { index: 0, text: text ?? "", finish_reason: finish }],
       });
 
+    if (kind === "chat" && o.toolCall) {
+      const call = mockToolCall(body, `call_mock${++seq}`);
+      const delta = (d: unknown) => frame({ id, object, created, model, choices: [{ index: 0, delta: d, finish_reason: null }] });
+      delta({ role: "assistant", content: null, tool_calls: [{ index: 0, id: call.id, type: "function", function: { name: call.function.name, arguments: "" } }] });
+      const half = Math.floor(TOOL_ARGUMENTS.length / 2);
+      for (const piece of [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)]) {
+        await sleep(o.frameIntervalMs);
+        delta({ tool_calls: [{ index: 0, function: { arguments: piece } }] });
+      }
+      frame({ id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
+      if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
+      res.end("data: [DONE]\n\n");
+      return;
+    }
     if (kind === "chat") frame({ id, object, created, model, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
     const parts = words(o);
     for (let i = 0; i < parts.length; i++) {
@@ -275,7 +308,11 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
           object: "chat.completion",
           created,
           model,
-          choices: [{ index: 0, message: { role: "assistant", content: words(o).join("") }, finish_reason: "stop", logprobs: null }],
+          choices: [
+            o.toolCall
+              ? { index: 0, message: { role: "assistant", content: null, tool_calls: [mockToolCall(body, `call_mock${++seq}`)] }, finish_reason: "tool_calls", logprobs: null }
+              : { index: 0, message: { role: "assistant", content: words(o).join("") }, finish_reason: "stop", logprobs: null },
+          ],
           usage: usage(o),
         });
       case "POST /v1/completions":

@@ -35,7 +35,7 @@ export interface ModelFixture {
 /** A model on an endpoint; `open` puts it in the Everyone group. */
 export async function createModel(
   db: Queryable,
-  o: { url: string; modelName?: string; open?: boolean; apiKeyEncrypted?: string | null; authHeaderName?: string; authHeaderPrefix?: string },
+  o: { url: string; modelName?: string; open?: boolean; apiKeyEncrypted?: string | null; authHeaderName?: string; authHeaderPrefix?: string; responsesViaChat?: boolean },
 ): Promise<ModelFixture> {
   const alias = `model-${unique()}`;
   const ep = await db.query<{ id: string }>(
@@ -44,10 +44,11 @@ export async function createModel(
     [`ep-${alias}`, o.url, o.apiKeyEncrypted ?? null, o.authHeaderName ?? "Authorization", o.authHeaderPrefix ?? "Bearer "],
   );
   const endpointId = ep.rows[0]!.id;
-  const m = await db.query<{ id: string }>("INSERT INTO deployed_models (model_name, alias, hosted_on) VALUES ($1, $2, $3) RETURNING id", [
+  const m = await db.query<{ id: string }>("INSERT INTO deployed_models (model_name, alias, hosted_on, responses_via_chat) VALUES ($1, $2, $3, $4) RETURNING id", [
     o.modelName ?? "mock-gpt",
     alias,
     endpointId,
+    o.responsesViaChat ?? false,
   ]);
   const modelId = m.rows[0]!.id;
   if (o.open ?? true) await db.query("INSERT INTO deployment_groups (deployment_id, group_id) VALUES ($1, $2)", [modelId, EVERYONE_GROUP]);

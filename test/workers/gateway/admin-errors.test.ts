@@ -77,7 +77,7 @@ describe("request validation", () => {
     await badRequest(await api("PATCH", `/endpoints/${ep}`, { url: "gopher://example.com" }), "url");
   });
 
-  it("models: hosted_on must name an endpoint; metadata must be an object; tokenizer_url is http(s)", async () => {
+  it("models: hosted_on must name an endpoint; metadata must be an object; tokenizer_url is http(s); responses_via_chat a boolean", async () => {
     await badRequest(await api("POST", "/models", { model_name: "m", alias: `m-${suffix()}`, hosted_on: MISSING }), "hosted_on");
     await badRequest(await api("POST", "/models", { model_name: "m", alias: `m-${suffix()}`, hosted_on: "nope" }), "hosted_on");
     const ep = await endpoint();
@@ -86,6 +86,8 @@ describe("request validation", () => {
     await badRequest(await api("POST", "/models", { model_name: "m", alias: `m-${suffix()}`, hosted_on: ep, tokenizer_url: "ftp://tok" }), "tokenizer_url");
     const model = await created<{ id: string; tokenizer_url: string | null }>(await api("POST", "/models", { model_name: "m", alias: `m-${suffix()}`, hosted_on: ep, tokenizer_url: "http://127.0.0.1:9/tok" }));
     expect(model.tokenizer_url).toBe("http://127.0.0.1:9/tok");
+    await badRequest(await api("POST", "/models", { model_name: "m", alias: `m-${suffix()}`, hosted_on: ep, responses_via_chat: "yes" }), "responses_via_chat");
+    await badRequest(await api("PATCH", `/models/${model.id}`, { responses_via_chat: null }), "responses_via_chat");
   });
 
   it("tariffs: decimal strings only, non-negative, one per purpose and window; a bad set changes nothing", async () => {

@@ -14,6 +14,7 @@ import type { MeterState } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
 import { checkPreviousResponse, ResponseRecorder } from "./responses.ts";
+import { forwardResponsesViaChat } from "./responses-via-chat.ts";
 import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
@@ -116,6 +117,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
     const suffix = c.req.path.slice("/ai/v1".length);
     const previousResponseId = suffix === "/responses" ? await checkPreviousResponse(body, key, db) : null;
     const recorder = ResponseRecorder.for(c, suffix, body, key, model, previousResponseId);
+    if (suffix === "/responses" && model.responsesViaChat) return await forwardResponsesViaChat(c, body, model, recorder);
     const streaming = body.stream === true;
     const clientWantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     let cache: CacheAccounting | null = null;

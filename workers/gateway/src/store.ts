@@ -30,6 +30,8 @@ export interface ModelRecord {
   cache: { minPrefixTokens: number } | null;
   /** External tokenizer service for prompt caching; null = the built-in tokenizer. */
   tokenizerUrl: string | null;
+  /** POST /responses goes to the upstream's /chat/completions through the adapter. */
+  responsesViaChat: boolean;
 }
 
 export interface AccessRow {
@@ -75,6 +77,7 @@ const ACCESS_SQL = `
            ie.api_key_encrypted AS "apiKeyEncrypted", ie.auth_header_name AS "authHeaderName",
            ie.auth_header_prefix AS "authHeaderPrefix", dm.requests_per_second::float8 AS "requestsPerSecond",
            dm.burst_size AS "burstSize", dm.tokenizer_url AS "tokenizerUrl",
+           dm.responses_via_chat AS "responsesViaChat",
            EXISTS (SELECT 1 FROM model_tariffs t
                     WHERE t.deployed_model_id = dm.id AND t.valid_from <= now()
                       AND (t.valid_until IS NULL OR t.valid_until > now())

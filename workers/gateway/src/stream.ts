@@ -29,6 +29,24 @@ export interface RelayOptions {
   onFinished?: (ok: boolean, seen: SseObservation) => void;
 }
 
+/**
+ * One read of the upstream body, rejected when nothing arrives for `idleTimeoutMs`: a read that
+ * never settles is how a dead upstream connection shows up in workerd.
+ */
+export async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleTimeoutMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const idle = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the upstream sent nothing for ${idleTimeoutMs} ms`)), idleTimeoutMs);
+  });
+  const next = reader.read();
+  next.catch(() => undefined); // if the idle timer wins, this read still settles later
+  try {
+    return await Promise.race([next, idle]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
   const reader = upstream.body!.getReader();
   const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
@@ -65,21 +83,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
   };
 
   let upstreamFailed = false;
-  // A read that never settles is how a dead upstream connection shows up in workerd, so every
-  // read is bounded by the idle timeout.
-  const read = async (): Promise<ReadableStreamReadResult<Uint8Array>> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const idle = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`the upstream sent nothing for ${options.idleTimeoutMs} ms`)), options.idleTimeoutMs);
-    });
-    const next = reader.read();
-    next.catch(() => undefined); // if the idle timer wins, this read still settles later
-    try {
-      return await Promise.race([next, idle]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const read = () => readWithin(reader, options.idleTimeoutMs);
   const pump = (async () => {
     try {
       for (;;) {

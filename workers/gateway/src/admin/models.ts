@@ -26,6 +26,7 @@ export const ModelView = z.object({
   metadata: z.record(z.string(), z.unknown()),
   open_to_everyone: z.boolean(),
   tokenizer_url: z.string().nullable().describe("External tokenizer service for prompt caching; null = the built-in tokenizer"),
+  responses_via_chat: z.boolean().describe("POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back)"),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -36,7 +37,7 @@ type ModelRow = Omit<ModelView, "created_at" | "updated_at"> & { created_at: Dat
 const MODEL_COLUMNS = `dm.id, dm.model_name, dm.alias, dm.hosted_on, dm.description, dm.model_type,
   dm.requests_per_second::float8 AS requests_per_second, dm.burst_size, dm.metadata,
   EXISTS (SELECT 1 FROM deployment_groups dg WHERE dg.deployment_id = dm.id AND dg.group_id = '${EVERYONE_GROUP}') AS open_to_everyone,
-  dm.tokenizer_url, dm.created_at, dm.updated_at`;
+  dm.tokenizer_url, dm.responses_via_chat, dm.created_at, dm.updated_at`;
 
 function toView(row: ModelRow): ModelView {
   return { ...row, created_at: new Date(row.created_at).toISOString(), updated_at: new Date(row.updated_at).toISOString() };
@@ -62,6 +63,10 @@ const ModelFields = {
     .nullable()
     .optional()
     .describe("Base URL of a tokenizer service (GET /v1/models, POST /v1/tokenize) that counts this model's prompt tokens for caching"),
+  responses_via_chat: z
+    .boolean()
+    .optional()
+    .describe("Serve POST /ai/v1/responses through the upstream's /chat/completions, for model servers without a Responses API"),
 };
 export const CreateModel = z.strictObject({ ...ModelFields, alias: Alias.optional() });
 export const PatchModel = z.strictObject(ModelFields).partial();
@@ -109,8 +114,8 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
   try {
     const model = await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by, tokenizer_url)
-         VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9, $10) RETURNING id`,
+        `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by, tokenizer_url, responses_via_chat)
+         VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9, $10, $11) RETURNING id`,
         [
           input.model_name,
           input.alias ?? input.model_name,
@@ -122,6 +127,7 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
           input.metadata === undefined ? null : JSON.stringify(input.metadata),
           c.var.actor.userId,
           input.tokenizer_url ?? null,
+          input.responses_via_chat ?? false,
         ],
       );
       const id = rows[0]!.id;
@@ -153,6 +159,7 @@ export async function patchModel(c: Context<AdminApp>): Promise<Response> {
   if (input.burst_size !== undefined) sets.push(["burst_size", input.burst_size]);
   if (input.metadata !== undefined) sets.push(["metadata", JSON.stringify(input.metadata)]);
   if (input.tokenizer_url !== undefined) sets.push(["tokenizer_url", input.tokenizer_url]);
+  if (input.responses_via_chat !== undefined) sets.push(["responses_via_chat", input.responses_via_chat]);
   const client = await c.var.db.connect();
   try {
     const model = await inTransaction(client, async () => {

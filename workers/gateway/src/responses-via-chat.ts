@@ -1,0 +1,149 @@
+/**
+ * POST /ai/v1/responses for a model whose server only speaks Chat Completions (the model's
+ * `responses_via_chat` switch): the request is translated and sent to the endpoint's
+ * `/chat/completions`, and the answer — JSON or SSE — comes back as the Responses API's.
+ *
+ * Metering is the upstream's own: tokens from the chat `usage` (the stream always asks for its
+ * usage chunk), the finish reason as the translated response's status, and a stream that did not
+ * really finish is flagged truncated and never given an invented `response.completed`.
+ */
+import type { Context } from "hono";
+import { ApiError } from "../../../shared/errors.ts";
+import { newResponseId } from "../../../shared/response-message.ts";
+import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
+import { usageFromOpenAI } from "../../../shared/usage-message.ts";
+import type { MeterState } from "./meter.ts";
+import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import type { ResponseRecorder } from "./responses.ts";
+import type { ModelRecord } from "./store.ts";
+import { readWithin } from "./stream.ts";
+import type { GatewayApp } from "./types.ts";
+
+type Ctx = Context<GatewayApp>;
+
+export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unknown>, model: ModelRecord, recorder: ResponseRecorder | null): Promise<Response> {
+  const meter = c.var.meter;
+  const config = c.var.config;
+  let chat: Record<string, unknown>;
+  try {
+    chat = chatRequestFromResponses(body, model.modelName);
+  } catch (err) {
+    if (err instanceof AdapterError) throw new ApiError("invalid_request_error", err.message, { param: err.param });
+    throw err;
+  }
+  const ctx: ResponseContext = { id: newResponseId(), alias: model.alias, createdAt: Math.floor(meter.startedAt / 1000), request: body };
+
+  const call = await fetchUpstream(
+    upstreamUrl(model.url, "/chat/completions"),
+    { method: "POST", headers: await upstreamHeaders(c.req.raw.headers, model, config.ENCRYPTION_KEY), body: JSON.stringify(chat) },
+    config.UPSTREAM_TIMEOUT_MS,
+    model.endpointName,
+  );
+  const upstream = call.response;
+  meter.servedModel = model.modelName;
+
+  const contentType = upstream.headers.get("content-type") ?? "";
+  if (chat.stream === true && upstream.ok && upstream.body && contentType.includes("text/event-stream")) {
+    call.settled();
+    return relayAsResponses(upstream, meter, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, recorder, (p) => c.executionCtx.waitUntil(p));
+  }
+
+  let text: string;
+  try {
+    text = await upstream.text();
+  } catch (err) {
+    throw upstreamFailure(err, false, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
+  } finally {
+    call.settled();
+  }
+  meter.ttfbMs = Date.now() - meter.startedAt;
+  meter.responseType = upstream.ok ? "json" : "error";
+  if (!upstream.ok) {
+    // The upstream's error envelope is the OpenAI one on both APIs: passed through as it is.
+    return new Response(text, { status: upstream.status, headers: { "content-type": contentType || "text/plain" } });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const response = responseFromChat(json, ctx);
+  if (!response) {
+    meter.responseType = "error";
+    throw new ApiError("upstream_error", `The model server '${model.endpointName}' did not answer with a chat completion.`);
+  }
+  const payload = json as Record<string, unknown>;
+  meter.usage = usageFromOpenAI(payload.usage);
+  meter.finishReason = response.status as string;
+  if (typeof payload.model === "string") meter.servedModel = payload.model;
+  recorder?.json(response, upstream.status);
+  return new Response(JSON.stringify(response), { status: upstream.status, headers: { "content-type": "application/json" } });
+}
+
+/**
+ * Reads the upstream's chat SSE and sends the translated Responses events. As in `relaySse`, the
+ * read belongs to `waitUntil`, not to the client: a client that leaves does not stop the usage
+ * from being read and recorded.
+ */
+function relayAsResponses(
+  upstream: Response,
+  meter: MeterState,
+  translator: ChatToResponsesStream,
+  idleTimeoutMs: number,
+  recorder: ResponseRecorder | null,
+  waitUntil: (p: Promise<unknown>) => void,
+): Response {
+  const reader = upstream.body!.getReader();
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let clientGone = false;
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      controller = c;
+    },
+    cancel() {
+      clientGone = true;
+    },
+  });
+  const send = (bytes: Uint8Array) => {
+    if (clientGone || bytes.length === 0) return;
+    try {
+      controller.enqueue(bytes);
+    } catch {
+      clientGone = true;
+    }
+  };
+
+  send(translator.start());
+  let upstreamFailed = false;
+  const pump = (async () => {
+    try {
+      for (;;) {
+        const { done, value } = await readWithin(reader, idleTimeoutMs);
+        if (done) break;
+        if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
+        send(translator.push(value));
+      }
+      send(translator.finish(true));
+      if (!clientGone) controller.close();
+    } catch (err) {
+      // A cut upstream: the client's stream breaks too, with no terminal event.
+      upstreamFailed = true;
+      reader.cancel(err).catch(() => undefined);
+      send(translator.finish(false));
+      if (!clientGone) controller.error(err instanceof Error ? err : new Error(String(err)));
+    } finally {
+      const seen = translator.observation;
+      if (seen.usage) meter.usage = seen.usage;
+      const final = seen.finalResponse;
+      meter.finishReason = typeof final?.status === "string" ? final.status : null;
+      meter.responseType = seen.errorFrame ? "stream_error" : "stream";
+      meter.truncated = upstreamFailed || !!seen.errorFrame || !final || (clientGone && !seen.usage);
+      recorder?.stream(final, upstream.status);
+    }
+  })();
+  meter.done = pump;
+  waitUntil(pump);
+
+  return new Response(body, { status: upstream.status, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+}
