@@ -269,4 +269,19 @@ describe("failures through the adapter", () => {
     expect(response.id).toMatch(/^resp_mock/);
     expect((await upstreamRequest(bodyHas(marker))).path).toBe("/v1/responses");
   });
+
+  it("previous_response_id continues the conversation through the adapter: the chat upstream gets every turn", async () => {
+    const marker = crypto.randomUUID();
+    const first = await client.responses.create({ model: model.alias, input: `first ${marker}` });
+    await persist(await responseMessageFor(first.id));
+    const second = await client.responses.create({ model: model.alias, input: `second ${marker}`, previous_response_id: first.id });
+    expect(second.output_text).toBe("Hello word1 word2");
+    const sent = await upstreamRequest((r) => JSON.stringify(r.body).includes(`second ${marker}`));
+    expect(sent.path).toBe("/v1/chat/completions");
+    expect((sent.body as { messages: unknown[] }).messages).toEqual([
+      { role: "user", content: `first ${marker}` },
+      { role: "assistant", content: "Hello word1 word2" },
+      { role: "user", content: `second ${marker}` },
+    ]);
+  });
 });

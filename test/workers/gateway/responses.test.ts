@@ -236,12 +236,33 @@ describe("DELETE /ai/v1/responses/{id}", () => {
 });
 
 describe("previous_response_id", () => {
-  it("the owner's own stored response may be continued; the message records the link", async () => {
-    const { id: previous } = await storedResponse();
-    const res = await post("/responses", { model: model.alias, input: "and then?", previous_response_id: previous }, key);
+  it("continues the owner's stored conversation: the upstream receives every turn, the message records the link", async () => {
+    const first = `first-${crypto.randomUUID()}`;
+    const { id: previous, body: firstReply } = await storedResponse(first);
+    const replyText = ((firstReply.output as { content: { text: string }[] }[])[0]!.content[0]!.text);
+    const res = await post("/responses", { model: model.alias, input: "and then?", previous_response_id: previous, instructions: "be brief" }, key);
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { id: string };
-    expect(await responseMessageFor(body.id)).toMatchObject({ previous_response_id: previous });
+    const second = (await res.json()) as Record<string, unknown>;
+    const secondMessage = await responseMessageFor(second.id as string);
+    expect(secondMessage).toMatchObject({ previous_response_id: previous });
+
+    const sent = (await upstreamRequests()).reverse().find((r) => JSON.stringify(r.body).includes(first) && JSON.stringify(r.body).includes("and then?"))!;
+    const sentBody = sent.body as Record<string, unknown>;
+    expect(sentBody.previous_response_id).toBeUndefined(); // the upstream keeps no state
+    expect(sentBody.instructions).toBe("be brief");
+    expect(sentBody.input).toEqual([
+      { type: "message", role: "user", content: first },
+      { type: "message", role: "assistant", content: [{ type: "output_text", text: replyText }] },
+      { type: "message", role: "user", content: "and then?" },
+    ]);
+
+    // A third turn chains through the second: the stored request is already the whole conversation.
+    await persist(secondMessage);
+    const third = await post("/responses", { model: model.alias, input: "last one", previous_response_id: second.id }, key);
+    expect(third.status).toBe(200);
+    await third.text();
+    const thirdSent = (await upstreamRequests()).reverse().find((r) => JSON.stringify(r.body).includes("last one"))!;
+    expect(((thirdSent.body as { input: { role: string }[] }).input).map((i) => i.role)).toEqual(["user", "assistant", "user", "assistant", "user"]);
   });
 
   it("another user's id (or an unknown one) is a 404 and nothing reaches the upstream", async () => {

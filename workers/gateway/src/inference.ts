@@ -13,7 +13,7 @@ import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./
 import type { MeterState } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
-import { checkPreviousResponse, ResponseRecorder } from "./responses.ts";
+import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
 import { forwardResponsesViaChat } from "./responses-via-chat.ts";
 import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
@@ -98,7 +98,7 @@ class CacheAccounting {
 export async function handleInference(c: Ctx): Promise<Response> {
   const meter = c.var.meter;
   const config = c.var.config;
-  const body = await readJsonObject(c);
+  let body = await readJsonObject(c);
   if (typeof body.model === "string") meter.model = body.model;
 
   const db = new RequestDb(config);
@@ -115,7 +115,10 @@ export async function handleInference(c: Ctx): Promise<Response> {
     await enforceRateLimits(c.env.RATE_LIMITER, key, model);
 
     const suffix = c.req.path.slice("/ai/v1".length);
-    const previousResponseId = suffix === "/responses" ? await checkPreviousResponse(body, key, db) : null;
+    const previous = suffix === "/responses" ? await resolvePreviousResponse(body, key, db, c.env.RESPONSES_BUCKET) : null;
+    // A continued conversation is forwarded (and stored) whole: the upstream keeps no state.
+    if (previous) body = previous.body;
+    const previousResponseId = previous?.id ?? null;
     const recorder = ResponseRecorder.for(c, suffix, body, key, model, previousResponseId);
     if (suffix === "/responses" && model.responsesViaChat) return await forwardResponsesViaChat(c, body, model, recorder);
     const streaming = body.stream === true;

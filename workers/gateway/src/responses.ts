@@ -19,6 +19,7 @@ import {
   type ResponseMessageV1,
   type StoredBodies,
 } from "../../../shared/response-message.ts";
+import { ConversationError, continueConversation } from "../../../shared/responses-conversation.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
 import { authenticateInference, RequestDb } from "./access.ts";
 import type { MeterState } from "./meter.ts";
@@ -32,16 +33,38 @@ const SEND_BACKOFF_MS = [50, 250];
 const DEFAULT_SERVICE_TIER = "priority";
 
 /**
- * Checks a `previous_response_id` before anything is forwarded: it must name one of the caller's
- * own stored responses (404 otherwise, as for GET). Returns the id, or null when none was given.
+ * Resolves a `previous_response_id` before anything is forwarded: it must name one of the caller's
+ * own stored responses (404 otherwise, as for GET). Returns the id and the request expanded into
+ * the whole conversation (see shared/responses-conversation.ts), or null when none was given.
  */
-export async function checkPreviousResponse(body: Record<string, unknown>, key: KeyRecord, db: RequestDb): Promise<string | null> {
+export async function resolvePreviousResponse(
+  body: Record<string, unknown>,
+  key: KeyRecord,
+  db: RequestDb,
+  bucket: R2Bucket,
+): Promise<{ id: string; body: Record<string, unknown> } | null> {
   const previous = body.previous_response_id;
   if (previous === undefined || previous === null) return null;
-  if (typeof previous !== "string" || !RESPONSE_ID.test(previous) || !(await findOwnedResponse(db.get(), previous, key.userId))) {
-    throw notFound(typeof previous === "string" ? previous : String(previous), "previous_response_id");
+  const row = typeof previous === "string" && RESPONSE_ID.test(previous) ? await findOwnedResponse(db.get(), previous, key.userId) : null;
+  if (!row) throw notFound(typeof previous === "string" ? previous : String(previous), "previous_response_id");
+  let requestText = row.request_body;
+  let responseText = row.response_body;
+  if (row.body_object_key) {
+    const bodies = await readStoredBodies(bucket, row.body_object_key);
+    requestText = bodies?.request_body ?? null;
+    responseText = bodies?.response_body ?? null;
   }
-  return previous;
+  try {
+    const parse = (text: string | null) => {
+      const value: unknown = JSON.parse(text ?? "null");
+      if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConversationError("not a JSON object");
+      return value as Record<string, unknown>;
+    };
+    return { id: row.id, body: continueConversation(body, parse(requestText), parse(responseText)) };
+  } catch (err) {
+    console.error(`stored response ${row.id} cannot be continued: ${describe(err)}`);
+    throw new ApiError("invalid_request_error", `The stored response '${row.id}' cannot be continued; send the conversation in 'input' instead.`, { param: "previous_response_id" });
+  }
 }
 
 /**
