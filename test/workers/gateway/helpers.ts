@@ -2,7 +2,10 @@
 import { env, SELF } from "cloudflare:test";
 import { expect } from "vitest";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
-import { received } from "./test-main.ts";
+import type { Pool } from "../../../shared/db.ts";
+import type { ResponseMessage } from "../../../shared/response-message.ts";
+import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
+import { received, responsesReceived } from "./test-main.ts";
 
 export interface Recorded {
   path: string;
@@ -91,4 +94,25 @@ export async function adminPrincipal(roles: string[] = []): Promise<AdminPrincip
   const user = await jsonWith<{ id: string }>(await adminApi("POST", "/users", env.ADMIN_TOKEN, { username: name, email: `${name}@example.com`, roles }), 201);
   const key = await jsonWith<{ key: string }>(await adminApi("POST", `/users/${user.id}/api-keys`, env.ADMIN_TOKEN, { name: "admin", purpose: "platform" }), 201);
   return { id: user.id, admin: key.key };
+}
+
+/** The response message the gateway enqueued for stored response `id`. */
+export async function responseMessageFor(id: string, timeoutMs = 5000): Promise<ResponseMessage> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = responsesReceived.find((m) => m.id === id);
+    if (found) return found;
+    await sleep(20);
+  }
+  throw new Error(`no response message for ${id} within ${timeoutMs} ms`);
+}
+
+/** What the consumer does with a response message: the real write path, on one connection. */
+export async function persistResponse(pool: Pool, message: ResponseMessage): Promise<void> {
+  const client = await pool.connect();
+  try {
+    expect(await writeResponseBatch(client, [message])).toMatchObject({ stored: 1, droppedOwnerless: 0 });
+  } finally {
+    client.release();
+  }
 }

@@ -10,9 +10,8 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import type { ResponseMessage } from "../../../shared/response-message.ts";
-import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { adminApi, expectError, jsonWith, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
+import { adminApi, expectError, jsonWith, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
 let pool: Pool;
@@ -41,25 +40,8 @@ afterAll(async () => {
   await pool?.end();
 });
 
-async function responseMessageFor(id: string, timeoutMs = 5000): Promise<ResponseMessage> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = responsesReceived.find((m) => m.id === id);
-    if (found) return found;
-    await sleep(20);
-  }
-  throw new Error(`no response message for ${id} within ${timeoutMs} ms`);
-}
 
-/** The consumer's real write path for a response message. */
-async function persist(message: ResponseMessage): Promise<void> {
-  const conn = await pool.connect();
-  try {
-    expect(await writeResponseBatch(conn, [message])).toMatchObject({ stored: 1 });
-  } finally {
-    conn.release();
-  }
-}
+const persist = (message: ResponseMessage) => persistResponse(pool, message);
 
 const TEXT_OUTPUT = { type: "message", role: "assistant", status: "completed", content: [expect.objectContaining({ type: "output_text", text: "Hello word1 word2" })] };
 

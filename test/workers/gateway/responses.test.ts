@@ -8,9 +8,8 @@ import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { messageBytes, type ResponseMessage } from "../../../shared/response-message.ts";
-import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { expectError, mockBase, post, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
+import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
 let pool: Pool;
@@ -36,25 +35,8 @@ afterAll(async () => {
   await pool?.end();
 });
 
-async function responseMessageFor(id: string, timeoutMs = 5000): Promise<ResponseMessage> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = responsesReceived.find((m) => m.id === id);
-    if (found) return found;
-    await sleep(20);
-  }
-  throw new Error(`no response message for ${id} within ${timeoutMs} ms`);
-}
 
-/** What the consumer does with the message: the real write path, on one connection. */
-async function persist(message: ResponseMessage): Promise<void> {
-  const client = await pool.connect();
-  try {
-    expect(await writeResponseBatch(client, [message])).toMatchObject({ stored: 1, droppedOwnerless: 0 });
-  } finally {
-    client.release();
-  }
-}
+const persist = (message: ResponseMessage) => persistResponse(pool, message);
 
 const getResponse = (id: string, k: string | null) =>
   SELF.fetch(`https://gateway.test/ai/v1/responses/${id}`, { headers: k ? { authorization: `Bearer ${k}` } : {} });

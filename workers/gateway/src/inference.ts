@@ -9,7 +9,7 @@ import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/mar
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { batchInfoFrom } from "./meter.ts";
-import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import { fetchUpstream, readUpstreamText, upstreamHeaders, upstreamUrl } from "./proxy.ts";
 import type { MeterState } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
@@ -164,14 +164,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       );
     }
 
-    let text: string;
-    try {
-      text = await upstream.text();
-    } catch (err) {
-      throw upstreamFailure(err, false, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
-    } finally {
-      call.settled();
-    }
+    const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
     meter.ttfbMs = Date.now() - meter.startedAt;
     meter.responseType = upstream.ok ? "json" : "error";
     let json: unknown;

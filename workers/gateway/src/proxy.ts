@@ -55,6 +55,20 @@ export async function fetchUpstream(url: string, init: RequestInit, timeoutMs: n
   }
 }
 
+/**
+ * A non-streamed answer's whole body, still under the upstream timeout (a failure mid-body is a
+ * 502 or 504 like one before it); the timeout stops either way.
+ */
+export async function readUpstreamText(call: UpstreamCall, timeoutMs: number, endpointName: string): Promise<string> {
+  try {
+    return await call.response.text();
+  } catch (err) {
+    throw upstreamFailure(err, false, timeoutMs, endpointName);
+  } finally {
+    call.settled();
+  }
+}
+
 /** The error to answer with when talking to the upstream failed (during fetch or a body read). */
 export function upstreamFailure(err: unknown, timedOut: boolean, timeoutMs: number, endpointName: string): ApiError {
   if (timedOut || (err instanceof Error && err.name === "TimeoutError")) {

@@ -13,7 +13,7 @@ import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import type { MeterState } from "./meter.ts";
-import { fetchUpstream, upstreamFailure, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import { fetchUpstream, readUpstreamText, upstreamHeaders, upstreamUrl } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { readWithin } from "./stream.ts";
@@ -48,14 +48,7 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     return relayAsResponses(upstream, meter, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, recorder, (p) => c.executionCtx.waitUntil(p));
   }
 
-  let text: string;
-  try {
-    text = await upstream.text();
-  } catch (err) {
-    throw upstreamFailure(err, false, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
-  } finally {
-    call.settled();
-  }
+  const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
   meter.ttfbMs = Date.now() - meter.startedAt;
   meter.responseType = upstream.ok ? "json" : "error";
   if (!upstream.ok) {
