@@ -5,6 +5,7 @@
  * is written with the consumer's own write path, so the round trip is the real one.
  */
 import { env, SELF } from "cloudflare:test";
+import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { messageBytes, type ResponseMessage } from "../../../shared/response-message.ts";
@@ -256,5 +257,26 @@ describe("previous_response_id", () => {
       expect(err.param).toBe("previous_response_id");
     }
     expect((await upstreamRequests()).some((r) => JSON.stringify(r.body).includes(marker))).toBe(false);
+  });
+});
+
+describe("the official openai client, unchanged", () => {
+  it("responses.create, retrieve and delete work against the gateway; another key cannot see or delete", async () => {
+    const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: "https://gateway.test/ai/v1", maxRetries: 0, fetch: (input, init) => SELF.fetch(input, init) });
+    const owner = client(key);
+    const created = await owner.responses.create({ model: model.alias, input: "hello" });
+    expect(created.model).toBe(model.alias);
+    await persist(await responseMessageFor(created.id));
+
+    const retrieved = await owner.responses.retrieve(created.id);
+    expect(retrieved).toMatchObject({ id: created.id, object: "response", output: created.output });
+    expect(retrieved.output_text).toBe(created.output_text);
+
+    const intruder = client(otherKey);
+    await expect(intruder.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(intruder.responses.delete(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+
+    await owner.responses.delete(created.id);
+    await expect(owner.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 });
