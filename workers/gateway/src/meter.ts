@@ -90,7 +90,7 @@ export function batchInfoFrom(headers: Headers): BatchInfo | null {
  */
 const outbox: UsageMessageV1[] = [];
 let flushScheduled = false;
-const OUTBOX_LINGER_MS = 5;
+const OUTBOX_LINGER_MS = 25;
 const MAX_BATCH = 100; // Queues: at most 100 messages per sendBatch
 
 async function flushOutbox(queue: Queue): Promise<void> {
