@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import { z } from "zod";
-import type { SqlClient } from "./transaction.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { encryptSecret, importSecretKey } from "../../../../shared/secret-box.ts";
 import { ConfigError } from "../config.ts";
 import type { AdminApp } from "./principal.ts";

@@ -13,7 +13,7 @@ import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
-import type { SqlClient } from "./transaction.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
 
 export const GroupView = z.object({

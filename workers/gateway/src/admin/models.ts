@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "./transaction.ts";
+import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import { ConflictError, foreignKeyViolation, notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, uniqueViolation, type Page } from "./validation.ts";

@@ -12,7 +12,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "./transaction.ts";
+import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
 import { findUser, UserView } from "./users.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";

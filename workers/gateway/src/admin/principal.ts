@@ -21,7 +21,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { RequestDb } from "../access.ts";
 import type { AdminPrincipal } from "../admin-auth.ts";
 import type { GatewayApp } from "../types.ts";
-import type { SqlClient } from "./transaction.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { notFound } from "./validation.ts";
 
 export const ROLES = ["platform_manager", "billing_manager", "request_viewer", "standard_user"] as const;

@@ -11,7 +11,7 @@ import type { Context } from "hono";
 import Decimal from "decimal.js";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "./transaction.ts";
+import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import { DecimalString, parseBody, parseQuery, pathId } from "./validation.ts";

@@ -7,7 +7,7 @@
 import type { Context } from "hono";
 import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "./transaction.ts";
+import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
