@@ -14,7 +14,7 @@ import { z } from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
-import { findUser, UserView } from "./users.ts";
+import { findUser, findUsers, UserView } from "./users.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
 
 export const OrganizationView = UserView.omit({ roles: true }).extend({
@@ -54,16 +54,27 @@ function requireRole(actor: Actor, role: OrgRole | null, allowed: readonly OrgRo
   throw new ApiError("permission_denied", `${what} needs the ${allowed.join(" or ")} role in this organization.`);
 }
 
-async function organizationView(db: SqlClient, actor: Actor, orgId: string): Promise<OrganizationView> {
-  const user = await findUser(db, orgId);
-  if (!user) throw notFound("organization", orgId);
-  const { rows } = await db.query<{ role: OrgRole | null; n: number }>(
-    `SELECT (SELECT role FROM user_organizations WHERE organization_id = $1 AND user_id = $2) AS role,
-            (SELECT count(*)::int FROM user_organizations WHERE organization_id = $1) AS n`,
-    [orgId, actor.userId],
+/** Organizations as the actor sees them (their role, the member count), in two queries for any number. */
+async function organizationViews(db: SqlClient, actor: Actor, orgIds: readonly string[]): Promise<OrganizationView[]> {
+  const users = await findUsers(db, orgIds);
+  const { rows } = await db.query<{ id: string; role: OrgRole | null; n: number }>(
+    `SELECT o.id::text AS id,
+            (SELECT role FROM user_organizations WHERE organization_id = o.id AND user_id = $2) AS role,
+            (SELECT count(*)::int FROM user_organizations WHERE organization_id = o.id) AS n
+       FROM unnest($1::uuid[]) AS o(id)`,
+    [orgIds, actor.userId],
   );
-  const { roles: _roles, ...rest } = user;
-  return { ...rest, your_role: rows[0]?.role ?? null, member_count: rows[0]?.n ?? 0 };
+  const membership = new Map(rows.map((r) => [r.id, r]));
+  return orgIds.map((id) => {
+    const user = users.get(id);
+    if (!user) throw notFound("organization", id);
+    const { roles: _roles, ...rest } = user;
+    return { ...rest, your_role: membership.get(id)?.role ?? null, member_count: membership.get(id)?.n ?? 0 };
+  });
+}
+
+async function organizationView(db: SqlClient, actor: Actor, orgId: string): Promise<OrganizationView> {
+  return (await organizationViews(db, actor, [orgId]))[0]!;
 }
 
 export async function listOrganizations(c: Context<AdminApp>): Promise<Response> {
@@ -78,8 +89,7 @@ export async function listOrganizations(c: Context<AdminApp>): Promise<Response>
   const params = [all, actor.userId, actor.activeOrganization];
   const ids = await c.var.db.query<{ id: string }>(`SELECT o.id FROM users o WHERE ${where} ORDER BY o.created_at, o.id LIMIT $4 OFFSET $5`, [...params, limit, skip]);
   const count = await c.var.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users o WHERE ${where}`, params);
-  const data: OrganizationView[] = [];
-  for (const { id } of ids.rows) data.push(await organizationView(c.var.db, actor, id));
+  const data = await organizationViews(c.var.db, actor, ids.rows.map((r) => r.id));
   const body: Page<OrganizationView> = { data, total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }

@@ -67,8 +67,14 @@ const ADMIN_TOKEN_USER: UserView = {
 };
 
 export async function findUser(db: SqlClient, id: string): Promise<UserView | null> {
-  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL`, [id]);
-  return rows[0] ? toView(rows[0]) : null;
+  return (await findUsers(db, [id])).get(id) ?? null;
+}
+
+/** Live users by id, in one query; ids that name no live user are absent from the map. */
+export async function findUsers(db: SqlClient, ids: readonly string[]): Promise<Map<string, UserView>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.id = ANY($1::uuid[]) AND u.deleted_at IS NULL`, [ids]);
+  return new Map(rows.map((row) => [row.id, toView(row)]));
 }
 
 /** 404 unless the user exists and the actor may see them (the same answer either way). */
