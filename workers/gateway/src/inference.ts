@@ -9,7 +9,7 @@ import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/mar
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { batchInfoFrom } from "./meter.ts";
-import { fetchUpstream, readUpstreamText, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { MeterState } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
@@ -135,17 +135,12 @@ export async function handleInference(c: Ctx): Promise<Response> {
       forwarded.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
     }
 
-    const call = await fetchUpstream(
-      upstreamUrl(model.url, suffix),
-      { method: "POST", headers: await upstreamHeaders(c.req.raw.headers, model, config.ENCRYPTION_KEY), body: JSON.stringify(forwarded) },
-      config.UPSTREAM_TIMEOUT_MS,
-      model.endpointName,
-    );
+    const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
     const upstream = call.response;
     meter.servedModel = model.modelName;
 
     const contentType = upstream.headers.get("content-type") ?? "";
-    if (streaming && upstream.ok && upstream.body && contentType.includes("text/event-stream")) {
+    if (streaming && isEventStream(upstream)) {
       call.settled();
       return relaySse(
         upstream,

@@ -4,6 +4,7 @@
  */
 import { ApiError } from "../../../shared/errors.ts";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
+import type { GatewayConfig } from "./config.ts";
 import type { ModelRecord } from "./store.ts";
 
 /**
@@ -53,6 +54,30 @@ export async function fetchUpstream(url: string, init: RequestInit, timeoutMs: n
     clearTimeout(timer);
     throw upstreamFailure(err, controller.signal.aborted, timeoutMs, endpointName);
   }
+}
+
+/**
+ * POSTs `payload` as JSON to the model's endpoint at `suffix` (e.g. `/chat/completions`), with the
+ * endpoint's own credentials and the client's allow-listed headers, under the upstream timeout.
+ */
+export async function postUpstream(
+  clientHeaders: Headers,
+  model: ModelRecord,
+  suffix: string,
+  payload: unknown,
+  config: Pick<GatewayConfig, "UPSTREAM_TIMEOUT_MS" | "ENCRYPTION_KEY">,
+): Promise<UpstreamCall> {
+  return fetchUpstream(
+    upstreamUrl(model.url, suffix),
+    { method: "POST", headers: await upstreamHeaders(clientHeaders, model, config.ENCRYPTION_KEY), body: JSON.stringify(payload) },
+    config.UPSTREAM_TIMEOUT_MS,
+    model.endpointName,
+  );
+}
+
+/** True when the upstream answered a successful event stream the gateway should relay. */
+export function isEventStream(upstream: Response): boolean {
+  return upstream.ok && upstream.body !== null && (upstream.headers.get("content-type") ?? "").includes("text/event-stream");
 }
 
 /**

@@ -13,10 +13,10 @@ import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
 import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import type { MeterState } from "./meter.ts";
-import { fetchUpstream, readUpstreamText, upstreamHeaders, upstreamUrl } from "./proxy.ts";
+import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
-import { readWithin } from "./stream.ts";
+import { clientStream, readWithin } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -33,17 +33,11 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
   }
   const ctx: ResponseContext = { id: newResponseId(), alias: model.alias, createdAt: Math.floor(meter.startedAt / 1000), request: body };
 
-  const call = await fetchUpstream(
-    upstreamUrl(model.url, "/chat/completions"),
-    { method: "POST", headers: await upstreamHeaders(c.req.raw.headers, model, config.ENCRYPTION_KEY), body: JSON.stringify(chat) },
-    config.UPSTREAM_TIMEOUT_MS,
-    model.endpointName,
-  );
+  const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
   meter.servedModel = model.modelName;
 
-  const contentType = upstream.headers.get("content-type") ?? "";
-  if (chat.stream === true && upstream.ok && upstream.body && contentType.includes("text/event-stream")) {
+  if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
     return relayAsResponses(upstream, meter, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, recorder, (p) => c.executionCtx.waitUntil(p));
   }
@@ -53,7 +47,7 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
   meter.responseType = upstream.ok ? "json" : "error";
   if (!upstream.ok) {
     // The upstream's error envelope is the OpenAI one on both APIs: passed through as it is.
-    return new Response(text, { status: upstream.status, headers: { "content-type": contentType || "text/plain" } });
+    return new Response(text, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") || "text/plain" } });
   }
   let json: unknown;
   try {
@@ -88,24 +82,8 @@ function relayAsResponses(
   waitUntil: (p: Promise<unknown>) => void,
 ): Response {
   const reader = upstream.body!.getReader();
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let clientGone = false;
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    cancel() {
-      clientGone = true;
-    },
-  });
-  const send = (bytes: Uint8Array) => {
-    if (clientGone || bytes.length === 0) return;
-    try {
-      controller.enqueue(bytes);
-    } catch {
-      clientGone = true;
-    }
-  };
+  const client = clientStream();
+  const send = (bytes: Uint8Array) => client.send(bytes);
 
   send(translator.start());
   let upstreamFailed = false;
@@ -118,25 +96,25 @@ function relayAsResponses(
         send(translator.push(value));
       }
       send(translator.finish(true));
-      if (!clientGone) controller.close();
+      client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
       upstreamFailed = true;
       reader.cancel(err).catch(() => undefined);
       send(translator.finish(false));
-      if (!clientGone) controller.error(err instanceof Error ? err : new Error(String(err)));
+      client.fail(err);
     } finally {
       const seen = translator.observation;
       if (seen.usage) meter.usage = seen.usage;
       const final = seen.finalResponse;
       meter.finishReason = typeof final?.status === "string" ? final.status : null;
       meter.responseType = seen.errorFrame ? "stream_error" : "stream";
-      meter.truncated = upstreamFailed || !!seen.errorFrame || !final || (clientGone && !seen.usage);
+      meter.truncated = upstreamFailed || !!seen.errorFrame || !final || (client.gone && !seen.usage);
       recorder?.stream(final, upstream.status);
     }
   })();
   meter.done = pump;
   waitUntil(pump);
 
-  return new Response(body, { status: upstream.status, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  return new Response(client.body, { status: upstream.status, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
 }

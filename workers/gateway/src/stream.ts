@@ -47,21 +47,59 @@ export async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>
   }
 }
 
-export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
-  const reader = upstream.body!.getReader();
-  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
-  let clientGone = false;
+/**
+ * The client's side of a relayed stream: bytes go out as they come, and once the client has gone
+ * (cancelled, or the stream can no longer take bytes) sending is a no-op, so the upstream can still
+ * be read to the end for metering.
+ */
+export interface ClientStream {
+  body: ReadableStream<Uint8Array>;
+  readonly gone: boolean;
+  send(bytes: Uint8Array): void;
+  /** Ends the stream normally (unless the client has gone). */
+  close(): void;
+  /** Breaks the stream (unless the client has gone): never an invented clean end. */
+  fail(err: unknown): void;
+}
 
+export function clientStream(onCancel?: () => void): ClientStream {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  let gone = false;
   const body = new ReadableStream<Uint8Array>({
     start(c) {
       controller = c;
     },
     cancel() {
-      clientGone = true;
-      options.onClientGone?.();
+      gone = true;
+      onCancel?.();
     },
   });
+  return {
+    body,
+    get gone() {
+      return gone;
+    },
+    send(bytes) {
+      if (gone || bytes.length === 0) return;
+      try {
+        controller.enqueue(bytes);
+      } catch {
+        gone = true; // cancelled between the check and the enqueue
+      }
+    },
+    close() {
+      if (!gone) controller.close();
+    },
+    fail(err) {
+      if (!gone) controller.error(err instanceof Error ? err : new Error(String(err)));
+    },
+  };
+}
+
+export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
+  const reader = upstream.body!.getReader();
+  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
+  const client = clientStream(options.onClientGone);
 
   const send = async (parts: TeeOutput[]) => {
     for (const part of parts) {
@@ -73,12 +111,8 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
         if (part.drop) continue;
         bytes = edited ? usageBlock(edited, part.original) : part.original;
       }
-      if (clientGone) return;
-      try {
-        controller.enqueue(bytes);
-      } catch {
-        clientGone = true; // cancelled between our check and the enqueue
-      }
+      if (client.gone) return;
+      client.send(bytes);
     }
   };
 
@@ -93,26 +127,26 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
         await send(tee.push(value));
       }
       await send(tee.end());
-      if (!clientGone) controller.close();
+      client.close();
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       upstreamFailed = true;
       reader.cancel(err).catch(() => undefined);
       await send(tee.end()).catch(() => undefined);
-      if (!clientGone) controller.error(err instanceof Error ? err : new Error(String(err)));
+      client.fail(err);
     } finally {
       const seen = tee.observation;
       if (seen.usage) meter.usage = seen.usage;
       meter.finishReason = seen.finishReason;
       meter.responseType = seen.errorFrame ? "stream_error" : "stream";
-      meter.truncated = upstreamFailed || !!seen.errorFrame || (!seen.sawDone && !seen.usage) || (clientGone && !seen.usage);
-      options.onFinished?.(!upstreamFailed && !seen.errorFrame && !!seen.usage && !clientGone, seen);
+      meter.truncated = upstreamFailed || !!seen.errorFrame || (!seen.sawDone && !seen.usage) || (client.gone && !seen.usage);
+      options.onFinished?.(!upstreamFailed && !seen.errorFrame && !!seen.usage && !client.gone, seen);
     }
   })();
   meter.done = pump;
   waitUntil(pump);
 
-  return new Response(body, {
+  return new Response(client.body, {
     status: upstream.status,
     headers: { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache" },
   });
