@@ -41,6 +41,8 @@ const WINDOWS = num("BENCH_WINDOWS", 6);
 const WINDOW_MS = num("BENCH_WINDOW_MS", 1000);
 const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
 const COMPAT_DATE = "2026-04-20";
+/** BENCH_PROFILE=<file.cpuprofile>: instead of the comparison, profile the gateway under load. */
+const PROFILE = process.env.BENCH_PROFILE;
 
 const log = (msg: string) => console.error(`· ${msg}`);
 
@@ -234,9 +236,11 @@ async function main(): Promise<void> {
       },
       queueProducers: { USAGE_QUEUE: "tollgate-usage" },
       durableObjects: { RATE_LIMITER: "RateLimiter" },
+      ...(PROFILE ? { inspectorPort: 0 } : {}),
     });
-    const floorMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
-    const transformMf = new Miniflare({ ...base, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
+    const inspect = PROFILE ? { inspectorPort: 0 } : {};
+    const floorMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
+    const transformMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
     cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose());
     const [gwUrl, floorUrl, transformUrl] = await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready]);
     const seed = await seedDemo({ gatewayUrl: gwUrl.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt" });
@@ -274,6 +278,16 @@ async function main(): Promise<void> {
     ];
     const cacheOff: Target = { ...gateway, name: "cache-off", messages: longPrompt(true), model: "bench-cache-off" };
     const cacheOn: Target = { ...gateway, name: "cache-on", messages: longPrompt(true), model: "bench-cache-on" };
+
+    if (PROFILE) {
+      const json = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
+      const stream = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
+      await profile(floorMf, floor, false, json, mockConfig, `${PROFILE}-floor-json`);
+      await profile(gatewayMf, gateway, false, json, mockConfig, `${PROFILE}-gateway-json`);
+      await profile(transformMf, transformFloor, true, stream, mockConfig, `${PROFILE}-transform-floor-stream`);
+      await profile(gatewayMf, gateway, true, stream, mockConfig, `${PROFILE}-gateway-stream`);
+      return;
+    }
 
     // ---- latency, instant upstream, non-streaming
     await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
@@ -354,6 +368,68 @@ async function main(): Promise<void> {
     await cleanup();
     agent.destroy();
   }
+}
+
+/**
+ * BENCH_PROFILE: a CPU profile of one worker's isolate (V8's sampling profiler over the inspector)
+ * during a 3 s load window. Writes `<file>.cpuprofile` (open it in Chrome DevTools) and prints the
+ * isolate's busy time per request and the functions with the most self time.
+ */
+async function profile(mf: Miniflare, target: Target, stream: boolean, mock: Record<string, unknown>, mockConfig: (o: Record<string, unknown>) => Promise<void>, file: string): Promise<void> {
+  const { default: WebSocket } = await import("ws");
+  const { writeFileSync } = await import("node:fs");
+  const inspector = await mf.getInspectorURL();
+  const list = (await (await fetch(`http://${inspector.host}/json`)).json()) as { webSocketDebuggerUrl: string }[];
+  const ws = new WebSocket(list[0]!.webSocketDebuggerUrl);
+  await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  let nextId = 1;
+  const pending = new Map<number, (v: unknown) => void>();
+  ws.on("message", (data) => {
+    const msg = JSON.parse(String(data)) as { id?: number; result?: unknown };
+    if (msg.id !== undefined) pending.get(msg.id)?.(msg.result);
+  });
+  const send = (method: string, params: Record<string, unknown> = {}) =>
+    new Promise<unknown>((resolve) => {
+      const id = nextId++;
+      pending.set(id, resolve);
+      ws.send(JSON.stringify({ id, method, params }));
+    });
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: 100 });
+  await mockConfig(mock);
+  await windowLoad(target, 1000, stream); // warm
+  await send("Profiler.start");
+  const n = await windowLoad(target, 3000, stream);
+  const { profile } = (await send("Profiler.stop")) as { profile: CpuProfile };
+  ws.close();
+  writeFileSync(`${file}.cpuprofile`, JSON.stringify(profile));
+  log(`${file}.cpuprofile written`);
+  console.log(`\n${target.name}, ${stream ? "streaming" : "json"}: ${n} requests in 3 s\n${summarize(profile, n)}`);
+}
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+function summarize(profile: CpuProfile, requests: number): string {
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) => self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const byFn = new Map<string, number>();
+  let busy = 0;
+  for (const node of profile.nodes) {
+    const us = self.get(node.id) ?? 0;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName !== "(idle)") busy += us;
+    const key = `${functionName || "(anonymous)"} ${url.split("/").pop()}:${lineNumber + 1}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + us);
+  }
+  const total = profile.endTime - profile.startTime;
+  const lines = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, us]) => `${(us / requests).toFixed(1).padStart(8)} µs/req  ${((100 * us) / total).toFixed(1).padStart(5)}%  ${k}`);
+  return `busy ${(busy / requests).toFixed(1)} µs/req of ${(total / requests).toFixed(1)} µs/req wall\n${lines.join("\n")}`;
 }
 
 function round(n: number): number {
