@@ -2,6 +2,8 @@
  * API keys: `tg-` followed by 43 base64url characters (256 bits from the platform CSPRNG). Only the
  * SHA-256 (hex) and a short display prefix are ever stored.
  */
+import { toHex } from "./hex.ts";
+
 export const KEY_PREFIX = "tg-";
 const DISPLAY_PREFIX_LENGTH = 10;
 const KEY_PATTERN = /^tg-[A-Za-z0-9_-]{43}$/;
@@ -24,17 +26,16 @@ export function looksLikeApiKey(value: string): boolean {
   return KEY_PATTERN.test(value);
 }
 
+const encoder = new TextEncoder();
+
 export async function hashApiKey(key: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(key));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await crypto.subtle.digest("SHA-256", encoder.encode(key)));
 }
 
 /** What lists show instead of the secret, e.g. `tg-AbC1dEf…`. */
 export function displayPrefix(key: string): string {
   return key.slice(0, DISPLAY_PREFIX_LENGTH);
 }
-
-const encoder = new TextEncoder();
 
 /**
  * Equal-time comparison for secrets (the admin token): both sides are hashed first, so neither

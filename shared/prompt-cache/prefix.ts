@@ -3,6 +3,7 @@
  * the whole prompt up to and including block i (cumulative at every position, breakpoints
  * included). Canonical JSON sorts object keys, so key order in a client's JSON never matters.
  */
+import { toHex } from "../hex.ts";
 import type { PromptBlock } from "./markers.ts";
 
 const encoder = new TextEncoder();
@@ -19,16 +20,12 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-function hex(buf: ArrayBuffer): string {
-  return Array.from(new Uint8Array(buf), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** hashes[i] = SHA-256(hashes[i-1] || canonical(block i)); hashes[-1] is a fixed seed. */
 export async function prefixHashes(blocks: readonly PromptBlock[]): Promise<string[]> {
   const out: string[] = [];
   let previous = CHAIN_SEED;
   for (const block of blocks) {
-    previous = hex(await crypto.subtle.digest("SHA-256", encoder.encode(previous + "\n" + canonicalJson(block))));
+    previous = toHex(await crypto.subtle.digest("SHA-256", encoder.encode(previous + "\n" + canonicalJson(block))));
     out.push(previous);
   }
   return out;
