@@ -24,9 +24,11 @@ export type FailureMode =
   /** stream: send an error frame after the first content frame */
   | "error_frame"
   /** stream: close the connection after the first content frame, without [DONE] */
-  | "cut_stream";
+  | "cut_stream"
+  /** stream: after the first content frame, send nothing more but keep the connection open */
+  | "stall";
 
-const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect", "hang", "error_frame", "cut_stream"];
+const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect", "hang", "error_frame", "cut_stream", "stall"];
 
 /**
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
@@ -215,6 +217,18 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       if (i === 0 && o.failure === "cut_stream") {
         // Let the frames so far reach the client before the connection is cut.
         await new Promise<void>((resolve) => res.write(": cut\n\n", () => resolve()));
+        res.destroy();
+        return;
+      }
+      if (i === 0 && o.failure === "stall") {
+        // Silent until the client gives up (or the mock's own safety limit).
+        await new Promise<void>((resolve) => {
+          const limit = setTimeout(resolve, 60_000).unref();
+          res.once("close", () => {
+            clearTimeout(limit);
+            resolve();
+          });
+        });
         res.destroy();
         return;
       }

@@ -106,6 +106,30 @@ describe("SSE relay", () => {
     expect(await usageMessageFor(res)).toMatchObject({ truncated: true, response_type: "stream" });
   });
 
+  it("a stream the upstream stalls is broken after UPSTREAM_STREAM_IDLE_MS of silence and recorded as truncated", async () => {
+    const idleMs = Number(env.UPSTREAM_STREAM_IDLE_MS);
+    const stalling = await createModel(pool, { url: mockBase(), modelName: "mock+stall" });
+    const started = Date.now();
+    const { res } = await streamChat({}, stalling.alias);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let seen = "";
+    const outcome = await (async () => {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return "ended";
+        seen += text(value);
+      }
+    })().catch(() => "broken");
+    const elapsed = Date.now() - started;
+    expect(seen).toContain("Hello"); // what came before the silence was relayed
+    expect(seen).not.toContain("[DONE]");
+    expect(outcome).toBe("broken");
+    expect(elapsed).toBeGreaterThanOrEqual(idleMs);
+    expect(elapsed).toBeLessThan(idleMs + 2000);
+    expect(await usageMessageFor(res)).toMatchObject({ truncated: true, response_type: "stream" });
+  });
+
   it("tokens are forwarded as they arrive, not after the upstream finishes", async () => {
     const slow = await createModel(pool, { url: mockBase(), modelName: "mock+slow" });
     const { res, upstream } = await streamChat({}, slow.alias);

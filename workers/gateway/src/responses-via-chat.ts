@@ -16,7 +16,7 @@ import type { MeterState } from "./meter.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
-import { clientStream, readWithin } from "./stream.ts";
+import { clientStream, IdleReader } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -81,7 +81,7 @@ function relayAsResponses(
   recorder: ResponseRecorder | null,
   waitUntil: (p: Promise<unknown>) => void,
 ): Response {
-  const reader = upstream.body!.getReader();
+  const reader = new IdleReader(upstream.body!, idleTimeoutMs);
   const client = clientStream();
   const send = (bytes: Uint8Array) => client.send(bytes);
 
@@ -90,7 +90,7 @@ function relayAsResponses(
   const pump = (async () => {
     try {
       for (;;) {
-        const { done, value } = await readWithin(reader, idleTimeoutMs);
+        const { done, value } = await reader.read();
         if (done) break;
         if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
         send(translator.push(value));
@@ -100,7 +100,7 @@ function relayAsResponses(
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
       upstreamFailed = true;
-      reader.cancel(err).catch(() => undefined);
+      reader.cancel(err);
       send(translator.finish(false));
       client.fail(err);
     } finally {

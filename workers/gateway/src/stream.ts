@@ -30,20 +30,62 @@ export interface RelayOptions {
 }
 
 /**
- * One read of the upstream body, rejected when nothing arrives for `idleTimeoutMs`: a read that
- * never settles is how a dead upstream connection shows up in workerd.
+ * Reads an upstream body, failing it when nothing arrives for `idleTimeoutMs`: a read that never
+ * settles is how a dead upstream connection shows up in workerd.
+ *
+ * One watchdog timer per stream, not one per read: reads only stamp the time, and the timer, when
+ * it fires, either re-arms itself for the rest of the window or cancels the body (which ends the
+ * pending read) and makes that read throw. A timer and a promise race per chunk cost more CPU than
+ * everything else the relay does with the chunk.
  */
-export async function readWithin(reader: ReadableStreamDefaultReader<Uint8Array>, idleTimeoutMs: number): Promise<ReadableStreamReadResult<Uint8Array>> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const idle = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the upstream sent nothing for ${idleTimeoutMs} ms`)), idleTimeoutMs);
-  });
-  const next = reader.read();
-  next.catch(() => undefined); // if the idle timer wins, this read still settles later
-  try {
-    return await Promise.race([next, idle]);
-  } finally {
-    clearTimeout(timer);
+export class IdleReader {
+  private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
+  /** When the pending read started (null: none pending, e.g. while a chunk is being relayed). */
+  private waitingSince: number | null = null;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private failure: Error | null = null;
+
+  constructor(
+    body: ReadableStream<Uint8Array>,
+    private readonly idleTimeoutMs: number,
+  ) {
+    this.reader = body.getReader();
+    this.arm(idleTimeoutMs);
+  }
+
+  private arm(ms: number): void {
+    this.timer = setTimeout(() => {
+      const idle = this.waitingSince === null ? 0 : Date.now() - this.waitingSince;
+      if (idle < this.idleTimeoutMs) return this.arm(this.idleTimeoutMs - idle);
+      this.failure = new Error(`the upstream sent nothing for ${this.idleTimeoutMs} ms`);
+      this.reader.cancel(this.failure).catch(() => undefined);
+    }, ms);
+  }
+
+  /** The next chunk; throws when the watchdog gave up on the upstream. Stops the watchdog at the end. */
+  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
+    this.waitingSince = Date.now();
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await this.reader.read();
+    } catch (err) {
+      this.stop();
+      throw this.failure ?? err;
+    }
+    this.waitingSince = null;
+    if (this.failure) throw this.failure;
+    if (result.done) this.stop();
+    return result;
+  }
+
+  /** Gives up on the body (after a failure elsewhere); the watchdog stops. */
+  cancel(reason: unknown): void {
+    this.stop();
+    this.reader.cancel(reason).catch(() => undefined);
+  }
+
+  private stop(): void {
+    clearTimeout(this.timer);
   }
 }
 
@@ -97,7 +139,7 @@ export function clientStream(onCancel?: () => void): ClientStream {
 }
 
 export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
-  const reader = upstream.body!.getReader();
+  const reader = new IdleReader(upstream.body!, options.idleTimeoutMs);
   const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
   const client = clientStream(options.onClientGone);
 
@@ -117,11 +159,10 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
   };
 
   let upstreamFailed = false;
-  const read = () => readWithin(reader, options.idleTimeoutMs);
   const pump = (async () => {
     try {
       for (;;) {
-        const { done, value } = await read();
+        const { done, value } = await reader.read();
         if (done) break;
         if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
         await send(tee.push(value));
@@ -131,7 +172,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       upstreamFailed = true;
-      reader.cancel(err).catch(() => undefined);
+      reader.cancel(err);
       await send(tee.end()).catch(() => undefined);
       client.fail(err);
     } finally {
