@@ -94,3 +94,75 @@ export function usageFromOpenAI(raw: unknown): TokenUsage {
     cached_tokens: num(promptDetails.cached_tokens),
   };
 }
+
+/**
+ * Cloudflare Queues limits: 128 KB per message; one sendBatch carries at most 100 messages and
+ * 256 KB in all. A batch over a limit is refused whole, so one oversized message would take every
+ * other request's usage in its batch down with it.
+ */
+export const QUEUE_BATCH_MAX_MESSAGES = 100;
+export const QUEUE_BATCH_MAX_BYTES = 256_000;
+
+/**
+ * Longest value kept for each free-text field: they come from clients (the alias asked for, the
+ * User-Agent, batch headers) or from the upstream, and are recorded for analytics, not trusted.
+ */
+const TEXT_LIMITS = Object.entries({ model: 256, served_model: 256, finish_reason: 64, user_agent: 512 }) as [keyof UsageMessageV1 & ("model" | "served_model" | "finish_reason" | "user_agent"), number][];
+const BATCH_TEXT_LIMITS = Object.entries({ custom_id: 512, completion_window: 64, request_source: 128 }) as [keyof BatchInfo & ("custom_id" | "completion_window" | "request_source"), number][];
+
+/** The message with every free-text field cut to its limit (the same object when none is over). */
+export function clipUsageMessage(m: UsageMessageV1): UsageMessageV1 {
+  let out = m;
+  for (const [field, max] of TEXT_LIMITS) {
+    const value = m[field];
+    if (value !== null && value.length > max) {
+      if (out === m) out = { ...m };
+      out[field] = value.slice(0, max);
+    }
+  }
+  const batch = m.batch;
+  if (batch) {
+    for (const [field, max] of BATCH_TEXT_LIMITS) {
+      const value = batch[field];
+      if (value !== null && value.length > max) {
+        if (out === m) out = { ...m };
+        if (out.batch === batch) out.batch = { ...batch };
+        out.batch![field] = value.slice(0, max);
+      }
+    }
+  }
+  return out;
+}
+
+/** Everything in a message but its free-text fields fits in this many bytes of JSON (generously). */
+const FIXED_PART_BYTES = 1_200;
+
+/**
+ * An upper bound on a message's JSON size without serialising it: the fixed part plus 6 bytes per
+ * free-text character (the worst case, a `\uXXXX` escape).
+ */
+export function usageMessageBytesBound(m: UsageMessageV1): number {
+  let chars = (m.model?.length ?? 0) + (m.served_model?.length ?? 0) + (m.finish_reason?.length ?? 0) + (m.user_agent?.length ?? 0);
+  chars += m.response_type.length + m.method.length + m.uri.length;
+  if (m.batch) chars += (m.batch.custom_id?.length ?? 0) + (m.batch.completion_window?.length ?? 0) + m.batch.request_source.length;
+  return FIXED_PART_BYTES + 6 * chars;
+}
+
+/** Splits messages, in order, into batches within the Queues limits on count and bytes. */
+export function queueBatches(messages: readonly UsageMessageV1[]): UsageMessageV1[][] {
+  const batches: UsageMessageV1[][] = [];
+  let current: UsageMessageV1[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = usageMessageBytesBound(m);
+    if (current.length > 0 && (current.length === QUEUE_BATCH_MAX_MESSAGES || bytes + size > QUEUE_BATCH_MAX_BYTES)) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
+}

@@ -1,5 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { UsageMessageSchema, usageFromOpenAI, ZERO_USAGE } from "../../shared/usage-message.ts";
+import {
+  clipUsageMessage,
+  QUEUE_BATCH_MAX_BYTES,
+  QUEUE_BATCH_MAX_MESSAGES,
+  queueBatches,
+  UsageMessageSchema,
+  usageFromOpenAI,
+  usageMessageBytesBound,
+  ZERO_USAGE,
+  type UsageMessageV1,
+} from "../../shared/usage-message.ts";
 import { sampleMessage } from "../support/samples.ts";
 
 describe("usage message schema", () => {
@@ -44,5 +54,66 @@ describe("usageFromOpenAI", () => {
     expect(usageFromOpenAI(undefined)).toEqual(ZERO_USAGE);
     expect(usageFromOpenAI({ prompt_tokens: "7", completion_tokens: -2 })).toEqual(ZERO_USAGE);
     expect(usageFromOpenAI({ prompt_tokens: 7, completion_tokens: 2 }).total_tokens).toBe(9);
+  });
+});
+
+describe("queue limits", () => {
+  const jsonBytes = (m: UsageMessageV1) => new TextEncoder().encode(JSON.stringify(m)).length;
+  // Control characters are the worst case: each becomes a six-byte \uXXXX escape in JSON.
+  const hostile = (n: number) => "\u0001".repeat(n);
+  const hostileMessage = () =>
+    clipUsageMessage(
+      sampleMessage({
+        model: hostile(1_000_000),
+        served_model: hostile(100_000),
+        finish_reason: hostile(10_000),
+        user_agent: hostile(100_000),
+        trace_id: "0af7651916cd43dd8448eb211c80319c",
+        ttfb_ms: Number.MAX_SAFE_INTEGER,
+        duration_ms: Number.MAX_SAFE_INTEGER,
+        usage: { prompt_tokens: Number.MAX_SAFE_INTEGER, completion_tokens: Number.MAX_SAFE_INTEGER, reasoning_tokens: Number.MAX_SAFE_INTEGER, total_tokens: Number.MAX_SAFE_INTEGER, cached_tokens: Number.MAX_SAFE_INTEGER },
+        cache: { read_tokens: Number.MAX_SAFE_INTEGER, write_5m_tokens: Number.MAX_SAFE_INTEGER, write_1h_tokens: Number.MAX_SAFE_INTEGER, write_24h_tokens: Number.MAX_SAFE_INTEGER },
+        response_type: "stream_error",
+        batch: {
+          batch_id: crypto.randomUUID(),
+          request_id: crypto.randomUUID(),
+          custom_id: hostile(100_000),
+          completion_window: hostile(1_000),
+          created_at: new Date().toISOString(),
+          request_source: hostile(1_000),
+        },
+      }),
+    );
+
+  it("client- and upstream-supplied text is cut to a bounded length; ordinary messages are untouched", () => {
+    const ordinary = sampleMessage();
+    expect(clipUsageMessage(ordinary)).toBe(ordinary);
+    const m = hostileMessage();
+    expect(m.model!.length).toBe(256);
+    expect(m.user_agent!.length).toBe(512);
+    expect(m.batch!.custom_id!.length).toBe(512);
+    expect(UsageMessageSchema.safeParse(m).success).toBe(true);
+    // One message can never reach the 128 KB per-message limit.
+    expect(jsonBytes(m)).toBeLessThan(128_000);
+  });
+
+  it("the size bound is never below the real JSON size", () => {
+    for (const m of [sampleMessage(), hostileMessage(), sampleMessage({ model: "é".repeat(256), user_agent: null, finish_reason: null })]) {
+      expect(usageMessageBytesBound(m)).toBeGreaterThanOrEqual(jsonBytes(m));
+    }
+  });
+
+  it("batches hold at most 100 messages and 256 KB, and keep every message in order", () => {
+    const small = Array.from({ length: 250 }, () => sampleMessage());
+    expect(queueBatches(small).map((b) => b.length)).toEqual([100, 100, 50]);
+    const mixed = [...Array.from({ length: 60 }, hostileMessage), ...small.slice(0, 10)];
+    const batches = queueBatches(mixed);
+    for (const batch of batches) {
+      expect(batch.length).toBeLessThanOrEqual(QUEUE_BATCH_MAX_MESSAGES);
+      expect(batch.reduce((n, m) => n + jsonBytes(m), 0)).toBeLessThanOrEqual(QUEUE_BATCH_MAX_BYTES);
+    }
+    expect(batches.length).toBeGreaterThan(1);
+    expect(batches.flat()).toEqual(mixed);
+    expect(queueBatches([])).toEqual([]);
   });
 });

@@ -86,6 +86,22 @@ describe("401 / 403 / 404: who and what", () => {
     await expectError(await post("/chat/completions", { model: model.alias }, platform.key), 403, "permission_denied");
   });
 
+  it("an oversized alias or User-Agent is recorded clipped, and never costs a neighbour its usage record", async () => {
+    // Sent together, so both usage messages share one queue batch: a message over the Queues
+    // limits (128 KB each, 256 KB a batch) would have the whole batch refused.
+    const alias = "m".repeat(300_000);
+    const [huge, normal] = await Promise.all([
+      post("/chat/completions", { model: alias }, key, { "user-agent": "u".repeat(50_000) }),
+      post("/chat/completions", { model: "no-such-model" }, key),
+    ]);
+    await expectError(huge, 404, "model_not_found");
+    await expectError(normal, 404, "model_not_found");
+    const recorded = await usageMessageFor(huge);
+    expect(recorded.model).toBe(alias.slice(0, 256));
+    expect(recorded.user_agent).toBe("u".repeat(512));
+    expect((await usageMessageFor(normal)).model).toBe("no-such-model");
+  });
+
   it("an unknown model is 404; a model outside the owner's groups is 403", async () => {
     const err = await expectError(await post("/chat/completions", { model: "no-such-model" }, key), 404, "model_not_found");
     expect(err.param).toBe("model");

@@ -5,7 +5,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
-import { ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import { clipUsageMessage, queueBatches, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
 import type { GatewayApp } from "./types.ts";
 
 /** Mutable per-request record the handlers fill in as they learn things. */
@@ -37,7 +37,7 @@ export function traceIdFrom(traceparent: string | undefined): string | null {
 
 export function buildUsageMessage(state: MeterState, req: Request, status: number, endedAt: number): UsageMessageV1 {
   const url = new URL(req.url);
-  return {
+  return clipUsageMessage({
     v: 1,
     event_id: state.eventId,
     timestamp: new Date(state.startedAt).toISOString(),
@@ -58,7 +58,7 @@ export function buildUsageMessage(state: MeterState, req: Request, status: numbe
     trace_id: traceIdFrom(req.headers.get("traceparent") ?? undefined),
     user_agent: req.headers.get("user-agent"),
     batch: state.batch,
-  };
+  });
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -91,13 +91,14 @@ export function batchInfoFrom(headers: Headers): BatchInfo | null {
 const outbox: UsageMessageV1[] = [];
 let flushScheduled = false;
 const OUTBOX_LINGER_MS = 25;
-const MAX_BATCH = 100; // Queues: at most 100 messages per sendBatch
 
 async function flushOutbox(queue: Queue): Promise<void> {
   await new Promise((r) => setTimeout(r, OUTBOX_LINGER_MS));
   flushScheduled = false;
-  while (outbox.length > 0) {
-    await sendUsageBatch(queue, outbox.splice(0, MAX_BATCH));
+  // Only what is here now: messages that arrive while this flush is sending wait for the flush
+  // they schedule, and so travel in full batches rather than as a trail of small ones.
+  for (const batch of queueBatches(outbox.splice(0))) {
+    await sendUsageBatch(queue, batch);
   }
 }
 
