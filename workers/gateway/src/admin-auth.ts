@@ -19,13 +19,13 @@ export interface AdminPrincipal {
 export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPrincipal> {
   const token = bearerToken(c.req.header("authorization"));
   if (!token) throw new ApiError("invalid_api_key", "Missing credentials. Send 'Authorization: Bearer <ADMIN_TOKEN or platform key>'.");
-  const adminToken = c.var.config.ADMIN_TOKEN;
+  const adminToken = c.get("config").ADMIN_TOKEN;
   if (adminToken && (await constantTimeEqual(token, adminToken))) {
     return { via: "admin_token", userId: null, apiKeyId: null };
   }
-  const db = new RequestDb(c.var.config);
+  const db = new RequestDb(c.get("config"));
   try {
-    const key = await authenticateKeyOnly(await hashApiKey(token), db, c.var.config);
+    const key = await authenticateKeyOnly(await hashApiKey(token), db, c.get("config"));
     if (!key) throw new ApiError("invalid_api_key", "Incorrect credentials, or the key has been deleted.");
     if (key.purpose !== "platform") {
       throw new ApiError("permission_denied", "Inference keys cannot call the admin API; use a platform key or the admin token.");

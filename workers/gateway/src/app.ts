@@ -1,7 +1,7 @@
 /**
  * The gateway's Hono app. Routes and middleware are wired here; behaviour lives in named modules.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
@@ -23,15 +23,21 @@ const loadConfig = createMiddleware<GatewayApp>(async function loadConfig(c, nex
   await next();
 });
 
-/** Hono's body limit, sized from config (which is only known per request). */
+/** Hono's body limit, sized from config (which is only known per request; built once per size). */
+const bodyLimits = new Map<number, MiddlewareHandler<GatewayApp>>();
 const limitBody = createMiddleware<GatewayApp>(async function limitBody(c, next) {
-  const maxSize = c.var.config.MAX_BODY_BYTES;
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new ApiError("request_too_large", `The request body is larger than the ${maxSize}-byte limit.`);
-    },
-  })(c, next);
+  const maxSize = c.get("config").MAX_BODY_BYTES;
+  let limit = bodyLimits.get(maxSize);
+  if (!limit) {
+    limit = bodyLimit({
+      maxSize,
+      onError: () => {
+        throw new ApiError("request_too_large", `The request body is larger than the ${maxSize}-byte limit.`);
+      },
+    });
+    bodyLimits.set(maxSize, limit);
+  }
+  return limit(c, next);
 });
 
 export function newApp(): Hono<GatewayApp> {

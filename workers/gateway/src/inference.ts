@@ -59,7 +59,7 @@ class CacheAccounting {
   ) {}
 
   static prepare(c: Ctx, body: Record<string, unknown>, model: ModelRecord, principalId: string): { forwarded: Record<string, unknown>; cache: CacheAccounting } {
-    const config = c.var.config;
+    const config = c.get("config");
     let parsed;
     try {
       parsed = parsePrompt(body, { enabled: config.CACHE_ENABLED_TIERS, defaultTtl: config.CACHE_DEFAULT_TTL });
@@ -68,7 +68,7 @@ class CacheAccounting {
       throw err;
     }
     const scope = model.cache ? { principalId, alias: model.alias, minPrefixTokens: model.cache.minPrefixTokens, tokenizerUrl: model.tokenizerUrl } : null;
-    const cache = new CacheAccounting(scope, c.var.meter);
+    const cache = new CacheAccounting(scope, c.get("meter"));
     if (scope && parsed.breakpoints.length > 0) cache.job = startClassify(parsed, scope, config);
     return { forwarded: parsed.stripped, cache };
   }
@@ -91,13 +91,13 @@ class CacheAccounting {
   commit(c: Ctx): void {
     const split = this.meter.cache;
     const trusted = split.read_tokens + split.write_5m_tokens + split.write_1h_tokens + split.write_24h_tokens > 0;
-    if (this.scope && this.classification && trusted) c.executionCtx.waitUntil(commitIndex(this.classification, this.scope, c.var.config));
+    if (this.scope && this.classification && trusted) c.executionCtx.waitUntil(commitIndex(this.classification, this.scope, c.get("config")));
   }
 }
 
 export async function handleInference(c: Ctx): Promise<Response> {
-  const meter = c.var.meter;
-  const config = c.var.config;
+  const meter = c.get("meter");
+  const config = c.get("config");
   let body = await readJsonObject(c);
   if (typeof body.model === "string") meter.model = body.model;
 

@@ -5,7 +5,7 @@ import { listAllowedModels } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
 
 export async function handleListModels(c: Context<GatewayApp>): Promise<Response> {
-  const config = c.var.config;
+  const config = c.get("config");
   const db = new RequestDb(config);
   try {
     const key = await authenticateInference(c.req.header("authorization"), db, config);

@@ -22,8 +22,8 @@ import type { GatewayApp } from "./types.ts";
 type Ctx = Context<GatewayApp>;
 
 export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unknown>, model: ModelRecord, recorder: ResponseRecorder | null): Promise<Response> {
-  const meter = c.var.meter;
-  const config = c.var.config;
+  const meter = c.get("meter");
+  const config = c.get("config");
   let chat: Record<string, unknown>;
   try {
     chat = chatRequestFromResponses(body, model.modelName);

@@ -109,7 +109,7 @@ export class ResponseRecorder {
   }
 
   private record(response: Record<string, unknown>, status: number): void {
-    const meter: MeterState = this.c.var.meter;
+    const meter: MeterState = this.c.get("meter");
     const endedAt = Date.now();
     const message: ResponseMessageV1 = {
       kind: "response",
@@ -179,7 +179,7 @@ function describe(err: unknown): string {
 
 /** GET /ai/v1/responses/{id}: the stored response object, to its owner only. */
 export async function handleGetResponse(c: Ctx): Promise<Response> {
-  const config = c.var.config;
+  const config = c.get("config");
   const id = c.req.param("id") ?? "";
   const db = new RequestDb(config);
   try {
@@ -203,7 +203,7 @@ export async function handleGetResponse(c: Ctx): Promise<Response> {
 
 /** DELETE /ai/v1/responses/{id}: removes the owner's row and its R2 object. */
 export async function handleDeleteResponse(c: Ctx): Promise<Response> {
-  const config = c.var.config;
+  const config = c.get("config");
   const id = c.req.param("id") ?? "";
   const db = new RequestDb(config);
   try {

@@ -139,12 +139,12 @@ export async function listRequests(c: Context<AdminApp>): Promise<Response> {
   const query = parseQuery(c, RequestsQuery);
   const { skip, limit, ...rest } = query;
   checkRange(rest);
-  const filters = toFilters(scoped(c.var.actor, rest));
+  const filters = toFilters(scoped(c.get("actor"), rest));
   const list = listRequestsSql(filters, limit, skip);
   const total = countRequestsSql(filters);
   // One after the other: an admin request holds at most one connection.
-  const page = await c.var.db.query<RequestRow>(list.text, list.params);
-  const count = await c.var.db.query<{ n: number }>(total.text, total.params);
+  const page = await c.get("db").query<RequestRow>(list.text, list.params);
+  const count = await c.get("db").query<{ n: number }>(total.text, total.params);
   const body: Page<RequestView> = {
     data: page.rows.map((r) => ({ ...r, timestamp: iso(r.timestamp) })),
     total_count: count.rows[0]?.n ?? 0,
@@ -177,7 +177,7 @@ interface AggregateRow {
 export async function aggregateRequests(c: Context<AdminApp>): Promise<Response> {
   const { bucket, group_by, ...rest } = parseQuery(c, AggregateQuery);
   checkRange(rest);
-  const filters = scoped(c.var.actor, rest);
+  const filters = scoped(c.get("actor"), rest);
   const window = WINDOWS[bucket];
   const before = filters.created_before ?? new Date().toISOString();
   const after = filters.created_after ?? new Date(Date.parse(before) - window.defaultMs).toISOString();
@@ -187,7 +187,7 @@ export async function aggregateRequests(c: Context<AdminApp>): Promise<Response>
     });
   }
   const query = aggregateRequestsSql(toFilters({ ...filters, created_after: after, created_before: before }), bucket, group_by);
-  const { rows } = await c.var.db.query<AggregateRow>(query.text, query.params);
+  const { rows } = await c.get("db").query<AggregateRow>(query.text, query.params);
   const metrics = (r: AggregateRow) => ({
     requests: r.requests,
     prompt_tokens: r.prompt_tokens,

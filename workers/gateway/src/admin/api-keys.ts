@@ -55,7 +55,7 @@ function toView(row: KeyRow): ApiKeyView {
 function ownerId(c: Context<AdminApp>): string {
   if (c.req.param("user_id") === "current") {
     // In organization context, `current` is the organization the caller acts for.
-    const owner = currentOwner(c.var.actor);
+    const owner = currentOwner(c.get("actor"));
     if (owner === null) throw notFound("user", "current");
     return owner;
   }
@@ -65,13 +65,13 @@ function ownerId(c: Context<AdminApp>): string {
 export async function listApiKeys(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const { skip, limit } = parseQuery(c, Pagination);
-  await visibleUser(c.var.db, c.var.actor, userId);
+  await visibleUser(c.get("db"), c.get("actor"), userId);
   // One after the other: an admin request holds at most one connection.
-  const page = await c.var.db.query<KeyRow>(
+  const page = await c.get("db").query<KeyRow>(
     `SELECT ${KEY_COLUMNS} FROM api_keys WHERE user_id = $1 AND NOT is_deleted ORDER BY created_at DESC, id LIMIT $2 OFFSET $3`,
     [userId, limit, skip],
   );
-  const count = await c.var.db.query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND NOT is_deleted", [userId]);
+  const count = await c.get("db").query<{ n: number }>("SELECT count(*)::int AS n FROM api_keys WHERE user_id = $1 AND NOT is_deleted", [userId]);
   const body: Page<ApiKeyView> = { data: page.rows.map(toView), total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }
@@ -85,14 +85,14 @@ export const CreateKey = z.strictObject({
 export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const input = await parseBody(c, CreateKey);
-  const actor = c.var.actor;
-  await visibleUser(c.var.db, actor, userId);
+  const actor = c.get("actor");
+  await visibleUser(c.get("db"), actor, userId);
   // A platform key opens the admin API with its owner's roles; only managers hand those out.
   if (input.purpose === "platform" && !actor.isManager) {
     throw new ApiError("permission_denied", "Only a platform_manager may create platform keys.", { param: "purpose" });
   }
   const key = generateApiKey();
-  const { rows } = await c.var.db.query<KeyRow>(
+  const { rows } = await c.get("db").query<KeyRow>(
     `INSERT INTO api_keys (name, key_hash, key_prefix, user_id, created_by, purpose, requests_per_second, burst_size)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ${KEY_COLUMNS}`,
     [
@@ -113,8 +113,8 @@ export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
 export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const keyId = pathId(c, "id", "API key");
-  await visibleUser(c.var.db, c.var.actor, userId);
-  const { rows } = await c.var.db.query<{ id: string }>(
+  await visibleUser(c.get("db"), c.get("actor"), userId);
+  const { rows } = await c.get("db").query<{ id: string }>(
     "UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE id = $1 AND user_id = $2 AND NOT is_deleted RETURNING id",
     [keyId, userId],
   );
@@ -126,9 +126,9 @@ export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
 export async function rotateApiKey(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const keyId = pathId(c, "id", "API key");
-  await visibleUser(c.var.db, c.var.actor, userId);
+  await visibleUser(c.get("db"), c.get("actor"), userId);
   const key = generateApiKey();
-  const { rows } = await c.var.db.query<KeyRow>(
+  const { rows } = await c.get("db").query<KeyRow>(
     `UPDATE api_keys SET key_hash = $1, key_prefix = $2 WHERE id = $3 AND user_id = $4 AND NOT is_deleted RETURNING ${KEY_COLUMNS}`,
     [await hashApiKey(key), displayPrefix(key), keyId, userId],
   );

@@ -75,14 +75,14 @@ function unchanged(active: CachePricingView, input: CachePricingInput): boolean 
 
 export async function getCachePricing(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "model");
-  await findModel(c.var.db, id);
-  return c.json(await stateOf(c.var.db, id));
+  await findModel(c.get("db"), id);
+  return c.json(await stateOf(c.get("db"), id));
 }
 
 export async function putCachePricing(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "model");
   const input = await parseBody(c, CachePricingInput);
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const state = await inTransaction(client, async () => {
       // The model row lock serialises concurrent PUTs, so only one row is ever active.
@@ -105,7 +105,7 @@ export async function putCachePricing(c: Context<AdminApp>): Promise<Response> {
 
 export async function deleteCachePricing(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "model");
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     await inTransaction(client, async () => {
       await findModel(client, id, true);

@@ -81,20 +81,20 @@ async function findEndpoint(db: SqlClient, id: string): Promise<EndpointView> {
 export async function listEndpoints(c: Context<AdminApp>): Promise<Response> {
   const { skip, limit } = parseQuery(c, Pagination);
   // One after the other: an admin request holds at most one connection.
-  const page = await c.var.db.query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM inference_endpoints ORDER BY created_at, id LIMIT $1 OFFSET $2`, [limit, skip]);
-  const count = await c.var.db.query<{ n: number }>("SELECT count(*)::int AS n FROM inference_endpoints");
+  const page = await c.get("db").query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM inference_endpoints ORDER BY created_at, id LIMIT $1 OFFSET $2`, [limit, skip]);
+  const count = await c.get("db").query<{ n: number }>("SELECT count(*)::int AS n FROM inference_endpoints");
   const body: Page<EndpointView> = { data: page.rows.map(toView), total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }
 
 export async function createEndpoint(c: Context<AdminApp>): Promise<Response> {
   const input = await parseBody(c, CreateEndpoint);
-  const sealed = await seal(c.var.config.ENCRYPTION_KEY, input.api_key);
+  const sealed = await seal(c.get("config").ENCRYPTION_KEY, input.api_key);
   try {
-    const { rows } = await c.var.db.query<EndpointRow>(
+    const { rows } = await c.get("db").query<EndpointRow>(
       `INSERT INTO inference_endpoints (name, description, url, api_key_encrypted, auth_header_name, auth_header_prefix, created_by)
        VALUES ($1, $2, $3, $4, coalesce($5, 'Authorization'), coalesce($6, 'Bearer '), $7) RETURNING ${ENDPOINT_COLUMNS}`,
-      [input.name, input.description ?? null, input.url, sealed ?? null, input.auth_header_name ?? null, input.auth_header_prefix ?? null, c.var.actor.userId],
+      [input.name, input.description ?? null, input.url, sealed ?? null, input.auth_header_name ?? null, input.auth_header_prefix ?? null, c.get("actor").userId],
     );
     return c.json(toView(rows[0]!), 201);
   } catch (err) {
@@ -103,7 +103,7 @@ export async function createEndpoint(c: Context<AdminApp>): Promise<Response> {
 }
 
 export async function getEndpoint(c: Context<AdminApp>): Promise<Response> {
-  return c.json(await findEndpoint(c.var.db, pathId(c, "id", "endpoint")));
+  return c.json(await findEndpoint(c.get("db"), pathId(c, "id", "endpoint")));
 }
 
 export async function patchEndpoint(c: Context<AdminApp>): Promise<Response> {
@@ -114,13 +114,13 @@ export async function patchEndpoint(c: Context<AdminApp>): Promise<Response> {
   if (input.name !== undefined) sets.push(["name", input.name]);
   if (input.description !== undefined) sets.push(["description", input.description]);
   if (input.url !== undefined) sets.push(["url", input.url]);
-  if (input.api_key !== undefined) sets.push(["api_key_encrypted", await seal(c.var.config.ENCRYPTION_KEY, input.api_key)]);
+  if (input.api_key !== undefined) sets.push(["api_key_encrypted", await seal(c.get("config").ENCRYPTION_KEY, input.api_key)]);
   if (input.auth_header_name !== undefined) sets.push(["auth_header_name", input.auth_header_name]);
   if (input.auth_header_prefix !== undefined) sets.push(["auth_header_prefix", input.auth_header_prefix]);
-  if (sets.length === 0) return c.json(await findEndpoint(c.var.db, id));
+  if (sets.length === 0) return c.json(await findEndpoint(c.get("db"), id));
   const assignments = sets.map(([column], i) => `${column} = $${i + 2}`).join(", ");
   try {
-    const { rows } = await c.var.db.query<EndpointRow>(
+    const { rows } = await c.get("db").query<EndpointRow>(
       `UPDATE inference_endpoints SET ${assignments}, updated_at = now() WHERE id = $1 RETURNING ${ENDPOINT_COLUMNS}`,
       [id, ...sets.map(([, value]) => value)],
     );
@@ -134,7 +134,7 @@ export async function patchEndpoint(c: Context<AdminApp>): Promise<Response> {
 export async function deleteEndpoint(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "endpoint");
   try {
-    const { rows } = await c.var.db.query<{ id: string }>("DELETE FROM inference_endpoints WHERE id = $1 RETURNING id", [id]);
+    const { rows } = await c.get("db").query<{ id: string }>("DELETE FROM inference_endpoints WHERE id = $1 RETURNING id", [id]);
     if (!rows[0]) throw notFound("endpoint", id);
     return c.body(null, 204);
   } catch (err) {

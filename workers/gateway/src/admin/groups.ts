@@ -65,9 +65,9 @@ export const AddGroupModel = z.strictObject({ model_id: IdField("model") });
 const MEMBER_OF = `(g.id = '${EVERYONE_GROUP}' OR EXISTS (SELECT 1 FROM user_groups ug WHERE ug.group_id = g.id AND ug.user_id = $USER))`;
 
 /** The group, or 404 if it is missing or (for a non-manager) not one of theirs. */
-async function visibleGroup(c: Context<AdminApp>, db: SqlClient = c.var.db): Promise<GroupView> {
+async function visibleGroup(c: Context<AdminApp>, db: SqlClient = c.get("db")): Promise<GroupView> {
   const id = pathId(c, "id", "group");
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const { rows } =
     actor.isManager || actor.userId === null
       ? await db.query<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.id = $1`, [id])
@@ -83,13 +83,13 @@ function mapNameClash(err: unknown): never {
 
 export async function listGroups(c: Context<AdminApp>): Promise<Response> {
   const { skip, limit } = parseQuery(c, Pagination);
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const mine = !actor.isManager && actor.userId !== null;
   const where = mine ? `WHERE ${MEMBER_OF.replace("$USER", "$3")}` : "";
   const params = mine ? [limit, skip, actor.userId] : [limit, skip];
   // One after the other: an admin request holds at most one connection.
-  const page = await c.var.db.query<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups g ${where} ORDER BY g.created_at, g.id LIMIT $1 OFFSET $2`, params);
-  const count = await c.var.db.query<{ n: number }>(
+  const page = await c.get("db").query<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups g ${where} ORDER BY g.created_at, g.id LIMIT $1 OFFSET $2`, params);
+  const count = await c.get("db").query<{ n: number }>(
     `SELECT count(*)::int AS n FROM groups g ${mine ? `WHERE ${MEMBER_OF.replace("$USER", "$1")}` : ""}`,
     mine ? [actor.userId] : [],
   );
@@ -100,9 +100,9 @@ export async function listGroups(c: Context<AdminApp>): Promise<Response> {
 export async function createGroup(c: Context<AdminApp>): Promise<Response> {
   const input = await parseBody(c, CreateGroup);
   try {
-    const { rows } = await c.var.db.query<GroupRow>(
+    const { rows } = await c.get("db").query<GroupRow>(
       `INSERT INTO groups AS g (name, description, created_by) VALUES ($1, $2, $3) RETURNING ${GROUP_COLUMNS}`,
-      [input.name, input.description ?? null, c.var.actor.userId],
+      [input.name, input.description ?? null, c.get("actor").userId],
     );
     return c.json(toView(rows[0]!), 201);
   } catch (err) {
@@ -121,7 +121,7 @@ export async function patchGroup(c: Context<AdminApp>): Promise<Response> {
     throw new ApiError("invalid_request_error", "The built-in Everyone group cannot be renamed.", { param: "name" });
   }
   try {
-    const { rows } = await c.var.db.query<GroupRow>(
+    const { rows } = await c.get("db").query<GroupRow>(
       `UPDATE groups AS g SET name = coalesce($2, g.name),
               description = CASE WHEN $3::boolean THEN $4 ELSE g.description END
         WHERE g.id = $1 RETURNING ${GROUP_COLUMNS}`,
@@ -138,7 +138,7 @@ export async function patchGroup(c: Context<AdminApp>): Promise<Response> {
 export async function deleteGroup(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "group");
   if (id === EVERYONE_GROUP) throw new ApiError("invalid_request_error", "The built-in Everyone group cannot be deleted.");
-  const { rows } = await c.var.db.query<{ id: string }>("DELETE FROM groups WHERE id = $1 RETURNING id", [id]);
+  const { rows } = await c.get("db").query<{ id: string }>("DELETE FROM groups WHERE id = $1 RETURNING id", [id]);
   if (!rows[0]) throw notFound("group", id);
   return c.body(null, 204);
 }
@@ -151,11 +151,11 @@ export async function listGroupUsers(c: Context<AdminApp>): Promise<Response> {
   const { skip, limit } = parseQuery(c, Pagination);
   const everyone = group.builtin;
   const from = everyone ? "users u WHERE u.deleted_at IS NULL" : "user_groups ug JOIN users u ON u.id = ug.user_id WHERE ug.group_id = $3 AND u.deleted_at IS NULL";
-  const page = await c.var.db.query<GroupMemberView>(
+  const page = await c.get("db").query<GroupMemberView>(
     `SELECT ${MEMBER_COLUMNS} FROM ${from} ORDER BY u.username, u.id LIMIT $1 OFFSET $2`,
     everyone ? [limit, skip] : [limit, skip, group.id],
   );
-  const count = await c.var.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${from.replace("$3", "$1")}`, everyone ? [] : [group.id]);
+  const count = await c.get("db").query<{ n: number }>(`SELECT count(*)::int AS n FROM ${from.replace("$3", "$1")}`, everyone ? [] : [group.id]);
   const body: Page<GroupMemberView> = { data: page.rows, total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }
@@ -165,7 +165,7 @@ export async function addGroupUser(c: Context<AdminApp>): Promise<Response> {
   const { user_id } = await parseBody(c, AddGroupUser);
   if (group.builtin) throw new ApiError("invalid_request_error", "Every user is implicitly a member of Everyone.", { param: "user_id" });
   // Adding a member twice is not an error: the membership is what was asked for.
-  const { rows } = await c.var.db.query<GroupMemberView>(
+  const { rows } = await c.get("db").query<GroupMemberView>(
     `WITH u AS (SELECT ${MEMBER_COLUMNS} FROM users u WHERE u.id = $2 AND u.deleted_at IS NULL),
           ins AS (INSERT INTO user_groups (user_id, group_id) SELECT id, $1 FROM u ON CONFLICT DO NOTHING)
      SELECT * FROM u`,
@@ -179,7 +179,7 @@ export async function removeGroupUser(c: Context<AdminApp>): Promise<Response> {
   const group = await visibleGroup(c);
   const userId = pathId(c, "user_id", "group member");
   if (group.builtin) throw new ApiError("invalid_request_error", "Nobody can leave Everyone; delete the user instead.");
-  const { rows } = await c.var.db.query<{ user_id: string }>("DELETE FROM user_groups WHERE group_id = $1 AND user_id = $2 RETURNING user_id", [group.id, userId]);
+  const { rows } = await c.get("db").query<{ user_id: string }>("DELETE FROM user_groups WHERE group_id = $1 AND user_id = $2 RETURNING user_id", [group.id, userId]);
   if (!rows[0]) throw notFound("group member", userId);
   return c.body(null, 204);
 }
@@ -189,11 +189,11 @@ const GROUP_MODEL_FROM = "deployment_groups dg JOIN deployed_models dm ON dm.id 
 export async function listGroupModels(c: Context<AdminApp>): Promise<Response> {
   const group = await visibleGroup(c);
   const { skip, limit } = parseQuery(c, Pagination);
-  const page = await c.var.db.query<GroupModelView>(
+  const page = await c.get("db").query<GroupModelView>(
     `SELECT dm.id, dm.alias, dm.model_name, dm.model_type FROM ${GROUP_MODEL_FROM} ORDER BY dm.alias LIMIT $2 OFFSET $3`,
     [group.id, limit, skip],
   );
-  const count = await c.var.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${GROUP_MODEL_FROM}`, [group.id]);
+  const count = await c.get("db").query<{ n: number }>(`SELECT count(*)::int AS n FROM ${GROUP_MODEL_FROM}`, [group.id]);
   const body: Page<GroupModelView> = { data: page.rows, total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }
@@ -202,7 +202,7 @@ export async function listGroupModels(c: Context<AdminApp>): Promise<Response> {
 export async function addGroupModel(c: Context<AdminApp>): Promise<Response> {
   const group = await visibleGroup(c);
   const { model_id } = await parseBody(c, AddGroupModel);
-  const { rows } = await c.var.db.query<GroupModelView>(
+  const { rows } = await c.get("db").query<GroupModelView>(
     `WITH m AS (SELECT dm.id, dm.alias, dm.model_name, dm.model_type FROM deployed_models dm WHERE dm.id = $2 AND dm.deleted_at IS NULL),
           ins AS (INSERT INTO deployment_groups (deployment_id, group_id) SELECT id, $1 FROM m ON CONFLICT DO NOTHING)
      SELECT * FROM m`,
@@ -215,7 +215,7 @@ export async function addGroupModel(c: Context<AdminApp>): Promise<Response> {
 export async function removeGroupModel(c: Context<AdminApp>): Promise<Response> {
   const group = await visibleGroup(c);
   const modelId = pathId(c, "model_id", "group model");
-  const { rows } = await c.var.db.query<{ deployment_id: string }>(
+  const { rows } = await c.get("db").query<{ deployment_id: string }>(
     "DELETE FROM deployment_groups WHERE group_id = $1 AND deployment_id = $2 RETURNING deployment_id",
     [group.id, modelId],
   );

@@ -99,18 +99,18 @@ async function setOpen(db: SqlClient, modelId: string, open: boolean): Promise<v
 export async function listModels(c: Context<AdminApp>): Promise<Response> {
   const { skip, limit } = parseQuery(c, Pagination);
   // One after the other: an admin request holds at most one connection.
-  const page = await c.var.db.query<ModelRow>(
+  const page = await c.get("db").query<ModelRow>(
     `SELECT ${MODEL_COLUMNS} FROM deployed_models dm WHERE dm.deleted_at IS NULL ORDER BY dm.created_at, dm.id LIMIT $1 OFFSET $2`,
     [limit, skip],
   );
-  const count = await c.var.db.query<{ n: number }>("SELECT count(*)::int AS n FROM deployed_models WHERE deleted_at IS NULL");
+  const count = await c.get("db").query<{ n: number }>("SELECT count(*)::int AS n FROM deployed_models WHERE deleted_at IS NULL");
   const body: Page<ModelView> = { data: page.rows.map(toView), total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }
 
 export async function createModel(c: Context<AdminApp>): Promise<Response> {
   const input = await parseBody(c, CreateModel);
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const model = await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
@@ -125,7 +125,7 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
           input.requests_per_second ?? null,
           input.burst_size ?? null,
           input.metadata === undefined ? null : JSON.stringify(input.metadata),
-          c.var.actor.userId,
+          c.get("actor").userId,
           input.tokenizer_url ?? null,
           input.responses_via_chat ?? false,
         ],
@@ -143,7 +143,7 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
 }
 
 export async function getModel(c: Context<AdminApp>): Promise<Response> {
-  return c.json(await findModel(c.var.db, pathId(c, "id", "model")));
+  return c.json(await findModel(c.get("db"), pathId(c, "id", "model")));
 }
 
 export async function patchModel(c: Context<AdminApp>): Promise<Response> {
@@ -160,7 +160,7 @@ export async function patchModel(c: Context<AdminApp>): Promise<Response> {
   if (input.metadata !== undefined) sets.push(["metadata", JSON.stringify(input.metadata)]);
   if (input.tokenizer_url !== undefined) sets.push(["tokenizer_url", input.tokenizer_url]);
   if (input.responses_via_chat !== undefined) sets.push(["responses_via_chat", input.responses_via_chat]);
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const model = await inTransaction(client, async () => {
       await findModel(client, id, true);
@@ -181,7 +181,7 @@ export async function patchModel(c: Context<AdminApp>): Promise<Response> {
 
 export async function deleteModel(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "model");
-  const { rows } = await c.var.db.query<{ id: string }>(
+  const { rows } = await c.get("db").query<{ id: string }>(
     "UPDATE deployed_models SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
     [id],
   );

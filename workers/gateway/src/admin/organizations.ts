@@ -78,7 +78,7 @@ async function organizationView(db: SqlClient, actor: Actor, orgId: string): Pro
 }
 
 export async function listOrganizations(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const { skip, limit } = parseQuery(c, Pagination);
   // In organization context just that one (entering it checked the caller may); outside it,
   // managers see every organization and everyone else their own.
@@ -87,25 +87,25 @@ export async function listOrganizations(c: Context<AdminApp>): Promise<Response>
     AND CASE WHEN $3::uuid IS NOT NULL THEN o.id = $3
              ELSE $1::boolean OR EXISTS (SELECT 1 FROM user_organizations m WHERE m.organization_id = o.id AND m.user_id = $2) END`;
   const params = [all, actor.userId, actor.activeOrganization];
-  const ids = await c.var.db.query<{ id: string }>(`SELECT o.id FROM users o WHERE ${where} ORDER BY o.created_at, o.id LIMIT $4 OFFSET $5`, [...params, limit, skip]);
-  const count = await c.var.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM users o WHERE ${where}`, params);
-  const data = await organizationViews(c.var.db, actor, ids.rows.map((r) => r.id));
+  const ids = await c.get("db").query<{ id: string }>(`SELECT o.id FROM users o WHERE ${where} ORDER BY o.created_at, o.id LIMIT $4 OFFSET $5`, [...params, limit, skip]);
+  const count = await c.get("db").query<{ n: number }>(`SELECT count(*)::int AS n FROM users o WHERE ${where}`, params);
+  const data = await organizationViews(c.get("db"), actor, ids.rows.map((r) => r.id));
   const body: Page<OrganizationView> = { data, total_count: count.rows[0]?.n ?? 0, skip, limit };
   return c.json(body);
 }
 
 export async function createOrganization(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const input = await parseBody(c, CreateOrganization);
   if (input.owner_id !== undefined && !actor.isManager) {
     throw new ApiError("permission_denied", "Only a platform_manager may create an organization for someone else.", { param: "owner_id" });
   }
   const ownerId = input.owner_id ?? actor.userId;
   if (ownerId === null) throw new ApiError("invalid_request_error", "The admin token is nobody: name the owner with owner_id.", { param: "owner_id" });
-  const owner = await findUser(c.var.db, ownerId);
+  const owner = await findUser(c.get("db"), ownerId);
   if (!owner || owner.user_type !== "individual") throw notFound("user", ownerId);
 
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const id = await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
@@ -131,17 +131,17 @@ export async function createOrganization(c: Context<AdminApp>): Promise<Response
 
 export async function getOrganization(c: Context<AdminApp>): Promise<Response> {
   const orgId = pathId(c, "id", "organization");
-  await organizationRole(c.var.db, c.var.actor, orgId);
-  return c.json(await organizationView(c.var.db, c.var.actor, orgId));
+  await organizationRole(c.get("db"), c.get("actor"), orgId);
+  return c.json(await organizationView(c.get("db"), c.get("actor"), orgId));
 }
 
 export async function patchOrganization(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const orgId = pathId(c, "id", "organization");
   const input = await parseBody(c, PatchOrganization);
-  requireRole(actor, await organizationRole(c.var.db, actor, orgId), ["owner", "admin"], "Changing an organization");
+  requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner", "admin"], "Changing an organization");
   try {
-    await c.var.db.query(
+    await c.get("db").query(
       `UPDATE users SET email = coalesce($2, email),
               display_name = CASE WHEN $3::boolean THEN $4 ELSE display_name END, updated_at = now()
         WHERE id = $1`,
@@ -151,15 +151,15 @@ export async function patchOrganization(c: Context<AdminApp>): Promise<Response>
     if (uniqueViolation(err) !== null) throw new ConflictError("A user or organization with this email already exists.", "email");
     throw err;
   }
-  return c.json(await organizationView(c.var.db, actor, orgId));
+  return c.json(await organizationView(c.get("db"), actor, orgId));
 }
 
 /** Soft delete: its keys are deleted with it (the gateway refuses them within its TTL); history stays. */
 export async function deleteOrganization(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const orgId = pathId(c, "id", "organization");
-  requireRole(actor, await organizationRole(c.var.db, actor, orgId), ["owner"], "Deleting an organization");
-  const client = await c.var.db.connect();
+  requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner"], "Deleting an organization");
+  const client = await c.get("db").connect();
   try {
     await inTransaction(client, async () => {
       await client.query("UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1", [orgId]);
@@ -176,14 +176,14 @@ type MemberRow = Omit<MemberView, "joined_at"> & { joined_at: Date | string };
 export async function listMembers(c: Context<AdminApp>): Promise<Response> {
   const orgId = pathId(c, "id", "organization");
   const { skip, limit } = parseQuery(c, Pagination);
-  await organizationRole(c.var.db, c.var.actor, orgId);
-  const page = await c.var.db.query<MemberRow>(
+  await organizationRole(c.get("db"), c.get("actor"), orgId);
+  const page = await c.get("db").query<MemberRow>(
     `SELECT u.id AS user_id, u.username, u.email, u.display_name, m.role, m.created_at AS joined_at
        FROM user_organizations m JOIN users u ON u.id = m.user_id
       WHERE m.organization_id = $1 ORDER BY m.created_at, u.id LIMIT $2 OFFSET $3`,
     [orgId, limit, skip],
   );
-  const count = await c.var.db.query<{ n: number }>("SELECT count(*)::int AS n FROM user_organizations WHERE organization_id = $1", [orgId]);
+  const count = await c.get("db").query<{ n: number }>("SELECT count(*)::int AS n FROM user_organizations WHERE organization_id = $1", [orgId]);
   const body: Page<MemberView> = {
     data: page.rows.map((r) => ({ ...r, joined_at: new Date(r.joined_at).toISOString() })),
     total_count: count.rows[0]?.n ?? 0,
@@ -204,20 +204,20 @@ async function member(db: SqlClient, orgId: string, userId: string): Promise<Mem
 }
 
 export async function addMember(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const orgId = pathId(c, "id", "organization");
   const input = await parseBody(c, AddMember);
-  const role = await organizationRole(c.var.db, actor, orgId);
+  const role = await organizationRole(c.get("db"), actor, orgId);
   requireRole(actor, role, input.role === "owner" ? ["owner"] : ["owner", "admin"], input.role === "owner" ? "Adding an owner" : "Adding members");
-  const user = await findUser(c.var.db, input.user_id);
+  const user = await findUser(c.get("db"), input.user_id);
   if (!user || user.user_type !== "individual") throw notFound("user", input.user_id);
   try {
-    await c.var.db.query("INSERT INTO user_organizations (user_id, organization_id, role) VALUES ($1, $2, $3)", [input.user_id, orgId, input.role]);
+    await c.get("db").query("INSERT INTO user_organizations (user_id, organization_id, role) VALUES ($1, $2, $3)", [input.user_id, orgId, input.role]);
   } catch (err) {
     if (uniqueViolation(err) !== null) throw new ConflictError("This user is already a member; change their role instead.", "user_id");
     throw err;
   }
-  return c.json(await member(c.var.db, orgId, input.user_id), 201);
+  return c.json(await member(c.get("db"), orgId, input.user_id), 201);
 }
 
 /**
@@ -225,7 +225,7 @@ export async function addMember(c: Context<AdminApp>): Promise<Response> {
  * would leave it without an owner.
  */
 async function changeMembership(c: Context<AdminApp>, orgId: string, userId: string, role: OrgRole | null): Promise<void> {
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     await inTransaction(client, async () => {
       await client.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [orgId]);
@@ -243,23 +243,23 @@ async function changeMembership(c: Context<AdminApp>, orgId: string, userId: str
 }
 
 export async function changeMember(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const orgId = pathId(c, "id", "organization");
   const userId = pathId(c, "user_id", "member");
   const input = await parseBody(c, ChangeMember);
-  requireRole(actor, await organizationRole(c.var.db, actor, orgId), ["owner"], "Changing roles");
+  requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner"], "Changing roles");
   await changeMembership(c, orgId, userId, input.role);
-  return c.json(await member(c.var.db, orgId, userId));
+  return c.json(await member(c.get("db"), orgId, userId));
 }
 
 export async function removeMember(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const orgId = pathId(c, "id", "organization");
   const userId = pathId(c, "user_id", "member");
-  const role = await organizationRole(c.var.db, actor, orgId);
+  const role = await organizationRole(c.get("db"), actor, orgId);
   // Anyone may leave; owners and admins remove others (only owners remove an owner).
   if (userId !== actor.userId) {
-    const target = await member(c.var.db, orgId, userId);
+    const target = await member(c.get("db"), orgId, userId);
     requireRole(actor, role, target.role === "owner" ? ["owner"] : ["owner", "admin"], "Removing members");
   }
   await changeMembership(c, orgId, userId, null);

@@ -104,12 +104,12 @@ export async function enterOrganization(actor: Actor, orgId: string, db: SqlClie
  * organization context. Mounted on the admin router, after the gateway's `requireAdmin` door.
  */
 export const adminContext = createMiddleware<AdminApp>(async function adminContext(c, next) {
-  const db = new RequestDb(c.var.config);
+  const db = new RequestDb(c.get("config"));
   try {
     c.set("db", db.get());
-    const actor = await resolveActor(c.var.admin, c.var.db);
+    const actor = await resolveActor(c.get("admin"), c.get("db"));
     const orgId = requestedOrganization(c.req.header("x-organization-id"), getCookie(c, ORG_COOKIE));
-    c.set("actor", orgId ? await enterOrganization(actor, orgId, c.var.db) : actor);
+    c.set("actor", orgId ? await enterOrganization(actor, orgId, c.get("db")) : actor);
     await next();
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));
@@ -118,7 +118,7 @@ export const adminContext = createMiddleware<AdminApp>(async function adminConte
 
 /** Platform-wide routes (endpoints, models, the user list): managers only. */
 export const managersOnly = createMiddleware<AdminApp>(async function managersOnly(c, next) {
-  requireManager(c.var.actor);
+  requireManager(c.get("actor"));
   await next();
 });
 

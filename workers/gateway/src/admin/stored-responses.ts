@@ -133,7 +133,7 @@ export async function listStoredResponses(c: Context<AdminApp>): Promise<Respons
     values.push(value);
     where.push(sql(`$${values.length}`));
   };
-  const owner = ownerFilter(c.var.actor, q.member_id);
+  const owner = ownerFilter(c.get("actor"), q.member_id);
   if (owner !== null) add((p) => `r.created_by = ${p}::uuid`, owner);
   if (q.model?.length) add((p) => `r.model = ANY(${p}::text[])`, q.model);
   if (q.status) add((p) => `r.status = ${p}`, q.status);
@@ -141,7 +141,7 @@ export async function listStoredResponses(c: Context<AdminApp>): Promise<Respons
   if (q.created_after) add((p) => `r.created_at > ${p}::timestamptz`, q.created_after);
   if (q.created_before) add((p) => `r.created_at < ${p}::timestamptz`, q.created_before);
   const filter = where.length ? `WHERE ${where.join(" AND ")}` : "";
-  const db = c.var.db;
+  const db = c.get("db");
   // One after the other: an admin request holds at most one connection.
   const page = await db.query<SummaryRow>(
     `SELECT ${COLUMNS} ${FROM} ${filter} ORDER BY r.created_at DESC, r.id LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
@@ -156,12 +156,12 @@ export async function listStoredResponses(c: Context<AdminApp>): Promise<Respons
 async function visibleRow(c: Context<AdminApp>): Promise<DetailRow> {
   const id = c.req.param("id") ?? "";
   if (!RESPONSE_ID.test(id)) throw notFound("response", id);
-  const { rows } = await c.var.db.query<DetailRow>(
+  const { rows } = await c.get("db").query<DetailRow>(
     `SELECT ${COLUMNS}, r.request_body, r.response_body, r.body_object_key ${FROM} WHERE r.id = $1`,
     [id],
   );
   const row = rows[0];
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const owned = row !== undefined && (row.created_by === actor.userId || row.created_by === actor.activeOrganization);
   if (!row || (!actor.isManager && !owned)) throw notFound("response", id);
   return row;
@@ -183,7 +183,7 @@ export async function getStoredResponse(c: Context<AdminApp>): Promise<Response>
 /** Hard delete for erasure: the row and its R2 object. Usage records and the ledger are kept. */
 export async function deleteStoredResponse(c: Context<AdminApp>): Promise<Response> {
   const row = await visibleRow(c);
-  await c.var.db.query("DELETE FROM requests WHERE id = $1", [row.id]);
+  await c.get("db").query("DELETE FROM requests WHERE id = $1", [row.id]);
   if (row.body_object_key) {
     try {
       await c.env.RESPONSES_BUCKET.delete(row.body_object_key);

@@ -73,8 +73,8 @@ async function tariffsOf(db: SqlClient, modelId: string, includeHistory: boolean
 export async function getTariffs(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "model");
   const { include_history } = parseQuery(c, TariffQuery);
-  await findModel(c.var.db, id);
-  return c.json({ data: await tariffsOf(c.var.db, id, include_history === "true") });
+  await findModel(c.get("db"), id);
+  return c.json({ data: await tariffsOf(c.get("db"), id, include_history === "true") });
 }
 
 export async function putTariffs(c: Context<AdminApp>): Promise<Response> {
@@ -89,7 +89,7 @@ export async function putTariffs(c: Context<AdminApp>): Promise<Response> {
     bySlot.set(key, t);
   }
 
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const data = await inTransaction(client, async () => {
       await findModel(client, id, true);

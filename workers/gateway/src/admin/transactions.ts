@@ -67,10 +67,10 @@ function canManageCredits(actor: Actor): boolean {
 }
 
 export async function createTransaction(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   if (!canManageCredits(actor)) throw new ApiError("permission_denied", "Granting or removing credits needs the platform_manager or billing_manager role.");
   const input = await parseBody(c, CreateTransaction);
-  const db = c.var.db;
+  const db = c.get("db");
   const user = await findUser(db, input.user_id);
   if (!user) throw notFound("user", input.user_id);
 
@@ -121,7 +121,7 @@ export const TransactionQuery = Pagination.extend({
 });
 
 export async function listTransactions(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const q = parseQuery(c, TransactionQuery);
   // In organization context the organization's ledger (for managers too); outside it, managers
   // see everyone's and anyone else their own.
@@ -131,11 +131,11 @@ export async function listTransactions(c: Context<AdminApp>): Promise<Response> 
   const where = `($1::uuid IS NULL OR t.user_id = $1) AND ($2::text IS NULL OR t.transaction_type = $2)
     AND ($3::timestamptz IS NULL OR t.created_at >= $3) AND ($4::timestamptz IS NULL OR t.created_at < $4)`;
   const filters = [userId, q.transaction_type ?? null, q.created_after ?? null, q.created_before ?? null];
-  const page = await c.var.db.query<TransactionRow>(
+  const page = await c.get("db").query<TransactionRow>(
     `SELECT ${COLUMNS} FROM credits_transactions t WHERE ${where} ORDER BY t.seq DESC LIMIT $5 OFFSET $6`,
     [...filters, q.limit, q.skip],
   );
-  const count = await c.var.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM credits_transactions t WHERE ${where}`, filters);
+  const count = await c.get("db").query<{ n: number }>(`SELECT count(*)::int AS n FROM credits_transactions t WHERE ${where}`, filters);
   const body: Page<TransactionView> = { data: page.rows.map(toView), total_count: count.rows[0]?.n ?? 0, skip: q.skip, limit: q.limit };
   return c.json(body);
 }

@@ -87,7 +87,7 @@ export async function visibleUser(db: SqlClient, actor: Actor, id: string): Prom
 
 export async function listUsers(c: Context<AdminApp>): Promise<Response> {
   const { skip, limit } = parseQuery(c, Pagination);
-  const db = c.var.db;
+  const db = c.get("db");
   // One after the other: an admin request holds at most one connection.
   const page = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.deleted_at IS NULL ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2`, [limit, skip]);
   const count = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM users WHERE deleted_at IS NULL");
@@ -106,7 +106,7 @@ export const CreateUser = z.strictObject({
 export async function createUser(c: Context<AdminApp>): Promise<Response> {
   const input = await parseBody(c, CreateUser);
   const roles = [...new Set<Role>(["standard_user", ...input.roles])];
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const id = await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
@@ -132,14 +132,14 @@ export async function createUser(c: Context<AdminApp>): Promise<Response> {
 }
 
 export async function getUser(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   if (c.req.param("id") === "current") {
     if (actor.userId === null) return c.json(ADMIN_TOKEN_USER);
-    const me = await findUser(c.var.db, actor.userId);
+    const me = await findUser(c.get("db"), actor.userId);
     if (!me) throw notFound("user", actor.userId);
     return c.json(me);
   }
-  return c.json(await visibleUser(c.var.db, actor, pathId(c, "id", "user")));
+  return c.json(await visibleUser(c.get("db"), actor, pathId(c, "id", "user")));
 }
 
 export const PatchUser = z.strictObject({
@@ -152,8 +152,9 @@ export const PatchUser = z.strictObject({
 /** `{id}` for PATCH: a user id, or `current` for the caller's own user. */
 function targetUser(c: Context<AdminApp>): string {
   if (c.req.param("id") === "current") {
-    if (c.var.actor.userId === null) throw notFound("user", "current");
-    return c.var.actor.userId;
+    const self = c.get("actor").userId;
+    if (self === null) throw notFound("user", "current");
+    return self;
   }
   return pathId(c, "id", "user");
 }
@@ -163,14 +164,14 @@ function targetUser(c: Context<AdminApp>): string {
  * change roles (which would otherwise be a self-service path to platform_manager).
  */
 export async function patchUser(c: Context<AdminApp>): Promise<Response> {
-  const actor = c.var.actor;
+  const actor = c.get("actor");
   const id = targetUser(c);
   const input = await parseBody(c, PatchUser);
-  await visibleUser(c.var.db, actor, id);
+  await visibleUser(c.get("db"), actor, id);
   if (input.roles !== undefined && !actor.isManager) {
     throw new ApiError("permission_denied", "Only a platform_manager may change roles.", { param: "roles" });
   }
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     const user = await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
@@ -204,7 +205,7 @@ export async function patchUser(c: Context<AdminApp>): Promise<Response> {
  */
 export async function deleteUser(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "user");
-  const client = await c.var.db.connect();
+  const client = await c.get("db").connect();
   try {
     await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
