@@ -147,7 +147,13 @@ export const meter = createMiddleware<GatewayApp>(async function meter(c, next) 
   };
   c.set("meter", state);
   await next();
-  c.header("x-tollgate-event-id", state.eventId);
+  // On the response's own headers: Hono's c.header() would wrap the finished response in a new one.
+  // Every response here is built by the gateway, so its headers are mutable; the fallback is for safety.
+  try {
+    c.res.headers.set("x-tollgate-event-id", state.eventId);
+  } catch {
+    c.header("x-tollgate-event-id", state.eventId);
+  }
   const status = c.res.status;
   const req = c.req.raw;
   const queue = c.env.USAGE_QUEUE;
