@@ -76,6 +76,16 @@ describe("401 / 403 / 404: who and what", () => {
     expect(took).toBeLessThanOrEqual(TTL + 1000);
   });
 
+  it("the key of a deleted user is locked out within the cache TTL, even if the key row itself was left", async () => {
+    const ownerId = await createUser(pool);
+    const orphan = await createKey(pool, ownerId);
+    expect((await post("/chat/completions", { model: model.alias, messages: [] }, orphan.key)).status).toBe(200);
+    // By hand, not through the admin API (which deletes the user's keys in the same transaction).
+    await pool.query("UPDATE users SET deleted_at = now() WHERE id = $1", [ownerId]);
+    const took = await untilStatus(401, () => post("/chat/completions", { model: model.alias, messages: [] }, orphan.key), TTL + 1000);
+    expect(took).toBeLessThanOrEqual(TTL + 1000);
+  });
+
   it("a new key works on its very first request", async () => {
     const fresh = await createKey(pool, await createUser(pool));
     expect((await post("/chat/completions", { model: model.alias, messages: [] }, fresh.key)).status).toBe(200);

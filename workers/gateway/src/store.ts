@@ -72,6 +72,7 @@ const ACCESS_SQL = `
   WITH k AS (
     SELECT id, user_id AS "userId", purpose, requests_per_second::float8 AS "requestsPerSecond", burst_size AS "burstSize"
       FROM api_keys WHERE key_hash = $1 AND NOT is_deleted
+       AND EXISTS (SELECT 1 FROM users u WHERE u.id = api_keys.user_id AND u.deleted_at IS NULL)
   ), m AS (
     SELECT dm.id AS "modelId", dm.alias, dm.model_name AS "modelName", ie.name AS "endpointName", ie.url,
            ie.api_key_encrypted AS "apiKeyEncrypted", ie.auth_header_name AS "authHeaderName",
