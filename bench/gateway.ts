@@ -18,7 +18,8 @@
  *
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (150), BENCH_WINDOWS (6 per path), BENCH_WINDOW_MS (1000),
- * BENCH_CONCURRENCY (16). Loopback only; stops by itself.
+ * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile()). Loopback
+ * only; stops by itself.
  */
 import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -41,7 +42,7 @@ const WINDOWS = num("BENCH_WINDOWS", 6);
 const WINDOW_MS = num("BENCH_WINDOW_MS", 1000);
 const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
 const COMPAT_DATE = "2026-04-20";
-/** BENCH_PROFILE=<file.cpuprofile>: instead of the comparison, profile the gateway under load. */
+/** BENCH_PROFILE=<path prefix>: instead of the comparison, profile each worker under load (see profile()). */
 const PROFILE = process.env.BENCH_PROFILE;
 
 const log = (msg: string) => console.error(`· ${msg}`);
