@@ -7,7 +7,7 @@
  *   transform-floor  the same with one no-op TransformStream on the body (the streaming floor)
  *   gateway          the real gateway bundle (as `wrangler deploy` builds it) with metering on:
  *                    key/model/access from warm per-isolate caches, one usage message per request
- *                    to the queue, the SSE relay for streams
+ *                    to the queue (sent in bundles), the SSE relay for streams
  *
  * Latency: interleaved requests (each round runs every path once, in shuffled order), instant
  * upstream. Time to first byte: the same, with a realistic stream (50 ms to the first frame,

@@ -96,12 +96,34 @@ export function usageFromOpenAI(raw: unknown): TokenUsage {
 }
 
 /**
- * Cloudflare Queues limits: 128 KB per message; one sendBatch carries at most 100 messages and
- * 256 KB in all. A batch over a limit is refused whole, so one oversized message would take every
- * other request's usage in its batch down with it.
+ * Cloudflare Queues limits: 128 KB per message, 100 messages and 256 KB per sendBatch. A message
+ * over the limit is refused whole, so one oversized record would take every other request's usage
+ * in its bundle down with it: free text is clipped (clipUsageMessage) and bundles are sized from a
+ * bound on their JSON (usageBundles).
  */
-export const QUEUE_BATCH_MAX_MESSAGES = 100;
-export const QUEUE_BATCH_MAX_BYTES = 256_000;
+export const QUEUE_MESSAGE_MAX_BYTES = 128_000;
+/** Records per bundle: what one consumer write handles comfortably. */
+export const USAGE_BUNDLE_MAX_RECORDS = 100;
+/** Headroom under QUEUE_MESSAGE_MAX_BYTES for the bundle's own wrapper. */
+const USAGE_BUNDLE_MAX_BYTES = QUEUE_MESSAGE_MAX_BYTES - 1_000;
+
+/**
+ * Several usage messages in ONE queue message: the gateway's outbox sends what accumulated in its
+ * linger window as one bundle, so a queue operation (billed, and rate-limited, per message) carries
+ * up to 100 requests instead of one. Each record is parsed on its own by the consumer, so a bad
+ * record never costs the others; single V1 messages are still accepted (deploys, replays).
+ */
+export const UsageBundleSchema = z.object({
+  kind: z.literal("usage_bundle"),
+  v: z.literal(1),
+  messages: z.array(z.unknown()).min(1),
+});
+export type UsageBundle = { kind: "usage_bundle"; v: 1; messages: UsageMessageV1[] };
+
+/** True for a body that claims to be a usage bundle (then UsageBundleSchema decides if it is a good one). */
+export function isUsageBundle(body: unknown): boolean {
+  return typeof body === "object" && body !== null && (body as { kind?: unknown }).kind === "usage_bundle";
+}
 
 /**
  * Longest value kept for each free-text field: they come from clients (the alias asked for, the
@@ -134,35 +156,51 @@ export function clipUsageMessage(m: UsageMessageV1): UsageMessageV1 {
   return out;
 }
 
-/** Everything in a message but its free-text fields fits in this many bytes of JSON (generously). */
-const FIXED_PART_BYTES = 1_200;
-
 /**
- * An upper bound on a message's JSON size without serialising it: the fixed part plus 6 bytes per
- * free-text character (the worst case, a `\uXXXX` escape).
+ * Everything in a message but its free-text fields fits in this many bytes of JSON: ids, an ISO
+ * timestamp, and numbers at their longest came to under 1,000 (see the unit test).
  */
-export function usageMessageBytesBound(m: UsageMessageV1): number {
-  let chars = (m.model?.length ?? 0) + (m.served_model?.length ?? 0) + (m.finish_reason?.length ?? 0) + (m.user_agent?.length ?? 0);
-  chars += m.response_type.length + m.method.length + m.uri.length;
-  if (m.batch) chars += (m.batch.custom_id?.length ?? 0) + (m.batch.completion_window?.length ?? 0) + m.batch.request_source.length;
-  return FIXED_PART_BYTES + 6 * chars;
+const FIXED_PART_BYTES = 1_100;
+
+/** An upper bound on the bytes of `s` as JSON string content (UTF-8, escapes included). */
+function jsonTextBytes(s: string | null): number {
+  if (s === null) return 0;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20) n += 6; // \uXXXX
+    else if (c === 0x22 || c === 0x5c) n += 2; // \" \\
+    else if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdfff) n += 6; // a lone surrogate is escaped; a pair is 4 bytes for 2
+    else n += 3;
+  }
+  return n;
 }
 
-/** Splits messages, in order, into batches within the Queues limits on count and bytes. */
-export function queueBatches(messages: readonly UsageMessageV1[]): UsageMessageV1[][] {
-  const batches: UsageMessageV1[][] = [];
+/** An upper bound on a message's JSON size without serialising it: the fixed part plus its text. */
+export function usageMessageBytesBound(m: UsageMessageV1): number {
+  let bytes = FIXED_PART_BYTES + jsonTextBytes(m.model) + jsonTextBytes(m.served_model) + jsonTextBytes(m.finish_reason) + jsonTextBytes(m.user_agent);
+  bytes += jsonTextBytes(m.response_type) + jsonTextBytes(m.method) + jsonTextBytes(m.uri);
+  if (m.batch) bytes += jsonTextBytes(m.batch.custom_id) + jsonTextBytes(m.batch.completion_window) + jsonTextBytes(m.batch.request_source);
+  return bytes;
+}
+
+/** Packs messages, in order, into bundles within the record count and the queue's message size. */
+export function usageBundles(messages: readonly UsageMessageV1[]): UsageBundle[] {
+  const bundles: UsageBundle[] = [];
   let current: UsageMessageV1[] = [];
   let bytes = 0;
   for (const m of messages) {
     const size = usageMessageBytesBound(m);
-    if (current.length > 0 && (current.length === QUEUE_BATCH_MAX_MESSAGES || bytes + size > QUEUE_BATCH_MAX_BYTES)) {
-      batches.push(current);
+    if (current.length > 0 && (current.length === USAGE_BUNDLE_MAX_RECORDS || bytes + size > USAGE_BUNDLE_MAX_BYTES)) {
+      bundles.push({ kind: "usage_bundle", v: 1, messages: current });
       current = [];
       bytes = 0;
     }
     current.push(m);
     bytes += size;
   }
-  if (current.length > 0) batches.push(current);
-  return batches;
+  if (current.length > 0) bundles.push({ kind: "usage_bundle", v: 1, messages: current });
+  return bundles;
 }

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
 import {
   clipUsageMessage,
-  QUEUE_BATCH_MAX_BYTES,
-  QUEUE_BATCH_MAX_MESSAGES,
-  queueBatches,
+  isUsageBundle,
+  QUEUE_MESSAGE_MAX_BYTES,
+  USAGE_BUNDLE_MAX_RECORDS,
+  UsageBundleSchema,
+  usageBundles,
   UsageMessageSchema,
   usageFromOpenAI,
   usageMessageBytesBound,
@@ -93,27 +95,41 @@ describe("queue limits", () => {
     expect(m.user_agent!.length).toBe(512);
     expect(m.batch!.custom_id!.length).toBe(512);
     expect(UsageMessageSchema.safeParse(m).success).toBe(true);
-    // One message can never reach the 128 KB per-message limit.
+    // One record can never reach the queue's per-message limit.
     expect(jsonBytes(m)).toBeLessThan(128_000);
   });
 
   it("the size bound is never below the real JSON size", () => {
-    for (const m of [sampleMessage(), hostileMessage(), sampleMessage({ model: "é".repeat(256), user_agent: null, finish_reason: null })]) {
+    const M = Number.MAX_VALUE; // the longest a JSON number gets: 1.7976931348623157e+308
+    const longestFixed = sampleMessage({
+      model: "", served_model: "", finish_reason: "", user_agent: "", method: "", uri: "", response_type: "",
+      access: "unknown_api_key", status_code: 599, duration_ms: M, ttfb_ms: M, trace_id: "0af7651916cd43dd8448eb211c80319c",
+      timestamp: "+275760-09-13T00:00:00.000+00:00",
+      usage: { prompt_tokens: M, completion_tokens: M, reasoning_tokens: M, total_tokens: M, cached_tokens: M },
+      cache: { read_tokens: M, write_5m_tokens: M, write_1h_tokens: M, write_24h_tokens: M },
+      batch: { batch_id: crypto.randomUUID(), request_id: crypto.randomUUID(), custom_id: "", completion_window: "", created_at: "+275760-09-13T00:00:00.000+00:00", request_source: "" },
+    });
+    const unicode = sampleMessage({ model: "é".repeat(256), user_agent: "😀".repeat(256), finish_reason: "\ud800".repeat(64), served_model: '"\\'.repeat(128) });
+    for (const m of [sampleMessage(), hostileMessage(), longestFixed, unicode, sampleMessage({ user_agent: null, finish_reason: null })]) {
       expect(usageMessageBytesBound(m)).toBeGreaterThanOrEqual(jsonBytes(m));
     }
   });
 
-  it("batches hold at most 100 messages and 256 KB, and keep every message in order", () => {
+  it("bundles hold at most 100 records and fit one queue message, and keep every record in order", () => {
     const small = Array.from({ length: 250 }, () => sampleMessage());
-    expect(queueBatches(small).map((b) => b.length)).toEqual([100, 100, 50]);
+    expect(usageBundles(small).map((b) => b.messages.length)).toEqual([100, 100, 50]);
     const mixed = [...Array.from({ length: 60 }, hostileMessage), ...small.slice(0, 10)];
-    const batches = queueBatches(mixed);
-    for (const batch of batches) {
-      expect(batch.length).toBeLessThanOrEqual(QUEUE_BATCH_MAX_MESSAGES);
-      expect(batch.reduce((n, m) => n + jsonBytes(m), 0)).toBeLessThanOrEqual(QUEUE_BATCH_MAX_BYTES);
+    const bundles = usageBundles(mixed);
+    for (const bundle of bundles) {
+      expect(bundle.messages.length).toBeLessThanOrEqual(USAGE_BUNDLE_MAX_RECORDS);
+      expect(new TextEncoder().encode(JSON.stringify(bundle)).length).toBeLessThanOrEqual(QUEUE_MESSAGE_MAX_BYTES);
+      expect(isUsageBundle(bundle)).toBe(true);
+      expect(UsageBundleSchema.safeParse(bundle).success).toBe(true);
     }
-    expect(batches.length).toBeGreaterThan(1);
-    expect(batches.flat()).toEqual(mixed);
-    expect(queueBatches([])).toEqual([]);
+    expect(bundles.length).toBeGreaterThan(1);
+    expect(bundles.flatMap((b) => b.messages)).toEqual(mixed);
+    expect(usageBundles([])).toEqual([]);
+    expect(isUsageBundle(sampleMessage())).toBe(false);
+    expect(UsageBundleSchema.safeParse({ kind: "usage_bundle", v: 1, messages: [] }).success).toBe(false);
   });
 });

@@ -5,11 +5,11 @@
  */
 import gateway from "../../../workers/gateway/src/index.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
-import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
+import { UsageBundleSchema, UsageMessageSchema, isUsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
 
 export { RateLimiter } from "../../../workers/gateway/src/index.ts";
 
-/** Every message the gateway enqueued, parsed with the consumer's schema. */
+/** Every usage message the gateway enqueued (unpacked from its bundles), parsed with the consumer's schema. */
 export const received: UsageMessage[] = [];
 /** Every response message (stored responses), parsed with the consumer's schema. */
 export const responsesReceived: ResponseMessage[] = [];
@@ -22,7 +22,9 @@ export default {
     for (const message of batch.messages) {
       rawBodies.push(JSON.stringify(message.body));
       if (isResponseMessage(message.body)) responsesReceived.push(ResponseMessageSchema.parse(message.body));
-      else received.push(UsageMessageSchema.parse(message.body));
+      else if (isUsageBundle(message.body)) {
+        for (const record of UsageBundleSchema.parse(message.body).messages) received.push(UsageMessageSchema.parse(record));
+      } else received.push(UsageMessageSchema.parse(message.body));
       message.ack();
     }
   },

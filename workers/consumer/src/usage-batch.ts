@@ -6,10 +6,11 @@
  * committed changes nothing it wrote.
  */
 import type { DbSettings } from "../../../shared/db.ts";
+import type { SqlClient } from "../../../shared/sql/client.ts";
 import { withPool } from "../../../shared/db.ts";
 import type { BalanceCrossing } from "../../../shared/pricing.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
-import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
+import { isUsageBundle, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { retryAll } from "./delivery.ts";
 import { writeResponseBatch, type ResponseWriteOutcome } from "./response-writer.ts";
@@ -36,11 +37,22 @@ function describeIssues(issues: readonly { path: readonly PropertyKey[]; message
   return issues.slice(0, 5).map((i) => `${i.path.map(String).join(".") || "(body)"}: ${i.message}`).join("; ");
 }
 
-/** Parses every body; a malformed or unstorable one becomes a dead letter instead of failing the batch. */
+/**
+ * Parses every body; a malformed or unstorable one becomes a dead letter instead of failing the
+ * batch. A usage bundle is opened and each of its records judged on its own: a bad record is
+ * dead-lettered alone (as `<message id>#<index>`, its body the record, so a replay re-sends just
+ * that record) and the rest are written.
+ */
 export function sortBatch(batch: MessageBatch<unknown>): SortedBatch {
   const good: UsageMessage[] = [];
   const responses: ResponseMessage[] = [];
   const poison: DeadLetter[] = [];
+  const usage = (body: unknown, messageId: string, attempts: number) => {
+    const parsed = UsageMessageSchema.safeParse(body);
+    const reason = parsed.success ? unstorableReason(parsed.data) : describeIssues(parsed.error.issues);
+    if (parsed.success && reason === null) good.push(parsed.data);
+    else poison.push({ queue: batch.queue, messageId, body, reason: `malformed usage message: ${reason}`, attempts });
+  };
   for (const message of batch.messages) {
     if (isResponseMessage(message.body)) {
       const parsed = ResponseMessageSchema.safeParse(message.body);
@@ -48,15 +60,13 @@ export function sortBatch(batch: MessageBatch<unknown>): SortedBatch {
       else poison.push({ queue: batch.queue, messageId: message.id, body: message.body, reason: `malformed response message: ${describeIssues(parsed.error.issues)}`, attempts: message.attempts });
       continue;
     }
-    const parsed = UsageMessageSchema.safeParse(message.body);
-    const reason = parsed.success
-      ? unstorableReason(parsed.data)
-      : describeIssues(parsed.error.issues);
-    if (parsed.success && reason === null) {
-      good.push(parsed.data);
-    } else {
-      poison.push({ queue: batch.queue, messageId: message.id, body: message.body, reason: `malformed usage message: ${reason}`, attempts: message.attempts });
+    if (isUsageBundle(message.body)) {
+      const parsed = UsageBundleSchema.safeParse(message.body);
+      if (parsed.success) parsed.data.messages.forEach((record, i) => usage(record, `${message.id}#${i}`, message.attempts));
+      else poison.push({ queue: batch.queue, messageId: message.id, body: message.body, reason: `malformed usage bundle: ${describeIssues(parsed.error.issues)}`, attempts: message.attempts });
+      continue;
     }
+    usage(message.body, message.id, message.attempts);
   }
   return { good: dedupeByEventId(good), responses, poison };
 }
@@ -71,7 +81,7 @@ export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSetti
     withPool(db, async (pool) => {
       const client = await pool.connect();
       try {
-        const usage = await writeUsageBatch(client, good, poison);
+        const usage = await writeUsageInChunks(client, good, poison);
         return { usage, responses: await writeResponseBatch(client, responses) };
       } finally {
         client.release();
@@ -92,6 +102,29 @@ export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSetti
   for (const crossing of outcome.crossings) console.log(describeCrossing(crossing));
   batch.ackAll();
   return { ok: true, outcome, responses: stored, deadLettered: poison.length };
+}
+
+/**
+ * Records per write statement. A batch of bundles can hold 100 × 100 records; each chunk is its own
+ * statement and transaction. If a later chunk fails, the batch is retried whole and the chunks
+ * already committed change nothing the second time (every write is idempotent), and a balance's
+ * zero crossing is still reported by the one statement that moved it.
+ */
+const WRITE_CHUNK = 1_000;
+
+async function writeUsageInChunks(client: SqlClient, good: readonly UsageMessage[], poison: readonly DeadLetter[]): Promise<UsageWriteOutcome> {
+  if (good.length <= WRITE_CHUNK) return writeUsageBatch(client, good, poison);
+  const total: UsageWriteOutcome = { recorded: 0, alreadyRecorded: 0, charged: 0, balanceChanges: [], crossings: [], problems: [] };
+  for (let i = 0; i < good.length; i += WRITE_CHUNK) {
+    const part = await writeUsageBatch(client, good.slice(i, i + WRITE_CHUNK), i === 0 ? poison : []);
+    total.recorded += part.recorded;
+    total.alreadyRecorded += part.alreadyRecorded;
+    total.charged += part.charged;
+    total.balanceChanges.push(...part.balanceChanges);
+    total.crossings.push(...part.crossings);
+    total.problems.push(...part.problems);
+  }
+  return total;
 }
 
 /** Bodies of dropped records would never be read: remove them (best effort, after the commit). */

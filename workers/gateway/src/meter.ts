@@ -1,11 +1,11 @@
 /**
  * Usage capture: every inference request (including those rejected before the upstream, as the
  * reference system records them) produces exactly one usage message, sent after the response in
- * `waitUntil` so metering never delays the caller.
+ * `waitUntil` so metering never delays the caller (in a bundle with its neighbours: see the outbox).
  */
 import { createMiddleware } from "hono/factory";
 import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
-import { clipUsageMessage, queueBatches, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import { clipUsageMessage, usageBundles, ZERO_CACHE, ZERO_USAGE, type UsageBundle } from "../../../shared/usage-message.ts";
 import type { GatewayApp } from "./types.ts";
 
 /** Mutable per-request record the handlers fill in as they learn things. */
@@ -83,8 +83,9 @@ export function batchInfoFrom(headers: Headers): BatchInfo | null {
 }
 
 /**
- * Usage messages waiting to go out together (plain data, per isolate). Under load one queue
- * operation carries many requests' messages; alone, a message waits at most OUTBOX_LINGER_MS.
+ * Usage messages waiting to go out together (plain data, per isolate). What accumulates in the
+ * linger window leaves as one queue message, a usage bundle (shared/usage-message.ts): under load
+ * one queue operation carries many requests; alone, a message waits at most OUTBOX_LINGER_MS.
  * The request that opens the outbox owns its flush (in its own waitUntil), so no request ever
  * waits on another's promise.
  */
@@ -96,9 +97,9 @@ async function flushOutbox(queue: Queue): Promise<void> {
   await new Promise((r) => setTimeout(r, OUTBOX_LINGER_MS));
   flushScheduled = false;
   // Only what is here now: messages that arrive while this flush is sending wait for the flush
-  // they schedule, and so travel in full batches rather than as a trail of small ones.
-  for (const batch of queueBatches(outbox.splice(0))) {
-    await sendUsageBatch(queue, batch);
+  // they schedule, and so travel in full bundles rather than as a trail of small ones.
+  for (const bundle of usageBundles(outbox.splice(0))) {
+    await sendUsageBundle(queue, bundle);
   }
 }
 
@@ -111,15 +112,15 @@ export function enqueueUsage(queue: Queue, message: UsageMessageV1): Promise<voi
 }
 
 /** Sends with bounded retries; a failure is logged (event ids only, never bodies) and never thrown. */
-export async function sendUsageBatch(queue: Queue, messages: UsageMessageV1[]): Promise<boolean> {
+export async function sendUsageBundle(queue: Queue, bundle: UsageBundle): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await queue.sendBatch(messages.map((body) => ({ body, contentType: "json" as const })));
+      await queue.send(bundle, { contentType: "json" });
       return true;
     } catch (err) {
       const delay = SEND_BACKOFF_MS[attempt];
       if (delay === undefined) {
-        const ids = messages.map((m) => m.event_id).join(", ");
+        const ids = bundle.messages.map((m) => m.event_id).join(", ");
         console.error(`usage messages not enqueued after ${attempt + 1} attempts (${ids}): ${err instanceof Error ? err.message : String(err)}`);
         return false;
       }
