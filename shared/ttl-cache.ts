@@ -1,19 +1,25 @@
 /**
  * A small per-isolate cache with expiry, for lookups that must stay off the hot path. Bounded:
- * past `maxEntries` the oldest insertion is evicted. Holds plain data only (no I/O objects).
+ * past `maxEntries` the oldest insertion is evicted (expired entries are only ever dropped that
+ * way, so a caller may still ask for a recently expired value: `stale`). Holds plain data only
+ * (no I/O objects).
  */
 export class TtlCache<V> {
   private readonly entries = new Map<string, { value: V; storedAt: number; expiresAt: number }>();
 
   constructor(private readonly maxEntries = 10_000) {}
 
+  /** The live value; undefined when absent or expired (an expired entry is kept for `stale`). */
   get(key: string, now: number): V | undefined {
     const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    if (entry.expiresAt <= now) {
-      this.entries.delete(key);
-      return undefined;
-    }
+    if (!entry || entry.expiresAt <= now) return undefined;
+    return entry.value;
+  }
+
+  /** The value, even expired, as long as it expired less than `graceMs` ago. */
+  stale(key: string, now: number, graceMs: number): V | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.expiresAt + graceMs <= now) return undefined;
     return entry.value;
   }
 

@@ -44,6 +44,15 @@ describe("TtlCache", () => {
     expect(cache.get("d", 0)).toBe(4);
   });
 
+  it("still hands out a value for a grace period after it expired, when asked for a stale one", () => {
+    const cache = new TtlCache<number>();
+    cache.set("a", 1, 100, 1_000);
+    expect(cache.get("a", 1_150)).toBeUndefined();
+    expect(cache.stale("a", 1_150, 100)).toBe(1);
+    expect(cache.stale("a", 1_200, 100)).toBeUndefined();
+    expect(cache.stale("missing", 1_000, 100)).toBeUndefined();
+  });
+
   it("reports the age of a live entry, so callers can refresh it before it expires", () => {
     const cache = new TtlCache<number>();
     cache.set("a", 1, 100, 1_000);

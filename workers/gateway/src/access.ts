@@ -10,7 +10,13 @@
  * one background re-read (at most one per key and model per isolate) and is itself answered from
  * the cache. Under steady traffic entries are renewed before they expire, so requests do not all
  * miss together at expiry and open a Postgres connection each (at 200 req/s that exhausted the
- * server's connections); and no answer is ever older than one TTL.
+ * server's connections).
+ *
+ * One read per pair at a time: while a refresh or a read-through of a key and model is under way
+ * in the isolate, other requests for the pair whose entries have expired are answered from them
+ * for up to one more TTL rather than each opening a connection (when Postgres is slow to answer,
+ * that pile-up is what exhausted its connections). So an answer is normally at most one TTL old,
+ * and never more than two.
  */
 import { hashApiKey } from "../../../shared/api-keys.ts";
 import { createPool, type Pool } from "../../../shared/db.ts";
@@ -24,8 +30,8 @@ const keys = new TtlCache<KeyRecord | null>();
 const models = new TtlCache<ModelRecord>();
 const allowedPairs = new TtlCache<boolean>();
 const credit = new TtlCache<boolean>();
-/** `hash|alias` pairs with a background refresh under way in this isolate. */
-const refreshing = new Set<string>();
+/** `hash|alias` pairs being read from Postgres in this isolate (a refresh or a read-through). */
+const reading = new Set<string>();
 
 /** For tests that change access data and must not wait out the TTL. */
 export function clearAccessCaches(): void {
@@ -33,7 +39,7 @@ export function clearAccessCaches(): void {
   models.clear();
   allowedPairs.clear();
   credit.clear();
-  refreshing.clear();
+  reading.clear();
 }
 
 export function bearerToken(header: string | undefined): string | null {
@@ -114,14 +120,28 @@ export async function resolveInference(
   const hash = await keyHashFrom(authorization);
   const now = Date.now();
   const ttl = config.ACCESS_CACHE_TTL_MS;
+  const pair = `${hash}|${alias}`;
   let key = keys.get(hash, now);
   let model = models.get(alias, now);
   let allowed = key && model ? allowedPairs.get(`${key.userId}:${model.modelId}`, now) : undefined;
   let hasCredit = key ? credit.get(key.userId, now) : undefined;
 
   if (key === undefined || model === undefined || (key && (allowed === undefined || hasCredit === undefined))) {
-    ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, now));
-  } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !refreshing.has(`${hash}|${alias}`)) {
+    // Someone in this isolate is already reading this pair: answer from the values that just
+    // expired (at most one TTL ago) instead of opening one more connection. When reads are slow,
+    // that is what keeps a busy isolate from opening a connection per request.
+    const stale = reading.has(pair) ? staleAccess(hash, alias, now, ttl) : null;
+    if (stale) {
+      ({ key, model, allowed, hasCredit } = stale);
+    } else {
+      reading.add(pair);
+      try {
+        ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, now));
+      } finally {
+        reading.delete(pair);
+      }
+    }
+  } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !reading.has(pair)) {
     // Unknown keys are never refreshed: a hash that matched no key cannot start matching one.
     background(refreshAhead(hash, alias, config));
   }
@@ -139,6 +159,18 @@ export async function resolveInference(
   return { key: k, model };
 }
 
+/** The pair's last answer if every part of it expired less than `graceMs` ago, else null. */
+function staleAccess(hash: string, alias: string, now: number, graceMs: number) {
+  const key = keys.stale(hash, now, graceMs);
+  const model = models.stale(alias, now, graceMs);
+  if (key === undefined || model === undefined) return null;
+  if (key === null) return { key, model, allowed: false, hasCredit: false };
+  const allowed = allowedPairs.stale(`${key.userId}:${model.modelId}`, now, graceMs);
+  const hasCredit = credit.stale(key.userId, now, graceMs);
+  if (allowed === undefined || hasCredit === undefined) return null;
+  return { key, model, allowed, hasCredit };
+}
+
 /** Stores one access row in the caches and returns what the gates need from it. */
 function remember(hash: string, alias: string, row: AccessRow, ttl: number, now: number) {
   keys.set(hash, row.key, ttl, now);
@@ -153,7 +185,7 @@ function remember(hash: string, alias: string, row: AccessRow, ttl: number, now:
 /** Re-reads one key and model pair off the response path, on a pool of its own. */
 async function refreshAhead(hash: string, alias: string, config: GatewayConfig): Promise<void> {
   const id = `${hash}|${alias}`;
-  refreshing.add(id);
+  reading.add(id);
   const pool = createPool(config);
   try {
     const now = Date.now();
@@ -162,7 +194,7 @@ async function refreshAhead(hash: string, alias: string, config: GatewayConfig):
     // The entries simply expire and the next request reads through; nothing to surface here.
     console.warn(`access refresh failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    refreshing.delete(id);
+    reading.delete(id);
     await pool.end().catch(() => {});
   }
 }
