@@ -30,8 +30,13 @@ const keys = new TtlCache<KeyRecord | null>();
 const models = new TtlCache<ModelRecord>();
 const allowedPairs = new TtlCache<boolean>();
 const credit = new TtlCache<boolean>();
-/** `hash|alias` pairs being read from Postgres in this isolate (a refresh or a read-through). */
-const reading = new Set<string>();
+/**
+ * `hash|alias` pairs being read from Postgres in this isolate (a refresh or a read-through), with
+ * when the read started. A read older than one TTL counts as lost (its request may have been
+ * cancelled before its `finally` ran), so a stuck entry can never hold a pair back.
+ */
+const reading = new Map<string, number>();
+const isReading = (pair: string, now: number, ttl: number) => now - (reading.get(pair) ?? -Infinity) < ttl;
 
 /** For tests that change access data and must not wait out the TTL. */
 export function clearAccessCaches(): void {
@@ -130,18 +135,18 @@ export async function resolveInference(
     // Someone in this isolate is already reading this pair: answer from the values that just
     // expired (at most one TTL ago) instead of opening one more connection. When reads are slow,
     // that is what keeps a busy isolate from opening a connection per request.
-    const stale = reading.has(pair) ? staleAccess(hash, alias, now, ttl) : null;
+    const stale = isReading(pair, now, ttl) ? staleAccess(hash, alias, now, ttl) : null;
     if (stale) {
       ({ key, model, allowed, hasCredit } = stale);
     } else {
-      reading.add(pair);
+      reading.set(pair, now);
       try {
         ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, now));
       } finally {
         reading.delete(pair);
       }
     }
-  } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !reading.has(pair)) {
+  } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !isReading(pair, now, ttl)) {
     // Unknown keys are never refreshed: a hash that matched no key cannot start matching one.
     background(refreshAhead(hash, alias, config));
   }
@@ -185,7 +190,7 @@ function remember(hash: string, alias: string, row: AccessRow, ttl: number, now:
 /** Re-reads one key and model pair off the response path, on a pool of its own. */
 async function refreshAhead(hash: string, alias: string, config: GatewayConfig): Promise<void> {
   const id = `${hash}|${alias}`;
-  reading.add(id);
+  reading.set(id, Date.now());
   const pool = createPool(config);
   try {
     const now = Date.now();
