@@ -5,7 +5,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { replayAll } from "../../dev/dlq-replay.ts";
-import { replayableBody, replayDeadLetters, type ReplayableMessage } from "../../workers/consumer/src/dlq-replay.ts";
+import { replayableBody, replayDeadLetters, SEND_BATCH_MAX_BYTES, sendBatches, type ReplayableMessage } from "../../workers/consumer/src/dlq-replay.ts";
 import { sampleMessage, sampleResponseMessage } from "../support/samples.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
 
@@ -44,10 +44,31 @@ describe("replayableBody", () => {
     expect(replayableBody(JSON.stringify({ ...msg, user_agent: "a\u0000b" }))).toBeNull();
   });
 
+  it("accepts a usage bundle that exhausted its retries, keeping only its storable records", () => {
+    const records = [sampleMessage(), sampleMessage()];
+    const bundle = { kind: "usage_bundle", v: 1, messages: [records[0], { v: 1, event_id: "nope" }, records[1]] };
+    expect(replayableBody(JSON.stringify(bundle))).toEqual({ kind: "usage_bundle", v: 1, messages: records });
+    expect(replayableBody(JSON.stringify({ kind: "usage_bundle", v: 1, messages: [{ v: 1 }] }))).toBeNull();
+    expect(replayableBody(JSON.stringify({ kind: "usage_bundle", v: 1, messages: "x" }))).toBeNull();
+  });
+
   it("accepts a valid response message too (stored responses share the queue)", () => {
     const response = sampleResponseMessage();
     expect(replayableBody(JSON.stringify(response))).toEqual(response);
     expect(replayableBody(JSON.stringify({ ...response, id: "bad" }))).toBeNull();
+  });
+});
+
+describe("sendBatches", () => {
+  it("keeps each sendBatch within 100 messages and the byte limit, in order", () => {
+    const small = Array.from({ length: 250 }, () => sampleMessage());
+    expect(sendBatches(small).map((b) => b.length)).toEqual([100, 100, 50]);
+    const big = Array.from({ length: 5 }, () => ({ kind: "usage_bundle", v: 1, pad: "x".repeat(120_000) }));
+    const batches = sendBatches(big);
+    expect(batches.map((b) => b.length)).toEqual([2, 2, 1]);
+    for (const b of batches) expect(JSON.stringify(b).length).toBeLessThanOrEqual(SEND_BATCH_MAX_BYTES);
+    expect(batches.flat()).toEqual(big);
+    expect(sendBatches([])).toEqual([]);
   });
 });
 

@@ -89,4 +89,25 @@ describe("dead-letter replay endpoint", () => {
     expect(await usageChargesFor(pool, [msg.event_id])).toHaveLength(1);
     expect(exact(await checkpointBalance(pool, userId))).toBe("9.975");
   });
+
+  it("a usage bundle that exhausted its retries is replayed whole, four large bundles across several sends", async () => {
+    const { alias } = await pricedModel(pool, [{ purpose: "realtime", input: "0.00001", output: "0" }]);
+    const userId = await userWithBalance(pool, "10");
+    const key = await keyFor(pool, userId);
+    // Each bundle ~89 KB (long user agents), so the four cannot travel in one sendBatch (256 KB;
+    // the local queue refuses over 288 KB).
+    const bundles = Array.from({ length: 4 }, () => ({
+      kind: "usage_bundle",
+      v: 1,
+      messages: Array.from({ length: 80 }, () => usage(alias, key, 1000, 0, { user_agent: "u".repeat(500) })),
+    }));
+    const ids = await Promise.all(bundles.map((b) => storeDeadLetter(JSON.stringify(b))));
+    expect((await replay()).status).toBe(200);
+    for (const id of ids) expect(await replayedAt(id)).not.toBeNull();
+
+    const events = bundles.flatMap((b) => b.messages.map((m) => m.event_id));
+    const charges = await eventually(() => usageChargesFor(pool, events), (rows) => rows.length === events.length);
+    expect(charges).toHaveLength(320);
+    expect(exact(await checkpointBalance(pool, userId))).toBe("6.8"); // 10 − 320 × 0.01
+  });
 });

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { constantTimeEqual } from "../../../shared/api-keys.ts";
 import { DbSettingsSchema, withPool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import { replayDeadLetters, type ReplayableMessage } from "./dlq-replay.ts";
+import { replayDeadLetters, sendBatches, type ReplayableMessage } from "./dlq-replay.ts";
 
 const AdminSettingsSchema = DbSettingsSchema.extend({
   ADMIN_TOKEN: z.string({ error: "ADMIN_TOKEN is not set" }).min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
@@ -48,7 +48,7 @@ export async function handleAdminRequest(request: Request, env: ConsumerEnv): Pr
     }
 
     const send = async (messages: ReplayableMessage[]) => {
-      await env.USAGE_QUEUE.sendBatch(messages.map((body) => ({ body })));
+      for (const batch of sendBatches(messages)) await env.USAGE_QUEUE.sendBatch(batch.map((body) => ({ body })));
     };
     const counts = await withPool(settings.data, async (pool) => {
       const client = await pool.connect();

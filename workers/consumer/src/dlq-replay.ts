@@ -1,20 +1,45 @@
 /**
  * Replays stored dead letters: every un-replayed `dead_letters` row whose body is a valid usage
- * or response message goes back onto the usage queue and is marked `replayed_at`. Replaying is
+ * message, usage bundle or response message goes back onto the usage queue and is marked `replayed_at`. Replaying is
  * safe any number of times — the write paths are idempotent by event_id, source_id and response
  * id — so a crash between sending and marking only means a harmless second delivery. Rows that
  * are not valid messages stay where they are, for a person to look at.
  */
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { inTransaction, type SqlClient } from "../../../shared/sql/client.ts";
-import { UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
+import { isUsageBundle, UsageBundleSchema, UsageMessageSchema, type UsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
 import { unstorableReason } from "./usage-plan.ts";
 
 /** What may go back onto the usage queue. */
-export type ReplayableMessage = UsageMessage | ResponseMessage;
+export type ReplayableMessage = UsageMessage | UsageBundle | ResponseMessage;
 
 /** A queue sendBatch takes at most 100 messages. */
 export const REPLAY_PAGE_SIZE = 100;
+/** …and at most 256 KB in all (kept under, with room for the batch's own framing). */
+export const SEND_BATCH_MAX_BYTES = 250_000;
+
+/**
+ * Splits messages, in order, into sendBatch calls within the Queues limits: at most 100 messages
+ * and SEND_BATCH_MAX_BYTES of JSON each. (A usage bundle or a response message can each be close
+ * to 128 KB, so a page of them needs several calls.)
+ */
+export function sendBatches<T>(messages: readonly T[]): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = new TextEncoder().encode(JSON.stringify(m)).length;
+    if (current.length > 0 && (current.length === REPLAY_PAGE_SIZE || bytes + size > SEND_BATCH_MAX_BYTES)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(m);
+    bytes += size;
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
 
 export interface ReplayCounts {
   /** Messages sent back to the usage queue and marked replayed. */
@@ -38,6 +63,16 @@ export function replayableBody(text: string): ReplayableMessage | null {
   if (isResponseMessage(json)) {
     const response = ResponseMessageSchema.safeParse(json);
     return response.success ? response.data : null;
+  }
+  if (isUsageBundle(json)) {
+    // A bundle that exhausted its retries: its storable records go back as a bundle.
+    const bundle = UsageBundleSchema.safeParse(json);
+    if (!bundle.success) return null;
+    const records = bundle.data.messages.flatMap((record) => {
+      const parsed = UsageMessageSchema.safeParse(record);
+      return parsed.success && unstorableReason(parsed.data) === null ? [parsed.data] : [];
+    });
+    return records.length > 0 ? { kind: "usage_bundle", v: 1, messages: records } : null;
   }
   const parsed = UsageMessageSchema.safeParse(json);
   return parsed.success && unstorableReason(parsed.data) === null ? parsed.data : null;
