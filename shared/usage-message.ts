@@ -6,6 +6,7 @@
  * It never carries a secret: the key is referred to by `api_key_id` only.
  */
 import { z } from "zod";
+import { packWithin } from "./pack.ts";
 
 export const ACCESS_OUTCOMES = ["api_key", "unauthenticated", "unknown_api_key"] as const;
 
@@ -188,19 +189,5 @@ export function usageMessageBytesBound(m: UsageMessageV1): number {
 
 /** Packs messages, in order, into bundles within the record count and the queue's message size. */
 export function usageBundles(messages: readonly UsageMessageV1[]): UsageBundle[] {
-  const bundles: UsageBundle[] = [];
-  let current: UsageMessageV1[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = usageMessageBytesBound(m);
-    if (current.length > 0 && (current.length === USAGE_BUNDLE_MAX_RECORDS || bytes + size > USAGE_BUNDLE_MAX_BYTES)) {
-      bundles.push({ kind: "usage_bundle", v: 1, messages: current });
-      current = [];
-      bytes = 0;
-    }
-    current.push(m);
-    bytes += size;
-  }
-  if (current.length > 0) bundles.push({ kind: "usage_bundle", v: 1, messages: current });
-  return bundles;
+  return packWithin(messages, USAGE_BUNDLE_MAX_RECORDS, USAGE_BUNDLE_MAX_BYTES, usageMessageBytesBound).map((group) => ({ kind: "usage_bundle", v: 1, messages: group }));
 }

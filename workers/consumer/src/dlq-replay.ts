@@ -6,6 +6,7 @@
  * are not valid messages stay where they are, for a person to look at.
  */
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
+import { packWithin } from "../../../shared/pack.ts";
 import { inTransaction, type SqlClient } from "../../../shared/sql/client.ts";
 import { isUsageBundle, UsageBundleSchema, UsageMessageSchema, type UsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
 import { unstorableReason } from "./usage-plan.ts";
@@ -24,21 +25,8 @@ export const SEND_BATCH_MAX_BYTES = 250_000;
  * to 128 KB, so a page of them needs several calls.)
  */
 export function sendBatches<T>(messages: readonly T[]): T[][] {
-  const out: T[][] = [];
-  let current: T[] = [];
-  let bytes = 0;
-  for (const m of messages) {
-    const size = new TextEncoder().encode(JSON.stringify(m)).length;
-    if (current.length > 0 && (current.length === REPLAY_PAGE_SIZE || bytes + size > SEND_BATCH_MAX_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(m);
-    bytes += size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+  const encoder = new TextEncoder();
+  return packWithin(messages, REPLAY_PAGE_SIZE, SEND_BATCH_MAX_BYTES, (m) => encoder.encode(JSON.stringify(m)).length);
 }
 
 export interface ReplayCounts {
