@@ -33,7 +33,7 @@ import { migrate } from "../dev/migrate.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { createPool } from "../shared/db.ts";
 import { insertHttpAnalytics } from "../shared/sql/http-analytics.ts";
-import { LEDGER_INSERT_COLUMNS, ledgerColumnValues } from "../shared/sql/usage-write.ts";
+import { LEDGER_INSERT_COLUMNS, ledgerColumnValues, usageCharges } from "../shared/sql/usage-write.ts";
 import type { UsageMessageV1 } from "../shared/usage-message.ts";
 import { planUsageBatch } from "../workers/consumer/src/usage-plan.ts";
 import { lookupKeyOwners, lookupModelPricing, writeUsageBatch } from "../workers/consumer/src/usage-writer.ts";
@@ -151,8 +151,10 @@ async function main(): Promise<void> {
     const writeMs: number[] = [];
     const copyMs: number[] = [];
     for (let b = 0; b < BATCHES; b++) {
+      // The messages are made off the clock, as the floor's rows are: only the write path is timed.
+      const batch = makeBatch();
       const t0 = performance.now();
-      const out = await writeUsageBatch(writer, makeBatch());
+      const out = await writeUsageBatch(writer, batch);
       writeMs.push(performance.now() - t0);
       if (out.charged !== BATCH_SIZE) throw new Error(`write path charged ${out.charged} of ${BATCH_SIZE}`);
 
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
       const analytics = insertHttpAnalytics(plan.rows);
       const analyticsColumns = analytics.text.slice(analytics.text.indexOf("(") + 1, analytics.text.indexOf(")"));
       const analyticsPayload = copyPayload(analytics.values);
-      const ledgerPayload = copyPayload(ledgerColumnValues(plan.charges));
+      const ledgerPayload = copyPayload(ledgerColumnValues(usageCharges(plan.rows)));
 
       const t1 = performance.now();
       await db.copyBatch(copier, { columns: analyticsColumns, payload: analyticsPayload }, { columns: LEDGER_COLUMNS, payload: ledgerPayload });

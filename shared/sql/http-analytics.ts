@@ -57,13 +57,13 @@ const COLUMNS: readonly Column<AnalyticsRow>[] = [
 ];
 
 /**
- * INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING event_id: only new rows come back. Rows go
+ * INSERT … ON CONFLICT (event_id) DO NOTHING RETURNING `returning` (event_id by default): only new rows come back. Rows go
  * in event_id order (unnest yields array order) so two consumers holding overlapping batches take
  * the unique-index locks in the same order: one waits for the other instead of deadlocking. The
  * order is set here rather than with ORDER BY, which costs milliseconds of planning on wide
  * UNNEST rows. `where`, if given, is a condition on which all rows are written or none.
  */
-export function insertHttpAnalytics(rows: readonly AnalyticsRow[], where = ""): Query {
+export function insertHttpAnalytics(rows: readonly AnalyticsRow[], where = "", returning = "event_id"): Query {
   const sorted = [...rows].sort(byKey((r) => r.message.event_id.toLowerCase()));
-  return unnestInsert("http_analytics", COLUMNS, sorted, `${where ? `WHERE ${where} ` : ""}ON CONFLICT (event_id) DO NOTHING RETURNING event_id`);
+  return unnestInsert("http_analytics", COLUMNS, sorted, `${where ? `WHERE ${where} ` : ""}ON CONFLICT (event_id) DO NOTHING RETURNING ${returning}`);
 }

@@ -1,8 +1,8 @@
 /**
  * A usage batch's whole write as ONE statement — and so one transaction and one round trip:
  *
- *   a  INSERT http_analytics … ON CONFLICT (event_id) DO NOTHING RETURNING event_id
- *   l  INSERT credits_transactions for the priced rows whose event `a` returned
+ *   a  INSERT http_analytics … ON CONFLICT (event_id) DO NOTHING RETURNING the rows written
+ *   l  INSERT credits_transactions: one `usage` row per row `a` returned that is billable
  *        … ON CONFLICT (source_id) DO NOTHING RETURNING the rows written
  *   d  Σ of exactly those rows per user
  *   f  fold d into user_balance_checkpoints, users in id order, RETURNING the new balances
@@ -14,11 +14,18 @@
  *      this statement's snapshot holds. If not, `a` inserts nothing — so neither do `l` and `f` —
  *      and the caller prices the batch afresh. This is what lets enrichment be cached.
  *
+ * What is charged: a row is billable when it has an owner (user_id: a known key) and a positive
+ * total_cost. Its ledger row is built here from the analytics row itself — amount = total_cost,
+ * source_id = `usage:<event_id>`, the row's key and batch, and a description naming the model and
+ * tokens — so a charge can never disagree with the analytics row it bills, and the batch is sent
+ * once (the ledger columns used to travel as nine more arrays and be joined back on event_id).
+ *
  * Why it is exactly-once under redelivery and concurrency:
  * - a redelivered event conflicts in `a`, so it never reaches `l`; `l` conflicts on source_id even
  *   if it did; the fold sees only rows `l` returned.
- * - rows enter `a` in event-id order, `l` in source-id order and `f` in user-id order, so two
- *   writers with overlapping batches queue behind each other instead of deadlocking.
+ * - rows enter `a` in event-id order, `l` in source-id order (the same order: the prefix is
+ *   constant and a uuid sorts as its text) and `f` in user-id order, so two writers with
+ *   overlapping batches queue behind each other instead of deadlocking.
  * - the checkpoint row lock taken in `f` is held to commit, so `before = after − delta` is the
  *   balance this statement moved from: each zero crossing is seen by exactly one writer.
  * - a user without a checkpoint gets one opened at the sum of their committed ledger (all CTEs
@@ -30,13 +37,7 @@ import type { SqlClient } from "./client.ts";
 import { insertHttpAnalytics, type AnalyticsRow } from "./http-analytics.ts";
 import { signedAmountSql, type BalanceChange, type LedgerEntry } from "./ledger.ts";
 import { byKey } from "./lock-order.ts";
-import { arrayLiteral, unnestSelectList, type Query } from "./unnest-insert.ts";
-
-/** A billable row's ledger entry, tied to the analytics event that must be new for it to apply. */
-export interface UsageCharge {
-  eventId: string;
-  entry: LedgerEntry;
-}
+import { arrayLiteral, type Query } from "./unnest-insert.ts";
 
 /** A SQL condition (over parameters numbered from `first`) that the rows' pricing is still right, and its parameters. */
 export interface PricingBasis {
@@ -55,45 +56,79 @@ export interface UsageWriteResult {
   balanceChanges: BalanceChange[];
 }
 
-const CHARGE_COLUMNS = [
-  ["event_id", "uuid", (c: UsageCharge) => c.eventId],
-  ["user_id", "uuid", (c: UsageCharge) => c.entry.userId],
-  ["transaction_type", "text", (c: UsageCharge) => c.entry.type],
-  ["amount", "numeric", (c: UsageCharge) => moneyText(c.entry.amount)],
-  ["source_id", "text", (c: UsageCharge) => c.entry.sourceId],
-  ["description", "text", (c: UsageCharge) => c.entry.description],
-  ["fusillade_batch_id", "uuid", (c: UsageCharge) => c.entry.fusilladeBatchId],
-  ["api_key_id", "uuid", (c: UsageCharge) => c.entry.apiKeyId],
-  ["created_by", "uuid", (c: UsageCharge) => c.entry.createdBy],
-] as const;
+/** The ledger columns a usage charge fills, in insert order. */
+export const LEDGER_INSERT_COLUMNS = ["user_id", "transaction_type", "amount", "source_id", "description", "fusillade_batch_id", "api_key_id", "created_by"] as const;
 
-/** The ledger columns in COPY / INSERT order (without event_id). */
-export const LEDGER_INSERT_COLUMNS = CHARGE_COLUMNS.slice(1).map(([name]) => name);
+/** The source id of the usage charge for an event (unique in the ledger: a replay cannot charge twice). */
+export const usageSourceId = (eventId: string): string => `usage:${eventId.toLowerCase()}`;
 
-/** Column arrays for the ledger rows, in insert order (benchmarks reuse them for COPY). */
-export function ledgerColumnValues(charges: readonly UsageCharge[]): unknown[][] {
-  const sorted = [...charges].sort(byKey((c) => c.entry.sourceId));
-  return CHARGE_COLUMNS.slice(1).map(([, , value]) => sorted.map(value));
+/**
+ * The ledger row a written analytics row adds, as SQL over the alias of `a`'s rows (in
+ * LEDGER_INSERT_COLUMNS order), and the condition for adding one. usageCharges is the same rule in
+ * TypeScript, for what must predict the ledger without writing it (the COPY benchmark's floor).
+ */
+const BILLABLE_SQL = (r: string) => `${r}.user_id IS NOT NULL AND ${r}.total_cost > 0`;
+const LEDGER_VALUES_SQL = (r: string) =>
+  [
+    `${r}.user_id`,
+    `'usage'`,
+    `${r}.total_cost`,
+    `'usage:' || ${r}.event_id`,
+    `'API usage: ' || ${r}.model || ' (' || ${r}.prompt_tokens || ' input + ' || ${r}.completion_tokens || ' output tokens)'`,
+    `${r}.fusillade_batch_id`,
+    `${r}.api_key_id`,
+    `NULL::uuid`,
+  ].join(", ");
+/** The columns of `a` that LEDGER_VALUES_SQL reads. */
+const RETURNED = "event_id, user_id, total_cost, model, prompt_tokens, completion_tokens, fusillade_batch_id, api_key_id";
+
+export function usageCharges(rows: readonly AnalyticsRow[]): LedgerEntry[] {
+  const entries: LedgerEntry[] = [];
+  for (const r of rows) {
+    if (r.userId === null || r.totalCost === null || !new Money(r.totalCost).gt(0)) continue;
+    const m = r.message;
+    entries.push({
+      userId: r.userId,
+      type: "usage",
+      amount: new Money(r.totalCost),
+      sourceId: usageSourceId(m.event_id),
+      description: `API usage: ${m.model} (${m.usage.prompt_tokens} input + ${m.usage.completion_tokens} output tokens)`,
+      fusilladeBatchId: m.batch?.batch_id ?? null,
+      apiKeyId: m.api_key_id,
+      createdBy: null,
+    });
+  }
+  return entries.sort(byKey((e) => e.sourceId));
+}
+
+/** Column arrays for the ledger rows, in LEDGER_INSERT_COLUMNS order (the benchmark COPYs them). */
+export function ledgerColumnValues(entries: readonly LedgerEntry[]): unknown[][] {
+  return [
+    entries.map((e) => e.userId),
+    entries.map((e) => e.type),
+    entries.map((e) => moneyText(e.amount)),
+    entries.map((e) => e.sourceId),
+    entries.map((e) => e.description),
+    entries.map((e) => e.fusilladeBatchId),
+    entries.map((e) => e.apiKeyId),
+    entries.map((e) => e.createdBy),
+  ];
 }
 
 const ALWAYS: PricingBasis = { condition: () => "true", values: [] };
 
-export function usageWriteQuery(rows: readonly AnalyticsRow[], charges: readonly UsageCharge[], basis: PricingBasis = ALWAYS): Query {
-  const analytics = insertHttpAnalytics(rows, "(SELECT g.current FROM g)");
-  const sorted = [...charges].sort(byKey((c) => c.entry.sourceId));
-  const first = analytics.values.length + 1;
-  const ledgerNames = LEDGER_INSERT_COLUMNS.join(", ");
+export function usageWriteQuery(rows: readonly AnalyticsRow[], basis: PricingBasis = ALWAYS): Query {
+  const analytics = insertHttpAnalytics(rows, "(SELECT g.current FROM g)", RETURNED);
   const text = `WITH g AS (
-  SELECT ${basis.condition(first + CHARGE_COLUMNS.length)} AS current
+  SELECT ${basis.condition(analytics.values.length + 1)} AS current
 ), a AS (
   ${analytics.text}
-), charges AS (
-  SELECT ${unnestSelectList(CHARGE_COLUMNS, first, true)}
 ), l AS (
-  INSERT INTO credits_transactions (${ledgerNames})
-  SELECT ${LEDGER_INSERT_COLUMNS.map((n) => `c.${n}`).join(", ")}
-    FROM charges c JOIN a ON a.event_id = c.event_id
-   ORDER BY c.source_id
+  INSERT INTO credits_transactions (${LEDGER_INSERT_COLUMNS.join(", ")})
+  SELECT ${LEDGER_VALUES_SQL("a")}
+    FROM a
+   WHERE ${BILLABLE_SQL("a")}
+   ORDER BY a.event_id
   ON CONFLICT (source_id) DO NOTHING
   RETURNING seq, user_id, transaction_type, amount
 ), d AS (
@@ -120,24 +155,15 @@ SELECT (SELECT g.current FROM g) AS basis_current,
        coalesce((SELECT array_agg(f.balance::text ORDER BY f.user_id) FROM f), '{}') AS balances,
        coalesce((SELECT array_agg(d.delta::text ORDER BY f.user_id) FROM f JOIN d ON d.user_id = f.user_id), '{}') AS deltas,
        coalesce((SELECT array_agg(f.last_seq::text ORDER BY f.user_id) FROM f), '{}') AS last_seqs`;
-  return { text, values: [...analytics.values, ...CHARGE_COLUMNS.map(([, , value]) => sorted.map(value)), ...basis.values] };
+  return { text, values: [...analytics.values, ...basis.values] };
 }
 
 type ResultRow = { basis_current: boolean; recorded: number; charged: number; users: string[]; balances: string[]; deltas: string[]; last_seqs: string[] };
 
 /** Runs the statement (atomic on its own: no surrounding transaction needed). */
-export async function writeUsage(
-  client: SqlClient,
-  rows: readonly AnalyticsRow[],
-  charges: readonly UsageCharge[],
-  basis: PricingBasis = ALWAYS,
-): Promise<UsageWriteResult> {
+export async function writeUsage(client: SqlClient, rows: readonly AnalyticsRow[], basis: PricingBasis = ALWAYS): Promise<UsageWriteResult> {
   if (rows.length === 0) return { basisCurrent: true, recorded: 0, charged: 0, balanceChanges: [] };
-  for (const c of charges) {
-    // The table refuses it too; failing here names the entry instead of failing the statement.
-    if (!c.entry.amount.gt(0)) throw new RangeError(`ledger amounts are positive; got ${moneyText(c.entry.amount)} for ${c.entry.sourceId}`);
-  }
-  const q = usageWriteQuery(rows, charges, basis);
+  const q = usageWriteQuery(rows, basis);
   const { rows: out } = await client.query<ResultRow>(q.text, q.values.map(arrayLiteral));
   const r = out[0];
   if (!r) throw new Error("usage write returned no result row");

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../shared/pricing.ts";
 import { arrayLiteral } from "../../shared/sql/unnest-insert.ts";
 import type { UsageMessageV1 } from "../../shared/usage-message.ts";
+import { usageCharges } from "../../shared/sql/usage-write.ts";
 import { planUsageBatch, unstorableReason } from "../../workers/consumer/src/usage-plan.ts";
 import { EnrichmentCache, lookupEnrichment, lookupKeyOwners, lookupModelPricing, writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
 import { checkpointBalance, createKey, createModel, createTariff, createUser, grantCredits, ledgerBalance } from "../support/db-fixtures.ts";
@@ -97,6 +98,63 @@ describe("writeUsageBatch under contention", () => {
     const out = await writeUsageBatch(clients[0]!, [sampleMessage({ model: model.alias, api_key_id: key.id, usage: { prompt_tokens: 1000, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 1000, cached_tokens: 0 } })]);
     expect(out.balanceChanges).toEqual([expect.objectContaining({ userId, before: "5", after: "4" })]);
     expect(await checkpointBalance(admin, userId)).toBe("4");
+  });
+});
+
+describe("the usage write's ledger rows", () => {
+  it("charges exactly the billable rows, each built from its own analytics row (as usageCharges predicts)", async () => {
+    const model = await createModel(admin, { url: "http://127.0.0.1:9/v1" });
+    await createTariff(admin, model.modelId, { purpose: "realtime", input: "0.0000013", output: "0.0000071" });
+    await createTariff(admin, model.modelId, { purpose: "batch", input: "0.00000065", output: "0.0000035" });
+    const userId = await createUser(admin);
+    await grantCredits(admin, userId, "10");
+    const realtime = await createKey(admin, userId);
+    const batchKey = await createKey(admin, userId, "batch");
+    const tokens = (prompt: number, completion: number) => ({ prompt_tokens: prompt, completion_tokens: completion, reasoning_tokens: 0, total_tokens: prompt + completion, cached_tokens: 0 });
+    const batchId = crypto.randomUUID();
+    const messages = [
+      sampleMessage({ model: model.alias, api_key_id: realtime.id.toUpperCase(), usage: tokens(1000, 500) }),
+      sampleMessage({
+        model: model.alias,
+        api_key_id: batchKey.id,
+        usage: tokens(2000, 10),
+        batch: { batch_id: batchId, request_id: crypto.randomUUID(), custom_id: "row-1", completion_window: "24h", created_at: null, request_source: "api" },
+      }),
+      sampleMessage({ model: model.alias, api_key_id: null, access: "unauthenticated", usage: tokens(50, 50) }),
+      sampleMessage({ model: model.alias, api_key_id: crypto.randomUUID(), usage: tokens(50, 50) }),
+      sampleMessage({ model: model.alias, api_key_id: realtime.id, usage: tokens(0, 0) }),
+      sampleMessage({ model: `unpriced-${crypto.randomUUID()}`, api_key_id: realtime.id, usage: tokens(10, 10) }),
+    ];
+    const { owners, models } = await lookupEnrichment(admin, messages);
+    const predicted = usageCharges(planUsageBatch(messages, owners, models).rows);
+
+    const out = await writeUsageBatch(clients[0]!, messages);
+
+    expect(out).toMatchObject({ recorded: 6, charged: 2 });
+    const { rows } = await admin.query(
+      `SELECT user_id::text, transaction_type, amount::text, source_id, description, fusillade_batch_id::text, api_key_id::text, created_by
+         FROM credits_transactions WHERE source_id = ANY($1) ORDER BY source_id`,
+      [messages.map((m) => `usage:${m.event_id.toLowerCase()}`)],
+    );
+    expect(rows).toEqual(
+      predicted.map((e) => ({
+        user_id: e.userId,
+        transaction_type: e.type,
+        amount: moneyText(e.amount),
+        source_id: e.sourceId,
+        description: e.description,
+        fusillade_batch_id: e.fusilladeBatchId,
+        api_key_id: e.apiKeyId?.toLowerCase(),
+        created_by: null,
+      })),
+    );
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ source_id: `usage:${messages[0]!.event_id}`, amount: "0.00485", api_key_id: realtime.id, fusillade_batch_id: null, description: `API usage: ${model.alias} (1000 input + 500 output tokens)` }),
+        expect.objectContaining({ source_id: `usage:${messages[1]!.event_id}`, amount: "0.001335", api_key_id: batchKey.id, fusillade_batch_id: batchId }),
+      ]),
+    );
+    expect(await checkpointBalance(admin, userId)).toBe("9.993815");
   });
 });
 
@@ -223,8 +281,9 @@ describe("planUsageBatch", () => {
       ["u1", "0", "ep", "frontend"],
       ["u1", null, null, "frontend"],
     ]);
-    expect(plan.charges.map((c) => c.eventId)).toEqual([owned.event_id.toLowerCase()]);
-    expect(plan.charges[0]!.entry).toMatchObject({ userId: "u1", type: "usage", sourceId: `usage:${owned.event_id}`, description: "API usage: m (3 input + 4 output tokens)" });
+    const charges = usageCharges(plan.rows);
+    expect(charges).toHaveLength(1);
+    expect(charges[0]).toMatchObject({ userId: "u1", type: "usage", sourceId: `usage:${owned.event_id}`, description: "API usage: m (3 input + 4 output tokens)" });
     expect(plan.problems).toEqual([]);
   });
 

@@ -1,11 +1,11 @@
 /**
  * What one usage batch writes, decided without I/O: from the parsed messages and the two
- * enrichment lookups, the analytics rows (with prices and costs) and the ledger entry each
- * billable row would add. The transaction (usage-writer.ts) then writes them.
+ * enrichment lookups, the analytics rows (with prices and costs). The write (usage-writer.ts)
+ * then stores them and charges the billable ones (shared/sql/usage-write.ts builds each ledger row
+ * from its analytics row).
  */
 import { moneyText, priceUsage, requestOrigin, type CacheTariff, type Tariff } from "../../../shared/pricing.ts";
 import type { AnalyticsRow } from "../../../shared/sql/http-analytics.ts";
-import type { UsageCharge } from "../../../shared/sql/usage-write.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
 
 export interface KeyOwner {
@@ -24,18 +24,14 @@ export interface ModelPricing {
 
 export interface UsagePlan {
   rows: AnalyticsRow[];
-  /** The ledger entry of each billable row; written only if its analytics row is new. */
-  charges: UsageCharge[];
   /** Records that cannot be billed for a reason an operator should see. */
   problems: string[];
 }
 
-export const usageSourceId = (eventId: string): string => `usage:${eventId.toLowerCase()}`;
-
 /**
  * Prices every message. Unauthenticated and unknown-key records are priced (the row shows what
- * the request was worth) but charge nobody; a zero cost charges nobody either (the ledger holds
- * positive amounts only).
+ * the request was worth) but have no owner, so they charge nobody; a zero cost charges nobody
+ * either (the ledger holds positive amounts only).
  */
 export function planUsageBatch(
   messages: readonly UsageMessage[],
@@ -43,7 +39,6 @@ export function planUsageBatch(
   models: ReadonlyMap<string, ModelPricing>,
 ): UsagePlan {
   const rows: AnalyticsRow[] = [];
-  const charges: UsageCharge[] = [];
   const problems: string[] = [];
   for (const message of messages) {
     const owner = message.api_key_id ? owners.get(message.api_key_id.toLowerCase()) : undefined;
@@ -63,23 +58,8 @@ export function planUsageBatch(
       uncachedCost: priced ? moneyText(priced.cost.uncachedCost) : null,
       requestOrigin: requestOrigin(owner?.purpose, message.batch?.batch_id),
     });
-    if (owner && priced && priced.cost.totalCost.gt(0)) {
-      charges.push({
-        eventId: message.event_id.toLowerCase(),
-        entry: {
-          userId: owner.userId,
-          type: "usage",
-          amount: priced.cost.totalCost,
-          sourceId: usageSourceId(message.event_id),
-          description: `API usage: ${message.model} (${prompt} input + ${completion} output tokens)`,
-          fusilladeBatchId: message.batch?.batch_id ?? null,
-          apiKeyId: message.api_key_id,
-          createdBy: null,
-        },
-      });
-    }
   }
-  return { rows, charges, problems };
+  return { rows, problems };
 }
 
 /**

@@ -273,7 +273,7 @@ export async function writeUsageBatch(
       cache.put(enrichment);
     }
     const plan = planUsageBatch(messages, enrichment.owners, enrichment.models);
-    const written = await writeUsage(client, plan.rows, plan.charges, pricingBasis(enrichment));
+    const written = await writeUsage(client, plan.rows, pricingBasis(enrichment));
     if (written.basisCurrent) {
       return {
         recorded: written.recorded,
