@@ -17,7 +17,7 @@ export interface AnalyticsRow {
   requestOrigin: string;
 }
 
-const COLUMNS: readonly Column<AnalyticsRow>[] = [
+export const HTTP_ANALYTICS_COLUMNS: readonly Column<AnalyticsRow>[] = [
   ["event_id", "uuid", (r) => r.message.event_id],
   ["timestamp", "timestamptz", (r) => r.message.timestamp],
   ["method", "text", (r) => r.message.method],
@@ -65,5 +65,5 @@ const COLUMNS: readonly Column<AnalyticsRow>[] = [
  */
 export function insertHttpAnalytics(rows: readonly AnalyticsRow[], where = "", returning = "event_id"): Query {
   const sorted = [...rows].sort(byKey((r) => r.message.event_id.toLowerCase()));
-  return unnestInsert("http_analytics", COLUMNS, sorted, `${where ? `WHERE ${where} ` : ""}ON CONFLICT (event_id) DO NOTHING RETURNING ${returning}`);
+  return unnestInsert("http_analytics", HTTP_ANALYTICS_COLUMNS, sorted, `${where ? `WHERE ${where} ` : ""}ON CONFLICT (event_id) DO NOTHING RETURNING ${returning}`);
 }

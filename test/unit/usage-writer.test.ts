@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../shared/pricing.ts";
 import { arrayLiteral } from "../../shared/sql/unnest-insert.ts";
 import type { UsageMessageV1 } from "../../shared/usage-message.ts";
-import { usageCharges } from "../../shared/sql/usage-write.ts";
+import { USAGE_WRITE_FUNCTION, usageCharges, usageWriteFunctionArguments, usageWriteFunctionBody } from "../../shared/sql/usage-write.ts";
 import { planUsageBatch, unstorableReason } from "../../workers/consumer/src/usage-plan.ts";
 import { EnrichmentCache, lookupEnrichment, lookupKeyOwners, lookupModelPricing, writeUsageBatch } from "../../workers/consumer/src/usage-writer.ts";
 import { checkpointBalance, createKey, createModel, createTariff, createUser, grantCredits, ledgerBalance } from "../support/db-fixtures.ts";
@@ -155,6 +155,19 @@ describe("the usage write's ledger rows", () => {
       ]),
     );
     expect(await checkpointBalance(admin, userId)).toBe("9.993815");
+  });
+});
+
+describe(USAGE_WRITE_FUNCTION, () => {
+  it("is installed by the migrations exactly as shared/sql/usage-write.ts builds it", async () => {
+    const { rows } = await admin.query<{ args: string; body: string }>(
+      "SELECT pg_get_function_arguments(oid) AS args, prosrc AS body FROM pg_proc WHERE proname = $1",
+      [USAGE_WRITE_FUNCTION],
+    );
+    const fix = "the statement changed: add a migration with the output of usageWriteFunctionSql()";
+    expect(rows, "one function of that name").toHaveLength(1);
+    expect(rows[0]!.args, fix).toBe(usageWriteFunctionArguments());
+    expect(rows[0]!.body, fix).toBe(usageWriteFunctionBody());
   });
 });
 

@@ -9,6 +9,7 @@
 import { balanceCrossings, tariffFromRow, type BalanceCrossing, type CacheTariff } from "../../../shared/pricing.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import type { BalanceChange } from "../../../shared/sql/ledger.ts";
+import { modelFingerprintsSql } from "../../../shared/sql/model-fingerprint.ts";
 import { writeUsage, type PricingBasis } from "../../../shared/sql/usage-write.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
@@ -103,20 +104,6 @@ const modelPricingSql = (aliases: string): string => `SELECT dm.alias, ie.name A
        LEFT JOIN model_tariffs mt ON mt.deployed_model_id = dm.id
       WHERE dm.alias = ANY(${aliases}::text[])`;
 
-/**
- * Per model alias, an md5 over its deployment, endpoint name and whole tariff and cache-tariff
- * rows, serialized unambiguously (a record of arrays of records, each in a fixed order). Any change
- * to what its pricing is built from changes it (so do a few changes that would not matter, which
- * only cost a fresh lookup).
- */
-const modelFingerprintsSql = (aliases: string): string => `SELECT dm.alias,
-            md5(ROW(dm.id, ie.name,
-                    ARRAY(SELECT mt FROM model_tariffs mt WHERE mt.deployed_model_id = dm.id ORDER BY mt.id),
-                    ARRAY(SELECT ct FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id ORDER BY ct.id))::text) AS fingerprint
-       FROM deployed_models dm
-       LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
-      WHERE dm.alias = ANY(${aliases}::text[])`;
-
 function modelsFromRows(rows: readonly ModelTariffRow[]): Map<string, ModelPricing> {
   const models = new Map<string, ModelPricing>();
   for (const row of rows) {
@@ -180,22 +167,11 @@ export async function lookupEnrichment(client: SqlClient, messages: readonly Usa
   return { owners: ownersFromRows(row.owners), models: modelsFromRows(row.models), fingerprints: new Map(Object.entries(row.fingerprints)) };
 }
 
-/**
- * The condition under which a batch's pricing is still right, checked inside the usage write (so
- * in the write's own snapshot): every key still belongs to the owner, with the purpose, it was
- * priced for, and every model's pricing still has the fingerprint it was priced with.
- */
+/** What the batch was priced with, for the write to check in its own snapshot. */
 function pricingBasis(enrichment: Enrichment): PricingBasis {
-  const keys = [...enrichment.owners];
-  const models = [...enrichment.fingerprints];
   return {
-    condition: (p) => `(SELECT count(*) FROM api_keys k
-                 JOIN unnest($${p}::uuid[], $${p + 1}::uuid[], $${p + 2}::text[]) AS b(id, user_id, purpose)
-                   ON k.id = b.id AND k.user_id = b.user_id AND k.purpose = b.purpose) = cardinality($${p}::uuid[])
-       AND (SELECT count(*) FROM (${modelFingerprintsSql(`$${p + 3}`)}) f
-                 JOIN unnest($${p + 3}::text[], $${p + 4}::text[]) AS b(alias, fingerprint)
-                   ON f.alias = b.alias AND f.fingerprint = b.fingerprint) = cardinality($${p + 3}::text[])`,
-    values: [keys.map(([id]) => id), keys.map(([, o]) => o.userId), keys.map(([, o]) => o.purpose), models.map(([alias]) => alias), models.map(([, f]) => f)],
+    keys: [...enrichment.owners].map(([id, owner]) => [id, owner.userId, owner.purpose] as const),
+    models: [...enrichment.fingerprints],
   };
 }
 
