@@ -16,9 +16,10 @@
  * path from 4 concurrent writers (the queue's max_concurrency), and through the Neon driver over
  * the loopback WebSocket bridge (the production driver; it adds the bridge hop).
  *
- * Then the end-to-end lag (bench/consumer-lag.ts): the `npm start` stack under `wrangler dev` on the
- * same database, BENCH_LAG_RATE requests/s for BENCH_LAG_SECONDS, lag = analytics row written −
- * request arrival − duration. BENCH_LAG=0 skips it (lag_* are then null).
+ * Then the end-to-end lag (bench/consumer-lag.ts): both workers in one workerd (Miniflare, each
+ * configured from its wrangler.toml, the local queue between them) on the same database,
+ * BENCH_LAG_RATE requests/s for BENCH_LAG_SECONDS, lag = analytics row written − request arrival −
+ * duration. BENCH_LAG=0 skips it (lag_* are then null).
  *
  * Environment: DATABASE_URL (else embedded), BENCH_BATCHES (default 100), BENCH_USERS (50),
  * BENCH_LAG (1), BENCH_LAG_RATE (200), BENCH_LAG_SECONDS (10).

@@ -21,7 +21,7 @@
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile()). Loopback
  * only; stops by itself.
  */
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
@@ -32,6 +32,7 @@ import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrate } from "../dev/migrate.ts";
 import { seedDemo } from "../dev/seed.ts";
 import { ROOT } from "../dev/stack.ts";
+import { buildBundle } from "./workerd.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
 
@@ -184,11 +185,7 @@ async function main(): Promise<void> {
     log("building the gateway bundle (wrangler deploy --dry-run)");
     const outDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
     cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
-    execFileSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir, "-c", join(ROOT, "wrangler.toml")], {
-      cwd: ROOT,
-      stdio: "ignore",
-      env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
-    });
+    buildBundle(join(ROOT, "wrangler.toml"), outDir);
 
     log("starting the mock upstream (own process)");
     const mockProc = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "bench/mock-server.ts")], { stdio: ["pipe", "pipe", "inherit"] });
