@@ -237,7 +237,16 @@ type ResultRow = { basis_current: boolean; recorded: number; charged: number; us
 export async function writeUsage(client: SqlClient, rows: readonly AnalyticsRow[], basis: PricingBasis = NO_BASIS): Promise<UsageWriteResult> {
   if (rows.length === 0) return { basisCurrent: true, recorded: 0, charged: 0, balanceChanges: [] };
   const call = usageWriteCall(rows, basis);
-  const { rows: out } = await client.query<ResultRow>(call.text, call.values);
+  let out: ResultRow[];
+  try {
+    ({ rows: out } = await client.query<ResultRow>(call.text, call.values));
+  } catch (err) {
+    // 42883 undefined_function: this code is newer than the database's schema.
+    if ((err as { code?: unknown }).code === "42883" && String((err as Error).message).includes(USAGE_WRITE_FUNCTION)) {
+      throw new Error(`the database has no ${USAGE_WRITE_FUNCTION} of this version: apply the migrations (npm run db:migrate) before deploying the consumer. (${(err as Error).message})`);
+    }
+    throw err;
+  }
   const r = out[0];
   if (!r) throw new Error("usage write returned no result row");
   const balanceChanges = r.users.map((userId, i): BalanceChange => {

@@ -169,6 +169,17 @@ describe(USAGE_WRITE_FUNCTION, () => {
     expect(rows[0]!.args, fix).toBe(usageWriteFunctionArguments());
     expect(rows[0]!.body, fix).toBe(usageWriteFunctionBody());
   });
+
+  it("missing from an unmigrated database: the error says to apply the migrations", async () => {
+    const c = clients[0]!;
+    await c.query("BEGIN");
+    try {
+      await c.query(`DROP FUNCTION ${USAGE_WRITE_FUNCTION}`);
+      await expect(writeUsageBatch(c, [sampleMessage({ model: null, api_key_id: null, access: "unauthenticated" })])).rejects.toThrow(/apply the migrations \(npm run db:migrate\)/);
+    } finally {
+      await c.query("ROLLBACK");
+    }
+  });
 });
 
 describe("arrayLiteral", () => {
