@@ -28,6 +28,7 @@ function workersProject(
             NEON_WS_PROXY: inject("wsProxy"),
             NEON_INSECURE_WEBSOCKET: "true",
             MOCK_UPSTREAM_URL: inject("mockUrl"),
+            TEST_DATABASE_EMBEDDED: String(inject("databaseEmbedded")),
             ADMIN_TOKEN: "test-admin-token-0123456789",
             ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           },

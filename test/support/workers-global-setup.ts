@@ -13,6 +13,8 @@ declare module "vitest" {
     databaseUrl: string;
     wsProxy: string;
     mockUrl: string;
+    /** The embedded Postgres serves every connection in one session (no concurrent transactions). */
+    databaseEmbedded: boolean;
   }
 }
 
@@ -23,6 +25,7 @@ export default async function setup(project: TestProject) {
   project.provide("databaseUrl", db.url);
   project.provide("wsProxy", bridge.proxy);
   project.provide("mockUrl", mock.url);
+  project.provide("databaseEmbedded", db.embedded);
   return async () => {
     await mock.close();
     await bridge.close();

@@ -2,5 +2,6 @@
 declare namespace Cloudflare {
   interface Env {
     MOCK_UPSTREAM_URL: string;
+    TEST_DATABASE_EMBEDDED: "true" | "false";
   }
 }

@@ -128,6 +128,43 @@ describe("401 / 403 / 404: who and what", () => {
   });
 });
 
+describe("a slow database", () => {
+  // The embedded Postgres serves every connection in one session, so a lock one connection holds
+  // would block the test's own queries too: this needs a real server.
+  it.skipIf(env.TEST_DATABASE_EMBEDDED === "true")("while one request waits on Postgres, others for the same key and model are answered from the just-expired entries", async () => {
+    const slowKey = (await createKey(pool, await createUser(pool))).key;
+    const body = { model: model.alias, messages: [{ role: "user", content: "hi" }] };
+    // Postgres becomes slow for real: every read of api_keys waits behind this lock (the
+    // connection is opened first, so taking the lock is one quick statement).
+    const locker = await pool.connect();
+    let first: Promise<Response> | undefined;
+    let firstDone = false;
+    try {
+      const warm = await post("/chat/completions", body, slowKey);
+      expect(warm.status).toBe(200);
+      await warm.body?.cancel();
+      await locker.query("BEGIN");
+      await sleep(TTL + 10); // the entries have expired; while a read runs they may be served for one more TTL
+      await locker.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
+      first = post("/chat/completions", body, slowKey);
+      void first.then(() => (firstDone = true));
+      // Until the first request's read is queued behind the lock.
+      while (Number((await pool.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass")).rows[0].n) === 0) await sleep(5);
+      const second = await post("/chat/completions", body, slowKey);
+      // Served without waiting for Postgres: the first request is still blocked behind the lock.
+      expect(second.status).toBe(200);
+      await second.body?.cancel();
+      expect(firstDone).toBe(false);
+    } finally {
+      await locker.query("ROLLBACK").catch(() => undefined);
+      locker.release();
+    }
+    const res = await first!;
+    expect(res.status).toBe(200);
+    await res.body?.cancel();
+  });
+});
+
 describe("402: credit", () => {
   it("a priced model needs a positive balance; free models stay usable; a top-up restores access", async () => {
     const userId = await createUser(pool);
