@@ -16,7 +16,7 @@ import type { MeterState } from "./meter.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
-import { clientStream, IdleReader } from "./stream.ts";
+import { clientStream, eachUpstreamChunk, IdleReader } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -89,12 +89,7 @@ function relayAsResponses(
   let upstreamFailed = false;
   const pump = (async () => {
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
-        send(translator.push(value));
-      }
+      await eachUpstreamChunk(reader, meter, (value) => send(translator.push(value)));
       send(translator.finish(true));
       client.close();
     } catch (err) {

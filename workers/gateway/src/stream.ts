@@ -90,6 +90,21 @@ export class IdleReader {
 }
 
 /**
+ * Reads the upstream to its end, handing each chunk to `onChunk` (awaited only when it returns a
+ * promise) and stamping the request's time to first byte at the first one. Throws what broke the
+ * read (a cut, the idle watchdog) or what `onChunk` threw.
+ */
+export async function eachUpstreamChunk(reader: IdleReader, meter: MeterState, onChunk: (bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
+    const pending = onChunk(value);
+    if (pending) await pending;
+  }
+}
+
+/**
  * The client's side of a relayed stream: bytes go out as they come, and once the client has gone
  * (cancelled, or the stream can no longer take bytes) sending is a no-op, so the upstream can still
  * be read to the end for metering.
@@ -161,12 +176,7 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
   let upstreamFailed = false;
   const pump = (async () => {
     try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
-        await send(tee.push(value));
-      }
+      await eachUpstreamChunk(reader, meter, (value) => send(tee.push(value)));
       await send(tee.end());
       client.close();
     } catch (err) {
