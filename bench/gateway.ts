@@ -8,6 +8,9 @@
  *   gateway          the real gateway bundle (as `wrangler deploy` builds it) with metering on:
  *                    key/model/access from warm per-isolate caches, one usage message per request
  *                    to the queue (sent in bundles), the SSE relay for streams
+ *   bare-gateway     (throughput only) a worker doing just the steps no gateway can skip, with
+ *                    constants for its key and model (BARE_GATEWAY_SCRIPT): the ceiling for the
+ *                    gateway's throughput on this machine
  *
  * Latency: interleaved requests (each round runs every path once, in shuffled order), instant
  * upstream. Time to first byte: the same, with a realistic stream (50 ms to the first frame,
@@ -137,27 +140,21 @@ async function windowLoad(target: Target, ms: number, stream: boolean): Promise<
   return done;
 }
 
-/** Alternating windows (a, b, a, b, …); returns requests per second for each. */
-async function alternating(a: Target, b: Target, stream: boolean): Promise<[number, number]> {
-  let na = 0;
-  let nb = 0;
-  await windowLoad(a, 300, stream); // warm both
-  await windowLoad(b, 300, stream);
+/**
+ * Alternating windows, every path once per round with the order rotating from round to round (a b c,
+ * b c a, c a b, …); returns requests per second for each path.
+ */
+async function alternating(targets: Target[], stream: boolean): Promise<number[]> {
+  const done = targets.map(() => 0);
+  for (const t of targets) await windowLoad(t, 300, stream); // warm every path
   for (let w = 0; w < WINDOWS; w++) {
-    const first = w % 2 === 0 ? a : b;
-    const second = first === a ? b : a;
-    const r1 = await windowLoad(first, WINDOW_MS, stream);
-    const r2 = await windowLoad(second, WINDOW_MS, stream);
-    if (first === a) {
-      na += r1;
-      nb += r2;
-    } else {
-      na += r2;
-      nb += r1;
+    for (let k = 0; k < targets.length; k++) {
+      const i = (w + k) % targets.length;
+      done[i]! += await windowLoad(targets[i]!, WINDOW_MS, stream);
     }
   }
   const seconds = (WINDOWS * WINDOW_MS) / 1000;
-  return [na / seconds, nb / seconds];
+  return done.map((n) => n / seconds);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -171,6 +168,55 @@ export default {
       method: request.method, headers: { "content-type": "application/json" }, body: request.body,
     });
     return TRANSFORM ? new Response(upstream.body.pipeThrough(new TransformStream()), upstream) : upstream;
+  },
+};`;
+
+/**
+ * The bare gateway: only the steps no gateway can skip on a JSON request, with no framework, no
+ * validation, no database and no rate limiting (its key and model are constants). Read and parse
+ * the body, hash the key and look it up, swap the model name, fetch under a timeout, read and
+ * parse the answer, swap the name back, answer, and keep one usage record for a queue message sent
+ * per 25 ms (as the real outbox does). Its throughput is the ceiling for the real gateway's on this
+ * machine: the distance to it is what our code costs beyond the unavoidable.
+ */
+const BARE_GATEWAY_SCRIPT = `
+import { createHash } from "node:crypto";
+const models = new Map([["demo-model", "mock-gpt"]]);
+const keys = new Map();
+const outbox = [];
+let flushing = false;
+export default {
+  async fetch(request, env, ctx) {
+    const startedAt = Date.now();
+    const eventId = crypto.randomUUID();
+    const body = await request.json();
+    const token = (request.headers.get("authorization") ?? "").slice(7);
+    const hash = createHash("sha256").update(token).digest("hex");
+    if (!keys.has(hash)) keys.set(hash, { id: hash.slice(0, 8) });
+    const upstreamModel = models.get(body.model);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 600000);
+    const upstream = await fetch(env.UPSTREAM + "/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...body, model: upstreamModel }),
+      signal: controller.signal,
+    });
+    const payload = JSON.parse(await upstream.text());
+    clearTimeout(timer);
+    payload.model = body.model;
+    const response = new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
+    outbox.push({ v: 1, event_id: eventId, timestamp: new Date(startedAt).toISOString(), api_key_id: keys.get(hash).id, model: body.model,
+      served_model: upstreamModel, status_code: upstream.status, duration_ms: Date.now() - startedAt, usage: payload.usage,
+      user_agent: request.headers.get("user-agent") });
+    if (!flushing) {
+      flushing = true;
+      ctx.waitUntil(new Promise((r) => setTimeout(r, 25)).then(() => {
+        flushing = false;
+        return env.USAGE_QUEUE.send({ kind: "usage_bundle", v: 1, messages: outbox.splice(0) }, { contentType: "json" });
+      }));
+    }
+    return response;
   },
 };`;
 
@@ -250,9 +296,15 @@ async function main(): Promise<void> {
     const inspect = PROFILE ? { inspectorPort: 0 } : {};
     const floorMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
     const transformMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
-    cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose());
-    await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready]);
-    const [gwUrl, floorUrl, transformUrl] = await Promise.all([gatewayMf, floorMf, transformMf].map((mf) => mf.unsafeGetDirectURL()));
+    const bareMf = new Miniflare({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
+    cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose(), () => bareMf.dispose());
+    await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready, bareMf.ready]);
+    const [gwUrl, floorUrl, transformUrl, bareUrl] = await Promise.all([
+      gatewayMf.unsafeGetDirectURL(),
+      floorMf.unsafeGetDirectURL(),
+      transformMf.unsafeGetDirectURL(),
+      bareMf.unsafeGetDirectURL(),
+    ]);
     const seed = await seedDemo({ gatewayUrl: gwUrl.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt" });
     // Two more models on the same upstream, both reporting realistic prompt sizes (the mock's
     // `count` mode): one with a cache tariff (cache layer on), one without (off).
@@ -282,6 +334,7 @@ async function main(): Promise<void> {
     const floor: Target = { name: "floor", url: new URL("/ai/v1/chat/completions", floorUrl).toString(), headers: {}, model: "mock-gpt" };
     const transformFloor: Target = { name: "transform-floor", url: new URL("/ai/v1/chat/completions", transformUrl).toString(), headers: {}, model: "mock-gpt" };
     const gateway: Target = { name: "gateway", url: new URL("/ai/v1/chat/completions", gwUrl).toString(), headers: auth, model: "demo-model" };
+    const bareGateway: Target = { name: "bare-gateway", url: new URL("/ai/v1/chat/completions", bareUrl).toString(), headers: auth, model: "demo-model" };
     const longPrompt = (marker: boolean) => [
       { role: "system", content: [{ type: "text", text: "You are a careful assistant for a billing platform. ".repeat(80), ...(marker ? { cache_control: { type: "ephemeral" } } : {}) }] },
       { role: "user", content: "How do prompt caches work?" },
@@ -315,10 +368,10 @@ async function main(): Promise<void> {
     // ---- throughput, instant upstream
     await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
     log(`throughput (non-streaming): ${WINDOWS} alternating ${WINDOW_MS} ms windows per path, concurrency ${CONCURRENCY}`);
-    const [floorRps, gatewayRps] = await alternating(floor, gateway, false);
+    const [floorRps, gatewayRps, bareRps] = await alternating([floor, gateway, bareGateway], false) as [number, number, number];
     await mockConfig({ ttfbMs: 0, frames: 20, frameIntervalMs: 0 });
     log(`throughput (streaming, 20 frames): ${WINDOWS} alternating windows per path`);
-    const [transformRps, gatewayStreamRps] = await alternating(transformFloor, gateway, true);
+    const [transformRps, gatewayStreamRps] = await alternating([transformFloor, gateway], true) as [number, number];
 
     // ---- cache layer on (warm index) vs off, same prompt
     await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
@@ -327,7 +380,7 @@ async function main(): Promise<void> {
     const cacheTtfb = await interleaved([cacheOn, cacheOff], TTFB_ROUNDS, true);
     await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
     log(`cache layer throughput: ${WINDOWS} alternating windows per path`);
-    const [cacheOffRps, cacheOnRps] = await alternating(cacheOff, cacheOn, false);
+    const [cacheOffRps, cacheOnRps] = await alternating([cacheOff, cacheOn], false) as [number, number];
 
     // ---- report
     const p = (name: string, m: Map<string, Timing[]>, f: (t: Timing) => number, q: number) => percentile(m.get(name)!.map(f), q);
@@ -358,10 +411,14 @@ async function main(): Promise<void> {
       stream_rps_ratio_vs_transform_floor: round(gatewayStreamRps / transformRps),
       cache_ttfb_added_p50_ms: round(p("cache-on", cacheTtfb, first, 50) - p("cache-off", cacheTtfb, first, 50)),
       cache_rps_ratio: round(cacheOnRps / cacheOffRps),
+      // What the floors alone add, and the bare gateway's throughput: the limits this machine sets.
       floor_added_p50_ms: round(floorAddedP50),
+      floor_ttfb_added_p50_ms: round(p("transform-floor", ttfb, first, 50) - p("direct", ttfb, first, 50)),
+      bare_gateway_rps_ratio_vs_floor: round(bareRps / floorRps),
       rps: {
         floor: Math.round(floorRps),
         gateway: Math.round(gatewayRps),
+        bare_gateway: Math.round(bareRps),
         transform_floor_stream: Math.round(transformRps),
         gateway_stream: Math.round(gatewayStreamRps),
         cache_off: Math.round(cacheOffRps),
@@ -369,7 +426,7 @@ async function main(): Promise<void> {
       },
     };
     console.log(
-      `\n${table}\n\nthroughput (req/s at concurrency ${CONCURRENCY}): floor ${result.rps.floor}, gateway ${result.rps.gateway}; ` +
+      `\n${table}\n\nthroughput (req/s at concurrency ${CONCURRENCY}): floor ${result.rps.floor}, gateway ${result.rps.gateway}, bare gateway ${result.rps.bare_gateway}; ` +
         `streaming: transform-floor ${result.rps.transform_floor_stream}, gateway ${result.rps.gateway_stream}; ` +
         `cache layer: off ${result.rps.cache_off}, on ${result.rps.cache_on}\n`,
     );
