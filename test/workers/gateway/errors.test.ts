@@ -165,6 +165,36 @@ describe("a slow database", () => {
   });
 });
 
+describe("a cold isolate", () => {
+  // Needs a real server, like the slow-database test above.
+  it.skipIf(env.TEST_DATABASE_EMBEDDED === "true")("a burst for a key and model with nothing cached opens one Postgres read, and every request is answered from it", async () => {
+    // A key never presented before: nothing about it is cached, so no request can be served stale.
+    const coldKey = (await createKey(pool, await createUser(pool))).key;
+    const body = { model: model.alias, messages: [{ role: "user", content: "hi" }] };
+    const waiting = async () => Number((await pool.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass")).rows[0].n);
+    const locker = await pool.connect();
+    let burst: Promise<Response>[] = [];
+    try {
+      await locker.query("BEGIN");
+      await locker.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
+      burst = Array.from({ length: 5 }, () => post("/chat/completions", body, coldKey));
+      while ((await waiting()) === 0) await sleep(5);
+      // Time for the rest of the burst to reach Postgres, if it were going to (they arrive within
+      // milliseconds); less than a TTL, after which a read still under way counts as lost and the
+      // waiting requests read for themselves.
+      await sleep(TTL / 2);
+      expect(await waiting()).toBe(1);
+    } finally {
+      await locker.query("ROLLBACK").catch(() => undefined);
+      locker.release();
+    }
+    for (const res of await Promise.all(burst)) {
+      expect(res.status).toBe(200);
+      await res.body?.cancel();
+    }
+  });
+});
+
 describe("402: credit", () => {
   it("a priced model needs a positive balance; free models stay usable; a top-up restores access", async () => {
     const userId = await createUser(pool);

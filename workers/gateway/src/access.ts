@@ -16,7 +16,8 @@
  * in the isolate, other requests for the pair whose entries have expired are answered from them
  * for up to one more TTL rather than each opening a connection (when Postgres is slow to answer,
  * that pile-up is what exhausted its connections). So an answer is normally at most one TTL old,
- * and never more than two.
+ * and never more than two. With nothing that recent to serve (a cold isolate hit by a burst), the
+ * others wait for that read instead of each starting their own.
  */
 import { hashApiKey } from "../../../shared/api-keys.ts";
 import { createPool, type Pool } from "../../../shared/db.ts";
@@ -135,9 +136,12 @@ export async function resolveInference(
     // Someone in this isolate is already reading this pair: answer from the values that just
     // expired (at most one TTL ago) instead of opening one more connection. When reads are slow,
     // that is what keeps a busy isolate from opening a connection per request.
-    const stale = isReading(pair, now, ttl) ? staleAccess(hash, alias, now, ttl) : null;
-    if (stale) {
-      ({ key, model, allowed, hasCredit } = stale);
+    const busy = isReading(pair, now, ttl);
+    // Nothing recent enough to serve (a cold isolate, or one idle for two TTLs): wait for that read
+    // rather than open a connection per request of a burst.
+    const shared = busy ? (staleAccess(hash, alias, now, ttl) ?? (await awaitOtherRead(hash, alias, pair, ttl))) : null;
+    if (shared) {
+      ({ key, model, allowed, hasCredit } = shared);
     } else {
       reading.set(pair, now);
       try {
@@ -174,6 +178,25 @@ function staleAccess(hash: string, alias: string, now: number, graceMs: number) 
   const hasCredit = credit.stale(key.userId, now, graceMs);
   if (allowed === undefined || hasCredit === undefined) return null;
   return { key, model, allowed, hasCredit };
+}
+
+/** How often a request waiting for another request's read of the same pair looks at the cache. */
+const READ_POLL_MS = 5;
+
+/**
+ * Waits for the read of the pair that another request in this isolate has under way, watching the
+ * cache on this request's own timer (no request ever awaits another request's promise). Returns
+ * the pair's answer once that read has stored it; null when the read ended without one (it failed,
+ * or the alias is unknown) or has run for longer than a TTL: the caller then reads for itself.
+ */
+async function awaitOtherRead(hash: string, alias: string, pair: string, ttl: number) {
+  for (;;) {
+    await new Promise((resolve) => setTimeout(resolve, READ_POLL_MS));
+    const now = Date.now();
+    const fresh = staleAccess(hash, alias, now, 0);
+    if (fresh) return fresh;
+    if (!isReading(pair, now, ttl)) return null;
+  }
 }
 
 /** Stores one access row in the caches and returns what the gates need from it. */
