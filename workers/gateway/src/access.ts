@@ -180,8 +180,13 @@ function staleAccess(hash: string, alias: string, now: number, graceMs: number) 
   return { key, model, allowed, hasCredit };
 }
 
-/** How often a request waiting for another request's read of the same pair looks at the cache. */
-const READ_POLL_MS = 5;
+/**
+ * When a request waiting for another request's read of the same pair looks at the cache: first
+ * after 5 ms, then at doubling intervals up to 50 ms apart (a slow read does not cost a big burst
+ * a timer per request every few milliseconds).
+ */
+const READ_POLL_FIRST_MS = 5;
+const READ_POLL_MAX_MS = 50;
 
 /**
  * Waits for the read of the pair that another request in this isolate has under way, watching the
@@ -190,8 +195,8 @@ const READ_POLL_MS = 5;
  * or the alias is unknown) or has run for longer than a TTL: the caller then reads for itself.
  */
 async function awaitOtherRead(hash: string, alias: string, pair: string, ttl: number) {
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, READ_POLL_MS));
+  for (let wait = READ_POLL_FIRST_MS; ; wait = Math.min(wait * 2, READ_POLL_MAX_MS)) {
+    await new Promise((resolve) => setTimeout(resolve, wait));
     const now = Date.now();
     const fresh = staleAccess(hash, alias, now, 0);
     if (fresh) return fresh;
