@@ -1,6 +1,7 @@
 /**
- * Relays an upstream SSE stream to the client through one JavaScript stream hop. Bytes go out as
- * they arrive (shared/sse-tee.ts decides what, if anything, is changed); the meter learns usage,
+ * Relays an upstream SSE stream to the client: one JavaScript read loop over the upstream body,
+ * writing into the runtime's native pipe to the response (no JavaScript stream in between). Bytes
+ * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); the meter learns usage,
  * finish reason, errors and truncation.
  *
  * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client: if
@@ -120,35 +121,39 @@ export interface ClientStream {
 }
 
 export function clientStream(onCancel?: () => void): ClientStream {
-  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  // The runtime's own byte pipe, not a JavaScript ReadableStream: a write hands the bytes straight
+  // to the response (measured here: about a fifth more streams per second than enqueueing into a
+  // JavaScript stream). Writes are not awaited, as enqueues were not: the relay never waits on a
+  // slow client, and the pipe keeps them in order.
+  const { readable, writable } = new IdentityTransformStream();
+  const writer = writable.getWriter();
   let gone = false;
-  const body = new ReadableStream<Uint8Array>({
-    start(c) {
-      controller = c;
-    },
-    cancel() {
-      gone = true;
-      onCancel?.();
-    },
-  });
+  let ended = false;
+  const leave = () => {
+    if (gone || ended) return;
+    gone = true;
+    onCancel?.();
+  };
+  // The client cancelling its side errors ours: a write or `closed` rejects.
+  writer.closed.catch(leave);
   return {
-    body,
+    body: readable,
     get gone() {
       return gone;
     },
     send(bytes) {
       if (gone || bytes.length === 0) return;
-      try {
-        controller.enqueue(bytes);
-      } catch {
-        gone = true; // cancelled between the check and the enqueue
-      }
+      writer.write(bytes).catch(leave);
     },
     close() {
-      if (!gone) controller.close();
+      if (gone) return;
+      ended = true;
+      writer.close().catch(() => undefined);
     },
     fail(err) {
-      if (!gone) controller.error(err instanceof Error ? err : new Error(String(err)));
+      if (gone) return;
+      ended = true;
+      writer.abort(err instanceof Error ? err : new Error(String(err))).catch(() => undefined);
     },
   };
 }
