@@ -1,8 +1,8 @@
 /**
  * Relays an upstream SSE stream to the client: one JavaScript read loop over the upstream body,
  * writing into the runtime's native pipe to the response (no JavaScript stream in between). Bytes
- * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); the meter learns usage,
- * finish reason, errors and truncation.
+ * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); the meter
+ * learns usage, finish reason, errors and truncation.
  *
  * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client: if
  * the client disconnects, the pump keeps reading (discarding) so the usage the upstream reports
