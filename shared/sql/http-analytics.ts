@@ -3,7 +3,7 @@
  */
 import type { UsageMessageV1 } from "../usage-message.ts";
 import { byKey } from "./lock-order.ts";
-import { unnestInsert, type Column, type Query } from "./unnest-insert.ts";
+import { unnestInsert, unnestValues, type Column, type Query } from "./unnest-insert.ts";
 
 /** A usage message after enrichment (who the key belongs to) and pricing. */
 export interface AnalyticsRow {
@@ -64,6 +64,11 @@ export const HTTP_ANALYTICS_COLUMNS: readonly Column<AnalyticsRow>[] = [
  * UNNEST rows. `where`, if given, is a condition on which all rows are written or none.
  */
 export function insertHttpAnalytics(rows: readonly AnalyticsRow[], where = "", returning = "event_id"): Query {
-  const sorted = [...rows].sort(byKey((r) => r.message.event_id.toLowerCase()));
-  return unnestInsert("http_analytics", HTTP_ANALYTICS_COLUMNS, sorted, `${where ? `WHERE ${where} ` : ""}ON CONFLICT (event_id) DO NOTHING RETURNING ${returning}`);
+  const { text } = unnestInsert("http_analytics", HTTP_ANALYTICS_COLUMNS, [], `${where ? `WHERE ${where} ` : ""}ON CONFLICT (event_id) DO NOTHING RETURNING ${returning}`);
+  return { text, values: httpAnalyticsValues(rows) };
+}
+
+/** The rows' column arrays, in event_id order (why: insertHttpAnalytics), for callers that bring their own statement. */
+export function httpAnalyticsValues(rows: readonly AnalyticsRow[]): unknown[][] {
+  return unnestValues(HTTP_ANALYTICS_COLUMNS, [...rows].sort(byKey((r) => r.message.event_id.toLowerCase())));
 }

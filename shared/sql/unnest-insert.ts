@@ -21,11 +21,16 @@ export function unnestSelectList(columns: readonly (readonly [name: string, pgTy
   return columns.map(([name, type], i) => `unnest($${first + i}::${type}[])${named ? ` AS ${name}` : ""}`).join(", ");
 }
 
+/** One array per column, in column order: the parameters an unnest INSERT takes. */
+export function unnestValues<Row>(columns: readonly Column<Row>[], rows: readonly Row[]): unknown[][] {
+  return columns.map(([, , value]) => rows.map(value));
+}
+
 export function unnestInsert<Row>(table: string, columns: readonly Column<Row>[], rows: readonly Row[], tail = ""): Query {
   const names = columns.map(([name]) => name).join(", ");
   return {
     text: `INSERT INTO ${table} (${names}) SELECT ${unnestSelectList(columns)} ${tail}`.trim(),
-    values: columns.map(([, , value]) => rows.map(value)),
+    values: unnestValues(columns, rows),
   };
 }
 

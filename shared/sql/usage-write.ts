@@ -43,7 +43,7 @@
  */
 import { Money, moneyText } from "../pricing.ts";
 import type { SqlClient } from "./client.ts";
-import { HTTP_ANALYTICS_COLUMNS, insertHttpAnalytics, type AnalyticsRow } from "./http-analytics.ts";
+import { HTTP_ANALYTICS_COLUMNS, httpAnalyticsValues, insertHttpAnalytics, type AnalyticsRow } from "./http-analytics.ts";
 import { signedAmountSql, type BalanceChange, type LedgerEntry } from "./ledger.ts";
 import { byKey } from "./lock-order.ts";
 import { modelFingerprintsSql } from "./model-fingerprint.ts";
@@ -222,7 +222,7 @@ LANGUAGE plpgsql AS $body$${usageWriteFunctionBody()}$body$;`;
 /** The call: the rows' column arrays and the basis arrays, as array literals. */
 export function usageWriteCall(rows: readonly AnalyticsRow[], basis: PricingBasis = NO_BASIS): { text: string; values: string[] } {
   const values = [
-    ...insertHttpAnalytics(rows).values,
+    ...httpAnalyticsValues(rows),
     basis.keys.map(([id]) => id),
     basis.keys.map(([, userId]) => userId),
     basis.keys.map(([, , purpose]) => purpose),
