@@ -24,6 +24,11 @@ async function grant(userId: string, amount: string, sourceId = crypto.randomUUI
   await pool.query("INSERT INTO credits_transactions (user_id, transaction_type, amount, source_id) VALUES ($1, 'admin_grant', $2, $3)", [userId, amount, sourceId]);
 }
 
+/** How many queries are waiting for a lock on api_keys (the slow-database tests hold one). */
+async function apiKeysLockWaiters(): Promise<number> {
+  return Number((await pool.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass")).rows[0].n);
+}
+
 /** Retries `fn` until it gives `status` or the deadline passes; returns the time it took. */
 async function untilStatus(status: number, fn: () => Promise<Response>, withinMs: number): Promise<number> {
   const started = Date.now();
@@ -149,7 +154,7 @@ describe("a slow database", () => {
       first = post("/chat/completions", body, slowKey);
       void first.then(() => (firstDone = true));
       // Until the first request's read is queued behind the lock.
-      while (Number((await pool.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass")).rows[0].n) === 0) await sleep(5);
+      while ((await apiKeysLockWaiters()) === 0) await sleep(5);
       const second = await post("/chat/completions", body, slowKey);
       // Served without waiting for Postgres: the first request is still blocked behind the lock.
       expect(second.status).toBe(200);
@@ -171,19 +176,18 @@ describe("a cold isolate", () => {
     // A key never presented before: nothing about it is cached, so no request can be served stale.
     const coldKey = (await createKey(pool, await createUser(pool))).key;
     const body = { model: model.alias, messages: [{ role: "user", content: "hi" }] };
-    const waiting = async () => Number((await pool.query("SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'api_keys'::regclass")).rows[0].n);
     const locker = await pool.connect();
     let burst: Promise<Response>[] = [];
     try {
       await locker.query("BEGIN");
       await locker.query("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE");
       burst = Array.from({ length: 5 }, () => post("/chat/completions", body, coldKey));
-      while ((await waiting()) === 0) await sleep(5);
+      while ((await apiKeysLockWaiters()) === 0) await sleep(5);
       // Time for the rest of the burst to reach Postgres, if it were going to (they arrive within
       // milliseconds); less than a TTL, after which a read still under way counts as lost and the
       // waiting requests read for themselves.
       await sleep(TTL / 2);
-      expect(await waiting()).toBe(1);
+      expect(await apiKeysLockWaiters()).toBe(1);
     } finally {
       await locker.query("ROLLBACK").catch(() => undefined);
       locker.release();

@@ -134,18 +134,18 @@ export async function resolveInference(
 
   if (key === undefined || model === undefined || (key && (allowed === undefined || hasCredit === undefined))) {
     // Someone in this isolate is already reading this pair: answer from the values that just
-    // expired (at most one TTL ago) instead of opening one more connection. When reads are slow,
-    // that is what keeps a busy isolate from opening a connection per request.
-    const busy = isReading(pair, now, ttl);
-    // Nothing recent enough to serve (a cold isolate, or one idle for two TTLs): wait for that read
-    // rather than open a connection per request of a burst.
-    const shared = busy ? (staleAccess(hash, alias, now, ttl) ?? (await awaitOtherRead(hash, alias, pair, ttl))) : null;
+    // expired (at most one TTL ago) or, with nothing that recent (a cold or long-idle isolate),
+    // wait for that read, instead of opening one more connection. When reads are slow or a burst
+    // meets a cold isolate, that is what keeps it from opening a connection per request.
+    const shared = isReading(pair, now, ttl) ? (staleAccess(hash, alias, now, ttl) ?? (await awaitOtherRead(hash, alias, pair, ttl))) : null;
     if (shared) {
       ({ key, model, allowed, hasCredit } = shared);
     } else {
-      reading.set(pair, now);
+      // Not `now`: a request that waited for another's read in vain reads from this moment.
+      const started = Date.now();
+      reading.set(pair, started);
       try {
-        ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, now));
+        ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, started));
       } finally {
         reading.delete(pair);
       }
