@@ -1,30 +1,22 @@
 /**
  * Which requests may speak for a batch. The `x-fusillade-*` headers choose the tariff (completion
  * window, batch creation time), so they are read only from `batch`-purpose keys — keys minted for
- * a trusted batch runner — and from no other caller.
+ * a trusted batch runner — and checked (shared/batch-headers.ts); from any other key they are
+ * ignored.
  */
+import { BatchHeaderError, batchInfoFrom } from "../../../shared/batch-headers.ts";
+import { ApiError } from "../../../shared/errors.ts";
 import type { BatchInfo } from "../../../shared/usage-message.ts";
+import type { GatewayConfig } from "./config.ts";
 import type { KeyRecord } from "./store.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** Batch metadata from the batch runner's headers. */
-export function batchInfoFrom(headers: Headers): BatchInfo {
-  const batchId = headers.get("x-fusillade-batch-id");
-  const requestId = headers.get("x-fusillade-request-id");
-  const createdAt = headers.get("x-fusillade-batch-created-at");
-  const created = createdAt && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt).toISOString() : null;
-  return {
-    batch_id: batchId && UUID.test(batchId) ? batchId.toLowerCase() : null,
-    request_id: requestId && UUID.test(requestId) ? requestId.toLowerCase() : null,
-    custom_id: headers.get("x-fusillade-custom-id"),
-    completion_window: headers.get("x-fusillade-batch-completion-window"),
-    created_at: created,
-    request_source: headers.get("x-fusillade-request-source") ?? "",
-  };
-}
-
-/** The batch metadata a request may carry: only a `batch` key's, else none. */
-export function trustedBatchInfo(key: KeyRecord, headers: Headers): BatchInfo | null {
-  return key.purpose === "batch" ? batchInfoFrom(headers) : null;
+/** The batch metadata a request may carry: a `batch` key's, checked (400 naming the header), else none. */
+export function trustedBatchInfo(key: KeyRecord, headers: Headers, config: GatewayConfig, now: number): BatchInfo | null {
+  if (key.purpose !== "batch") return null;
+  try {
+    return batchInfoFrom(headers, config.BATCH_COMPLETION_WINDOWS, now);
+  } catch (err) {
+    if (err instanceof BatchHeaderError) throw new ApiError("invalid_request_error", err.message, { param: err.header });
+    throw err;
+  }
 }

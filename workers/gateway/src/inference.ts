@@ -112,7 +112,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
     const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
-    const batch = trustedBatchInfo(key, c.req.raw.headers);
+    const batch = trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
     if (batch) meter.batchTrusted(batch);
     await enforceRateLimits(c.env.RATE_LIMITER, key, model);
 
