@@ -8,7 +8,7 @@
  * silently dropped.
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
-import { z } from "zod";
+import * as z from "zod";
 import { usageFromOpenAI, type TokenUsage } from "./usage-message.ts";
 
 /** A request the adapter cannot express in chat; the gateway turns it into a 400 naming `param`. */

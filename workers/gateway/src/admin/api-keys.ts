@@ -7,7 +7,7 @@
  * cache for `ACCESS_CACHE_TTL_MS`, so a deleted or rotated-away key stops working within that time.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { API_KEY_PURPOSES, displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import { currentOwner, type AdminApp } from "./principal.ts";
