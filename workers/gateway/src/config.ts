@@ -2,7 +2,7 @@
  * The gateway's vars and secrets, parsed once per isolate at the boundary. Failing closed: a
  * missing or malformed setting answers 500 with the setting's name, never its value.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DbSettingsSchema } from "../../../shared/db.ts";
 import { windowMs } from "../../../shared/batch-headers.ts";
 import { TIERS, type Tier } from "../../../shared/prompt-cache/markers.ts";
