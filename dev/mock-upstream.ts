@@ -414,6 +414,14 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       return sendJson(res, 200, { virtual_model: body.model, tokenizer_version: version, segment_counts: counts, cumulative, total });
     }
 
+    // What OpenAI sends on every answer (the SDKs expose x-request-id as `_request_id`).
+    res.setHeader("x-request-id", `req_mock${instance}${++seq}`);
+    res.setHeader("openai-version", "2020-10-01");
+    res.setHeader("openai-processing-ms", "1");
+    res.setHeader("x-ratelimit-limit-requests", "10000");
+    res.setHeader("x-ratelimit-remaining-requests", "9999");
+    res.setHeader("x-ratelimit-reset-requests", "6ms");
+    res.setHeader("x-mock-internal", "not for clients");
     const o = optionsFor(typeof body.model === "string" ? body.model : "", options, body);
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;

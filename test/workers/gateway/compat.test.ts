@@ -6,6 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { newApp } from "../../../workers/gateway/src/app.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
 import { mockBase } from "./helpers.ts";
 
@@ -103,5 +104,80 @@ describe("the mock upstream answers like the real thing (item 5)", () => {
       input: [{ role: "user", content: "Weather in Paris?" }, call, { type: "function_call_output", call_id: call.call_id, output: "sunny" }],
     });
     expect(answer.output_text).toBe("Hello word1 word2");
+  });
+});
+
+describe("headers (item 3)", () => {
+  it("the upstream's x-request-id, openai-processing-ms, openai-version and x-ratelimit-* reach the client, JSON and streamed; nothing else of the upstream's", async () => {
+    const { data: chat, response, request_id } = await client.chat.completions.create({ model: model.alias, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect(request_id).toMatch(/^req_mock/);
+    expect(chat._request_id).toBe(request_id);
+    expect(response.headers.get("openai-version")).toBe("2020-10-01");
+    expect(response.headers.get("openai-processing-ms")).toMatch(/^\d+$/);
+    expect(response.headers.get("x-ratelimit-limit-requests")).toBe("10000");
+    expect(response.headers.get("x-ratelimit-remaining-requests")).toBe("9999");
+    expect(response.headers.get("x-mock-internal")).toBeNull();
+
+    const streamed = await client.chat.completions.create({ model: model.alias, messages: [{ role: "user", content: "hi" }], stream: true }).withResponse();
+    expect(streamed.request_id).toMatch(/^req_mock/);
+    expect(streamed.request_id).not.toBe(request_id);
+    for await (const _ of streamed.data);
+
+    const created = await client.responses.create({ model: model.alias, input: "hi" });
+    expect(created._request_id).toMatch(/^req_mock/);
+    const embedded = await client.embeddings.create({ model: model.alias, input: "a" });
+    expect(embedded._request_id).toMatch(/^req_mock/);
+  });
+
+  it("CORS: /ai/* answers preflight with 204 and lets any origin read answers and errors (default *)", async () => {
+    const preflight = await SELF.fetch("https://gateway.test/ai/v1/chat/completions", {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "authorization,content-type,x-stainless-os" },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBe("*");
+    expect(preflight.headers.get("access-control-allow-methods")).toContain("POST");
+    expect(preflight.headers.get("access-control-allow-headers")).toBe("authorization,content-type,x-stainless-os");
+
+    const answer = await SELF.fetch("https://gateway.test/ai/v1/chat/completions", {
+      method: "POST",
+      headers: { origin: "https://app.example.com", authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: model.alias, messages: [{ role: "user", content: "hi" }] }),
+    });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("access-control-allow-origin")).toBe("*");
+    const exposed = (answer.headers.get("access-control-expose-headers") ?? "").split(",");
+    expect(exposed).toEqual(expect.arrayContaining(["x-request-id", "openai-processing-ms", "x-ratelimit-remaining-requests", "x-tollgate-event-id"]));
+    await answer.text();
+
+    const refused = await SELF.fetch("https://gateway.test/ai/v1/models", { headers: { origin: "https://app.example.com" } });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("access-control-allow-origin")).toBe("*");
+  });
+
+  it("CORS: the admin API never answers cross-origin (no preflight, no Access-Control-* on answers)", async () => {
+    const preflight = await SELF.fetch("https://gateway.test/admin/api/v1/users", {
+      method: "OPTIONS",
+      headers: { origin: "https://app.example.com", "access-control-request-method": "GET", "access-control-request-headers": "authorization" },
+    });
+    expect(preflight.status).not.toBe(204);
+    expect(preflight.headers.get("access-control-allow-origin")).toBeNull();
+    const answer = await SELF.fetch("https://gateway.test/admin/api/v1/users", { headers: { origin: "https://app.example.com", authorization: `Bearer ${env.ADMIN_TOKEN}` } });
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("access-control-allow-origin")).toBeNull();
+    await answer.text();
+  });
+
+  it("CORS_ALLOWED_ORIGINS: a listed origin is echoed, any other gets no Access-Control-Allow-Origin", async () => {
+    const app = newApp();
+    const listed = { ...env, CORS_ALLOWED_ORIGINS: "https://a.example.com, https://b.example.com" };
+    const preflight = (origin: string) =>
+      app.request("/ai/v1/responses", { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } }, listed);
+    const ok = await preflight("https://b.example.com");
+    expect(ok.status).toBe(204);
+    expect(ok.headers.get("access-control-allow-origin")).toBe("https://b.example.com");
+    expect(ok.headers.get("vary")).toContain("Origin");
+    const other = await preflight("https://evil.example.com");
+    expect(other.headers.get("access-control-allow-origin")).toBeNull();
   });
 });

@@ -30,6 +30,13 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   CACHE_DEFAULT_TTL: z.enum(TIERS).optional().default("5m"),
   CACHE_CLASSIFY_DEADLINE_MS: positiveInt("CACHE_CLASSIFY_DEADLINE_MS").optional().default(5_000),
   CACHE_COMMIT_DEADLINE_MS: positiveInt("CACHE_COMMIT_DEADLINE_MS").optional().default(10_000),
+  /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .default("*")
+    .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : s.split(",").map((o) => o.trim()).filter(Boolean)))
+    .refine((o) => o === "*" || o.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), { error: "CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com" }),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

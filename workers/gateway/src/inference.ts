@@ -137,6 +137,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
 
     const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
     const upstream = call.response;
+    c.set("upstreamHeaders", upstream.headers);
     meter.servedModel = model.modelName;
 
     const contentType = upstream.headers.get("content-type") ?? "";
