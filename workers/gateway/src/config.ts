@@ -37,6 +37,13 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
     .default("24h,1h")
     .transform((s) => s.split(",").map((w) => w.trim()).filter(Boolean))
     .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
+  /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .default("*")
+    .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : s.split(",").map((o) => o.trim()).filter(Boolean)))
+    .refine((o) => o === "*" || o.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), { error: "CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com" }),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

@@ -140,6 +140,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
     const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
     const upstream = call.response;
     meter.routed(model);
+    c.set("upstreamHeaders", upstream.headers);
 
     const contentType = upstream.headers.get("content-type") ?? "";
     if (streaming && isEventStream(upstream)) {
