@@ -31,7 +31,7 @@ import { ApiError } from "../../../shared/errors.ts";
 import { dateMicros, findBestTariff, isTariffValidAt } from "../../../shared/pricing.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
-import type { MeterState } from "./meter.ts";
+import type { Meter } from "./meter.ts";
 import { lookupAccess, type AccessRow, type KeyRecord, type ModelRecord } from "./store.ts";
 
 const keys = new TtlCache<KeyRecord | null>();
@@ -139,19 +139,16 @@ export async function authenticateKeyOnly(hash: string, db: RequestDb, config: G
 }
 
 /** Authenticates an inference key (no model yet: GET /ai/v1/models). */
-export async function authenticateInference(authorization: string | undefined, db: RequestDb, config: GatewayConfig, meter?: MeterState): Promise<KeyRecord> {
+export async function authenticateInference(authorization: string | undefined, db: RequestDb, config: GatewayConfig, meter?: Meter): Promise<KeyRecord> {
   return checkKey(await authenticateKeyOnly(await keyHashFrom(authorization), db, config), meter);
 }
 
-function checkKey(key: KeyRecord | null, meter: MeterState | undefined): KeyRecord {
+function checkKey(key: KeyRecord | null, meter: Meter | undefined): KeyRecord {
   if (!key) {
-    if (meter) meter.access = "unknown_api_key";
+    meter?.unknownKey();
     throw new ApiError("invalid_api_key", "Incorrect API key provided, or the key has been deleted.");
   }
-  if (meter) {
-    meter.access = "api_key";
-    meter.apiKeyId = key.id;
-  }
+  meter?.identified(key);
   if (key.purpose === "platform") {
     throw new ApiError("permission_denied", "This is a platform (admin) key; inference needs a realtime, batch or playground key.");
   }
@@ -167,7 +164,7 @@ export async function resolveInference(
   alias: string,
   db: RequestDb,
   config: GatewayConfig,
-  meter: MeterState,
+  meter: Meter,
   background?: (p: Promise<unknown>) => void,
 ): Promise<Resolved> {
   const hash = await keyHashFrom(authorization);
@@ -207,7 +204,7 @@ export async function resolveInference(
           if (!isDatabaseUnavailable(err)) throw err;
           const stale = staleAccess(hash, alias, Date.now(), config.ACCESS_STALE_IF_ERROR_MS);
           if (!stale) {
-            meter.access = "database_unavailable";
+            meter.databaseUnavailable();
             throw unavailable(err);
           }
           ({ key, model, allowed, hasCredit } = stale);

@@ -12,7 +12,7 @@
  * other member it answers 404, as a missing key does (rotating is taking the key over).
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { API_KEY_PURPOSES, displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import { currentOwner, type Actor, type AdminApp } from "./principal.ts";

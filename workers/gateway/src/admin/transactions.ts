@@ -14,7 +14,7 @@
  * context everyone sees only the organization's.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { balanceCrossing, Money, moneyText } from "../../../../shared/pricing.ts";
 import { ledgerEntryQuery } from "../../../../shared/sql/ledger.ts";

@@ -3,7 +3,7 @@
  * problem becomes a 400 `invalid_request_error` whose `param` names the field (`tariffs[1].purpose`).
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 
 /**
