@@ -36,7 +36,9 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
  * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
  * token, so long prompts report realistic counts); `big` (the reply text grows by 300 KB, for
- * bodies that do not fit in a queue message); `tool` (kept for older tests: the same tool-call
+ * bodies that do not fit in a queue message); `nousage` (no usage object at all: JSON answers
+ * without `usage`, streams ending in `[DONE]` with no usage chunk); `garbage` (usage with invalid
+ * counts: a string, a negative number and 1e16); `tool` (kept for older tests: the same tool-call
  * behaviour every model has by default, see `wantsToolCall`).
  */
 function lastRole(body: Record<string, unknown>): unknown {
@@ -81,6 +83,7 @@ function optionsFor(model: string, base: MockOptions, body: Record<string, unkno
     if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
     else if (mode === "big") o.padBytes = 300_000;
+    else if (mode === "nousage" || mode === "garbage") o.usageShape = mode;
     else if (mode === "tool") o.toolCall = wantsToolCall(body);
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
@@ -103,6 +106,8 @@ export interface MockOptions {
   padBytes: number;
   /** Answer with a tool call (set per request by `wantsToolCall`). */
   toolCall: boolean;
+  /** The usage reported: the counts above, none, or invalid counts (`nousage`, `garbage` modes). */
+  usageShape?: "normal" | "nousage" | "garbage";
 }
 
 export const DEFAULT_MOCK_OPTIONS: MockOptions = {
@@ -165,6 +170,8 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 }
 
 function usage(o: MockOptions) {
+  if (o.usageShape === "nousage") return undefined;
+  if (o.usageShape === "garbage") return { prompt_tokens: String(o.promptTokens), completion_tokens: -o.completionTokens, total_tokens: 1e16 };
   return {
     prompt_tokens: o.promptTokens,
     completion_tokens: o.completionTokens,
@@ -257,7 +264,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         delta({ tool_calls: [{ index: 0, function: { arguments: piece } }] });
       }
       frame({ id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
-      if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
+      if (includeUsage && o.usageShape !== "nousage") frame({ id, object, created, model, choices: [], usage: usage(o) });
       res.end("data: [DONE]\n\n");
       return;
     }
@@ -292,7 +299,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       }
     }
     chunk(null, "stop");
-    if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
+    if (includeUsage && o.usageShape !== "nousage") frame({ id, object, created, model, choices: [], usage: usage(o) });
     res.end("data: [DONE]\n\n");
   }
 
