@@ -7,6 +7,7 @@ import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { authRouter } from "./auth/routes.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
@@ -66,7 +67,10 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/ai/v1/models", loadConfig, handleListModels);
   app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
   app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
-  // Everything under /admin needs admin credentials before it can even learn a route exists.
+  // Console sign-in: before the door, which these routes open (docs/auth.md).
+  app.use("/admin/auth/*", loadConfig);
+  app.route("/admin/auth", authRouter());
+  // Everything else under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
