@@ -41,7 +41,19 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   CACHE_DEFAULT_TTL: z.enum(TIERS).optional().default("5m"),
   CACHE_CLASSIFY_DEADLINE_MS: positiveInt("CACHE_CLASSIFY_DEADLINE_MS").optional().default(5_000),
   CACHE_COMMIT_DEADLINE_MS: positiveInt("CACHE_COMMIT_DEADLINE_MS").optional().default(10_000),
-<<<<<<< HEAD
+  BATCH_COMPLETION_WINDOWS: z
+    .string()
+    .optional()
+    .default("24h,1h")
+    .transform((s) => s.split(",").map((w) => w.trim()).filter(Boolean))
+    .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
+  /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .default("*")
+    .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : s.split(",").map((o) => o.trim()).filter(Boolean)))
+    .refine((o) => o === "*" || o.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), { error: "CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com" }),
   // Console sign-in (docs/auth.md).
   SESSION_TTL_HOURS: positiveInt("SESSION_TTL_HOURS").optional().default(12),
   ACCESS_TEAM_DOMAIN: optionalText.refine((s) => s === undefined || /^(https:\/\/)?[A-Za-z0-9.-]+\/?$/.test(s), {
@@ -70,22 +82,6 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
           }
         : null,
   }));
-=======
-  BATCH_COMPLETION_WINDOWS: z
-    .string()
-    .optional()
-    .default("24h,1h")
-    .transform((s) => s.split(",").map((w) => w.trim()).filter(Boolean))
-    .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
-  /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
-  CORS_ALLOWED_ORIGINS: z
-    .string()
-    .optional()
-    .default("*")
-    .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : s.split(",").map((o) => o.trim()).filter(Boolean)))
-    .refine((o) => o === "*" || o.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), { error: "CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com" }),
-});
->>>>>>> main
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
 const parsed = new WeakMap<object, GatewayConfig>();
