@@ -317,6 +317,7 @@ describe("OpenAPI", () => {
         "/admin/api/v1/groups/{id}/models/{model_id}",
         "/admin/api/v1/requests",
         "/admin/api/v1/requests/aggregate",
+        "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
       ].sort(),

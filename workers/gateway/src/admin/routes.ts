@@ -34,6 +34,7 @@ import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patc
 import { pageOf, Pagination } from "./validation.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
+import { getRequest, RequestDetailView } from "./request-detail.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -111,6 +112,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   { method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } },
   { method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } },
+  // After /requests/aggregate, which it would otherwise shadow.
+  { method: "get", path: "/requests/{id}", summary: "One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list)", tag: "Analytics", managersOnly: false, handler: getRequest, response: { status: 200, schema: RequestDetailView } },
 
   { method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } },
   { method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } },
