@@ -16,10 +16,10 @@ import { responseObjectKey } from "../../../shared/response-message.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
-import { createKey, createModel, createTariff } from "../../support/db-fixtures.ts";
+import { createKey, createModel, createTariff, EVERYONE_GROUP } from "../../support/db-fixtures.ts";
 import { sampleMessage, sampleResponseMessage } from "../../support/samples.ts";
-import { api, ok, principal, suffix, type Principal } from "./admin-helpers.ts";
-import { expectError, mockBase } from "./helpers.ts";
+import { api, ok, principal, suffix, TTL_MS, type Principal } from "./admin-helpers.ts";
+import { expectError, mockBase, post, sleep, upstreamRequests } from "./helpers.ts";
 
 let pool: Pool;
 beforeAll(() => {
@@ -242,5 +242,90 @@ describe("GET /requests/aggregate: the console's additions", () => {
   it("an unknown group_by is a 400 naming it", async () => {
     const err = await expectError(await api("GET", "/requests/aggregate?group_by=tenant"), 400, "invalid_request_error");
     expect(err.param).toBe("group_by");
+  });
+});
+
+describe("POST /playground/key", () => {
+  it("one key per caller, rotated on each call: the new secret works at the gateway, the previous one is refused", async () => {
+    const user = await principal();
+    const model = await createModel(pool, { url: mockBase() });
+    const chat = (key: string) => post("/chat/completions", { model: model.alias, messages: [{ role: "user", content: "hi" }] }, key);
+    const first = await ok<{ key: string; key_id: string; expires_at: string | null }>(await api("POST", "/playground/key", user.admin));
+    expect(first.key).toMatch(/^tg-/);
+    expect((await chat(first.key)).status).toBe(200);
+    const second = await ok<{ key: string; key_id: string }>(await api("POST", "/playground/key", user.admin));
+    expect(second.key_id).toBe(first.key_id);
+    expect(second.key).not.toBe(first.key);
+    expect((await chat(second.key)).status).toBe(200);
+    await sleep(TTL_MS + 50);
+    await expectError(await chat(first.key), 401, "invalid_api_key");
+    expect((await chat(second.key)).status).toBe(200);
+
+    // Concurrent calls still leave one key, listed with the playground purpose and never its secret.
+    await Promise.all([1, 2, 3].map(() => api("POST", "/playground/key", user.admin)));
+    const keys = await ok<{ data: { id: string; name: string; purpose: string }[] }>(await api("GET", `/users/${user.id}/api-keys`, user.admin));
+    expect(keys.data.filter((k) => k.purpose === "playground")).toEqual([expect.objectContaining({ id: first.key_id, name: "Console playground" })]);
+  });
+
+  it("another user's call makes their own key; the ADMIN_TOKEN, being nobody, gets a 400", async () => {
+    const a = await principal();
+    const b = await principal();
+    const ka = await ok<{ key_id: string }>(await api("POST", "/playground/key", a.admin));
+    const kb = await ok<{ key_id: string }>(await api("POST", "/playground/key", b.admin));
+    expect(ka.key_id).not.toBe(kb.key_id);
+    await expectError(await api("POST", "/playground/key"), 400, "invalid_request_error");
+  });
+});
+
+describe("POST /endpoints/{id}/test", () => {
+  it("reaches the mock upstream with the stored credentials and lists its models, never echoing the secret", async () => {
+    const secret = `sk-upstream-${suffix()}`;
+    const ep = await ok<{ id: string }>(await api("POST", "/endpoints", env.ADMIN_TOKEN, { name: `ep-${suffix()}`, url: mockBase(), api_key: secret, auth_header_name: "x-api-key", auth_header_prefix: "Key " }), 201);
+    const res = await api("POST", `/endpoints/${ep.id}/test`);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).not.toContain(secret);
+    const result = JSON.parse(text) as { ok: boolean; status: number | null; latency_ms: number; models: string[]; error: string | null };
+    expect(result).toMatchObject({ ok: true, status: 200, models: ["mock-model"], error: null });
+    expect(result.latency_ms).toBeGreaterThanOrEqual(0);
+    const seen = (await upstreamRequests()).reverse().find((r) => r.path === "/v1/models" && r.headers["x-api-key"] !== undefined);
+    expect(seen?.headers["x-api-key"]).toBe(`Key ${secret}`);
+  });
+
+  it("a dead port is ok:false with an error, not a 5xx; an upstream error status is reported", async () => {
+    const dead = await ok<{ id: string }>(await api("POST", "/endpoints", env.ADMIN_TOKEN, { name: `ep-${suffix()}`, url: "http://127.0.0.1:9/v1" }), 201);
+    const result = await ok<{ ok: boolean; status: number | null; error: string | null; models: string[] }>(await api("POST", `/endpoints/${dead.id}/test`));
+    expect(result).toMatchObject({ ok: false, status: null, models: [] });
+    expect(result.error).toMatch(/could not be reached|No answer/);
+
+    const missing = await ok<{ id: string }>(await api("POST", "/endpoints", env.ADMIN_TOKEN, { name: `ep-${suffix()}`, url: `${env.MOCK_UPSTREAM_URL}/nowhere` }), 201);
+    const r404 = await ok<{ ok: boolean; status: number | null; error: string | null }>(await api("POST", `/endpoints/${missing.id}/test`));
+    expect(r404.ok).toBe(false);
+    expect(r404.status).not.toBe(200);
+    expect(r404.error).not.toBeNull();
+  });
+
+  it("managers only; an unknown endpoint is 404", async () => {
+    const user = await principal();
+    const ep = await ok<{ id: string }>(await api("POST", "/endpoints", env.ADMIN_TOKEN, { name: `ep-${suffix()}`, url: mockBase() }), 201);
+    await expectError(await api("POST", `/endpoints/${ep.id}/test`, user.admin), 403, "permission_denied");
+    await expectError(await api("POST", `/endpoints/${crypto.randomUUID()}/test`), 404, "not_found");
+  });
+});
+
+describe("GET /models/{id}/groups", () => {
+  it("lists the groups that grant the model (Everyone marked builtin); managers only; 404 for an unknown model", async () => {
+    const model = await createModel(pool, { url: mockBase() });
+    const group = await ok<{ id: string; name: string }>(await api("POST", "/groups", env.ADMIN_TOKEN, { name: `g-${suffix()}` }), 201);
+    await ok(await api("POST", `/groups/${group.id}/models`, env.ADMIN_TOKEN, { model_id: model.modelId }), 201);
+    const page = await ok<{ data: { id: string; name: string; builtin: boolean }[]; total_count: number }>(await api("GET", `/models/${model.modelId}/groups`));
+    expect(page.total_count).toBe(2);
+    expect(page.data.map((g) => [g.id, g.builtin]).sort()).toEqual([[EVERYONE_GROUP, true], [group.id, false]].sort());
+    await ok(await api("DELETE", `/groups/${group.id}/models/${model.modelId}`), 204);
+    expect((await ok<{ data: { id: string }[] }>(await api("GET", `/models/${model.modelId}/groups`))).data.map((g) => g.id)).toEqual([EVERYONE_GROUP]);
+
+    const user = await principal();
+    await expectError(await api("GET", `/models/${model.modelId}/groups`, user.admin), 403, "permission_denied");
+    await expectError(await api("GET", `/models/${crypto.randomUUID()}/groups`), 404, "not_found");
   });
 });

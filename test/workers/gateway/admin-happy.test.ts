@@ -295,6 +295,9 @@ describe("OpenAPI", () => {
       [
         "/admin/api/v1/endpoints",
         "/admin/api/v1/endpoints/{id}",
+        "/admin/api/v1/endpoints/{id}/test",
+        "/admin/api/v1/models/{id}/groups",
+        "/admin/api/v1/playground/key",
         "/admin/api/v1/models",
         "/admin/api/v1/models/{id}",
         "/admin/api/v1/models/{id}/tariffs",
