@@ -29,6 +29,7 @@ function workersProject(
             NEON_INSECURE_WEBSOCKET: "true",
             MOCK_UPSTREAM_URL: inject("mockUrl"),
             TEST_DATABASE_EMBEDDED: String(inject("databaseEmbedded")),
+            FAULT_CONTROL_URL: inject("faultControlUrl"),
             ADMIN_TOKEN: "test-admin-token-0123456789",
             ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           },

@@ -4,7 +4,9 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
+import { isDatabaseUnavailable } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { unavailable } from "./access.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
 import { authRouter } from "./auth/routes.ts";
@@ -47,6 +49,8 @@ export function newApp(): Hono<GatewayApp> {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return err.toResponse();
+    // Postgres unreachable or not answering in time (any read, admin API included): 503, never a 500.
+    if (isDatabaseUnavailable(err)) return unavailable(err).toResponse();
     // Log the detail for operators; the caller gets a generic message (which may name a setting,
     // never a value).
     console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
