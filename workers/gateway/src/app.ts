@@ -16,8 +16,8 @@ import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
-import { handleListModels } from "./models.ts";
-import { handleDeleteResponse, handleGetResponse } from "./responses.ts";
+import { handleGetModel, handleListModels } from "./models.ts";
+import { handleDeleteResponse, handleGetInputItems, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
@@ -73,7 +73,10 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/docs/docs.css", docsStyle);
 
   app.get("/ai/v1/models", loadConfig, handleListModels);
+  // Aliases may contain slashes (`org/model`), as OpenAI-style model ids do.
+  app.get("/ai/v1/models/:model{.+}", loadConfig, handleGetModel);
   app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
+  app.get("/ai/v1/responses/:id/input_items", loadConfig, handleGetInputItems);
   app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
   // Console sign-in: before the door, which these routes open (docs/auth.md).
   app.use("/admin/auth/*", loadConfig);
