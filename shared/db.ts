@@ -6,7 +6,7 @@
  * on by configuration (NEON_WS_PROXY, NEON_INSECURE_WEBSOCKET), never by editing code.
  */
 import { Pool, neonConfig } from "@neondatabase/serverless";
-import { z } from "zod";
+import * as z from "zod";
 
 export const DbSettingsSchema = z.object({
   DATABASE_URL: z

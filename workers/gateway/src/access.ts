@@ -22,9 +22,10 @@
 import { hashApiKey } from "../../../shared/api-keys.ts";
 import { createPool, type Pool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { dateMicros, findBestTariff, isTariffValidAt } from "../../../shared/pricing.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
-import type { MeterState } from "./meter.ts";
+import type { Meter } from "./meter.ts";
 import { lookupAccess, type AccessRow, type KeyRecord, type ModelRecord } from "./store.ts";
 
 const keys = new TtlCache<KeyRecord | null>();
@@ -92,19 +93,16 @@ export async function authenticateKeyOnly(hash: string, db: RequestDb, config: G
 }
 
 /** Authenticates an inference key (no model yet: GET /ai/v1/models). */
-export async function authenticateInference(authorization: string | undefined, db: RequestDb, config: GatewayConfig, meter?: MeterState): Promise<KeyRecord> {
+export async function authenticateInference(authorization: string | undefined, db: RequestDb, config: GatewayConfig, meter?: Meter): Promise<KeyRecord> {
   return checkKey(await authenticateKeyOnly(await keyHashFrom(authorization), db, config), meter);
 }
 
-function checkKey(key: KeyRecord | null, meter: MeterState | undefined): KeyRecord {
+function checkKey(key: KeyRecord | null, meter: Meter | undefined): KeyRecord {
   if (!key) {
-    if (meter) meter.access = "unknown_api_key";
+    meter?.unknownKey();
     throw new ApiError("invalid_api_key", "Incorrect API key provided, or the key has been deleted.");
   }
-  if (meter) {
-    meter.access = "api_key";
-    meter.apiKeyId = key.id;
-  }
+  meter?.identified(key);
   if (key.purpose === "platform") {
     throw new ApiError("permission_denied", "This is a platform (admin) key; inference needs a realtime, batch or playground key.");
   }
@@ -120,7 +118,7 @@ export async function resolveInference(
   alias: string,
   db: RequestDb,
   config: GatewayConfig,
-  meter: MeterState,
+  meter: Meter,
   background?: (p: Promise<unknown>) => void,
 ): Promise<Resolved> {
   const hash = await keyHashFrom(authorization);
@@ -162,10 +160,28 @@ export async function resolveInference(
   if (!allowed) {
     throw new ApiError("model_access_denied", `Your key does not have access to the model '${alias}'.`, { param: "model" });
   }
-  if (model.priced && !hasCredit) {
+  if (!hasCredit && needsCredit(model, k.purpose, dateMicros(new Date()))) {
     throw new ApiError("insufficient_credits", "Your credit balance is exhausted. Top up your credits to keep using this model.");
   }
   return { key: k, model };
+}
+
+/**
+ * Whether a request of a key with `purpose` would be charged: the tariff the consumer's pricing
+ * picks for it now (`findBestTariff`, the same rule) has a non-zero price. A batch key's completion
+ * window is only known per request, so for it every window in force counts: credit is needed if any
+ * of them (or the generic fallback) is priced.
+ */
+export function needsCredit(model: Pick<ModelRecord, "tariffs">, purpose: string, atUs: number): boolean {
+  const windows = new Set<string | null>([null]);
+  if (purpose === "batch") {
+    for (const t of model.tariffs) if (t.purpose === purpose && t.completionWindow !== null && isTariffValidAt(t, atUs)) windows.add(t.completionWindow);
+  }
+  for (const window of windows) {
+    const tariff = findBestTariff(model.tariffs, purpose, window, atUs);
+    if (tariff && (tariff.inputPricePerToken.gt(0) || tariff.outputPricePerToken.gt(0))) return true;
+  }
+  return false;
 }
 
 /** The pair's last answer if every part of it expired less than `graceMs` ago, else null. */

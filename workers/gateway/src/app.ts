@@ -10,6 +10,7 @@ import { adminRouter } from "./admin/router.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
+import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
 import { handleListModels } from "./models.ts";
@@ -55,6 +56,9 @@ export function newApp(): Hono<GatewayApp> {
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
+  // Browser clients may call the inference API from other origins; the admin API never.
+  app.use("/ai/*", inferenceCors);
+
   // Documentation: public pages with no data in them. Registered before the /admin door so the
   // admin page itself loads; the admin document it fetches still needs credentials.
   app.get("/ai/openapi.json", (c) => c.json(aiOpenApiDocument()));
@@ -70,7 +74,7 @@ export function newApp(): Hono<GatewayApp> {
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
-    app.post(path, loadConfig, meter, limitBody, handleInference);
+    app.post(path, loadConfig, meter, passUpstreamHeaders, limitBody, handleInference);
   }
   return app;
 }

@@ -2,8 +2,9 @@
  * The gateway's vars and secrets, parsed once per isolate at the boundary. Failing closed: a
  * missing or malformed setting answers 500 with the setting's name, never its value.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { DbSettingsSchema } from "../../../shared/db.ts";
+import { windowMs } from "../../../shared/batch-headers.ts";
 import { TIERS, type Tier } from "../../../shared/prompt-cache/markers.ts";
 
 const positiveInt = (name: string) =>
@@ -30,6 +31,19 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   CACHE_DEFAULT_TTL: z.enum(TIERS).optional().default("5m"),
   CACHE_CLASSIFY_DEADLINE_MS: positiveInt("CACHE_CLASSIFY_DEADLINE_MS").optional().default(5_000),
   CACHE_COMMIT_DEADLINE_MS: positiveInt("CACHE_COMMIT_DEADLINE_MS").optional().default(10_000),
+  BATCH_COMPLETION_WINDOWS: z
+    .string()
+    .optional()
+    .default("24h,1h")
+    .transform((s) => s.split(",").map((w) => w.trim()).filter(Boolean))
+    .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
+  /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
+  CORS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .default("*")
+    .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : s.split(",").map((o) => o.trim()).filter(Boolean)))
+    .refine((o) => o === "*" || o.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), { error: "CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com" }),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 

@@ -22,13 +22,12 @@ import {
 import { ConversationError, continueConversation } from "../../../shared/responses-conversation.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
 import { authenticateInference, RequestDb } from "./access.ts";
-import type { MeterState } from "./meter.ts";
+import { sendWithRetry } from "./outbox.ts";
 import type { KeyRecord, ModelRecord } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
 
-const SEND_BACKOFF_MS = [50, 250];
 /** The tier realtime traffic is stored under when the response names none (the reference's value). */
 const DEFAULT_SERVICE_TIER = "priority";
 
@@ -109,7 +108,7 @@ export class ResponseRecorder {
   }
 
   private record(response: Record<string, unknown>, status: number): void {
-    const meter: MeterState = this.c.get("meter");
+    const meter = this.c.get("meter");
     const endedAt = Date.now();
     const message: ResponseMessageV1 = {
       kind: "response",
@@ -133,7 +132,7 @@ export class ResponseRecorder {
   }
 }
 
-/** Offloads large bodies to R2, then enqueues with bounded retries; failures are logged, never thrown. */
+/** Offloads large bodies to R2, then enqueues through the outbox's retry; failures are logged, never thrown. */
 export async function sendResponseMessage(env: GatewayEnv, message: ResponseMessageV1): Promise<boolean> {
   let body = message;
   if (messageBytes(message) > RESPONSE_MESSAGE_INLINE_LIMIT) {
@@ -147,19 +146,7 @@ export async function sendResponseMessage(env: GatewayEnv, message: ResponseMess
     }
     body = { ...message, request_body: null, response_body: null, body_object_key: key };
   }
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await env.USAGE_QUEUE.send(body, { contentType: "json" });
-      return true;
-    } catch (err) {
-      const delay = SEND_BACKOFF_MS[attempt];
-      if (delay === undefined) {
-        console.error(`response message ${message.id} not enqueued after ${attempt + 1} attempts: ${describe(err)}`);
-        return false;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+  return sendWithRetry(env.USAGE_QUEUE, body, `response message ${message.id}`);
 }
 
 /** Reads the bodies of a row whose bodies were put in R2; null when the object is gone. */

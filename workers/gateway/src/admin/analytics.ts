@@ -12,7 +12,7 @@
  * the queries (`shared/sql/analytics-query.ts`).
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { aggregateRequestsSql, countRequestsSql, listRequestsSql, type AnalyticsFilters } from "../../../../shared/sql/analytics-query.ts";
 import { listScope, type Actor, type AdminApp, type Role } from "./principal.ts";

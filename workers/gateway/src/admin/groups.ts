@@ -9,7 +9,7 @@
  * managers: a group's roster is not its members' business.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";

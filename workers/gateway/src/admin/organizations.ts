@@ -10,7 +10,7 @@
  * Acting *for* an organization (its keys, its ledger) is organization context: see principal.ts.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";

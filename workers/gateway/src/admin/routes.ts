@@ -4,7 +4,7 @@
  * from the same entries, so the two cannot drift apart.
  */
 import type { Context } from "hono";
-import type { z } from "zod";
+import type * as z from "zod";
 import { ApiKeyView, ApiKeyWithSecret, CreateKey, createApiKey, deleteApiKey, listApiKeys, rotateApiKey } from "./api-keys.ts";
 import { CreateEndpoint, createEndpoint, deleteEndpoint, EndpointView, getEndpoint, listEndpoints, PatchEndpoint, patchEndpoint } from "./endpoints.ts";
 import { CachePricingInput, CachePricingState, deleteCachePricing, getCachePricing, putCachePricing } from "./cache-pricing.ts";
