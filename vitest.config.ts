@@ -7,7 +7,11 @@
  * Postgres: DATABASE_URL's server (a fresh database per run) or embedded PGlite.
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { mkdirSync } from "node:fs";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+
+// wrangler.toml serves the console from web/dist; the workers' tests need the folder, not a build.
+mkdirSync(new URL("./web/dist", import.meta.url), { recursive: true });
 
 function workersProject(
   name: "gateway" | "consumer",
