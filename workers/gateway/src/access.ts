@@ -204,7 +204,7 @@ export async function resolveInference(
           if (!isDatabaseUnavailable(err)) throw err;
           const stale = staleAccess(hash, alias, Date.now(), config.ACCESS_STALE_IF_ERROR_MS);
           if (!stale) {
-            meter.access = "database_unavailable";
+            meter.databaseUnavailable();
             throw unavailable(err);
           }
           ({ key, model, allowed, hasCredit } = stale);
