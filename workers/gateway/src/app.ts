@@ -9,14 +9,15 @@ import { ApiError } from "../../../shared/errors.ts";
 import { unavailable } from "./access.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { authRouter } from "./auth/routes.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
 import { meter } from "./meter.ts";
-import { handleListModels } from "./models.ts";
-import { handleDeleteResponse, handleGetResponse } from "./responses.ts";
+import { handleGetModel, handleListModels } from "./models.ts";
+import { handleDeleteResponse, handleGetInputItems, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
@@ -72,9 +73,15 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/docs/docs.css", docsStyle);
 
   app.get("/ai/v1/models", loadConfig, handleListModels);
+  // Aliases may contain slashes (`org/model`), as OpenAI-style model ids do.
+  app.get("/ai/v1/models/:model{.+}", loadConfig, handleGetModel);
   app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
+  app.get("/ai/v1/responses/:id/input_items", loadConfig, handleGetInputItems);
   app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
-  // Everything under /admin needs admin credentials before it can even learn a route exists.
+  // Console sign-in: before the door, which these routes open (docs/auth.md).
+  app.use("/admin/auth/*", loadConfig);
+  app.route("/admin/auth", authRouter());
+  // Everything else under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
