@@ -73,8 +73,8 @@ async function readAccess(pool: Pool, hash: string, alias: string, config: Gatew
 }
 
 /** The 503 for a request that needed Postgres while it could not be reached. */
-export function unavailable(err: unknown): ApiError {
-  console.warn(`Postgres unavailable: ${err instanceof Error ? err.message : String(err)}`);
+export function unavailable(err: unknown, log = true): ApiError {
+  if (log) console.warn(`Postgres unavailable: ${err instanceof Error ? err.message : String(err)}`);
   return new ApiError("service_unavailable", "The gateway cannot reach its database right now. Retry shortly.", { headers: { "retry-after": String(DB_RETRY_AFTER_S) } });
 }
 
@@ -195,9 +195,10 @@ export async function resolveInference(
       } else {
         // Not `now`: a request that waited for another's read in vain reads from this moment.
         const started = Date.now();
+        // Postgres failed moments ago and nothing is cached to answer with: say so at once.
+        const failedJustNow = databaseFailing() && started - health.failedAt < DB_RETRY_INTERVAL_MS;
         try {
-          // Postgres failed moments ago and nothing is cached to answer with: say so at once.
-          if (databaseFailing() && started - health.failedAt < DB_RETRY_INTERVAL_MS) throw new DatabaseUnavailableError("Postgres failed less than a second ago");
+          if (failedJustNow) throw new DatabaseUnavailableError("Postgres failed less than a second ago");
           reading.set(pair, started);
           ({ key, model, allowed, hasCredit } = remember(hash, alias, await readAccess(db.get(), hash, alias, config), ttl, started));
         } catch (err) {
@@ -205,11 +206,11 @@ export async function resolveInference(
           const stale = staleAccess(hash, alias, Date.now(), config.ACCESS_STALE_IF_ERROR_MS);
           if (!stale) {
             meter.databaseUnavailable();
-            throw unavailable(err);
+            throw unavailable(err, !failedJustNow);
           }
           ({ key, model, allowed, hasCredit } = stale);
         } finally {
-          reading.delete(pair);
+          if (!failedJustNow) reading.delete(pair);
         }
       }
     }
