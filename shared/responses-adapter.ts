@@ -8,7 +8,7 @@
  * silently dropped.
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
-import { z } from "zod";
+import * as z from "zod";
 import { upstreamUsage, type TokenUsage } from "./usage-message.ts";
 import { emptyObservation, type StreamObservation } from "./sse-tee.ts";
 

@@ -36,6 +36,7 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
   const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
   meter.routed(model, tokenCounter(model, body));
+  c.set("upstreamHeaders", upstream.headers);
 
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();

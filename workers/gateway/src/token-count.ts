@@ -4,7 +4,7 @@
  * has one, else — or when the service fails — the built-in tokenizer. Runs after the response,
  * in `waitUntil`.
  */
-import { builtinCounter } from "../../../shared/prompt-cache/tokenizer.ts";
+import { builtinCounter } from "./tokenizer.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { promptSegments } from "../../../shared/metering.ts";
 import type { ModelRecord } from "./store.ts";

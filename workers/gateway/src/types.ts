@@ -9,5 +9,7 @@ export interface GatewayApp {
     config: GatewayConfig;
     meter: Meter;
     admin: AdminPrincipal;
+    /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */
+    upstreamHeaders: Headers;
   };
 }
