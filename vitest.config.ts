@@ -7,7 +7,11 @@
  * Postgres: DATABASE_URL's server (a fresh database per run) or embedded PGlite.
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { mkdirSync } from "node:fs";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+
+// wrangler.toml serves the console from web/dist; the workers' tests need the folder, not a build.
+mkdirSync(new URL("./web/dist", import.meta.url), { recursive: true });
 
 function workersProject(
   name: "gateway" | "consumer",
@@ -29,6 +33,7 @@ function workersProject(
             NEON_INSECURE_WEBSOCKET: "true",
             MOCK_UPSTREAM_URL: inject("mockUrl"),
             TEST_DATABASE_EMBEDDED: String(inject("databaseEmbedded")),
+            FAULT_CONTROL_URL: inject("faultControlUrl"),
             ADMIN_TOKEN: "test-admin-token-0123456789",
             ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           },
