@@ -13,17 +13,15 @@ export async function startJwksServer(): Promise<{ url: string; close: () => Pro
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const json = (status: number, body: string) => res.writeHead(status, { "content-type": "application/json" }).end(body);
+      const json = (status: number, body: string): void => void res.writeHead(status, { "content-type": "application/json" }).end(body);
       if (req.method === "PUT" && req.url === "/keys") {
         keys = Buffer.concat(chunks).toString("utf8");
-        return json(200, keys);
-      }
-      if (req.method === "GET" && req.url === "/cdn-cgi/access/certs") {
+        json(200, keys);
+      } else if (req.method === "GET" && req.url === "/cdn-cgi/access/certs") {
         fetches++;
-        return json(200, keys);
-      }
-      if (req.method === "GET" && req.url === "/__count") return json(200, JSON.stringify({ fetches }));
-      json(404, "{}");
+        json(200, keys);
+      } else if (req.method === "GET" && req.url === "/__count") json(200, JSON.stringify({ fetches }));
+      else json(404, "{}");
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
