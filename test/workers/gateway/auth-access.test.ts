@@ -11,6 +11,13 @@ import { api, ok, suffix } from "./admin-helpers.ts";
 import { consoleApi, ORIGIN, sessionCookieOf, type SessionBody } from "./auth-helpers.ts";
 import { expectError } from "./helpers.ts";
 
+declare module "vitest" {
+  // Provided by test/support/workers-global-setup.ts (which this project's tsconfig does not see).
+  export interface ProvidedContext {
+    jwksUrl: string;
+  }
+}
+
 const TEAM = "tollgate-test.cloudflareaccess.com";
 const AUD = "4714c1358e65fe4b408ad6d432a5f878f08194bdb4752441fd56faefa9b2b6f2";
 const jwksUrl = inject("jwksUrl");
