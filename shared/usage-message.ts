@@ -8,7 +8,7 @@
 import * as z from "zod";
 import { packWithin } from "./pack.ts";
 
-export const ACCESS_OUTCOMES = ["api_key", "unauthenticated", "unknown_api_key"] as const;
+export const ACCESS_OUTCOMES = ["api_key", "unauthenticated", "unknown_api_key", "database_unavailable"] as const;
 
 const count = z.number().int().nonnegative();
 

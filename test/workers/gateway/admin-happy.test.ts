@@ -295,6 +295,9 @@ describe("OpenAPI", () => {
       [
         "/admin/api/v1/endpoints",
         "/admin/api/v1/endpoints/{id}",
+        "/admin/api/v1/endpoints/{id}/test",
+        "/admin/api/v1/models/{id}/groups",
+        "/admin/api/v1/playground/key",
         "/admin/api/v1/models",
         "/admin/api/v1/models/{id}",
         "/admin/api/v1/models/{id}/tariffs",
@@ -317,6 +320,7 @@ describe("OpenAPI", () => {
         "/admin/api/v1/groups/{id}/models/{model_id}",
         "/admin/api/v1/requests",
         "/admin/api/v1/requests/aggregate",
+        "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
       ].sort(),

@@ -31,6 +31,9 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   UPSTREAM_TIMEOUT_MS: positiveInt("UPSTREAM_TIMEOUT_MS").optional().default(600_000),
   UPSTREAM_STREAM_IDLE_MS: positiveInt("UPSTREAM_STREAM_IDLE_MS").optional().default(120_000),
   ACCESS_CACHE_TTL_MS: positiveInt("ACCESS_CACHE_TTL_MS").optional().default(2_000),
+  DB_CONNECT_TIMEOUT_MS: positiveInt("DB_CONNECT_TIMEOUT_MS").optional().default(2_000),
+  DB_QUERY_TIMEOUT_MS: positiveInt("DB_QUERY_TIMEOUT_MS").optional().default(3_000),
+  ACCESS_STALE_IF_ERROR_MS: positiveInt("ACCESS_STALE_IF_ERROR_MS").optional().default(300_000),
   CACHE_ENABLED_TIERS: z
     .string()
     .optional()

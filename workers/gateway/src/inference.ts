@@ -114,7 +114,8 @@ export async function handleInference(c: Ctx): Promise<Response> {
     const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
     const batch = trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
     if (batch) meter.batchTrusted(batch);
-    await enforceRateLimits(c.env.RATE_LIMITER, key, model);
+    // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
+    for (const [name, value] of Object.entries(await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p)))) c.res.headers.set(name, value);
 
     const suffix = c.req.path.slice("/ai/v1".length);
     const previous = suffix === "/responses" ? await resolvePreviousResponse(body, key, db, c.env.RESPONSES_BUCKET) : null;

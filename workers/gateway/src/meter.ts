@@ -47,6 +47,11 @@ export class Meter {
     this.access = "unknown_api_key";
   }
 
+  /** Postgres could not be reached to authenticate the request (answered 503). */
+  databaseUnavailable(): void {
+    this.access = "database_unavailable";
+  }
+
   identified(key: { id: string }): void {
     this.access = "api_key";
     this.apiKeyId = key.id;
