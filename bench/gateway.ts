@@ -44,6 +44,7 @@ import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrate } from "../dev/migrate.ts";
 import { seedDemo } from "../dev/seed.ts";
 import { freePort, ROOT } from "../dev/stack.ts";
+import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
@@ -426,7 +427,9 @@ async function main(): Promise<void> {
       },
       queueProducers: { USAGE_QUEUE: "tollgate-usage" },
       durableObjects: { RATE_LIMITER: "RateLimiter" },
+      r2Buckets: { TOKENIZERS: "tollgate-tokenizers" },
     });
+    await putTokenizerRanks(gw.mf);
     const fl = await start({ ...base, ...inspect, script: FLOOR_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const relay = await start({ ...base, ...inspect, script: EDITING_RELAY_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const bare = await start({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });

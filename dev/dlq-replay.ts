@@ -10,7 +10,7 @@
  *   TOLLGATE_CONSUMER_URL=https://tollgate-consumer.<account>.workers.dev ADMIN_TOKEN=… npm run dlq:replay
  */
 import { fileURLToPath } from "node:url";
-import { z } from "zod";
+import * as z from "zod";
 
 const CountsSchema = z.object({ replayed: z.number().int(), malformed: z.number().int(), more: z.boolean(), cursor: z.string() });
 export type ReplayCounts = Omit<z.infer<typeof CountsSchema>, "cursor">;

@@ -1,7 +1,9 @@
 /**
  * A model server that speaks the OpenAI wire format, for `npm start`, tests and benchmarks:
- * chat completions (JSON and SSE with a terminal usage chunk), completions, embeddings,
- * responses and the model list. Token counts, latency and failure modes are configurable — in
+ * chat completions (JSON and SSE with a terminal usage chunk), completions, embeddings (float
+ * arrays, or base64 little-endian float32 for `encoding_format: "base64"`, the Node SDK's default),
+ * responses (JSON and the full streaming event sequence the SDKs' `responses.stream()` assembles),
+ * function tool calls on both APIs, and the model list. Token counts, latency and failure modes are configurable — in
  * process with `configure()`, or from another process with `POST /__mock/config`.
  *
  * Modes can also be chosen per model (see `optionsFor`): an upstream model name of `name+mode`
@@ -34,30 +36,52 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
  * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
  * token, so long prompts report realistic counts); `big` (the reply text grows by 300 KB, for
- * bodies that do not fit in a queue message); `tool` (chat completions: a request with `tools`
- * whose last message is not a tool result is answered with a call of the first tool, arguments
- * `{"city":"Paris"}`, finish reason `tool_calls`).
+ * bodies that do not fit in a queue message); `tool` (kept for older tests: the same tool-call
+ * behaviour every model has by default, see `wantsToolCall`).
  */
 function lastRole(body: Record<string, unknown>): unknown {
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
   return (messages[messages.length - 1] as { role?: unknown } | undefined)?.role;
 }
 
-/** The tool call the `tool` mode answers with: the first tool's name. */
+/** The last Responses input item's type (`function_call_output` after a tool ran). */
+function lastInputType(body: Record<string, unknown>): unknown {
+  const input = Array.isArray(body.input) ? (body.input as unknown[]) : [];
+  return (input[input.length - 1] as { type?: unknown } | undefined)?.type;
+}
+
+/** The first function tool's name, in the chat (`{function: {name}}`) or Responses (`{name}`) shape. */
+function firstToolName(body: Record<string, unknown>): string | null {
+  const tools = Array.isArray(body.tools) ? (body.tools as { type?: unknown; name?: unknown; function?: { name?: unknown } }[]) : [];
+  const tool = tools.find((t) => t?.type === "function");
+  const name = tool?.function?.name ?? tool?.name;
+  return typeof name === "string" ? name : null;
+}
+
+/**
+ * Like a real model asked to use a tool: a request offering a function tool (and not
+ * `tool_choice: "none"`) whose last turn is not a tool's result is answered with a call of the
+ * first function tool, arguments `{"city":"Paris"}` (finish reason `tool_calls`; on the Responses
+ * API a `function_call` output item). After the tool's result it answers with text.
+ */
+function wantsToolCall(body: Record<string, unknown>): boolean {
+  return firstToolName(body) !== null && body.tool_choice !== "none" && lastRole(body) !== "tool" && lastInputType(body) !== "function_call_output";
+}
+
+/** The chat tool call a request gets: the first function tool's name. */
 function mockToolCall(body: Record<string, unknown>, id: string): { id: string; type: "function"; function: { name: string; arguments: string } } {
-  const first = (body.tools as { function?: { name?: unknown } }[])[0];
-  return { id, type: "function", function: { name: String(first?.function?.name ?? "tool"), arguments: TOOL_ARGUMENTS } };
+  return { id, type: "function", function: { name: firstToolName(body) ?? "tool", arguments: TOOL_ARGUMENTS } };
 }
 
 const TOOL_ARGUMENTS = '{"city":"Paris"}';
 
 function optionsFor(model: string, base: MockOptions, body: Record<string, unknown>): MockOptions {
-  const o = { ...base };
+  const o = { ...base, toolCall: base.toolCall || wantsToolCall(body) };
   for (const mode of model.split("+").slice(1)) {
     if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
     else if (mode === "big") o.padBytes = 300_000;
-    else if (mode === "tool") o.toolCall = Array.isArray(body.tools) && body.tools.length > 0 && lastRole(body) !== "tool";
+    else if (mode === "tool") o.toolCall = wantsToolCall(body);
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
   }
@@ -77,7 +101,7 @@ export interface MockOptions {
   failure: FailureMode;
   /** Extra reply text, in bytes (one more word/frame of `x`s); 0 = none. */
   padBytes: number;
-  /** Chat completions answer with a tool call (the `tool` mode). */
+  /** Answer with a tool call (set per request by `wantsToolCall`). */
   toolCall: boolean;
 }
 
@@ -113,6 +137,16 @@ export interface MockUpstream {
 }
 
 const MAX_RECORDED = 200;
+
+/** Every input's embedding (8 dimensions; each value exact in float32, so both encodings agree). */
+export const EMBEDDING: readonly number[] = [0.125, -0.25, 0.5, 0.75, -1, 0.0625, 0.375, -0.5];
+
+/** What OpenAI sends for `encoding_format: "base64"`: the vector's little-endian float32 bytes. */
+function float32Base64(vector: readonly number[]): string {
+  const bytes = Buffer.alloc(vector.length * 4);
+  vector.forEach((v, i) => bytes.writeFloatLE(v, i * 4));
+  return bytes.toString("base64");
+}
 const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -140,12 +174,36 @@ function usage(o: MockOptions) {
   };
 }
 
-function responseBody(base: Record<string, unknown>, o: MockOptions) {
-  const text = words(o).join("");
+/** The Responses API output item a request gets: a message with the reply text, or a function call. */
+function responseOutputItem(responseId: string, body: Record<string, unknown>, o: MockOptions): Record<string, unknown> {
+  if (o.toolCall) {
+    return { type: "function_call", id: `fc_${responseId}`, call_id: `call_${responseId}`, name: firstToolName(body) ?? "tool", arguments: TOOL_ARGUMENTS, status: "completed" };
+  }
+  return { type: "message", id: `msg_${responseId}`, status: "completed", role: "assistant", content: [{ type: "output_text", text: words(o).join(""), annotations: [], logprobs: [] }] };
+}
+
+/** The `response` object's fields a real upstream fills in, echoed from the request. */
+function responseFields(base: Record<string, unknown>, body: Record<string, unknown>) {
   return {
     ...base,
+    error: null,
+    incomplete_details: null,
+    instructions: body.instructions ?? null,
+    metadata: body.metadata ?? {},
+    parallel_tool_calls: body.parallel_tool_calls ?? true,
+    previous_response_id: body.previous_response_id ?? null,
+    temperature: body.temperature ?? 1,
+    tool_choice: body.tool_choice ?? "auto",
+    tools: body.tools ?? [],
+    top_p: body.top_p ?? 1,
+  };
+}
+
+function responseBody(base: Record<string, unknown>, body: Record<string, unknown>, o: MockOptions) {
+  return {
+    ...responseFields(base, body),
     status: "completed",
-    output: [{ type: "message", id: `msg_${String(base.id)}`, status: "completed", role: "assistant", content: [{ type: "output_text", text, annotations: [] }] }],
+    output: [responseOutputItem(String(base.id), body, o)],
     usage: {
       input_tokens: o.promptTokens,
       output_tokens: o.completionTokens,
@@ -238,22 +296,76 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     res.end("data: [DONE]\n\n");
   }
 
-  /** Streams Responses API events, ending with response.completed (which carries usage). */
-  async function streamResponse(res: ServerResponse, model: string, o: MockOptions) {
+  /**
+   * Streams Responses API events in OpenAI's order — response.created, response.in_progress,
+   * output_item.added, content_part.added, output_text.delta…, output_text.done,
+   * content_part.done, output_item.done, response.completed (which carries usage) — or for a tool
+   * call output_item.added, function_call_arguments.delta…/done, output_item.done. The failure
+   * modes `error_frame`, `cut_stream` and `stall` act after the first delta.
+   */
+  async function streamResponse(res: ServerResponse, model: string, body: Record<string, unknown>, o: MockOptions) {
     const id = responseId();
     const created = Math.floor(Date.now() / 1000);
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
     let n = 0;
     const event = (type: string, data: Record<string, unknown>) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: n++, ...data })}\n\n`);
-    const base = { id, object: "response", created_at: created, model };
-    event("response.created", { response: { ...base, status: "in_progress", output: [] } });
-    const parts = words(o);
-    for (let i = 0; i < parts.length; i++) {
-      if (i > 0) await sleep(o.frameIntervalMs);
-      if (res.destroyed) return;
-      event("response.output_text.delta", { item_id: `msg_${id}`, output_index: 0, content_index: 0, delta: parts[i] });
+    const base = responseFields({ id, object: "response", created_at: created, model }, body);
+    event("response.created", { response: { ...base, status: "in_progress", output: [], usage: null } });
+    event("response.in_progress", { response: { ...base, status: "in_progress", output: [], usage: null } });
+    const item = responseOutputItem(id, body, o);
+    const itemId = String(item.id);
+    /** After the first delta: true when a failure mode ended the stream. */
+    const failed = async (): Promise<boolean> => {
+      if (o.failure === "error_frame") {
+        event("error", { code: "mock_error", message: "mock upstream failure mid-stream", param: null });
+        res.end();
+        return true;
+      }
+      if (o.failure === "cut_stream") {
+        await new Promise<void>((resolve) => res.write(": cut\n\n", () => resolve()));
+        res.destroy();
+        return true;
+      }
+      if (o.failure === "stall") {
+        await new Promise<void>((resolve) => {
+          const limit = setTimeout(resolve, 60_000).unref();
+          res.once("close", () => {
+            clearTimeout(limit);
+            resolve();
+          });
+        });
+        res.destroy();
+        return true;
+      }
+      return false;
+    };
+    if (item.type === "function_call") {
+      event("response.output_item.added", { output_index: 0, item: { ...item, arguments: "", status: "in_progress" } });
+      const half = Math.floor(TOOL_ARGUMENTS.length / 2);
+      for (const [i, piece] of [TOOL_ARGUMENTS.slice(0, half), TOOL_ARGUMENTS.slice(half)].entries()) {
+        if (i > 0) await sleep(o.frameIntervalMs);
+        if (res.destroyed) return;
+        event("response.function_call_arguments.delta", { item_id: itemId, output_index: 0, delta: piece });
+        if (i === 0 && (await failed())) return;
+      }
+      event("response.function_call_arguments.done", { item_id: itemId, output_index: 0, name: item.name, arguments: TOOL_ARGUMENTS });
+    } else {
+      event("response.output_item.added", { output_index: 0, item: { ...item, status: "in_progress", content: [] } });
+      const emptyPart = { type: "output_text", text: "", annotations: [], logprobs: [] };
+      event("response.content_part.added", { item_id: itemId, output_index: 0, content_index: 0, part: emptyPart });
+      const parts = words(o);
+      for (let i = 0; i < parts.length; i++) {
+        if (i > 0) await sleep(o.frameIntervalMs);
+        if (res.destroyed) return;
+        event("response.output_text.delta", { item_id: itemId, output_index: 0, content_index: 0, delta: parts[i], logprobs: [] });
+        if (i === 0 && (await failed())) return;
+      }
+      const text = parts.join("");
+      event("response.output_text.done", { item_id: itemId, output_index: 0, content_index: 0, text, logprobs: [] });
+      event("response.content_part.done", { item_id: itemId, output_index: 0, content_index: 0, part: { ...emptyPart, text } });
     }
-    event("response.completed", { response: responseBody(base, o) });
+    event("response.output_item.done", { output_index: 0, item });
+    event("response.completed", { response: responseBody(base, body, o) });
     res.end();
   }
 
@@ -302,6 +414,14 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       return sendJson(res, 200, { virtual_model: body.model, tokenizer_version: version, segment_counts: counts, cumulative, total });
     }
 
+    // What OpenAI sends on every answer (the SDKs expose x-request-id as `_request_id`).
+    res.setHeader("x-request-id", `req_mock${instance}${++seq}`);
+    res.setHeader("openai-version", "2020-10-01");
+    res.setHeader("openai-processing-ms", "1");
+    res.setHeader("x-ratelimit-limit-requests", "10000");
+    res.setHeader("x-ratelimit-remaining-requests", "9999");
+    res.setHeader("x-ratelimit-reset-requests", "6ms");
+    res.setHeader("x-mock-internal", "not for clients");
     const o = optionsFor(typeof body.model === "string" ? body.model : "", options, body);
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;
@@ -341,16 +461,17 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         });
       case "POST /v1/embeddings": {
         const inputs = Array.isArray(body.input) ? body.input : [body.input];
+        const base64 = body.encoding_format === "base64";
         return sendJson(res, 200, {
           object: "list",
           model,
-          data: inputs.map((_, index) => ({ object: "embedding", index, embedding: [0.1, 0.2, 0.3, 0.4] })),
+          data: inputs.map((_, index) => ({ object: "embedding", index, embedding: base64 ? float32Base64(EMBEDDING) : EMBEDDING })),
           usage: { prompt_tokens: o.promptTokens, total_tokens: o.promptTokens },
         });
       }
       case "POST /v1/responses":
-        if (body.stream === true) return streamResponse(res, model, o);
-        return sendJson(res, 200, responseBody({ id: responseId(), object: "response", created_at: created, model }, o));
+        if (body.stream === true) return streamResponse(res, model, body, o);
+        return sendJson(res, 200, responseBody({ id: responseId(), object: "response", created_at: created, model }, body, o));
       default:
         return sendJson(res, 404, { error: { message: `mock upstream has no route ${req.method} ${path}`, type: "invalid_request_error", code: null, param: null } });
     }

@@ -9,7 +9,7 @@
  *
  * Versioned like the usage message: an incompatible change gets a new `v` beside this one.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 /** Stored response ids: the table's CHECK constraint requires this prefix. */
 export const RESPONSE_ID = /^resp_[A-Za-z0-9_-]{1,200}$/;

@@ -8,8 +8,9 @@
  * silently dropped.
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
-import { z } from "zod";
+import * as z from "zod";
 import { usageFromOpenAI, type TokenUsage } from "./usage-message.ts";
+import { emptyObservation, type StreamObservation } from "./sse-tee.ts";
 
 /** A request the adapter cannot express in chat; the gateway turns it into a 400 naming `param`. */
 export class AdapterError extends Error {
@@ -354,17 +355,6 @@ interface OpenItem {
   text: string;
 }
 
-/** What the translated stream saw, for metering and storage. */
-export interface ChatStreamObservation {
-  /** The usage chunk's counts, as the meter reads them. */
-  usage: TokenUsage | null;
-  /** The upstream's last `finish_reason`. */
-  finishReason: string | null;
-  sawDone: boolean;
-  errorFrame: unknown;
-  /** The response object sent in the terminal `response.completed` / `response.incomplete`; null if none was sent. */
-  finalResponse: Json | null;
-}
 
 const encoder = new TextEncoder();
 
@@ -378,7 +368,8 @@ const encoder = new TextEncoder();
  * Every event carries a `sequence_number`, counting from 0.
  */
 export class ChatToResponsesStream {
-  readonly observation: ChatStreamObservation = { usage: null, finishReason: null, sawDone: false, errorFrame: null, finalResponse: null };
+  /** What the upstream's chat stream said (its usage, its last finish reason), for metering and storage. */
+  readonly observation: StreamObservation = emptyObservation();
   private readonly parser: EventSourceParser;
   private readonly decoder = new TextDecoder();
   private sequence = 0;

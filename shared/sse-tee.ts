@@ -111,9 +111,15 @@ export function parseBlock(text: string): EventSourceMessage[] {
   return events;
 }
 
-/** What the stream told us, for metering. */
-export interface SseObservation {
+/**
+ * What a relayed stream told the meter, whichever way it was relayed (passed through by SseTee,
+ * or translated chat → Responses by shared/responses-adapter.ts). The meter alone decides what it
+ * means for billing (gateway meter.ts, `streamVerdict`).
+ */
+export interface StreamObservation {
+  /** The upstream's usage report; null when none arrived. */
   usage: TokenUsage | null;
+  /** The last finish reason (chat), or the response's status (Responses API). */
   finishReason: string | null;
   sawDone: boolean;
   /** The first error frame's JSON (an upstream failure reported in-stream). */
@@ -122,6 +128,11 @@ export interface SseObservation {
   blocksAfterDone: number;
   /** Responses API: the response object of the terminal `response.completed` / `response.incomplete` event. */
   finalResponse: Record<string, unknown> | null;
+}
+
+/** An observation of a stream nothing has been seen of yet. */
+export function emptyObservation(): StreamObservation {
+  return { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0, finalResponse: null };
 }
 
 /** What to do with a block. */
@@ -146,7 +157,7 @@ const decoder = new TextDecoder();
  * and error frames. Pure: the caller moves the bytes.
  */
 export class SseMeter {
-  readonly observation: SseObservation = { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0, finalResponse: null };
+  readonly observation: StreamObservation = emptyObservation();
 
   constructor(private readonly options: SseTeeOptions) {}
 
@@ -235,7 +246,7 @@ export class SseTee {
     this.meter = new SseMeter(options);
   }
 
-  get observation(): SseObservation {
+  get observation(): StreamObservation {
     return this.meter.observation;
   }
 

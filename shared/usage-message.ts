@@ -5,10 +5,10 @@
  *
  * It never carries a secret: the key is referred to by `api_key_id` only.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { packWithin } from "./pack.ts";
 
-export const ACCESS_OUTCOMES = ["api_key", "unauthenticated", "unknown_api_key"] as const;
+export const ACCESS_OUTCOMES = ["api_key", "unauthenticated", "unknown_api_key", "database_unavailable"] as const;
 
 const count = z.number().int().nonnegative();
 

@@ -11,7 +11,7 @@
  * the prefix's token count up to block i. An answer that is not self-consistent (lengths, sums,
  * order, version) is rejected: a wrong count would misbill, and the caller then bills uncached.
  */
-import { z } from "zod";
+import * as z from "zod";
 
 const ModelsAnswer = z.object({
   models: z.array(z.object({ alias: z.string(), tokenizer_version: z.string().min(1).max(200) }).loose()),

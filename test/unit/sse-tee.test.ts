@@ -4,7 +4,7 @@
  * byte by byte and split at every offset, with identical bytes out and identical observations.
  */
 import { describe, expect, it } from "vitest";
-import { concat, SseTee, usageBlock, type SseObservation, type TeeOutput } from "../../shared/sse-tee.ts";
+import { concat, SseTee, usageBlock, type StreamObservation, type TeeOutput } from "../../shared/sse-tee.ts";
 
 const enc = new TextEncoder();
 const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 2 } };
@@ -22,7 +22,7 @@ const BASIC = [`data: ${chunk("Hel")}`, `data: ${chunk("lo")}`, `data: ${chunk("
 
 interface Run {
   bytes: Uint8Array;
-  observation: SseObservation;
+  observation: StreamObservation;
   usageBlocks: number;
 }
 

@@ -167,3 +167,37 @@ describe("conflicts and missing rows", () => {
     await expectError(await api("DELETE", `/users/${user}/api-keys/${key.id}`), 404, "not_found");
   });
 });
+
+describe("bounded free-form JSON (metadata) and ledger ids", () => {
+  async function refused(res: Response, param: string): Promise<string> {
+    const error = await expectError(res, 400, "invalid_request_error");
+    expect(error.param).toBe(param);
+    return error.message;
+  }
+
+  it("metadata nested beyond 32 levels or over 16 KiB is a 400 naming it; 100,000 levels is a 400, not a 500", async () => {
+    const ep = await created<{ id: string }>(await api("POST", "/endpoints", { name: `ep-${suffix()}`, url: mockBase() }));
+    // `depth` objects, one inside the other.
+    const nested = (depth: number) => '{"a":'.repeat(depth - 1) + "{}" + "}".repeat(depth - 1);
+    const body = (metadata: string) => `{"model_name":"m","alias":"m-${suffix()}","hosted_on":"${ep.id}","metadata":${metadata}}`;
+    const fits = await created<{ id: string; metadata: unknown }>(await api("POST", "/models", body(nested(32))));
+    expect(JSON.stringify(fits.metadata)).toBe(nested(32));
+    for (const depth of [33, 10_000, 100_000]) {
+      expect(await refused(await api("POST", "/models", body(nested(depth))), "metadata")).toMatch(/deeper than 32/);
+    }
+    expect(await refused(await api("POST", "/models", body(JSON.stringify({ blob: "x".repeat(17 * 1024) }))), "metadata")).toMatch(/16384 bytes/);
+    expect(await refused(await api("PATCH", `/models/${fits.id}`, `{"metadata":${nested(500)}}`), "metadata")).toMatch(/deeper/);
+    const { rows } = await pool.query("SELECT 1 FROM deployed_models WHERE hosted_on = $1", [ep.id]);
+    expect(rows).toHaveLength(1);
+  });
+
+  it("a grant's source_id may not take a system namespace (usage:, admin:, …)", async () => {
+    const user = await createUser(pool);
+    for (const sourceId of [`usage:${crypto.randomUUID()}`, "admin:x", "USAGE:x", "batch:1", "system:1"]) {
+      expect(await refused(await api("POST", "/transactions", { user_id: user, transaction_type: "admin_grant", amount: "1", source_id: sourceId }), "source_id")).toMatch(/system namespace/);
+    }
+    await created(await api("POST", "/transactions", { user_id: user, transaction_type: "admin_grant", amount: "1", source_id: "invoice-2026-12:usage" }));
+    const { rows } = await pool.query<{ source_id: string }>("SELECT source_id FROM credits_transactions WHERE user_id = $1", [user]);
+    expect(rows.map((r) => r.source_id)).toEqual(["admin:invoice-2026-12:usage"]);
+  });
+});

@@ -105,7 +105,8 @@ describe("role matrix", () => {
     expect((await ok<{ data: { id: string }[] }>(await api("GET", `/users/${alice.id}/api-keys`, alice.admin))).data.map((k) => k.id)).toContain(mine.id);
     // `current` names the caller's own user in key routes too.
     expect((await ok<{ data: { id: string }[] }>(await api("GET", "/users/current/api-keys", alice.admin))).data.map((k) => k.id)).toContain(mine.id);
-    await expectError(await api("GET", "/users/current/api-keys", env.ADMIN_TOKEN), 404, "not_found");
+    // The ADMIN_TOKEN's `current` is the built-in system user, who owns no keys.
+    expect((await ok<{ data: unknown[] }>(await api("GET", "/users/current/api-keys", env.ADMIN_TOKEN))).data).toEqual([]);
     expect((await api("POST", `/users/${alice.id}/api-keys/${mine.id}/rotate`, alice.admin)).status).toBe(200);
     expect((await api("DELETE", `/users/${alice.id}/api-keys/${mine.id}`, alice.admin)).status).toBe(204);
 
@@ -139,6 +140,62 @@ describe("role matrix", () => {
     const gone = await principal([]);
     await pool.query("UPDATE users SET deleted_at = now() WHERE id = $1", [gone.id]);
     await expectError(await api("GET", "/users/current", gone.admin), 401, "invalid_api_key");
+  });
+});
+
+/** An admin call in organization context (X-Organization-Id). */
+async function inOrg(orgId: string, method: string, path: string, token: string, body?: unknown): Promise<Response> {
+  return SELF.fetch(`https://gateway.test/admin/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "x-organization-id": orgId, "content-type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+}
+
+describe("keys that choose a price or take over another's key", () => {
+  it("only platform managers create batch keys (their batch headers choose the tariff)", async () => {
+    for (const who of [alice, bob]) {
+      const refused = await expectError(await api("POST", `/users/${who.id}/api-keys`, who.admin, { name: "cheap", purpose: "batch" }), 403, "permission_denied");
+      expect(refused.param).toBe("purpose");
+    }
+    const { rows } = await pool.query("SELECT 1 FROM api_keys WHERE user_id = ANY($1::uuid[]) AND purpose = 'batch'", [[alice.id, bob.id]]);
+    expect(rows).toEqual([]);
+    for (const token of [env.ADMIN_TOKEN, manager.admin]) {
+      expect(await ok<{ purpose: string }>(await api("POST", `/users/${alice.id}/api-keys`, token, { name: "runner", purpose: "batch" }), 201)).toMatchObject({ purpose: "batch" });
+    }
+  });
+
+  it("an organization key is rotated or deleted only by its creator, the org's owners and admins, or a manager", async () => {
+    const owner = await principal([]);
+    const member = await principal([]);
+    const admin = await principal([]);
+    const org = await ok<{ id: string }>(await api("POST", "/organizations", owner.admin, { name: `org-${suffix()}`, email: `org-${suffix()}@example.com` }), 201);
+    await ok(await api("POST", `/organizations/${org.id}/members`, owner.admin, { user_id: member.id }), 201);
+    await ok(await api("POST", `/organizations/${org.id}/members`, owner.admin, { user_id: admin.id, role: "admin" }), 201);
+    const ownersKey = async () => ok<{ id: string; key: string }>(await inOrg(org.id, "POST", "/users/current/api-keys", owner.admin, { name: "owner's" }), 201);
+    const membersKey = await ok<{ id: string; key: string }>(await inOrg(org.id, "POST", "/users/current/api-keys", member.admin, { name: "member's" }), 201);
+
+    // A member cannot take over (rotate) or remove a key someone else created: 404, as if missing.
+    const target = await ownersKey();
+    for (const path of [`/users/${org.id}/api-keys/${target.id}/rotate`, "/users/current/api-keys/" + target.id + "/rotate"]) {
+      await expectError(await inOrg(org.id, "POST", path, member.admin), 404, "not_found");
+    }
+    await expectError(await inOrg(org.id, "DELETE", `/users/${org.id}/api-keys/${target.id}`, member.admin), 404, "not_found");
+    const model = await createModel(pool, { url: mockBase() });
+    expect((await post("/chat/completions", { model: model.alias, messages: [] }, target.key)).status).toBe(200);
+    const { rows } = await pool.query<{ is_deleted: boolean }>("SELECT is_deleted FROM api_keys WHERE id = $1", [target.id]);
+    expect(rows).toEqual([{ is_deleted: false }]);
+
+    // Their own key, yes.
+    expect((await inOrg(org.id, "POST", `/users/${org.id}/api-keys/${membersKey.id}/rotate`, member.admin)).status).toBe(200);
+    // Owners, admins and managers: any of the organization's keys.
+    expect((await inOrg(org.id, "POST", `/users/${org.id}/api-keys/${membersKey.id}/rotate`, admin.admin)).status).toBe(200);
+    expect((await inOrg(org.id, "POST", `/users/${org.id}/api-keys/${membersKey.id}/rotate`, owner.admin)).status).toBe(200);
+    expect((await api("POST", `/users/${org.id}/api-keys/${target.id}/rotate`, manager.admin)).status).toBe(200);
+    expect((await inOrg(org.id, "DELETE", `/users/${org.id}/api-keys/${target.id}`, admin.admin)).status).toBe(204);
+    expect((await inOrg(org.id, "DELETE", `/users/${org.id}/api-keys/${membersKey.id}`, member.admin)).status).toBe(204);
+    const another = await ownersKey();
+    expect((await api("DELETE", `/users/${org.id}/api-keys/${another.id}`, manager.admin)).status).toBe(204);
   });
 });
 

@@ -221,6 +221,39 @@ describe("402: credit", () => {
   });
 });
 
+describe("402: the credit gate prices as the consumer does", () => {
+  it("the key's purpose picks the tariff: free for realtime but priced for batch refuses only the batch key", async () => {
+    const userId = await createUser(pool);
+    const realtime = (await createKey(pool, userId)).key;
+    const batch = (await createKey(pool, userId, "batch")).key;
+    const mixed = await createModel(pool, { url: mockBase() });
+    await pool.query(
+      `INSERT INTO model_tariffs (deployed_model_id, api_key_purpose, input_price_per_token, output_price_per_token, valid_from)
+       VALUES ($1, 'realtime', 0, 0, now() - interval '1 minute'), ($1, 'batch', 0.001, 0.002, now() - interval '1 minute')`,
+      [mixed.modelId],
+    );
+    // The realtime key at zero balance is priced at the (free) realtime tariff: served.
+    expect((await post("/chat/completions", { model: mixed.alias, messages: [] }, realtime)).status).toBe(200);
+    await expectError(await post("/chat/completions", { model: mixed.alias, messages: [] }, batch), 402, "insufficient_credits");
+  });
+
+  it("a tariff only for a batch completion window still gates batch keys; an expired or future price does not gate", async () => {
+    const userId = await createUser(pool);
+    const realtime = (await createKey(pool, userId)).key;
+    const batch = (await createKey(pool, userId, "batch")).key;
+    const windowed = await createModel(pool, { url: mockBase() });
+    await pool.query(
+      `INSERT INTO model_tariffs (deployed_model_id, api_key_purpose, completion_window, input_price_per_token, output_price_per_token, valid_from, valid_until)
+       VALUES ($1, 'batch', '24h', 0.001, 0, now() - interval '1 minute', NULL),
+              ($1, 'realtime', NULL, 0.001, 0.002, now() - interval '2 days', now() - interval '1 day'),
+              ($1, 'realtime', NULL, 0.001, 0.002, now() + interval '1 day', NULL)`,
+      [windowed.modelId],
+    );
+    await expectError(await post("/chat/completions", { model: windowed.alias, messages: [] }, batch), 402, "insufficient_credits");
+    expect((await post("/chat/completions", { model: windowed.alias, messages: [] }, realtime)).status).toBe(200);
+  });
+});
+
 describe("429: rate limits", () => {
   it("a key's requests_per_second and burst_size hold, with Retry-After", async () => {
     const userId = await createUser(pool);

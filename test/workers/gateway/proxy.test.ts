@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { encryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { mockBase, post, upstreamRequest, usageMessageFor } from "./helpers.ts";
+import { expectError, mockBase, post, upstreamRequest, upstreamRequests, usageMessageFor } from "./helpers.ts";
 import { received } from "./test-main.ts";
 
 let pool: Pool;
@@ -115,12 +115,13 @@ describe("non-streaming inference", () => {
 
   it("batch metadata headers are honoured for batch keys only", async () => {
     const batchKey = await createKey(pool, await createUser(pool), "batch");
+    const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000 - 3_600_000);
     const headers = {
       "x-fusillade-batch-id": "5b0c6a3e-4f6b-4c5a-9d7e-1a2b3c4d5e6f",
       "x-fusillade-request-id": "6c1d7b4f-5a7c-4d6b-8e8f-2b3c4d5e6f70",
       "x-fusillade-custom-id": "row-7",
       "x-fusillade-batch-completion-window": "24h",
-      "x-fusillade-batch-created-at": "2026-01-02T03:04:05Z",
+      "x-fusillade-batch-created-at": createdAt.toISOString(),
       "x-fusillade-request-source": "api",
     };
     const batchRes = await post("/chat/completions", { model: model.alias, messages: [] }, batchKey.key, headers);
@@ -129,12 +130,39 @@ describe("non-streaming inference", () => {
       request_id: "6c1d7b4f-5a7c-4d6b-8e8f-2b3c4d5e6f70",
       custom_id: "row-7",
       completion_window: "24h",
-      created_at: "2026-01-02T03:04:05.000Z",
+      created_at: createdAt.toISOString(),
       request_source: "api",
     });
     // A realtime key cannot claim a batch's (cheaper or older) pricing.
     const realtimeRes = await post("/chat/completions", { model: model.alias, messages: [] }, key, headers);
     expect((await usageMessageFor(realtimeRes)).batch).toBeNull();
+  });
+
+  it("a batch key cannot choose an old, future or unknown tariff: 400 naming the header, nothing forwarded", async () => {
+    const batchKey = await createKey(pool, await createUser(pool), "batch");
+    const cases: [Record<string, string>, string][] = [
+      [{ "x-fusillade-batch-created-at": "1999-01-01T00:00:00Z" }, "x-fusillade-batch-created-at"],
+      // The longest default window is 24h: 25h01m ago is past it plus the hour's grace.
+      [{ "x-fusillade-batch-created-at": new Date(Date.now() - 25 * 3_600_000 - 60_000).toISOString() }, "x-fusillade-batch-created-at"],
+      [{ "x-fusillade-batch-created-at": new Date(Date.now() + 3_600_000).toISOString() }, "x-fusillade-batch-created-at"],
+      [{ "x-fusillade-batch-created-at": "yesterday" }, "x-fusillade-batch-created-at"],
+      [{ "x-fusillade-batch-completion-window": "1000d" }, "x-fusillade-batch-completion-window"],
+    ];
+    for (const [headers, header] of cases) {
+      const marker = crypto.randomUUID();
+      const res = await post("/chat/completions", { model: model.alias, messages: [{ role: "user", content: marker }] }, batchKey.key, headers);
+      const error = await expectError(res, 400, "invalid_request_error");
+      expect(error.param).toBe(header);
+      expect(error.message).toContain(header);
+      expect((await upstreamRequests()).some((r) => JSON.stringify(r.body).includes(marker))).toBe(false);
+    }
+    // Within the window plus its hour: accepted.
+    const ok = await post("/chat/completions", { model: model.alias, messages: [] }, batchKey.key, {
+      "x-fusillade-batch-created-at": new Date(Date.now() - 24 * 3_600_000).toISOString(),
+      "x-fusillade-batch-completion-window": "1h",
+    });
+    expect(ok.status).toBe(200);
+    expect((await usageMessageFor(ok)).batch).toMatchObject({ completion_window: "1h" });
   });
 
   it("GET /ai/v1/models lists the models this key may use", async () => {

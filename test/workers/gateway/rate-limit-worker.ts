@@ -43,7 +43,7 @@ const MODEL: ModelRecord = {
   authHeaderPrefix: "Bearer ",
   requestsPerSecond: null,
   burstSize: null,
-  priced: false,
+  tariffs: [],
   cache: null,
   tokenizerUrl: null,
   responsesViaChat: false,

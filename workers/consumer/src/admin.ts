@@ -8,7 +8,7 @@
  *
  * A run examines at most `limit` rows; when `more` is true, call again with `after=<cursor>`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { constantTimeEqual } from "../../../shared/api-keys.ts";
 import { DbSettingsSchema, withPool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";

@@ -13,6 +13,7 @@ import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "
 import { isUsageBundle, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { retryAll } from "./delivery.ts";
+import { markKeysUsed } from "./key-last-used.ts";
 import { writeResponseBatch, type ResponseWriteOutcome } from "./response-writer.ts";
 import { dedupeByEventId, unstorableReason } from "./usage-plan.ts";
 import { writeUsageBatch, type UsageWriteOutcome } from "./usage-writer.ts";
@@ -82,6 +83,7 @@ export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSetti
       const client = await pool.connect();
       try {
         const usage = await writeUsageInChunks(client, good, poison);
+        await markKeysUsed(client, good);
         return { usage, responses: await writeResponseBatch(client, responses) };
       } finally {
         client.release();

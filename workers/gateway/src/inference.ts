@@ -6,11 +6,10 @@ import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats } from "../../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/markers.ts";
-import { usageFromOpenAI } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
-import { batchInfoFrom } from "./meter.ts";
+import { trustedBatchInfo } from "./batch-trust.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
-import type { MeterState } from "./meter.ts";
+import type { Meter } from "./meter.ts";
 import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
 import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
@@ -52,10 +51,11 @@ function finishReasonOf(payload: Record<string, unknown>): string | null {
 class CacheAccounting {
   private job: ClassifyJob | null = null;
   private classification: ScopedClassification | null = null;
+  private split: CacheStats = NO_CACHE;
 
   constructor(
     private readonly scope: CacheScope | null,
-    private readonly meter: MeterState,
+    private readonly meter: Meter,
   ) {}
 
   static prepare(c: Ctx, body: Record<string, unknown>, model: ModelRecord, principalId: string): { forwarded: Record<string, unknown>; cache: CacheAccounting } {
@@ -79,7 +79,8 @@ class CacheAccounting {
     this.classification = this.job ? await this.job.result : null;
     const prompt = typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : 0;
     const split: CacheStats = normalizeSplit(this.classification?.stats ?? NO_CACHE, prompt);
-    this.meter.cache = { read_tokens: split.read, write_5m_tokens: split.write5m, write_1h_tokens: split.write1h, write_24h_tokens: split.write24h };
+    this.split = split;
+    this.meter.cached({ read_tokens: split.read, write_5m_tokens: split.write5m, write_1h_tokens: split.write1h, write_24h_tokens: split.write24h });
     return injectCacheStats(usage, split);
   }
 
@@ -89,8 +90,8 @@ class CacheAccounting {
 
   /** After a billable success: commit the index write, off the response path. */
   commit(c: Ctx): void {
-    const split = this.meter.cache;
-    const trusted = split.read_tokens + split.write_5m_tokens + split.write_1h_tokens + split.write_24h_tokens > 0;
+    const split = this.split;
+    const trusted = split.read + split.write5m + split.write1h + split.write24h > 0;
     if (this.scope && this.classification && trusted) c.executionCtx.waitUntil(commitIndex(this.classification, this.scope, c.get("config")));
   }
 }
@@ -99,7 +100,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
   const meter = c.get("meter");
   const config = c.get("config");
   let body = await readJsonObject(c);
-  if (typeof body.model === "string") meter.model = body.model;
+  if (typeof body.model === "string") meter.asked(body.model);
 
   const db = new RequestDb(config);
   try {
@@ -111,7 +112,8 @@ export async function handleInference(c: Ctx): Promise<Response> {
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
     const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
-    if (key.purpose === "batch") meter.batch = batchInfoFrom(c.req.raw.headers);
+    const batch = trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
+    if (batch) meter.batchTrusted(batch);
     // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
     for (const [name, value] of Object.entries(await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p)))) c.res.headers.set(name, value);
 
@@ -138,31 +140,36 @@ export async function handleInference(c: Ctx): Promise<Response> {
 
     const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
     const upstream = call.response;
-    meter.servedModel = model.modelName;
+    meter.routed(model);
+    c.set("upstreamHeaders", upstream.headers);
 
     const contentType = upstream.headers.get("content-type") ?? "";
     if (streaming && isEventStream(upstream)) {
       call.settled();
-      return relaySse(
+      const { response, ended } = relaySse(
         upstream,
-        meter,
         {
           idleTimeoutMs: config.UPSTREAM_STREAM_IDLE_MS,
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
-          onFinished: (ok, seen) => {
-            if (ok) cache?.commit(c);
-            recorder?.stream(seen.finalResponse, upstream.status);
-          },
         },
         (p) => c.executionCtx.waitUntil(p),
       );
+      const verdict = meter.streaming(ended);
+      if (cache || recorder) {
+        c.executionCtx.waitUntil(
+          Promise.all([verdict, ended]).then(([v, end]) => {
+            if (v.complete) cache?.commit(c);
+            recorder?.stream(end.observation.finalResponse, upstream.status);
+          }),
+        );
+      }
+      return response;
     }
 
     const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
-    meter.ttfbMs = Date.now() - meter.startedAt;
-    meter.responseType = upstream.ok ? "json" : "error";
+    meter.responded(upstream.ok);
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -174,8 +181,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
     }
     const payload = json as Record<string, unknown>;
     if (upstream.ok) {
-      meter.usage = usageFromOpenAI(payload.usage);
-      meter.finishReason = finishReasonOf(payload);
+      meter.answered(payload, finishReasonOf(payload));
       if (cache && payload.usage && typeof payload.usage === "object") {
         payload.usage = await cache.rewrite(payload.usage as Record<string, unknown>);
         cache.commit(c);
@@ -184,7 +190,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       cache?.abort();
     }
     if (typeof payload.model === "string") {
-      meter.servedModel = payload.model;
+      meter.servedBy(payload.model);
       payload.model = model.alias;
     }
     if (upstream.ok) recorder?.json(payload, upstream.status);

@@ -1,33 +1,17 @@
 /**
- * Usage capture: every inference request (including those rejected before the upstream, as the
- * reference system records them) produces exactly one usage message, sent after the response in
- * `waitUntil` so metering never delays the caller (in a bundle with its neighbours: see the outbox).
+ * Metering, in one room. Every inference request (including those refused before the upstream,
+ * as the reference system records them) gets one `Meter`, which alone owns what its usage message
+ * will say. The handlers tell it what happened through its verbs (`identified`, `routed`,
+ * `answered`, `streamEnded`, …); the stream relays return what they observed instead of writing
+ * into it; and the one message is built from it after the response, in `waitUntil`, so metering
+ * never delays the caller (it leaves in a bundle with its neighbours: see outbox.ts).
  */
 import { createMiddleware } from "hono/factory";
+import { streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
 import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
-import { clipUsageMessage, usageBundles, ZERO_CACHE, ZERO_USAGE, type UsageBundle } from "../../../shared/usage-message.ts";
+import { clipUsageMessage, usageFromOpenAI, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import { enqueueUsage } from "./outbox.ts";
 import type { GatewayApp } from "./types.ts";
-
-/** Mutable per-request record the handlers fill in as they learn things. */
-export interface MeterState {
-  eventId: string;
-  startedAt: number;
-  access: (typeof ACCESS_OUTCOMES)[number];
-  apiKeyId: string | null;
-  model: string | null;
-  servedModel: string | null;
-  ttfbMs: number | null;
-  usage: TokenUsage;
-  cache: CacheSplit;
-  responseType: string;
-  finishReason: string | null;
-  truncated: boolean;
-  batch: BatchInfo | null;
-  /** Resolves when the response body has been fully seen (streams finish after the handler returns). */
-  done: Promise<void>;
-}
-
-const SEND_BACKOFF_MS = [50, 250];
 
 /** W3C traceparent: version-traceid-parentid-flags; returns the 32-hex trace id when well formed. */
 export function traceIdFrom(traceparent: string | undefined): string | null {
@@ -35,131 +19,155 @@ export function traceIdFrom(traceparent: string | undefined): string | null {
   return m?.[1] && !/^0+$/.test(m[1]) ? m[1] : null;
 }
 
-export function buildUsageMessage(state: MeterState, req: Request, status: number, endedAt: number): UsageMessageV1 {
-  const url = new URL(req.url);
-  return clipUsageMessage({
-    v: 1,
-    event_id: state.eventId,
-    timestamp: new Date(state.startedAt).toISOString(),
-    method: req.method,
-    uri: url.pathname,
-    access: state.access,
-    api_key_id: state.apiKeyId,
-    model: state.model,
-    served_model: state.servedModel,
-    status_code: status,
-    duration_ms: Math.max(0, endedAt - state.startedAt),
-    ttfb_ms: state.ttfbMs,
-    usage: state.usage,
-    cache: state.cache,
-    response_type: state.responseType,
-    finish_reason: state.finishReason,
-    truncated: state.truncated,
-    trace_id: traceIdFrom(req.headers.get("traceparent") ?? undefined),
-    user_agent: req.headers.get("user-agent"),
-    batch: state.batch,
-  });
-}
+/** One request's meter. Created by the `meter` middleware; read with `c.var.meter`. */
+export class Meter {
+  readonly eventId: string = crypto.randomUUID();
+  readonly startedAt: number = Date.now();
+  private access: (typeof ACCESS_OUTCOMES)[number] = "unauthenticated";
+  private apiKeyId: string | null = null;
+  private model: string | null = null;
+  private servedModel: string | null = null;
+  private ttfbMs: number | null = null;
+  private usage: TokenUsage = { ...ZERO_USAGE };
+  private cache: CacheSplit = { ...ZERO_CACHE };
+  private responseType = "error";
+  private finishReason: string | null = null;
+  private truncated = false;
+  private batch: BatchInfo | null = null;
+  /** Settles when the response body has been fully seen (streams finish after the handler returns). */
+  private pending: Promise<unknown> = Promise.resolve();
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/**
- * Batch metadata from the batch runner's headers. Only read for `batch`-purpose keys: these fields
- * choose the tariff (completion window, creation time), so no other key may set them.
- */
-export function batchInfoFrom(headers: Headers): BatchInfo | null {
-  const batchId = headers.get("x-fusillade-batch-id");
-  const requestId = headers.get("x-fusillade-request-id");
-  const createdAt = headers.get("x-fusillade-batch-created-at");
-  const created = createdAt && !Number.isNaN(Date.parse(createdAt)) ? new Date(createdAt).toISOString() : null;
-  return {
-    batch_id: batchId && UUID.test(batchId) ? batchId.toLowerCase() : null,
-    request_id: requestId && UUID.test(requestId) ? requestId.toLowerCase() : null,
-    custom_id: headers.get("x-fusillade-custom-id"),
-    completion_window: headers.get("x-fusillade-batch-completion-window"),
-    created_at: created,
-    request_source: headers.get("x-fusillade-request-source") ?? "",
-  };
-}
-
-/**
- * Usage messages waiting to go out together (plain data, per isolate). What accumulates in the
- * linger window leaves as one queue message, a usage bundle (shared/usage-message.ts): under load
- * one queue operation carries many requests; alone, a message waits at most OUTBOX_LINGER_MS.
- * The request that opens the outbox owns its flush (in its own waitUntil), so no request ever
- * waits on another's promise.
- */
-const outbox: UsageMessageV1[] = [];
-let flushScheduled = false;
-const OUTBOX_LINGER_MS = 25;
-
-async function flushOutbox(queue: Queue): Promise<void> {
-  await new Promise((r) => setTimeout(r, OUTBOX_LINGER_MS));
-  flushScheduled = false;
-  // Only what is here now: messages that arrive while this flush is sending wait for the flush
-  // they schedule, and so travel in full bundles rather than as a trail of small ones.
-  for (const bundle of usageBundles(outbox.splice(0))) {
-    await sendUsageBundle(queue, bundle);
+  /** The alias the client asked for. */
+  asked(alias: string): void {
+    this.model = alias;
   }
-}
 
-/** Queues a usage message; returns the flush to hand to waitUntil when this call opened one. */
-export function enqueueUsage(queue: Queue, message: UsageMessageV1): Promise<void> | null {
-  outbox.push(message);
-  if (flushScheduled) return null;
-  flushScheduled = true;
-  return flushOutbox(queue);
-}
+  /** The bearer token matched no live key. */
+  unknownKey(): void {
+    this.access = "unknown_api_key";
+  }
 
-/** Sends with bounded retries; a failure is logged (event ids only, never bodies) and never thrown. */
-export async function sendUsageBundle(queue: Queue, bundle: UsageBundle): Promise<boolean> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await queue.send(bundle, { contentType: "json" });
-      return true;
-    } catch (err) {
-      const delay = SEND_BACKOFF_MS[attempt];
-      if (delay === undefined) {
-        const ids = bundle.messages.map((m) => m.event_id).join(", ");
-        console.error(`usage messages not enqueued after ${attempt + 1} attempts (${ids}): ${err instanceof Error ? err.message : String(err)}`);
-        return false;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
+  /** Postgres could not be reached to authenticate the request (answered 503). */
+  databaseUnavailable(): void {
+    this.access = "database_unavailable";
+  }
+
+  identified(key: { id: string }): void {
+    this.access = "api_key";
+    this.apiKeyId = key.id;
+  }
+
+  /** Batch metadata the trust rules accepted (inference.ts, `trustedBatchInfo`). */
+  batchTrusted(batch: BatchInfo): void {
+    this.batch = batch;
+  }
+
+  /** The request went to the upstream under the model's own name. */
+  routed(model: { modelName: string }): void {
+    this.servedModel = model.modelName;
+  }
+
+  /** The prompt's split between cache reads and writes (Tollgate's own prompt-cache index). */
+  cached(split: CacheSplit): void {
+    this.cache = split;
+  }
+
+  /** A whole (non-streamed) upstream answer has arrived, successful or not. */
+  responded(ok: boolean): void {
+    this.ttfbMs ??= Date.now() - this.startedAt;
+    this.responseType = ok ? "json" : "error";
+  }
+
+  /**
+   * A successful JSON answer: its usage, finish reason and the upstream's name for the model.
+   * `payload` is the upstream's JSON object (null: the body was not a usable answer).
+   */
+  answered(payload: { usage?: unknown; model?: unknown }, finishReason: string | null): void {
+    this.usage = usageFromOpenAI(payload.usage);
+    this.finishReason = finishReason;
+    if (typeof payload.model === "string") this.servedModel = payload.model;
+  }
+
+  /** The upstream's name for the model that served it (from a non-successful JSON body too). */
+  servedBy(name: string): void {
+    this.servedModel = name;
+  }
+
+  /** The upstream answered 2xx but not with anything usable. */
+  failed(): void {
+    this.responseType = "error";
+  }
+
+  /** A stream's end, folded by `streamVerdict`. */
+  streamEnded(end: StreamEnd): StreamVerdict {
+    const verdict = streamVerdict(end);
+    if (end.firstByteAt !== null) this.ttfbMs ??= Math.max(0, end.firstByteAt - this.startedAt);
+    if (verdict.usage) this.usage = verdict.usage;
+    this.finishReason = verdict.finishReason;
+    this.responseType = verdict.responseType;
+    this.truncated = verdict.truncated;
+    return verdict;
+  }
+
+  /**
+   * A relayed stream: the meter waits for its end before the usage message is built. Returns the
+   * verdict, for what else depends on how the stream ended (prompt-cache commit, stored response).
+   */
+  streaming(ended: Promise<StreamEnd>): Promise<StreamVerdict> {
+    const verdict = ended.then((end) => this.streamEnded(end));
+    this.pending = verdict;
+    return verdict;
+  }
+
+  /** Settles once everything the message will say is known; never rejects. */
+  settled(): Promise<void> {
+    return this.pending.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  message(req: Request, status: number, endedAt: number): UsageMessageV1 {
+    const url = new URL(req.url);
+    return clipUsageMessage({
+      v: 1,
+      event_id: this.eventId,
+      timestamp: new Date(this.startedAt).toISOString(),
+      method: req.method,
+      uri: url.pathname,
+      access: this.access,
+      api_key_id: this.apiKeyId,
+      model: this.model,
+      served_model: this.servedModel,
+      status_code: status,
+      duration_ms: Math.max(0, endedAt - this.startedAt),
+      ttfb_ms: this.ttfbMs,
+      usage: this.usage,
+      cache: this.cache,
+      response_type: this.responseType,
+      finish_reason: this.finishReason,
+      truncated: this.truncated,
+      trace_id: traceIdFrom(req.headers.get("traceparent") ?? undefined),
+      user_agent: req.headers.get("user-agent"),
+      batch: this.batch,
+    });
   }
 }
 
 export const meter = createMiddleware<GatewayApp>(async function meter(c, next) {
-  const state: MeterState = {
-    eventId: crypto.randomUUID(),
-    startedAt: Date.now(),
-    access: "unauthenticated",
-    apiKeyId: null,
-    model: null,
-    servedModel: null,
-    ttfbMs: null,
-    usage: { ...ZERO_USAGE },
-    cache: { ...ZERO_CACHE },
-    responseType: "error",
-    finishReason: null,
-    truncated: false,
-    batch: null,
-    done: Promise.resolve(),
-  };
-  c.set("meter", state);
+  const m = new Meter();
+  c.set("meter", m);
   await next();
   // On the response's own headers: Hono's c.header() would wrap the finished response in a new one.
   // Every response here is built by the gateway, so its headers are mutable; the fallback is for safety.
   try {
-    c.res.headers.set("x-tollgate-event-id", state.eventId);
+    c.res.headers.set("x-tollgate-event-id", m.eventId);
   } catch {
-    c.header("x-tollgate-event-id", state.eventId);
+    c.header("x-tollgate-event-id", m.eventId);
   }
   const status = c.res.status;
   const req = c.req.raw;
   const queue = c.env.USAGE_QUEUE;
-  c.executionCtx.waitUntil(
-    // `done` never decides whether a message is sent: a failed body still gets its record.
-    state.done.catch(() => undefined).then(() => enqueueUsage(queue, buildUsageMessage(state, req, status, Date.now()))),
-  );
+  // How the body ended never decides whether a message is sent: a failed body still gets its record.
+  c.executionCtx.waitUntil(m.settled().then(() => enqueueUsage(queue, m.message(req, status, Date.now()))));
 });

@@ -11,12 +11,11 @@ import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
-import { usageFromOpenAI } from "../../../shared/usage-message.ts";
-import type { MeterState } from "./meter.ts";
+import type { StreamEnd } from "../../../shared/metering.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
-import { clientStream, eachUpstreamChunk, IdleReader } from "./stream.ts";
+import { clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -35,16 +34,19 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 
   const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
-  meter.servedModel = model.modelName;
+  meter.routed(model);
+  c.set("upstreamHeaders", upstream.headers);
 
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
-    return relayAsResponses(upstream, meter, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, recorder, (p) => c.executionCtx.waitUntil(p));
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p));
+    meter.streaming(ended);
+    if (recorder) c.executionCtx.waitUntil(ended.then((end) => recorder.stream(end.observation.finalResponse, upstream.status)));
+    return response;
   }
 
   const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
-  meter.ttfbMs = Date.now() - meter.startedAt;
-  meter.responseType = upstream.ok ? "json" : "error";
+  meter.responded(upstream.ok);
   if (!upstream.ok) {
     // The upstream's error envelope is the OpenAI one on both APIs: passed through as it is.
     return new Response(text, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") || "text/plain" } });
@@ -57,13 +59,10 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
   }
   const response = responseFromChat(json, ctx);
   if (!response) {
-    meter.responseType = "error";
+    meter.failed();
     throw new ApiError("upstream_error", `The model server '${model.endpointName}' did not answer with a chat completion.`);
   }
-  const payload = json as Record<string, unknown>;
-  meter.usage = usageFromOpenAI(payload.usage);
-  meter.finishReason = response.status as string;
-  if (typeof payload.model === "string") meter.servedModel = payload.model;
+  meter.answered(json as Record<string, unknown>, response.status as string);
   recorder?.json(response, upstream.status);
   return new Response(JSON.stringify(response), { status: upstream.status, headers: { "content-type": "application/json" } });
 }
@@ -71,45 +70,36 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 /**
  * Reads the upstream's chat SSE and sends the translated Responses events. As in `relaySse`, the
  * read belongs to `waitUntil`, not to the client: a client that leaves does not stop the usage
- * from being read and recorded.
+ * from being read. The observation returned speaks Responses: its finish reason is the final
+ * response's status, and its final response is the one the client was sent (null: none was).
  */
-function relayAsResponses(
-  upstream: Response,
-  meter: MeterState,
-  translator: ChatToResponsesStream,
-  idleTimeoutMs: number,
-  recorder: ResponseRecorder | null,
-  waitUntil: (p: Promise<unknown>) => void,
-): Response {
+function relayAsResponses(upstream: Response, translator: ChatToResponsesStream, idleTimeoutMs: number, waitUntil: (p: Promise<unknown>) => void): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
   const client = clientStream();
   const send = (bytes: Uint8Array) => client.send(bytes);
 
   send(translator.start());
-  let upstreamFailed = false;
-  const pump = (async () => {
+  const first: { at: number | null } = { at: null };
+  const ended = (async (): Promise<StreamEnd> => {
+    let cut = false;
     try {
-      await eachUpstreamChunk(reader, meter, (value) => send(translator.push(value)));
+      await eachUpstreamChunk(reader, first, (value) => send(translator.push(value)));
       send(translator.finish(true));
       client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
-      upstreamFailed = true;
+      cut = true;
       reader.cancel(err);
       send(translator.finish(false));
       client.fail(err);
-    } finally {
-      const seen = translator.observation;
-      if (seen.usage) meter.usage = seen.usage;
-      const final = seen.finalResponse;
-      meter.finishReason = typeof final?.status === "string" ? final.status : null;
-      meter.responseType = seen.errorFrame ? "stream_error" : "stream";
-      meter.truncated = upstreamFailed || !!seen.errorFrame || !final || (client.gone && !seen.usage);
-      recorder?.stream(final, upstream.status);
     }
+    const seen = translator.observation;
+    const final = seen.finalResponse;
+    const observation = { ...seen, finishReason: typeof final?.status === "string" ? final.status : null };
+    return { observation, cut, clientGone: client.gone, firstByteAt: first.at };
   })();
-  meter.done = pump;
-  waitUntil(pump);
+  waitUntil(ended);
 
-  return new Response(client.body, { status: upstream.status, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  const response = new Response(client.body, { status: upstream.status, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
+  return { response, ended };
 }

@@ -4,6 +4,7 @@
  */
 import type { ApiKeyPurpose } from "../../../shared/api-keys.ts";
 import type { Pool } from "../../../shared/db.ts";
+import { tariffFromRow, type Tariff } from "../../../shared/pricing.ts";
 
 export interface KeyRecord {
   id: string;
@@ -24,8 +25,11 @@ export interface ModelRecord {
   authHeaderPrefix: string;
   requestsPerSecond: number | null;
   burstSize: number | null;
-  /** Has a tariff in force with a non-zero price: using it needs credit. */
-  priced: boolean;
+  /**
+   * Every tariff of the model, expired and future ones too (a cached record stays right as time
+   * passes). Whether a request needs credit is the pricing rule applied to these (access.ts).
+   */
+  tariffs: Tariff[];
   /** Prompt caching is on while the model has a cache tariff in force. */
   cache: { minPrefixTokens: number } | null;
   /** External tokenizer service for prompt caching; null = the built-in tokenizer. */
@@ -79,10 +83,13 @@ const ACCESS_SQL = `
            ie.auth_header_prefix AS "authHeaderPrefix", dm.requests_per_second::float8 AS "requestsPerSecond",
            dm.burst_size AS "burstSize", dm.tokenizer_url AS "tokenizerUrl",
            dm.responses_via_chat AS "responsesViaChat",
-           EXISTS (SELECT 1 FROM model_tariffs t
-                    WHERE t.deployed_model_id = dm.id AND t.valid_from <= now()
-                      AND (t.valid_until IS NULL OR t.valid_until > now())
-                      AND (t.input_price_per_token > 0 OR t.output_price_per_token > 0)) AS priced,
+           coalesce((SELECT json_agg(json_build_object(
+                       'purpose', t.api_key_purpose, 'completionWindow', t.completion_window,
+                       'inputPricePerToken', t.input_price_per_token::text, 'outputPricePerToken', t.output_price_per_token::text,
+                       'validFromUs', floor(extract(epoch FROM t.valid_from) * 1000000)::bigint::text,
+                       'validUntilUs', floor(extract(epoch FROM t.valid_until) * 1000000)::bigint::text)
+                       ORDER BY t.valid_from DESC, t.id)
+                       FROM model_tariffs t WHERE t.deployed_model_id = dm.id), '[]'::json) AS tariffs,
            (SELECT json_build_object('minPrefixTokens', ct.min_prefix_tokens) FROM model_cache_tariffs ct
              WHERE ct.deployed_model_id = dm.id AND ct.valid_from <= now()
                AND (ct.valid_until IS NULL OR ct.valid_until > now())
@@ -95,10 +102,14 @@ const ACCESS_SQL = `
          coalesce((SELECT ${ALLOWED_SQL.replace("$MODEL", 'm."modelId"').replace("$USER", 'k."userId"')} FROM k, m), false) AS allowed,
          coalesce((SELECT (${BALANCE_SQL.replace("$USER", 'k."userId"')}) > 0 FROM k), false) AS "hasCredit"`;
 
+type TariffJson = Parameters<typeof tariffFromRow>[0];
+type AccessJson = Omit<AccessRow, "model"> & { model: (Omit<ModelRecord, "tariffs"> & { tariffs: TariffJson[] }) | null };
+
 export async function lookupAccess(pool: Pool, keyHash: string, alias: string): Promise<AccessRow> {
-  const { rows } = await pool.query<AccessRow>(ACCESS_SQL, [keyHash, alias]);
+  const { rows } = await pool.query<AccessJson>(ACCESS_SQL, [keyHash, alias]);
   const row = rows[0];
-  return row ?? { key: null, model: null, allowed: false, hasCredit: false };
+  if (!row) return { key: null, model: null, allowed: false, hasCredit: false };
+  return { ...row, model: row.model && { ...row.model, tariffs: row.model.tariffs.map(tariffFromRow) } };
 }
 
 export interface ListedModel {

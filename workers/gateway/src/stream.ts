@@ -1,15 +1,15 @@
 /**
  * Relays an upstream SSE stream to the client: one JavaScript read loop over the upstream body,
  * writing into the runtime's native pipe to the response (no JavaScript stream in between). Bytes
- * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); the meter
- * learns usage, finish reason, errors and truncation.
+ * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); what the
+ * stream said (usage, finish reason, errors, how it ended) is returned for the meter to judge.
  *
  * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client: if
  * the client disconnects, the pump keeps reading (discarding) so the usage the upstream reports
  * at the end is still recorded — within the platform's waitUntil budget.
  */
-import { SseTee, usageBlock, type SseObservation, type TeeOutput } from "../../../shared/sse-tee.ts";
-import type { MeterState } from "./meter.ts";
+import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
+import type { StreamEnd } from "../../../shared/metering.ts";
 
 export interface RelayOptions {
   /** The upstream counts as cut when no bytes arrive for this long (a stalled or dead connection). */
@@ -23,11 +23,12 @@ export interface RelayOptions {
   onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** The client went away (called once). */
   onClientGone?: () => void;
-  /**
-   * The upstream is fully read (or failed); `ok` = a complete, error-free stream with usage. `seen`
-   * is everything the meter observed (for the Responses API, the final response object).
-   */
-  onFinished?: (ok: boolean, seen: SseObservation) => void;
+}
+
+/** A relayed stream: the client's response now, and how the stream ended once it has. */
+export interface Relayed {
+  response: Response;
+  ended: Promise<StreamEnd>;
 }
 
 /**
@@ -92,14 +93,14 @@ export class IdleReader {
 
 /**
  * Reads the upstream to its end, handing each chunk to `onChunk` (awaited only when it returns a
- * promise) and stamping the request's time to first byte at the first one. Throws what broke the
- * read (a cut, the idle watchdog) or what `onChunk` threw.
+ * promise); `first.at` is stamped at the first chunk. Throws what broke the read (a cut, the idle
+ * watchdog) or what `onChunk` threw.
  */
-export async function eachUpstreamChunk(reader: IdleReader, meter: MeterState, onChunk: (bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+export async function eachUpstreamChunk(reader: IdleReader, first: { at: number | null }, onChunk: (bytes: Uint8Array) => void | Promise<void>): Promise<void> {
   for (;;) {
     const { done, value } = await reader.read();
     if (done) return;
-    if (meter.ttfbMs === null) meter.ttfbMs = Date.now() - meter.startedAt;
+    first.at ??= Date.now();
     const pending = onChunk(value);
     if (pending) await pending;
   }
@@ -158,7 +159,11 @@ export function clientStream(onCancel?: () => void): ClientStream {
   };
 }
 
-export function relaySse(upstream: Response, meter: MeterState, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Response {
+/**
+ * Relays an upstream SSE stream; `ended` resolves (never rejects) with what was observed once the
+ * upstream is fully read or has failed. The read is handed to `waitUntil`, so it outlives the client.
+ */
+export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Relayed {
   const reader = new IdleReader(upstream.body!, options.idleTimeoutMs);
   const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
   const client = clientStream(options.onClientGone);
@@ -178,32 +183,27 @@ export function relaySse(upstream: Response, meter: MeterState, options: RelayOp
     }
   };
 
-  let upstreamFailed = false;
-  const pump = (async () => {
+  const first: { at: number | null } = { at: null };
+  const ended = (async (): Promise<StreamEnd> => {
+    let cut = false;
     try {
-      await eachUpstreamChunk(reader, meter, (value) => send(tee.push(value)));
+      await eachUpstreamChunk(reader, first, (value) => send(tee.push(value)));
       await send(tee.end());
       client.close();
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
-      upstreamFailed = true;
+      cut = true;
       reader.cancel(err);
       await send(tee.end()).catch(() => undefined);
       client.fail(err);
-    } finally {
-      const seen = tee.observation;
-      if (seen.usage) meter.usage = seen.usage;
-      meter.finishReason = seen.finishReason;
-      meter.responseType = seen.errorFrame ? "stream_error" : "stream";
-      meter.truncated = upstreamFailed || !!seen.errorFrame || (!seen.sawDone && !seen.usage) || (client.gone && !seen.usage);
-      options.onFinished?.(!upstreamFailed && !seen.errorFrame && !!seen.usage && !client.gone, seen);
     }
+    return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at };
   })();
-  meter.done = pump;
-  waitUntil(pump);
+  waitUntil(ended);
 
-  return new Response(client.body, {
+  const response = new Response(client.body, {
     status: upstream.status,
     headers: { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache" },
   });
+  return { response, ended };
 }

@@ -1,13 +1,15 @@
 import type { AdminPrincipal } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
-import type { MeterState } from "./meter.ts";
+import type { Meter } from "./meter.ts";
 
 /** Hono generics for the gateway: bindings from `wrangler types`, request-scoped state in Variables. */
 export interface GatewayApp {
   Bindings: GatewayEnv;
   Variables: {
     config: GatewayConfig;
-    meter: MeterState;
+    meter: Meter;
     admin: AdminPrincipal;
+    /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */
+    upstreamHeaders: Headers;
   };
 }

@@ -5,12 +5,17 @@
  *
  * Deletion is soft (the row stays for analytics and audit). The gateway trusts its per-isolate key
  * cache for `ACCESS_CACHE_TTL_MS`, so a deleted or rotated-away key stops working within that time.
+ *
+ * Who may do what beyond seeing the owner: `platform` keys (admin roles) and `batch` keys (their
+ * batch headers choose the tariff) are minted by platform managers only. An organization's key is
+ * rotated or deleted by its creator, the organization's owners and admins, or a manager; to any
+ * other member it answers 404, as a missing key does (rotating is taking the key over).
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { API_KEY_PURPOSES, displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { currentOwner, type AdminApp } from "./principal.ts";
+import { currentOwner, type Actor, type AdminApp } from "./principal.ts";
 import { visibleUser } from "./users.ts";
 import { notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, type Page } from "./validation.ts";
 
@@ -88,8 +93,8 @@ export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
   const actor = c.get("actor");
   await visibleUser(c.get("db"), actor, userId);
   // A platform key opens the admin API with its owner's roles; only managers hand those out.
-  if (input.purpose === "platform" && !actor.isManager) {
-    throw new ApiError("permission_denied", "Only a platform_manager may create platform keys.", { param: "purpose" });
+  if ((input.purpose === "platform" || input.purpose === "batch") && !actor.isManager) {
+    throw new ApiError("permission_denied", `Only a platform_manager may create ${input.purpose} keys.`, { param: "purpose" });
   }
   const key = generateApiKey();
   const { rows } = await c.get("db").query<KeyRow>(
@@ -100,8 +105,7 @@ export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
       await hashApiKey(key),
       displayPrefix(key),
       userId,
-      // The ADMIN_TOKEN is nobody; the key is then recorded as created by its owner.
-      actor.userId ?? userId,
+      actor.userId,
       input.purpose,
       input.requests_per_second ?? null,
       input.burst_size ?? null,
@@ -110,13 +114,26 @@ export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
   return c.json({ ...toView(rows[0]!), key }, 201);
 }
 
+/**
+ * Null when the actor may change any of `userId`'s keys (their own, a manager, an organization's
+ * owner or admin); else the user whose keys alone they may change (the ones they created).
+ */
+function restrictedToCreator(actor: Actor, userId: string): string | null {
+  if (actor.isManager || actor.userId === userId) return null;
+  if (actor.activeOrganization === userId && (actor.orgRole === "owner" || actor.orgRole === "admin")) return null;
+  // A member acting for the organization (or, defensively, anyone else who got this far).
+  return actor.userId ?? crypto.randomUUID();
+}
+
 export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const keyId = pathId(c, "id", "API key");
-  await visibleUser(c.get("db"), c.get("actor"), userId);
+  const actor = c.get("actor");
+  await visibleUser(c.get("db"), actor, userId);
   const { rows } = await c.get("db").query<{ id: string }>(
-    "UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE id = $1 AND user_id = $2 AND NOT is_deleted RETURNING id",
-    [keyId, userId],
+    `UPDATE api_keys SET is_deleted = true, deleted_at = now()
+      WHERE id = $1 AND user_id = $2 AND NOT is_deleted AND ($3::uuid IS NULL OR created_by = $3) RETURNING id`,
+    [keyId, userId, restrictedToCreator(actor, userId)],
   );
   if (rows.length === 0) throw notFound("API key", keyId);
   return c.body(null, 204);
@@ -126,11 +143,13 @@ export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
 export async function rotateApiKey(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const keyId = pathId(c, "id", "API key");
-  await visibleUser(c.get("db"), c.get("actor"), userId);
+  const actor = c.get("actor");
+  await visibleUser(c.get("db"), actor, userId);
   const key = generateApiKey();
   const { rows } = await c.get("db").query<KeyRow>(
-    `UPDATE api_keys SET key_hash = $1, key_prefix = $2 WHERE id = $3 AND user_id = $4 AND NOT is_deleted RETURNING ${KEY_COLUMNS}`,
-    [await hashApiKey(key), displayPrefix(key), keyId, userId],
+    `UPDATE api_keys SET key_hash = $1, key_prefix = $2
+      WHERE id = $3 AND user_id = $4 AND NOT is_deleted AND ($5::uuid IS NULL OR created_by = $5) RETURNING ${KEY_COLUMNS}`,
+    [await hashApiKey(key), displayPrefix(key), keyId, userId, restrictedToCreator(actor, userId)],
   );
   if (!rows[0]) throw notFound("API key", keyId);
   return c.json({ ...toView(rows[0]), key });

@@ -9,7 +9,7 @@
  */
 import type { Context } from "hono";
 import Decimal from "decimal.js";
-import { z } from "zod";
+import * as z from "zod";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";

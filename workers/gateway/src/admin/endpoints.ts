@@ -4,7 +4,7 @@
  * never returned; responses say only `has_api_key`.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { encryptSecret, importSecretKey } from "../../../../shared/secret-box.ts";
 import { ConfigError } from "../config.ts";

@@ -5,12 +5,12 @@
  * model.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
-import { ConflictError, foreignKeyViolation, notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, uniqueViolation, type Page } from "./validation.ts";
+import { ConflictError, foreignKeyViolation, notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, uniqueViolation, type Page, JsonMetadata } from "./validation.ts";
 
 const MODEL_TYPES = ["chat", "embeddings", "reranker"] as const;
 
@@ -54,8 +54,8 @@ const ModelFields = {
   description: z.string().max(2000).nullable().optional(),
   model_type: z.enum(MODEL_TYPES).optional(),
   ...RateLimitFields,
-  // Any JSON object (the body is JSON, so its values are JSON values).
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  // Any JSON object within the bounds (the body is JSON, so its values are JSON values).
+  metadata: JsonMetadata.optional(),
   open_to_everyone: z.boolean().optional(),
   tokenizer_url: z
     .url({ protocol: /^https?$/, error: "must be an http:// or https:// URL" })

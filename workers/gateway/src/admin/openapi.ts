@@ -3,7 +3,7 @@
  * zod schemas the handlers parse with (zod 4 emits JSON Schema 2020-12, which OpenAPI 3.1 uses
  * as is), so the document describes what the code accepts. Built once per isolate: it is pure.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { ERROR_ENVELOPE_JSON_SCHEMA } from "../../../../shared/errors.ts";
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, type AdminRoute } from "./routes.ts";
 

@@ -11,7 +11,7 @@
  * Tokens and cost come from the request's `http_analytics` row when it has been written.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { RESPONSE_ID } from "../../../../shared/response-message.ts";
 import { readStoredBodies } from "../responses.ts";

@@ -9,7 +9,7 @@
  */
 import type { Context } from "hono";
 import Decimal from "decimal.js";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";

@@ -6,14 +6,15 @@
  * its cache TTL. A caller-supplied `source_id` makes the call idempotent: repeating it changes
  * nothing and answers 200 with the original row; reusing it for a different grant is 409. Caller
  * ids are stored as `admin:<source_id>` so they can never collide with usage charges
- * (`usage:<event_id>`).
+ * (`usage:<event_id>`); a caller id that itself starts with a system namespace (`usage:`,
+ * `admin:`, …) is refused, so no stored id ever reads as if the system had written it.
  *
  * `GET` lists ledger rows, newest first. Managers and billing managers see everyone's; anyone else
  * sees only their own (another user's id answers 404, as a missing one does); in organization
  * context everyone sees only the organization's.
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { balanceCrossing, Money, moneyText } from "../../../../shared/pricing.ts";
 import { ledgerEntryQuery } from "../../../../shared/sql/ledger.ts";
@@ -48,6 +49,9 @@ const COLUMNS = `t.id, t.user_id, t.transaction_type, t.amount::text AS amount, 
 
 const toView = (row: TransactionRow): TransactionView => ({ ...row, created_at: new Date(row.created_at).toISOString() });
 
+/** Ledger id namespaces the system writes (or reserves); caller ids may not start with them. */
+export const RESERVED_SOURCE_PREFIXES = ["usage:", "admin:", "batch:", "purchase:", "system:", "tollgate:"] as const;
+
 export const CreateTransaction = z.strictObject({
   user_id: z.uuid(),
   transaction_type: z.enum(["admin_grant", "admin_removal"]),
@@ -58,6 +62,9 @@ export const CreateTransaction = z.strictObject({
     .min(1)
     .max(200)
     .regex(/^[\x21-\x7e]+$/, { error: "printable ASCII without spaces" })
+    .refine((v) => !RESERVED_SOURCE_PREFIXES.some((p) => v.toLowerCase().startsWith(p)), {
+      error: `must not start with a system namespace (${RESERVED_SOURCE_PREFIXES.join(" ")})`,
+    })
     .optional()
     .describe("Your id for this grant; repeating it is harmless (idempotent)"),
 });

@@ -3,7 +3,7 @@
  * problem becomes a 400 `invalid_request_error` whose `param` names the field (`tariffs[1].purpose`).
  */
 import type { Context } from "hono";
-import { z } from "zod";
+import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 
 /**
@@ -121,3 +121,35 @@ export function foreignKeyViolation(err: unknown): boolean {
 export function pageOf<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), total_count: z.number().int(), skip: z.number().int(), limit: z.number().int() });
 }
+
+/** Bounds on free-form JSON stored from admin bodies (`metadata`): nesting and serialized size. */
+export const METADATA_MAX_DEPTH = 32;
+export const METADATA_MAX_BYTES = 16 * 1024;
+
+/** Nesting depth of a JSON value (a scalar is 0), counted without recursion; stops past `limit`. */
+export function jsonDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    const here = depth + 1;
+    deepest = Math.max(deepest, here);
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, here]);
+  }
+  return deepest;
+}
+
+/**
+ * A JSON object of the caller's own (`metadata`): at most METADATA_MAX_DEPTH levels deep and
+ * METADATA_MAX_BYTES of JSON. Postgres' jsonb (and JSON.stringify) recurse, so an unbounded
+ * document could exhaust their stacks; the depth is checked first, without recursion.
+ */
+export const JsonMetadata = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  if (jsonDepth(value, METADATA_MAX_DEPTH) > METADATA_MAX_DEPTH) {
+    ctx.addIssue({ code: "custom", message: `nested deeper than ${METADATA_MAX_DEPTH} levels` });
+  } else if (new TextEncoder().encode(JSON.stringify(value)).length > METADATA_MAX_BYTES) {
+    ctx.addIssue({ code: "custom", message: `larger than ${METADATA_MAX_BYTES} bytes of JSON` });
+  }
+});
