@@ -34,7 +34,7 @@
  * only; stops by itself.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,7 +43,7 @@ import pg from "pg";
 import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrate } from "../dev/migrate.ts";
 import { seedDemo } from "../dev/seed.ts";
-import { freePort, ROOT } from "../dev/stack.ts";
+import { buildConsole, freePort, ROOT } from "../dev/stack.ts";
 import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
@@ -351,6 +351,11 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
   try {
+    if (!existsSync(join(ROOT, "web/dist"))) {
+      // wrangler.toml's [assets] directory must exist for the bundle to build.
+      log("building the console (web/dist), which the gateway's wrangler.toml serves");
+      await buildConsole();
+    }
     log("building the gateway bundle (wrangler deploy --dry-run)");
     const outDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
     cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
