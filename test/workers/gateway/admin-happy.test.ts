@@ -307,12 +307,8 @@ describe("OpenAPI", () => {
         "/admin/api/v1/organizations/{id}",
         "/admin/api/v1/organizations/{id}/members",
         "/admin/api/v1/organizations/{id}/members/{user_id}",
-        "/admin/api/v1/organizations/{id}/invitations",
-        "/admin/api/v1/invitations/{token}",
-        "/admin/api/v1/invitations/{token}/accept",
         "/admin/api/v1/users",
         "/admin/api/v1/users/{id}",
-        "/admin/api/v1/users/{id}/password-link",
         "/admin/api/v1/users/{user_id}/api-keys",
         "/admin/api/v1/users/{user_id}/api-keys/{id}",
         "/admin/api/v1/users/{user_id}/api-keys/{id}/rotate",
@@ -327,6 +323,10 @@ describe("OpenAPI", () => {
         "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
+        "/admin/api/v1/users/{id}/password-link",
+        "/admin/api/v1/organizations/{id}/invitations",
+        "/admin/api/v1/invitations/{token}",
+        "/admin/api/v1/invitations/{token}/accept",
       ].sort(),
     );
     const putTariffs = doc.paths["/admin/api/v1/models/{id}/tariffs"]!.put!;
