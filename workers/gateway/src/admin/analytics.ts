@@ -80,6 +80,9 @@ export const RequestView = z.object({
   request_origin: z.string(),
   trace_id: z.string().nullable(),
   user_agent: z.string().nullable(),
+  usage_source: z.enum(["upstream", "estimated", "clamped"]).describe("Where the token counts come from: the upstream's report, Tollgate's own count (report missing or invalid), or a count cut to the maximum"),
+  client_disconnected: z.boolean().describe("The client went away before the response ended"),
+  gateway_cost: z.string().nullable().describe("Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ"),
 });
 export type RequestView = z.output<typeof RequestView>;
 
