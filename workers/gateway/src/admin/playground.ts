@@ -25,7 +25,7 @@ export async function issuePlaygroundKey(c: Context<AdminApp>): Promise<Response
   const actor = c.get("actor");
   const owner = currentOwner(actor);
   if (owner === null || actor.userId === null) {
-    throw new ApiError("invalid_request_error", "The ADMIN_TOKEN acts as no user, so it has no playground key: sign in as a user (or use a platform key).");
+    throw new ApiError("invalid_request_error", "This caller acts as no user, so it has no playground key: sign in as a user (or use a platform key).");
   }
   const key = generateApiKey();
   // One statement: the partial unique index (migration 1796400000000) makes two concurrent calls

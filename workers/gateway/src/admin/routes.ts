@@ -32,6 +32,8 @@ import {
 import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
+import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationView } from "./invitations.ts";
+import { createPasswordLink, PasswordLink } from "./password-links.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
 import { getRequest, RequestDetailView } from "./request-detail.ts";
@@ -128,6 +130,11 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   { method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true },
   { method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, handler: deleteUser, response: { status: 204 } },
+
+  { method: "post", path: "/users/{id}/password-link", summary: "Issue a one-time set-password link (24 h; replaces an unused earlier one)", tag: "Users", managersOnly: true, handler: createPasswordLink, response: { status: 201, schema: PasswordLink } },
+  { method: "post", path: "/organizations/{id}/invitations", summary: "Create an invitation link (owners and admins; 7 days, one use)", tag: "Organizations", managersOnly: false, handler: createInvitation, body: CreateInvitation, response: { status: 201, schema: InvitationCreated } },
+  { method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, handler: getInvitation, response: { status: 200, schema: InvitationView } },
+  { method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */
