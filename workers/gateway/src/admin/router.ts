@@ -60,8 +60,8 @@ function validatedInput(route: AdminRoute): (c: Context<AdminApp>) => Promise<Re
       }
       params[name] = parsed.success ? parsed.data : raw;
     }
-    const query = route.query ? parseQuery(c, route.query) : {};
-    const body: unknown = route.body ? await parseBody(c, route.body) : undefined;
+    const query = route.query ? parseQuery(c, route.query) : undefined;
+    const body = route.body ? await parseBody(c, route.body) : undefined;
     return route.handler(c, { params, query, body });
   };
 }

@@ -31,7 +31,7 @@ import {
 } from "./organizations.ts";
 import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
-import { pageOf, Pagination, PathText, pathIdSchema } from "./validation.ts";
+import { pageOf, Pagination, PathText, pathIdSchema, type AdminInput } from "./validation.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
 import { getRequest, RequestDetailView } from "./request-detail.ts";
@@ -47,13 +47,9 @@ export type Method = "get" | "post" | "put" | "patch" | "delete";
 export type ParamsShape = Record<string, z.ZodType<string, string>>;
 
 /** What the router hands a handler: path, query and body, parsed with the route's schemas. */
-export interface RouteInput<P extends ParamsShape, Q extends z.ZodType, B extends z.ZodType> {
-  params: { [K in keyof P]: z.output<P[K]> };
-  query: z.output<Q>;
-  body: z.output<B>;
-}
+export type RouteInput<P extends ParamsShape, Q extends z.ZodType | undefined, B extends z.ZodType | undefined> = AdminInput<keyof P & string, Q, B>;
 
-interface RouteFields<P extends ParamsShape, Q extends z.ZodObject, B extends z.ZodType> {
+interface RouteFields<P extends ParamsShape, Q extends z.ZodObject | undefined, B extends z.ZodType | undefined> {
   method: Method;
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
@@ -77,12 +73,12 @@ interface RouteFields<P extends ParamsShape, Q extends z.ZodObject, B extends z.
  * the query and the body (400 naming the field), and hands the results to the handler, so the
  * table is the check as well as the document. A handler that reads no input takes only `c`.
  */
-export interface AdminRoute<P extends ParamsShape = ParamsShape, Q extends z.ZodObject = z.ZodObject, B extends z.ZodType = z.ZodType> extends RouteFields<P, Q, B> {
+export interface AdminRoute<P extends ParamsShape = ParamsShape, Q extends z.ZodObject | undefined = z.ZodObject | undefined, B extends z.ZodType | undefined = z.ZodType | undefined> extends RouteFields<P, Q, B> {
   handler(c: Context<AdminApp>, input: RouteInput<P, Q, B>): Promise<Response>;
 }
 
-/** An entry whose handler's input is checked against its schemas (`never`: the route has none). */
-function route<P extends ParamsShape = Record<never, never>, Q extends z.ZodObject = never, B extends z.ZodType = never>(
+/** An entry whose handler's input is checked against its schemas. */
+function route<P extends ParamsShape = Record<never, never>, Q extends z.ZodObject | undefined = undefined, B extends z.ZodType | undefined = undefined>(
   r: RouteFields<P, Q, B> & { handler: (c: Context<AdminApp>, input: RouteInput<P, Q, B>) => Promise<Response> },
 ): AdminRoute<P, Q, B> {
   return r;
@@ -167,6 +163,54 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, params: { id: USER_OR_CURRENT }, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true }),
   route({ method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, params: { id: USER }, handler: deleteUser, response: { status: 204 } }),
 ];
+
+/**
+ * Component names in the OpenAPI document for the table's body and response schemas (a page of X
+ * is `XPage`). A schema not listed here is named after its operation (`PostUsersBody`).
+ */
+export const SCHEMA_NAMES: ReadonlyMap<z.ZodType, string> = new Map(
+  Object.entries({
+    AddGroupModel,
+    AddGroupUser,
+    AddMember,
+    AggregateView,
+    ApiKeyView,
+    ApiKeyWithSecret,
+    CachePricingInput,
+    CachePricingState,
+    ChangeMember,
+    CreateEndpoint,
+    CreateGroup,
+    CreateKey,
+    CreateModel,
+    CreateOrganization,
+    CreateTransaction,
+    CreateUser,
+    EndpointTestResult,
+    EndpointView,
+    GroupMemberView,
+    GroupModelView,
+    GroupView,
+    MemberView,
+    ModelView,
+    OrganizationView,
+    PatchEndpoint,
+    PatchGroup,
+    PatchModel,
+    PatchOrganization,
+    PatchUser,
+    PlaygroundKey,
+    RequestDetailView,
+    RequestView,
+    ResponseDetail,
+    ResponseSummary,
+    TariffList,
+    TariffSet,
+    TransactionCreated,
+    TransactionView,
+    UserView,
+  }).map(([name, schema]) => [schema, name]),
+);
 
 /** `/users/{id}` → `/users/:id` for Hono. */
 export function honoPath(path: string): string {

@@ -72,6 +72,18 @@ export function pathId(c: Context, name: string, what: string): string {
   return value.toLowerCase();
 }
 
+/**
+ * What the admin router hands a handler (routes.ts): the path parameters, query and body, parsed
+ * with the route table's schemas. `undefined` where the route declares none.
+ *
+ *   export async function patchModel(c: Context<AdminApp>, { params, body }: AdminInput<"id", undefined, typeof PatchModel>)
+ */
+export interface AdminInput<Params extends string = never, Query extends z.ZodType | undefined = undefined, Body extends z.ZodType | undefined = undefined> {
+  params: Record<Params, string>;
+  query: Query extends z.ZodType ? z.output<Query> : undefined;
+  body: Body extends z.ZodType ? z.output<Body> : undefined;
+}
+
 /** What each path-id schema names in its 404 ("user", "model"), for the router's answer. */
 const PATH_ID_WHAT = new WeakMap<z.ZodType, string>();
 
@@ -144,10 +156,20 @@ export function foreignKeyViolation(err: unknown): boolean {
 /** The item schema of each pageOf() schema: the OpenAPI document names a page after its item. */
 export const PAGE_ITEMS = new WeakMap<z.ZodType, z.ZodType>();
 
-/** The response schema of a paginated list of `item` (for the OpenAPI document). */
-export function pageOf<T extends z.ZodType>(item: T) {
-  const page = z.object({ data: z.array(item), total_count: z.number().int(), skip: z.number().int(), limit: z.number().int() });
-  PAGE_ITEMS.set(page, item);
+const PAGES = new WeakMap<z.ZodType, z.ZodType>();
+
+function newPage<T extends z.ZodType>(item: T) {
+  return z.object({ data: z.array(item), total_count: z.number().int(), skip: z.number().int(), limit: z.number().int() });
+}
+
+/** The response schema of a paginated list of `item`: one schema per item (one OpenAPI component). */
+export function pageOf<T extends z.ZodType>(item: T): ReturnType<typeof newPage<T>> {
+  let page = PAGES.get(item) as ReturnType<typeof newPage<T>> | undefined;
+  if (!page) {
+    page = newPage(item);
+    PAGES.set(item, page);
+    PAGE_ITEMS.set(page, item);
+  }
   return page;
 }
 
