@@ -17,7 +17,7 @@ function workersProject(
   name: "gateway" | "consumer",
   configPath: string,
   main: string,
-  extra: { bindings?: Record<string, string>; queueConsumers?: Record<string, { maxBatchTimeout: number }> } = {},
+  extra: { bindings?: Record<string, string>; queueConsumers?: Record<string, { maxBatchTimeout: number }>; setupFiles?: string[] } = {},
 ): TestProjectInlineConfiguration {
   return {
     plugins: [
@@ -33,6 +33,7 @@ function workersProject(
             NEON_INSECURE_WEBSOCKET: "true",
             MOCK_UPSTREAM_URL: inject("mockUrl"),
             TEST_DATABASE_EMBEDDED: String(inject("databaseEmbedded")),
+            FAULT_CONTROL_URL: inject("faultControlUrl"),
             ADMIN_TOKEN: "test-admin-token-0123456789",
             ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           },
@@ -43,6 +44,7 @@ function workersProject(
       name,
       include: [`test/workers/${name}/**/*.test.ts`],
       globalSetup: ["test/support/workers-global-setup.ts"],
+      setupFiles: extra.setupFiles ?? [],
       testTimeout: 20_000,
     },
   };
@@ -59,6 +61,7 @@ export default defineConfig({
       workersProject("gateway", "./wrangler.toml", "./test/workers/gateway/test-main.ts", {
         bindings: { UPSTREAM_TIMEOUT_MS: "2000", UPSTREAM_STREAM_IDLE_MS: "1500", ACCESS_CACHE_TTL_MS: "300" },
         queueConsumers: { "tollgate-usage": { maxBatchTimeout: 0.05 } },
+        setupFiles: ["test/workers/gateway/tokenizer-ranks-setup.ts"],
       }),
       workersProject("consumer", "./workers/consumer/wrangler.toml", "./workers/consumer/src/index.ts"),
       {

@@ -35,6 +35,7 @@ import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrate } from "../dev/migrate.ts";
 import { seedDemo } from "../dev/seed.ts";
 import { ROOT } from "../dev/stack.ts";
+import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
@@ -291,6 +292,7 @@ async function main(): Promise<void> {
       },
       queueProducers: { USAGE_QUEUE: "tollgate-usage" },
       durableObjects: { RATE_LIMITER: "RateLimiter" },
+      r2Buckets: { TOKENIZERS: "tollgate-tokenizers" },
       ...(PROFILE ? { inspectorPort: 0 } : {}),
     });
     const inspect = PROFILE ? { inspectorPort: 0 } : {};
@@ -298,6 +300,7 @@ async function main(): Promise<void> {
     const transformMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
     const bareMf = new Miniflare({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
     cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose(), () => bareMf.dispose());
+    await putTokenizerRanks(gatewayMf);
     await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready, bareMf.ready]);
     const [gwUrl, floorUrl, transformUrl, bareUrl] = await Promise.all([
       gatewayMf.unsafeGetDirectURL(),

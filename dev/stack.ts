@@ -18,6 +18,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgre
 import { migrate } from "./migrate.ts";
 import { startMockUpstream, type MockOptions, type MockUpstream } from "./mock-upstream.ts";
 import { seedDemo } from "./seed.ts";
+import { seedLocalTokenizerRanks } from "./tokenizer-ranks.ts";
 import { startWsBridge, type WsBridge } from "./ws-bridge.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -200,6 +201,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     writeFileSync(join(consumerDir, "wrangler.toml"), consumerToml);
     writeSecretFile(join(consumerDir, ".dev.vars"), [...dbVars, `ADMIN_TOKEN=${adminToken}`]);
 
+    await seedLocalTokenizerRanks(join(o.stateDir, "wrangler"));
     const args = [
       WRANGLER,
       "dev",
@@ -210,6 +212,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       "--port", String(port),
       "--inspector-port", String(await freePort()),
       "--persist-to", join(o.stateDir, "wrangler"),
+      "--minify=false", // readable local stack traces (deploys are minified: wrangler.toml)
       "--show-interactive-dev-session=false",
     ];
     const child = spawn(process.execPath, args, {

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { newApp } from "../../../workers/gateway/src/app.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { mockBase } from "./helpers.ts";
+import { mockBase, persistResponse, responseMessageFor } from "./helpers.ts";
 
 let pool: Pool;
 let client: OpenAI;
@@ -111,6 +111,7 @@ describe("headers (item 3)", () => {
   it("the upstream's x-request-id, openai-processing-ms, openai-version and x-ratelimit-* reach the client, JSON and streamed; nothing else of the upstream's", async () => {
     const { data: chat, response, request_id } = await client.chat.completions.create({ model: model.alias, messages: [{ role: "user", content: "hi" }] }).withResponse();
     expect(request_id).toMatch(/^req_mock/);
+    expect(chat.choices[0]?.message.content).toBe("Hello word1 word2");
     expect(response.headers.get("openai-version")).toBe("2020-10-01");
     expect(response.headers.get("openai-processing-ms")).toMatch(/^\d+$/);
     expect(response.headers.get("x-ratelimit-limit-requests")).toBe("10000");
@@ -178,5 +179,48 @@ describe("headers (item 3)", () => {
     expect(ok.headers.get("vary")).toContain("Origin");
     const other = await preflight("https://evil.example.com");
     expect(other.headers.get("access-control-allow-origin")).toBeNull();
+  });
+});
+
+describe("routes and fields (item 4)", () => {
+  it("models.retrieve: OpenAI's model object; a model the key cannot use is a 404 like an unknown one", async () => {
+    const retrieved = await client.models.retrieve(model.alias);
+    expect(retrieved).toMatchObject({ id: model.alias, object: "model", owned_by: "tollgate" });
+    expect(retrieved.created).toBeGreaterThan(1_600_000_000);
+    const closed = await createModel(pool, { url: mockBase(), open: false });
+    for (const id of [closed.alias, "no-such-model"]) {
+      const err = await client.models.retrieve(id).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.NotFoundError);
+      expect((err as InstanceType<typeof OpenAI.NotFoundError>).code).toBe("model_not_found");
+    }
+  });
+
+  it("responses.inputItems.list: OpenAI's list shape, paged with after/limit/order; the owner only", async () => {
+    const input = ["one", "two", "three"].map((text) => ({ role: "user" as const, content: text }));
+    const created = await client.responses.create({ model: model.alias, input });
+    await persistResponse(pool, await responseMessageFor(created.id));
+    const texts = (items: OpenAI.Responses.ResponseItem[]) => items.map((i) => (i.type === "message" ? (i.content[0] as { text: string }).text : i.type));
+
+    const asc: OpenAI.Responses.ResponseItem[] = [];
+    for await (const item of client.responses.inputItems.list(created.id, { limit: 2, order: "asc" })) asc.push(item);
+    expect(texts(asc)).toEqual(["one", "two", "three"]);
+    const first = await client.responses.inputItems.list(created.id, { limit: 2 });
+    expect(texts(first.data)).toEqual(["three", "two"]);
+    expect(first.has_more).toBe(true);
+    expect(first.data[0]).toMatchObject({ type: "message", role: "user", status: "completed", content: [{ type: "input_text", text: "three" }] });
+
+    const stranger = sdk((await createKey(pool, await createUser(pool))).key);
+    await expect(stranger.responses.inputItems.list(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.responses.inputItems.list(created.id, { limit: 0 })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
+  });
+
+  it("a chained response echoes previous_response_id, to the client and in the stored object", async () => {
+    const first = await client.responses.create({ model: model.alias, input: "hi" });
+    expect(first.previous_response_id).toBeNull();
+    await persistResponse(pool, await responseMessageFor(first.id));
+    const second = await client.responses.create({ model: model.alias, input: "again", previous_response_id: first.id });
+    expect(second.previous_response_id).toBe(first.id);
+    const stored = JSON.parse((await responseMessageFor(second.id)).response_body ?? "{}") as { previous_response_id?: string };
+    expect(stored.previous_response_id).toBe(first.id);
   });
 });

@@ -16,7 +16,17 @@ describe("/ai/openapi.json", () => {
     type Op = { responses: Record<string, { description: string }>; requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
     const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Op>> };
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths).sort()).toEqual(["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/models", "/ai/v1/responses", "/healthz"]);
+    expect(Object.keys(doc.paths).sort()).toEqual([
+      "/ai/v1/chat/completions",
+      "/ai/v1/completions",
+      "/ai/v1/embeddings",
+      "/ai/v1/models",
+      "/ai/v1/models/{model}",
+      "/ai/v1/responses",
+      "/ai/v1/responses/{id}",
+      "/ai/v1/responses/{id}/input_items",
+      "/healthz",
+    ]);
     const chat = doc.paths["/ai/v1/chat/completions"]!.post!;
     expect(Object.keys(chat.responses).sort()).toEqual(["200", "400", "401", "402", "403", "404", "413", "429", "502", "504"]);
     expect(chat.responses["400"]!.description).toContain("invalid_cache_control");

@@ -8,10 +8,11 @@ import { withPool } from "../../../shared/db.ts";
 import { classify, NO_CACHE, readCandidates, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
 import { TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { blockText, prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
-import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
+import { BUILTIN_TOKENIZER_VERSION, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
+import { builtinCounter } from "./tokenizer.ts";
 
 /**
  * Per-isolate knowledge that keeps the warm path off Postgres:

@@ -20,6 +20,7 @@ import {
   type StoredBodies,
 } from "../../../shared/response-message.ts";
 import { ConversationError, continueConversation } from "../../../shared/responses-conversation.ts";
+import { InputItemsQuerySchema, pageInputItems, storedInputItems } from "../../../shared/responses-input-items.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
 import { authenticateInference, RequestDb } from "./access.ts";
 import { sendWithRetry } from "./outbox.ts";
@@ -88,10 +89,12 @@ export class ResponseRecorder {
   /**
    * A complete JSON response object (already carrying the alias). Its id is the upstream's when
    * that is a usable `resp_…` id; otherwise a fresh one is written into the object, so the client
-   * can fetch what it was given.
+   * can fetch what it was given. A continued conversation names its `previous_response_id` (the
+   * upstream was sent the expanded conversation instead, so it reports none).
    */
   json(payload: Record<string, unknown>, status: number): void {
     if (typeof payload.id !== "string" || !RESPONSE_ID.test(payload.id)) payload.id = newResponseId();
+    if (this.previousResponseId) payload.previous_response_id = this.previousResponseId;
     this.record(payload, status);
   }
 
@@ -104,6 +107,7 @@ export class ResponseRecorder {
     const response: Record<string, unknown> = { ...finalResponse };
     if (typeof response.model === "string") response.model = this.model.alias;
     if (typeof response.id !== "string" || !RESPONSE_ID.test(response.id)) response.id = newResponseId();
+    if (this.previousResponseId) response.previous_response_id = this.previousResponseId;
     this.record(response, status);
   }
 
@@ -164,6 +168,19 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** The owner's stored bodies (inline or from R2), or a 404 for any other id. */
+async function ownedBodies(c: Ctx, db: RequestDb, userId: string, id: string): Promise<StoredBodies> {
+  const row = RESPONSE_ID.test(id) ? await findOwnedResponse(db.get(), id, userId) : null;
+  if (!row) throw notFound(id);
+  if (!row.body_object_key) return { request_body: row.request_body ?? "null", response_body: row.response_body ?? "null" };
+  const bodies = await readStoredBodies(c.env.RESPONSES_BUCKET, row.body_object_key);
+  if (!bodies) {
+    console.error(`stored response ${id}: its R2 object ${row.body_object_key} is missing`);
+    throw new ApiError("internal_error", `The body of response '${id}' is unavailable.`);
+  }
+  return bodies;
+}
+
 /** GET /ai/v1/responses/{id}: the stored response object, to its owner only. */
 export async function handleGetResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
@@ -171,18 +188,37 @@ export async function handleGetResponse(c: Ctx): Promise<Response> {
   const db = new RequestDb(config);
   try {
     const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const row = RESPONSE_ID.test(id) ? await findOwnedResponse(db.get(), id, key.userId) : null;
-    if (!row) throw notFound(id);
-    let responseBody = row.response_body;
-    if (row.body_object_key) {
-      const bodies = await readStoredBodies(c.env.RESPONSES_BUCKET, row.body_object_key);
-      if (!bodies) {
-        console.error(`stored response ${id}: its R2 object ${row.body_object_key} is missing`);
-        throw new ApiError("internal_error", `The body of response '${id}' is unavailable.`);
-      }
-      responseBody = bodies.response_body;
+    const bodies = await ownedBodies(c, db, key.userId, id);
+    return new Response(bodies.response_body, { status: 200, headers: { "content-type": "application/json" } });
+  } finally {
+    db.close((p) => c.executionCtx.waitUntil(p));
+  }
+}
+
+/**
+ * GET /ai/v1/responses/{id}/input_items: the stored request's input as OpenAI's list (`after`,
+ * `limit`, `order`). For a continued conversation that is the whole conversation the upstream
+ * was sent (see shared/responses-conversation.ts).
+ */
+export async function handleGetInputItems(c: Ctx): Promise<Response> {
+  const config = c.get("config");
+  const id = c.req.param("id") ?? "";
+  const db = new RequestDb(config);
+  try {
+    const key = await authenticateInference(c.req.header("authorization"), db, config);
+    const query = InputItemsQuerySchema.safeParse(c.req.query());
+    if (!query.success) {
+      const issue = query.error.issues[0];
+      throw new ApiError("invalid_request_error", `Invalid query parameter '${String(issue?.path[0] ?? "")}': ${issue?.message ?? "invalid"}.`, { param: String(issue?.path[0] ?? "") });
     }
-    return new Response(responseBody, { status: 200, headers: { "content-type": "application/json" } });
+    const bodies = await ownedBodies(c, db, key.userId, id);
+    let input: unknown = [];
+    try {
+      input = (JSON.parse(bodies.request_body ?? "null") as { input?: unknown } | null)?.input ?? [];
+    } catch {
+      console.error(`stored response ${id}: its request body is not JSON`);
+    }
+    return c.json(pageInputItems(storedInputItems(id, input), query.data));
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));
   }

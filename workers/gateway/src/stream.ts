@@ -9,7 +9,7 @@
  * at the end is still recorded — within the platform's waitUntil budget.
  */
 import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
-import type { StreamEnd } from "../../../shared/metering.ts";
+import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 
 export interface RelayOptions {
   /** The upstream counts as cut when no bytes arrive for this long (a stalled or dead connection). */
@@ -184,10 +184,14 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
   };
 
   const first: { at: number | null } = { at: null };
+  const transcript = new Transcript();
   const ended = (async (): Promise<StreamEnd> => {
     let cut = false;
     try {
-      await eachUpstreamChunk(reader, first, (value) => send(tee.push(value)));
+      await eachUpstreamChunk(reader, first, (value) => {
+        transcript.push(value);
+        return send(tee.push(value));
+      });
       await send(tee.end());
       client.close();
     } catch (err) {
@@ -197,7 +201,7 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
       await send(tee.end()).catch(() => undefined);
       client.fail(err);
     }
-    return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at };
+    return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
 

@@ -100,6 +100,16 @@ function inference(summary: string, description: string, extra: JsonSchema = {},
   };
 }
 
+const MODEL_OBJECT: JsonSchema = {
+  type: "object",
+  properties: { id: { type: "string" }, object: { const: "model" }, created: { type: "integer" }, owned_by: { type: "string" } },
+};
+
+const json = (description: string, schema: JsonSchema) => ({ description, content: { "application/json": { schema } } });
+const pathParam = (name: string, description: string) => ({ name, in: "path", required: true, description, schema: { type: "string" } });
+const queryParam = (name: string, description: string, schema: JsonSchema) => ({ name, in: "query", required: false, description, schema });
+const RESPONSE_ID_PARAM = pathParam("id", "A stored response's id (`resp_…`)");
+
 let cached: JsonSchema | undefined;
 
 export function aiOpenApiDocument(): JsonSchema {
@@ -130,17 +140,57 @@ export function aiOpenApiDocument(): JsonSchema {
               description: "OpenAI list shape",
               content: {
                 "application/json": {
-                  schema: {
-                    type: "object",
-                    properties: {
-                      object: { const: "list" },
-                      data: { type: "array", items: { type: "object", properties: { id: { type: "string" }, object: { const: "model" }, created: { type: "integer" }, owned_by: { type: "string" } } } },
-                    },
-                  },
+                  schema: { type: "object", properties: { object: { const: "list" }, data: { type: "array", items: MODEL_OBJECT } } },
                 },
               },
             },
             ...errors(["invalid_api_key", "permission_denied"]),
+          },
+        },
+      },
+      "/ai/v1/models/{model}": {
+        get: {
+          summary: "One model your key may use",
+          tags: ["Models"],
+          parameters: [pathParam("model", "A model alias")],
+          responses: { 200: json("OpenAI's model object", MODEL_OBJECT), ...errors(["invalid_api_key", "permission_denied", "model_not_found"]) },
+        },
+      },
+      "/ai/v1/responses/{id}": {
+        get: {
+          summary: "A stored response",
+          description: "Readable the moment its `POST /ai/v1/responses` has finished; only by its owner (any other id is a 404).",
+          tags: ["Responses"],
+          parameters: [RESPONSE_ID_PARAM],
+          responses: { 200: json("The response object", { type: "object", additionalProperties: true }), ...errors(["invalid_api_key", "permission_denied", "not_found"]) },
+        },
+        delete: {
+          summary: "Delete a stored response",
+          tags: ["Responses"],
+          parameters: [RESPONSE_ID_PARAM],
+          responses: {
+            200: json("Deleted", { type: "object", properties: { id: { type: "string" }, object: { const: "response" }, deleted: { const: true } } }),
+            ...errors(["invalid_api_key", "permission_denied", "not_found"]),
+          },
+        },
+      },
+      "/ai/v1/responses/{id}/input_items": {
+        get: {
+          summary: "A stored response's input items",
+          description: "For a continued conversation: the whole conversation the upstream was sent.",
+          tags: ["Responses"],
+          parameters: [
+            RESPONSE_ID_PARAM,
+            queryParam("after", "An item id: list the items after it", { type: "string" }),
+            queryParam("limit", "1 to 100 (default 20)", { type: "integer", minimum: 1, maximum: 100 }),
+            queryParam("order", "`desc` (default, newest first) or `asc`", { enum: ["asc", "desc"] }),
+          ],
+          responses: {
+            200: json("OpenAI's list shape", {
+              type: "object",
+              properties: { object: { const: "list" }, data: { type: "array", items: { type: "object" } }, first_id: { type: ["string", "null"] }, last_id: { type: ["string", "null"] }, has_more: { type: "boolean" } },
+            }),
+            ...errors(["invalid_request_error", "invalid_api_key", "permission_denied", "not_found"]),
           },
         },
       },
