@@ -10,6 +10,10 @@ export default function ScalarReference({ document, headers }: { document: Recor
         // Nothing from a CDN: no web fonts, no telemetry; requests go to this gateway only.
         withDefaultFonts: false,
         telemetry: false,
+        // Hosted Scalar services (AI agent, MCP, SDK generation, developer tools) are off.
+        agent: { disabled: true },
+        mcp: { disabled: true },
+        showDeveloperTools: "never",
         hideDarkModeToggle: true,
         forceDarkModeState: dark ? "dark" : "light",
         darkMode: dark,

@@ -9,7 +9,7 @@ import { lazy, Suspense, useState } from "react";
 import * as z from "zod";
 import { adminHeaders, call } from "@/api/client";
 import { Loading, PageHeader, QueryError } from "@/components/page";
-import { Tabs, TabsList, TabsTrigger } from "@/components/ui/tabs";
+import { Button } from "@/components/ui/button";
 
 const ScalarReference = lazy(() => import("@/components/scalar-reference"));
 
@@ -28,12 +28,18 @@ export default function Reference() {
         title="API reference"
         description="Every operation of the gateway, with a working “Try it” against this gateway."
         actions={
-          <Tabs value={which} onValueChange={(v) => setWhich(v === "ai" ? "ai" : "admin")}>
-            <TabsList aria-label="Document">
-              <TabsTrigger value="admin">Admin API</TabsTrigger>
-              <TabsTrigger value="ai">Inference API</TabsTrigger>
-            </TabsList>
-          </Tabs>
+          <div role="group" aria-label="Document" className="bg-muted inline-flex rounded-lg p-[3px]">
+            {(
+              [
+                ["admin", "Admin API"],
+                ["ai", "Inference API"],
+              ] as const
+            ).map(([value, label]) => (
+              <Button key={value} size="sm" variant={which === value ? "outline" : "ghost"} aria-pressed={which === value} onClick={() => setWhich(value)}>
+                {label}
+              </Button>
+            ))}
+          </div>
         }
       />
       {doc.error && <QueryError error={doc.error} />}
