@@ -578,21 +578,21 @@ async function main(): Promise<void> {
       rows.push([`${name} (stream ttfb)`, p(name, cacheTtfb, first, 50).toFixed(3), p(name, cacheTtfb, first, 99).toFixed(3), ""]);
     }
     const table = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(10))).join(" ")).join("\n");
-    const tput: [string, Throughput][] = [
-      ["floor (json)", floorJson],
-      ["gateway (json)", gatewayJson],
-      ["bare-gateway (json; its floor " + Math.round(bareFloorJson.rps) + ")", bareJson],
-      ["portkey (json; gateway " + Math.round(gatewayVsPeerJson.rps) + ")", peerJson],
-      ["gateway-limited (json; gateway " + Math.round(gatewayVsLimitedJson.rps) + ")", limitedJson],
-      ["floor (stream)", floorStream],
-      ["gateway (stream)", gatewayStream],
-      ["editing-relay (stream; its floor " + Math.round(relayFloorStream.rps) + ")", relayStream],
-      ["portkey (stream; gateway " + Math.round(gatewayVsPeerStream.rps) + ")", peerStream],
-      ["cache-off (json)", cacheOffJson],
-      ["cache-on (json)", cacheOnJson],
+    // Each pair on its own lines: CPU per request drifts with the machine's load over the run, so
+    // a path is compared only with its partner in the same alternation.
+    const pairs: [string, Throughput, string, Throughput][] = [
+      ["floor (json)", floorJson, "gateway (json)", gatewayJson],
+      ["floor (json)", bareFloorJson, "bare-gateway (json)", bareJson],
+      ["gateway (json)", gatewayVsPeerJson, "portkey (json)", peerJson],
+      ["gateway (json)", gatewayVsLimitedJson, "gateway-limited (json)", limitedJson],
+      ["floor (stream)", floorStream, "gateway (stream)", gatewayStream],
+      ["floor (stream)", relayFloorStream, "editing-relay (stream)", relayStream],
+      ["gateway (stream)", gatewayVsPeerStream, "portkey (stream)", peerStream],
+      ["cache-off (json)", cacheOffJson, "cache-on (json)", cacheOnJson],
     ];
-    const tputTable = [`${"throughput".padEnd(52)} ${"req/s".padStart(8)} ${"CPU µs/req".padStart(11)}`]
-      .concat(tput.map(([name, t]) => `${name.padEnd(52)} ${t.rps.toFixed(0).padStart(8)} ${t.cpuUs.toFixed(0).padStart(11)}`))
+    const line = (name: string, t: Throughput) => `  ${name.padEnd(24)} ${t.rps.toFixed(0).padStart(8)} ${t.cpuUs.toFixed(0).padStart(11)}`;
+    const tputTable = [`throughput, in alternating pairs  ${"req/s".padStart(8)} ${"CPU µs/req".padStart(11)}`]
+      .concat(pairs.map(([an, a, bn, b]) => `${line(an, a)}\n${line(bn, b)}   ×${(b.rps / a.rps).toFixed(2)} req/s, ×${(b.cpuUs / a.cpuUs).toFixed(2)} CPU`))
       .join("\n");
 
     const addedP50 = p("gateway", lat, total, 50) - p("direct", lat, total, 50);
@@ -610,6 +610,7 @@ async function main(): Promise<void> {
       rps_vs_portkey: round(gatewayVsPeerJson.rps / peerJson.rps),
       added_p99_vs_portkey: round(addedP99 / (p("portkey", lat, total, 99) - p("direct", lat, total, 99))),
       ratelimited_rps_ratio: round(limitedJson.rps / gatewayVsLimitedJson.rps),
+      ratelimited_cpu_ratio: round(limitedJson.cpuUs / gatewayVsLimitedJson.cpuUs),
       ttfb_added_vs_floor: round(ttfbAdded / floorTtfbAdded),
       // the runtime's limit for a relay that edits, and the other limits the machine sets
       editing_relay_stream_cpu_vs_floor: round(relayStream.cpuUs / relayFloorStream.cpuUs),
@@ -626,7 +627,10 @@ async function main(): Promise<void> {
       portkey_ttfb_added_p50_ms: round(p("portkey", ttfb, first, 50) - p("direct", ttfb, first, 50)),
       cache_ttfb_added_p50_ms: round(p("cache-on", cacheTtfb, first, 50) - p("cache-off", cacheTtfb, first, 50)),
       cache_rps_ratio: round(cacheOnJson.rps / cacheOffJson.rps),
-      cpu_us_per_request: Object.fromEntries(tput.map(([name, t]) => [name.split(" (")[0] + (name.includes("(stream") ? "_stream" : "_json"), Math.round(t.cpuUs)])),
+      cpu_us_per_request: Object.fromEntries(
+        pairs.flatMap(([an, a, bn, b]) => [[an, a], [bn, b]] as [string, Throughput][]).map(([name, t]) => [name.replace(" (", "_").replace(")", ""), Math.round(t.cpuUs)])
+          .reverse(), // a path's first pair wins (the floor's and the gateway's own)
+      ),
     };
     console.log(`\n${table}\n\n${tputTable}\n`);
     console.log(JSON.stringify(result));
