@@ -224,3 +224,42 @@ describe("routes and fields (item 4)", () => {
     expect(stored.previous_response_id).toBe(first.id);
   });
 });
+
+describe("read-after-write responses (item 1)", () => {
+  // test-main only collects the queue's messages: no row reaches Postgres unless a test writes it,
+  // so everything here is served from the live copy the gateway wrote before the last byte.
+  it("a JSON response is retrievable, listable and chainable at once; another key gets 404", async () => {
+    const first = await client.responses.create({ model: model.alias, input: "remember 7" });
+    expect((await client.responses.retrieve(first.id)).output_text).toBe("Hello word1 word2");
+    expect((await client.responses.inputItems.list(first.id)).data).toHaveLength(1);
+    const second = await client.responses.create({ model: model.alias, input: "and now?", previous_response_id: first.id });
+    expect(second.previous_response_id).toBe(first.id);
+    const third = await client.responses.create({ model: model.alias, input: "and then?", previous_response_id: second.id });
+    expect(third.status).toBe("completed");
+    const stranger = sdk((await createKey(pool, await createUser(pool))).key);
+    await expect(stranger.responses.retrieve(first.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(stranger.responses.create({ model: model.alias, input: "x", previous_response_id: first.id })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("a streamed response is retrievable and chainable the moment the client has the last event", async () => {
+    const final = await client.responses.stream({ model: model.alias, input: "hi" }).finalResponse();
+    const retrieved = await client.responses.retrieve(final.id);
+    expect(retrieved.id).toBe(final.id);
+    expect(retrieved.status).toBe("completed");
+    const next = await client.responses.create({ model: model.alias, input: "more", previous_response_id: final.id });
+    expect(next.previous_response_id).toBe(final.id);
+  });
+
+  it("DELETE before the row lands removes the live copy (then 404)", async () => {
+    const created = await client.responses.create({ model: model.alias, input: "bye" });
+    const stranger = sdk((await createKey(pool, await createUser(pool))).key);
+    await expect(stranger.responses.delete(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await client.responses.delete(created.id);
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("store: false leaves nothing to retrieve", async () => {
+    const created = await client.responses.create({ model: model.alias, input: "private", store: false });
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});

@@ -152,18 +152,12 @@ export async function handleInference(c: Ctx): Promise<Response> {
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
+          beforeFinal: recorder ? (final) => recorder.stream(final, upstream.status) : undefined,
         },
         (p) => c.executionCtx.waitUntil(p),
       );
       const verdict = meter.streaming(ended);
-      if (cache || recorder) {
-        c.executionCtx.waitUntil(
-          Promise.all([verdict, ended]).then(([v, end]) => {
-            if (v.complete) cache?.commit(c);
-            recorder?.stream(end.observation.finalResponse, upstream.status);
-          }),
-        );
-      }
+      if (cache) c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
       return response;
     }
 
@@ -192,7 +186,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       meter.servedBy(payload.model);
       payload.model = model.alias;
     }
-    if (upstream.ok) recorder?.json(payload, upstream.status);
+    if (upstream.ok) await recorder?.json(payload, upstream.status);
     return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));

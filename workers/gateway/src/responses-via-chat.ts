@@ -39,9 +39,9 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
-    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p));
+    const beforeFinal = recorder ? (final: Record<string, unknown>) => recorder.stream(final, upstream.status) : undefined;
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p), beforeFinal);
     meter.streaming(ended);
-    if (recorder) c.executionCtx.waitUntil(ended.then((end) => recorder.stream(end.observation.finalResponse, upstream.status)));
     return response;
   }
 
@@ -63,7 +63,7 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     throw new ApiError("upstream_error", `The model server '${model.endpointName}' did not answer with a chat completion.`);
   }
   meter.answered(json as Record<string, unknown>, response.status as string);
-  recorder?.json(response, upstream.status);
+  await recorder?.json(response, upstream.status);
   return new Response(JSON.stringify(response), { status: upstream.status, headers: { "content-type": "application/json" } });
 }
 
@@ -73,10 +73,25 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
  * from being read. The observation returned speaks Responses: its finish reason is the final
  * response's status, and its final response is the one the client was sent (null: none was).
  */
-function relayAsResponses(upstream: Response, translator: ChatToResponsesStream, idleTimeoutMs: number, waitUntil: (p: Promise<unknown>) => void): Relayed {
+function relayAsResponses(
+  upstream: Response,
+  translator: ChatToResponsesStream,
+  idleTimeoutMs: number,
+  waitUntil: (p: Promise<unknown>) => void,
+  beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>,
+): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
   const client = clientStream();
-  const send = (bytes: Uint8Array) => client.send(bytes);
+  let finalHeld = false;
+  // Bytes that carry the final response wait for `beforeFinal` (the stored response's live copy).
+  const send = (bytes: Uint8Array): void | Promise<void> => {
+    const final = translator.observation.finalResponse;
+    if (final && !finalHeld && beforeFinal) {
+      finalHeld = true;
+      return beforeFinal(final).then(() => client.send(bytes));
+    }
+    client.send(bytes);
+  };
 
   send(translator.start());
   const first: { at: number | null } = { at: null };
@@ -84,13 +99,13 @@ function relayAsResponses(upstream: Response, translator: ChatToResponsesStream,
     let cut = false;
     try {
       await eachUpstreamChunk(reader, first, (value) => send(translator.push(value)));
-      send(translator.finish(true));
+      await send(translator.finish(true));
       client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
       cut = true;
       reader.cancel(err);
-      send(translator.finish(false));
+      await send(translator.finish(false));
       client.fail(err);
     }
     const seen = translator.observation;

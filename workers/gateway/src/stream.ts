@@ -23,6 +23,12 @@ export interface RelayOptions {
   onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** The client went away (called once). */
   onClientGone?: () => void;
+  /**
+   * Sees the Responses API's final response object (`response.completed` / `response.incomplete`)
+   * once, and is awaited before the bytes carrying it reach the client: what must exist when the
+   * client has its last byte (the stored response's read-after-write copy) is written here.
+   */
+  beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>;
 }
 
 /** A relayed stream: the client's response now, and how the stream ended once it has. */
@@ -183,18 +189,28 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     }
   };
 
+  let finalHeld = false;
+  const release = async (parts: TeeOutput[]) => {
+    const final = tee.observation.finalResponse;
+    if (final && !finalHeld && options.beforeFinal) {
+      finalHeld = true;
+      await options.beforeFinal(final);
+    }
+    await send(parts);
+  };
+
   const first: { at: number | null } = { at: null };
   const ended = (async (): Promise<StreamEnd> => {
     let cut = false;
     try {
-      await eachUpstreamChunk(reader, first, (value) => send(tee.push(value)));
-      await send(tee.end());
+      await eachUpstreamChunk(reader, first, (value) => release(tee.push(value)));
+      await release(tee.end());
       client.close();
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       cut = true;
       reader.cancel(err);
-      await send(tee.end()).catch(() => undefined);
+      await release(tee.end()).catch(() => undefined);
       client.fail(err);
     }
     return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at };
