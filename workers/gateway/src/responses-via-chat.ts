@@ -13,6 +13,7 @@ import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
 import type { StreamEnd } from "../../../shared/metering.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
+import { CacheAccounting } from "./prompt-cache.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
@@ -20,7 +21,14 @@ import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
 
-export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unknown>, model: ModelRecord, recorder: ResponseRecorder | null): Promise<Response> {
+export async function forwardResponsesViaChat(
+  c: Ctx,
+  body: Record<string, unknown>,
+  model: ModelRecord,
+  principalId: string,
+  recorder: ResponseRecorder | null,
+  previousResponseId: string | null,
+): Promise<Response> {
   const meter = c.get("meter");
   const config = c.get("config");
   let chat: Record<string, unknown>;
@@ -30,8 +38,11 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     if (err instanceof AdapterError) throw new ApiError("invalid_request_error", err.message, { param: err.param });
     throw err;
   }
-  const ctx: ResponseContext = { id: newResponseId(), alias: model.alias, createdAt: Math.floor(meter.startedAt / 1000), request: body };
+  const ctx: ResponseContext = { id: newResponseId(), alias: model.alias, createdAt: Math.floor(meter.startedAt / 1000), request: body, previousResponseId };
 
+  // Prompt-cache accounting as for chat completions: markers validated and stripped, classify forked.
+  const { forwarded, cache } = CacheAccounting.prepare(c, chat, model, principalId);
+  chat = forwarded;
   const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
   meter.routed(model);
@@ -41,13 +52,21 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     call.settled();
     const beforeFinal = recorder ? (final: Record<string, unknown>) => recorder.stream(final, upstream.status) : undefined;
     const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p), beforeFinal);
-    meter.streaming(ended);
+    // Billing's cache split needs only the prompt tokens, known at the stream's end: joined there.
+    const accounted = ended.then(async (end) => {
+      if (end.observation.usage) await cache.rewrite({ prompt_tokens: end.observation.usage.prompt_tokens });
+      else cache.abort();
+      return end;
+    });
+    const verdict = meter.streaming(accounted);
+    c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
     return response;
   }
 
   const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
   meter.responded(upstream.ok);
   if (!upstream.ok) {
+    cache.abort();
     // The upstream's error envelope is the OpenAI one on both APIs: passed through as it is.
     return new Response(text, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") || "text/plain" } });
   }
@@ -56,6 +75,13 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     json = JSON.parse(text);
   } catch {
     json = undefined;
+  }
+  const usage = (json as { usage?: unknown } | undefined)?.usage;
+  if (typeof usage === "object" && usage !== null && !Array.isArray(usage)) {
+    (json as Record<string, unknown>).usage = await cache.rewrite(usage as Record<string, unknown>);
+    cache.commit(c);
+  } else {
+    cache.abort();
   }
   const response = responseFromChat(json, ctx);
   if (!response) {

@@ -8,6 +8,7 @@
  * the client disconnects, the pump keeps reading (discarding) so the usage the upstream reports
  * at the end is still recorded — within the platform's waitUntil budget.
  */
+import { StreamEditor, type StreamEditOptions } from "../../../shared/sse-edit.ts";
 import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
 import type { StreamEnd } from "../../../shared/metering.ts";
 
@@ -16,6 +17,8 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   /** The client asked for `stream_options.include_usage`; otherwise the usage chunk is removed. */
   clientWantsUsage: boolean;
+  /** Byte edits so the stream names the alias (and the rest of shared/sse-edit.ts). */
+  edit?: StreamEditOptions;
   /**
    * Sees the usage chunk (even one that will be dropped) and may rewrite it (prompt-cache
    * statistics). Awaited only at that last frame, so it never holds the first token.
@@ -171,7 +174,7 @@ export function clientStream(onCancel?: () => void): ClientStream {
  */
 export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Relayed {
   const reader = new IdleReader(upstream.body!, options.idleTimeoutMs);
-  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
+  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage, editor: options.edit ? new StreamEditor(options.edit) : undefined });
   const client = clientStream(options.onClientGone);
 
   const send = async (parts: TeeOutput[]) => {
