@@ -357,3 +357,11 @@ describe("responses_via_chat models run prompt-cache accounting (item 4)", () =>
     expect(billed.usage.prompt_tokens).toBeGreaterThan(billed.cache.read_tokens);
   });
 });
+
+describe("previous_response_id with store: false", () => {
+  it("the unstored continuation still names the response it continues", async () => {
+    const first = await client.responses.create({ model: model.alias, input: "hi" });
+    const second = await client.responses.create({ model: model.alias, input: "again", previous_response_id: first.id, store: false });
+    expect(second.previous_response_id).toBe(first.id);
+  });
+});

@@ -131,6 +131,8 @@ export async function handleInference(c: Ctx): Promise<Response> {
       meter.servedBy(payload.model);
       payload.model = model.alias;
     }
+    // The upstream was sent the expanded conversation, so it names no previous response; OpenAI's does.
+    if (previousResponseId && upstream.ok) payload.previous_response_id = previousResponseId;
     if (upstream.ok) await recorder?.json(payload, upstream.status);
     return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
   } finally {
