@@ -7,13 +7,17 @@
  * Postgres: DATABASE_URL's server (a fresh database per run) or embedded PGlite.
  */
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { mkdirSync } from "node:fs";
 import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
+
+// wrangler.toml serves the console from web/dist; the workers' tests need the folder, not a build.
+mkdirSync(new URL("./web/dist", import.meta.url), { recursive: true });
 
 function workersProject(
   name: "gateway" | "consumer",
   configPath: string,
   main: string,
-  extra: { bindings?: Record<string, string>; queueConsumers?: Record<string, { maxBatchTimeout: number }> } = {},
+  extra: { bindings?: Record<string, string>; queueConsumers?: Record<string, { maxBatchTimeout: number }>; setupFiles?: string[] } = {},
 ): TestProjectInlineConfiguration {
   return {
     plugins: [
@@ -29,6 +33,7 @@ function workersProject(
             NEON_INSECURE_WEBSOCKET: "true",
             MOCK_UPSTREAM_URL: inject("mockUrl"),
             TEST_DATABASE_EMBEDDED: String(inject("databaseEmbedded")),
+            FAULT_CONTROL_URL: inject("faultControlUrl"),
             ADMIN_TOKEN: "test-admin-token-0123456789",
             ENCRYPTION_KEY: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
           },
@@ -39,6 +44,7 @@ function workersProject(
       name,
       include: [`test/workers/${name}/**/*.test.ts`],
       globalSetup: ["test/support/workers-global-setup.ts"],
+      setupFiles: extra.setupFiles ?? [],
       testTimeout: 20_000,
     },
   };
@@ -55,6 +61,7 @@ export default defineConfig({
       workersProject("gateway", "./wrangler.toml", "./test/workers/gateway/test-main.ts", {
         bindings: { UPSTREAM_TIMEOUT_MS: "2000", UPSTREAM_STREAM_IDLE_MS: "1500", ACCESS_CACHE_TTL_MS: "300" },
         queueConsumers: { "tollgate-usage": { maxBatchTimeout: 0.05 } },
+        setupFiles: ["test/workers/gateway/tokenizer-ranks-setup.ts"],
       }),
       workersProject("consumer", "./workers/consumer/wrangler.toml", "./workers/consumer/src/index.ts"),
       {

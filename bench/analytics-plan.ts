@@ -99,6 +99,7 @@ async function main(): Promise<void> {
     await explain(client, `3. aggregate: model = model-7, one day (${dayStart.slice(0, 10)}), hourly buckets, group_by model`, aggregateRequestsSql({ model: "model-7", createdAfter: dayStart, createdBefore: dayEnd }, "hour", "model"));
     await explain(client, `3b. aggregate: user_id = user-42, 30 days, daily buckets, group_by model`, aggregateRequestsSql({ userId, createdAfter: new Date(now.getTime() - 30 * 86_400_000).toISOString(), createdBefore: now.toISOString() }, "day", "model"));
     await explain(client, `3c. aggregate: all models, one day, hourly buckets, group_by model`, aggregateRequestsSql({ createdAfter: dayStart, createdBefore: dayEnd }, "hour", "model"));
+    await explain(client, `4. OVERVIEW: all traffic, 30 days, daily buckets, group_by model`, aggregateRequestsSql({ createdAfter: new Date(now.getTime() - 30 * 86_400_000).toISOString(), createdBefore: now.toISOString() }, "day", "model"));
   } finally {
     await client.end().catch(() => undefined);
     await db.drop();

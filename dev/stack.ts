@@ -18,6 +18,7 @@ import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgre
 import { migrate } from "./migrate.ts";
 import { startMockUpstream, type MockOptions, type MockUpstream } from "./mock-upstream.ts";
 import { seedDemo } from "./seed.ts";
+import { seedLocalTokenizerRanks } from "./tokenizer-ranks.ts";
 import { startWsBridge, type WsBridge } from "./ws-bridge.ts";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -44,6 +45,8 @@ export interface StackOptions {
   log: (line: string) => void;
   /** Where wrangler's own output goes. */
   wranglerOutput: "inherit" | "ignore" | ((line: string) => void);
+  /** Build the console (web/ → web/dist) before starting; otherwise serve whatever web/dist holds. */
+  buildConsole?: boolean;
 }
 
 export interface Stack {
@@ -118,6 +121,17 @@ function pipeLines(stream: NodeJS.ReadableStream | null, sink: (line: string) =>
   });
 }
 
+/** `vite build` of the console into web/dist (what `[assets]` in wrangler.toml serves). */
+export async function buildConsole(): Promise<void> {
+  const vite = join(ROOT, "node_modules", "vite", "bin", "vite.js");
+  const child = spawn(process.execPath, [vite, "build", "-c", join(ROOT, "web", "vite.config.ts"), "--logLevel", "warn"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let output = "";
+  child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
+  child.stderr?.on("data", (d: Buffer) => (output += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
+  if (code !== 0) throw new Error(`building the console failed (vite build exited ${code}):\n${output.slice(-4000)}`);
+}
+
 export async function startStack(o: StackOptions): Promise<Stack> {
   const cleanups: (() => Promise<void> | void)[] = [];
   const stop = async () => {
@@ -145,6 +159,14 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     }
     const applied = await migrate(databaseUrl);
     step(applied.length ? `applied ${applied.length} migration(s)` : "database schema up to date");
+
+    if (o.buildConsole) {
+      await buildConsole();
+      step("console built into web/dist");
+    } else {
+      // wrangler needs the assets folder to exist even when nothing is built into it.
+      mkdirSync(join(ROOT, "web", "dist"), { recursive: true });
+    }
 
     const bridge: WsBridge = await startWsBridge();
     cleanups.push(() => bridge.close());
@@ -179,6 +201,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     writeFileSync(join(consumerDir, "wrangler.toml"), consumerToml);
     writeSecretFile(join(consumerDir, ".dev.vars"), [...dbVars, `ADMIN_TOKEN=${adminToken}`]);
 
+    await seedLocalTokenizerRanks(join(o.stateDir, "wrangler"));
     const args = [
       WRANGLER,
       "dev",
@@ -189,6 +212,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
       "--port", String(port),
       "--inspector-port", String(await freePort()),
       "--persist-to", join(o.stateDir, "wrangler"),
+      "--minify=false", // readable local stack traces (deploys are minified: wrangler.toml)
       "--show-interactive-dev-session=false",
     ];
     const child = spawn(process.execPath, args, {

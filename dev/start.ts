@@ -29,6 +29,7 @@ const stack = await startStack({
   upstreamModel: env.UPSTREAM_MODEL || undefined,
   encryptionKey: env.ENCRYPTION_KEY || undefined,
   stateDir,
+  buildConsole: true,
   log: (line) => console.log(`  · ${line}`),
   wranglerOutput: env.TOLLGATE_VERBOSE ? "inherit" : (line) => {
     // Keep the console readable: show wrangler's errors and the workers' own log lines.
@@ -46,6 +47,7 @@ const curl = [
 console.log(`
 Tollgate is up in ${((Date.now() - t0) / 1000).toFixed(1)} s.
 
+  Console      ${stack.gatewayUrl}   (sign in with the admin token)
   Gateway      ${stack.gatewayUrl}
   Database     ${stack.embedded ? "embedded Postgres (data in .tollgate/pgdata)" : "DATABASE_URL"}
   Upstream     ${stack.mock ? `bundled mock (${stack.mock.url})` : env.UPSTREAM_URL}

@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   invalid_request_error: { status: 400, type: "invalid_request_error" },
   invalid_cache_control: { status: 400, type: "invalid_request_error" },
   invalid_api_key: { status: 401, type: "authentication_error" },
+  invalid_credentials: { status: 401, type: "authentication_error" },
   insufficient_credits: { status: 402, type: "insufficient_quota" },
   permission_denied: { status: 403, type: "permission_error" },
   model_access_denied: { status: 403, type: "permission_error" },

@@ -173,26 +173,58 @@ export function computeCost(
   prices: { inputPricePerToken: Decimal; outputPricePerToken: Decimal },
   multipliers?: CacheMultipliers | null,
 ): Cost {
-  const input = money(prices.inputPricePerToken);
-  const output = money(prices.outputPricePerToken);
-  const completionCost = output.times(tokens.completionTokens);
-  const uncachedCost = input.times(tokens.promptTokens).plus(completionCost);
-  if (!multipliers) return { totalCost: uncachedCost, uncachedCost };
+  const parts = costBreakdown(tokens, prices, multipliers);
+  return { totalCost: parts.total, uncachedCost: parts.uncached };
+}
 
+/** What each kind of token cost: computeCost's total, split into the parts that make it up. */
+export interface CostBreakdown {
+  /** Prompt tokens billed at the input price (neither read from nor written to the cache). */
+  input: Decimal;
+  cacheRead: Decimal;
+  cacheWrite5m: Decimal;
+  cacheWrite1h: Decimal;
+  cacheWrite24h: Decimal;
+  output: Decimal;
+  /** input + cache parts + output: what the customer pays. */
+  total: Decimal;
+  /** The list price: every prompt token at the input price, plus the output. */
+  uncached: Decimal;
+}
+
+/**
+ * computeCost, part by part (the console's cost breakdown shows these; their sum is the charge).
+ * A distrusted split (writes alone exceed the prompt) or no cache tariff puts the whole prompt in
+ * `input`, with every cache part zero.
+ */
+export function costBreakdown(
+  tokens: TokenCounts,
+  prices: { inputPricePerToken: Decimal; outputPricePerToken: Decimal },
+  multipliers?: CacheMultipliers | null,
+): CostBreakdown {
+  const input = money(prices.inputPricePerToken);
+  const output = money(prices.outputPricePerToken).times(tokens.completionTokens);
+  const listInput = input.times(tokens.promptTokens);
+  const uncachedCost = listInput.plus(output);
+  const zero = new Money(0);
   const { write_5m_tokens: w5m, write_1h_tokens: w1h, write_24h_tokens: w24h } = tokens.cache;
   const writes = w5m + w1h + w24h;
-  if (writes > tokens.promptTokens) return { totalCost: uncachedCost, uncachedCost };
+  if (!multipliers || writes > tokens.promptTokens) {
+    return { input: listInput, cacheRead: zero, cacheWrite5m: zero, cacheWrite1h: zero, cacheWrite24h: zero, output, total: uncachedCost, uncached: uncachedCost };
+  }
   const read = Math.min(tokens.cache.read_tokens, tokens.promptTokens - writes);
   const uncached = tokens.promptTokens - read - writes;
   const tier = (count: number, multiplier: DecimalInput | null) => input.times(count).times(multiplier === null ? 1 : money(multiplier));
-  const totalCost = input
-    .times(uncached)
-    .plus(tier(read, multipliers.read))
-    .plus(tier(w5m, multipliers.write5m))
-    .plus(tier(w1h, multipliers.write1h))
-    .plus(tier(w24h, multipliers.write24h))
-    .plus(completionCost);
-  return { totalCost, uncachedCost };
+  const parts = {
+    input: input.times(uncached),
+    cacheRead: tier(read, multipliers.read),
+    cacheWrite5m: tier(w5m, multipliers.write5m),
+    cacheWrite1h: tier(w1h, multipliers.write1h),
+    cacheWrite24h: tier(w24h, multipliers.write24h),
+    output,
+  };
+  const total = parts.input.plus(parts.cacheRead).plus(parts.cacheWrite5m).plus(parts.cacheWrite1h).plus(parts.cacheWrite24h).plus(parts.output);
+  return { ...parts, total, uncached: uncachedCost };
 }
 
 /** A model_cache_tariffs row: its multipliers and when they applied (µs; exclusive end). */

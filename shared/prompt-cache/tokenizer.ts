@@ -1,19 +1,41 @@
 /**
  * The built-in tokenizer: gpt-tokenizer's cl100k_base encoding. Its name and version are the
  * index's `tokenizer_version`, so a tokenizer change never matches entries counted by another.
- * The encoding's 1.2 MB rank table is imported on first use, not at isolate start-up.
+ * Only the encoder is code here; its 1.7 MB rank table is data the caller supplies (the gateway
+ * reads it from R2 once per isolate, so it is not part of the worker's upload).
  */
+import { GptEncoding } from "gpt-tokenizer/GptEncoding";
 import type { PromptBlock } from "./markers.ts";
 import { blockText } from "./prefix.ts";
 
 export const BUILTIN_TOKENIZER_VERSION = "gpt-tokenizer@4.0.0/cl100k_base";
+/** The rank table's object key: versioned, so a new gpt-tokenizer never reads an old table. */
+export const BUILTIN_RANKS_KEY = `${BUILTIN_TOKENIZER_VERSION}.json`;
 
-type Counter = (text: string) => number;
-let counter: Promise<Counter> | null = null;
+/** gpt-tokenizer's byte-pair ranks, as `gpt-tokenizer/bpeRanks/cl100k_base` exports them (JSON-safe). */
+export type Ranks = (string | number[])[];
 
-export function builtinCounter(): Promise<Counter> {
-  counter ??= import("gpt-tokenizer/encoding/cl100k_base").then((m) => (text: string) => m.countTokens(text));
-  return counter;
+export type Counter = (text: string) => number;
+
+/** A token counter over the cl100k_base encoding with the given rank table. */
+export function counterFromRanks(ranks: Ranks): Counter {
+  const encoding = GptEncoding.getEncodingApi("cl100k_base", () => ranks);
+  return (text) => encoding.countTokens(text);
+}
+
+/**
+ * Checks that a value read from storage is a rank table: an array of strings and byte arrays
+ * (a hand check: a zod schema over 100k entries costs more than the rest of the first load).
+ */
+export function parseRanks(value: unknown): Ranks {
+  if (!Array.isArray(value) || value.length < 100_000) throw new Error("tokenizer ranks: not a cl100k_base rank table");
+  for (const entry of value) {
+    if (typeof entry === "string") continue;
+    if (!Array.isArray(entry) || !entry.every((b) => Number.isInteger(b) && b >= 0 && b < 256)) {
+      throw new Error("tokenizer ranks: an entry is neither a string nor a byte array");
+    }
+  }
+  return value as Ranks;
 }
 
 /** Remembered totals: the cumulative count at block i, when already known. */

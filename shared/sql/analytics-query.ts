@@ -18,7 +18,7 @@ export interface AnalyticsFilters {
 }
 
 export type AnalyticsBucket = "hour" | "day";
-export type AnalyticsGroupBy = "model" | "user";
+export type AnalyticsGroupBy = "model" | "user" | "key";
 
 export interface Sql {
   text: string;
@@ -48,7 +48,7 @@ export function analyticsWhere(f: AnalyticsFilters, first = 1): Sql {
 }
 
 // Spelled out, with bigints as float8 (exact far beyond any token count) and money as text.
-const REQUEST_COLUMNS = `id::text AS id, event_id, "timestamp", method, uri, model, served_model, status_code,
+export const REQUEST_COLUMNS = `id::text AS id, event_id, "timestamp", method, uri, model, served_model, status_code,
   duration_ms::float8 AS duration_ms, duration_to_first_byte_ms::float8 AS duration_to_first_byte_ms,
   prompt_tokens::float8 AS prompt_tokens, completion_tokens::float8 AS completion_tokens,
   reasoning_tokens::float8 AS reasoning_tokens, total_tokens::float8 AS total_tokens,
@@ -80,12 +80,12 @@ export function countRequestsSql(f: AnalyticsFilters): Sql {
 /**
  * Totals, per-key totals and per-(bucket, key) rows in one pass over the filtered rows, via
  * GROUPING SETS; `level` tells them apart (3 = totals, 2 = per key, 0 = per bucket and key).
- * Buckets are truncated in UTC. Costs are summed as NUMERIC and returned as text; durations'
- * p50/p95 are percentile_cont (interpolated).
+ * Buckets are truncated in UTC. Costs are summed as NUMERIC and returned as text; durations' and
+ * times to first byte's p50/p95 are percentile_cont (interpolated; rows without a TTFB are skipped).
  */
 export function aggregateRequestsSql(f: AnalyticsFilters, bucket: AnalyticsBucket, groupBy: AnalyticsGroupBy): Sql {
   const where = analyticsWhere(f, 2);
-  const key = groupBy === "model" ? "model" : "user_id::text";
+  const key = groupBy === "model" ? "model" : groupBy === "user" ? "user_id::text" : "api_key_id::text";
   return {
     text: `SELECT GROUPING(bucket, key) AS level, bucket, key,
          count(*)::float8 AS requests,
@@ -94,9 +94,11 @@ export function aggregateRequestsSql(f: AnalyticsFilters, bucket: AnalyticsBucke
          coalesce(sum(cache_read_tokens), 0)::float8 AS cached_tokens,
          coalesce(sum(total_cost), 0)::text AS total_cost,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_duration_ms,
-         percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_duration_ms
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_duration_ms,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_to_first_byte_ms) AS p50_ttfb_ms,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_to_first_byte_ms) AS p95_ttfb_ms
     FROM (SELECT date_trunc($1, "timestamp", 'UTC') AS bucket, ${key} AS key,
-                 prompt_tokens, completion_tokens, cache_read_tokens, total_cost, duration_ms
+                 prompt_tokens, completion_tokens, cache_read_tokens, total_cost, duration_ms, duration_to_first_byte_ms
             FROM http_analytics ${where.text}) f
    GROUP BY GROUPING SETS ((), (key), (bucket, key))
    ORDER BY level DESC, bucket, key NULLS LAST`,

@@ -3,7 +3,9 @@ import { describe, expect, it } from "vitest";
 import { classify, injectCacheStats, normalizeSplit, readCandidates, scrubCacheStats, type LiveEntry } from "../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt, type TierPolicy } from "../../shared/prompt-cache/markers.ts";
 import { canonicalJson, prefixHashes } from "../../shared/prompt-cache/prefix.ts";
-import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../shared/prompt-cache/tokenizer.ts";
+import { countTokens } from "gpt-tokenizer/encoding/cl100k_base";
+import { builtinRanksJson } from "../../dev/tokenizer-ranks.ts";
+import { BUILTIN_TOKENIZER_VERSION, counterFromRanks, cumulativeTokens, parseRanks } from "../../shared/prompt-cache/tokenizer.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../shared/prompt-cache/tokenizer-service.ts";
 
 const POLICY: TierPolicy = { enabled: ["5m", "1h"], defaultTtl: "5m" };
@@ -147,6 +149,24 @@ describe("usage rewriting", () => {
 });
 
 describe("built-in tokenizer", () => {
+  // The table as the gateway reads it from R2: the uploaded JSON, parsed.
+  const counter = counterFromRanks(parseRanks(JSON.parse(builtinRanksJson())));
+  const builtinCounter = () => Promise.resolve(counter);
+
+  it("counts from the uploaded rank table exactly as gpt-tokenizer's own encoding", () => {
+    for (const text of ["hello world", "résumé 数据 🙂\n\tcode();", "You are a careful assistant. ".repeat(200), ""]) {
+      expect(counter(text)).toBe(countTokens(text));
+    }
+  });
+
+  it("refuses storage contents that are not a rank table", () => {
+    expect(() => parseRanks({})).toThrow(/rank table/);
+    expect(() => parseRanks(["a", "b"])).toThrow(/rank table/);
+    const bad: unknown[] = JSON.parse(builtinRanksJson());
+    bad[500] = [1, 300];
+    expect(() => parseRanks(bad)).toThrow(/byte array/);
+  });
+
   it("its version names the installed package and encoding", () => {
     const pkg = JSON.parse(readFileSync("node_modules/gpt-tokenizer/package.json", "utf8")) as { version: string };
     expect(BUILTIN_TOKENIZER_VERSION).toBe(`gpt-tokenizer@${pkg.version}/cl100k_base`);

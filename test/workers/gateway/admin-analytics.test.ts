@@ -118,10 +118,10 @@ describe("analytics: happy paths", () => {
     const agg = await ok<Aggregate>(await api("GET", `/requests/aggregate?bucket=hour&group_by=model&${window(DAY)}`));
     expect(agg).toMatchObject({ bucket: "hour", group_by: "model", created_after: at(DAY, "00:00") });
     // percentile_cont over 100, 200, 300, 400 ms: the median interpolates, p95 lies 85% of the way from 300 to 400.
-    expect(agg.totals).toEqual({ requests: 4, prompt_tokens: 70, completion_tokens: 35, cached_tokens: 10, total_cost: "0.007", p50_duration_ms: 250, p95_duration_ms: 385 });
+    expect(agg.totals).toEqual({ requests: 4, prompt_tokens: 70, completion_tokens: 35, cached_tokens: 10, cache_read_tokens: 10, total_cost: "0.007", p50_duration_ms: 250, p95_duration_ms: 385, p50_ttfb_ms: null, p95_ttfb_ms: null });
     expect(agg.groups).toEqual([
-      { key: mA, requests: 3, prompt_tokens: 70, completion_tokens: 35, cached_tokens: 10, total_cost: "0.007", p50_duration_ms: 200, p95_duration_ms: 380 },
-      { key: mB, requests: 1, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, total_cost: "0", p50_duration_ms: 300, p95_duration_ms: 300 },
+      { key: mA, requests: 3, prompt_tokens: 70, completion_tokens: 35, cached_tokens: 10, cache_read_tokens: 10, total_cost: "0.007", p50_duration_ms: 200, p95_duration_ms: 380, p50_ttfb_ms: null, p95_ttfb_ms: null },
+      { key: mB, requests: 1, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_read_tokens: 0, total_cost: "0", p50_duration_ms: 300, p95_duration_ms: 300, p50_ttfb_ms: null, p95_ttfb_ms: null },
     ]);
     expect(agg.buckets.map((b) => [b.start, b.key, b.requests, b.total_cost])).toEqual([
       [at(DAY, "10:00"), mA, 3, "0.007"],

@@ -57,7 +57,8 @@ describe("groups: happy paths", () => {
     expect(await ok<Group>(await api("GET", `/groups/${group.id}`))).toEqual(group);
 
     const second = await newGroup();
-    expect(second.created_by).toBeNull();
+    // The ADMIN_TOKEN acts as the built-in system user.
+    expect(second.created_by).toBe("00000000-0000-0000-0000-000000000000");
     const all = await ok<Page<Group>>(await api("GET", "/groups?limit=1000"));
     expect(all.data.map((g) => g.id)).toEqual(expect.arrayContaining([EVERYONE_GROUP, group.id, second.id]));
     expect(all.data.find((g) => g.id === EVERYONE_GROUP)).toMatchObject({ name: "Everyone", builtin: true });

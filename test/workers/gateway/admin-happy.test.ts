@@ -108,8 +108,8 @@ describe("users", () => {
     expect(second.total_count).toBe(first.total_count);
   });
 
-  it("`current` is the caller: a synthetic manager for the ADMIN_TOKEN, the owner for a platform key", async () => {
-    expect(await ok<User>(await api("GET", "/users/current", env.ADMIN_TOKEN))).toMatchObject({ id: null, roles: ["platform_manager"] });
+  it("`current` is the caller: the built-in system user for the ADMIN_TOKEN, the owner for a platform key", async () => {
+    expect(await ok<User>(await api("GET", "/users/current", env.ADMIN_TOKEN))).toMatchObject({ id: "00000000-0000-0000-0000-000000000000", username: "admin-token", roles: ["platform_manager", "standard_user"] });
 
     const user = await newUser();
     const key = await ok<Key>(await api("POST", `/users/${user.id}/api-keys`, env.ADMIN_TOKEN, { name: "admin", purpose: "platform" }), 201);
@@ -295,6 +295,9 @@ describe("OpenAPI", () => {
       [
         "/admin/api/v1/endpoints",
         "/admin/api/v1/endpoints/{id}",
+        "/admin/api/v1/endpoints/{id}/test",
+        "/admin/api/v1/models/{id}/groups",
+        "/admin/api/v1/playground/key",
         "/admin/api/v1/models",
         "/admin/api/v1/models/{id}",
         "/admin/api/v1/models/{id}/tariffs",
@@ -317,6 +320,7 @@ describe("OpenAPI", () => {
         "/admin/api/v1/groups/{id}/models/{model_id}",
         "/admin/api/v1/requests",
         "/admin/api/v1/requests/aggregate",
+        "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
       ].sort(),

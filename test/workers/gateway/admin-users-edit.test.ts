@@ -63,7 +63,8 @@ describe("PATCH /users/{id}", () => {
     const clash = await expectError(await api("PATCH", `/users/${a.id}`, env.ADMIN_TOKEN, { email: `${b.username}@example.com` }), 409, "conflict");
     expect(clash.param).toBe("email");
     await expectError(await api("PATCH", `/users/${crypto.randomUUID()}`, env.ADMIN_TOKEN, { display_name: "x" }), 404, "not_found");
-    await expectError(await api("PATCH", "/users/current", env.ADMIN_TOKEN, { display_name: "x" }), 404, "not_found");
+    // The ADMIN_TOKEN's built-in system user is fixed.
+    await expectError(await api("PATCH", "/users/current", env.ADMIN_TOKEN, { display_name: "x" }), 403, "permission_denied");
     // Nothing was half-written by the failed requests.
     expect(await ok<User>(await api("GET", `/users/${a.id}`))).toMatchObject({ email: `${a.username}@example.com`, display_name: null });
   });

@@ -3,5 +3,6 @@ declare namespace Cloudflare {
   interface Env {
     MOCK_UPSTREAM_URL: string;
     TEST_DATABASE_EMBEDDED: "true" | "false";
+    FAULT_CONTROL_URL: string;
   }
 }

@@ -273,6 +273,23 @@ describe("429: rate limits", () => {
     expect(err.message).toMatch(/API key/);
   });
 
+  it("a limited key's answers carry x-ratelimit-{limit,remaining,reset}-requests as OpenAI sends them, its 429 too", async () => {
+    const limited = await createKey(pool, await createUser(pool));
+    await pool.query("UPDATE api_keys SET requests_per_second = 1, burst_size = 3 WHERE id = $1", [limited.id]);
+    const seen: (string | null)[][] = [];
+    for (let i = 0; i < 4; i++) {
+      const res = await post("/chat/completions", { model: model.alias, messages: [] }, limited.key);
+      seen.push([String(res.status), ...["limit", "remaining", "reset"].map((h) => res.headers.get(`x-ratelimit-${h}-requests`))]);
+      await res.body?.cancel();
+    }
+    expect(seen).toEqual([
+      ["200", "3", "2", "1s"],
+      ["200", "3", "1", "2s"],
+      ["200", "3", "0", "3s"],
+      ["429", "3", "0", "3s"],
+    ]);
+  });
+
   it("a model's limit applies across keys", async () => {
     const m = await createModel(pool, { url: mockBase() });
     await pool.query("UPDATE deployed_models SET requests_per_second = 0.2, burst_size = 1 WHERE id = $1", [m.modelId]);

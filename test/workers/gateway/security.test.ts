@@ -54,7 +54,7 @@ describe("key purposes and the admin boundary", () => {
     await expectError(await admin("/users/current", env.ADMIN_TOKEN.slice(0, -1)), 401, "invalid_api_key");
     const res = await admin("/users/current", env.ADMIN_TOKEN);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ id: null, roles: ["platform_manager"] });
+    expect(await res.json()).toMatchObject({ id: "00000000-0000-0000-0000-000000000000", roles: ["platform_manager", "standard_user"] });
     // Unknown admin routes are only revealed to admins.
     await expectError(await admin("/nope", null), 401, "invalid_api_key");
   });

@@ -18,9 +18,15 @@
  * that pile-up is what exhausted its connections). So an answer is normally at most one TTL old,
  * and never more than two. With nothing that recent to serve (a cold isolate hit by a burst), the
  * others wait for that read instead of each starting their own.
+ *
+ * Stale-if-error: every read is bounded (DB_CONNECT_TIMEOUT_MS, DB_QUERY_TIMEOUT_MS, and a deadline
+ * over both). While Postgres is failing, what the isolate has seen is answered from the cache for
+ * up to ACCESS_STALE_IF_ERROR_MS past expiry, without waiting on the database (a background read
+ * per pair, at most one a second, notices its return); what it has not seen is a 503 with
+ * Retry-After, metered as `database_unavailable`.
  */
 import { hashApiKey } from "../../../shared/api-keys.ts";
-import { createPool, type Pool } from "../../../shared/db.ts";
+import { createPool, DatabaseUnavailableError, isDatabaseUnavailable, withDeadline, type Pool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { dateMicros, findBestTariff, isTariffValidAt } from "../../../shared/pricing.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
@@ -40,8 +46,42 @@ const credit = new TtlCache<boolean>();
 const reading = new Map<string, number>();
 const isReading = (pair: string, now: number, ttl: number) => now - (reading.get(pair) ?? -Infinity) < ttl;
 
+/**
+ * This isolate's view of Postgres: when a read last failed for want of the database, and when one
+ * last succeeded. It is failing while the latest outcome is a failure.
+ */
+const health = { failedAt: -Infinity, succeededAt: -Infinity };
+const databaseFailing = () => health.failedAt > health.succeededAt;
+/** After a failure, requests with nothing cached are refused at once for this long, not each left to time out. */
+const DB_RETRY_INTERVAL_MS = 1_000;
+/** The Retry-After of a 503 for want of the database (seconds). */
+export const DB_RETRY_AFTER_S = 5;
+
+/**
+ * One access read, bounded: the pool's connect and query timeouts, and a deadline over both (the
+ * driver's timers do not cover every stage of a WebSocket connection). Records the outcome.
+ */
+async function readAccess(pool: Pool, hash: string, alias: string, config: GatewayConfig): Promise<AccessRow> {
+  try {
+    const row = await withDeadline(lookupAccess(pool, hash, alias), config.DB_CONNECT_TIMEOUT_MS + config.DB_QUERY_TIMEOUT_MS, "access read");
+    health.succeededAt = Date.now();
+    return row;
+  } catch (err) {
+    if (isDatabaseUnavailable(err)) health.failedAt = Date.now();
+    throw err;
+  }
+}
+
+/** The 503 for a request that needed Postgres while it could not be reached. */
+export function unavailable(err: unknown): ApiError {
+  console.warn(`Postgres unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  return new ApiError("service_unavailable", "The gateway cannot reach its database right now. Retry shortly.", { headers: { "retry-after": String(DB_RETRY_AFTER_S) } });
+}
+
 /** For tests that change access data and must not wait out the TTL. */
 export function clearAccessCaches(): void {
+  health.failedAt = -Infinity;
+  health.succeededAt = -Infinity;
   keys.clear();
   models.clear();
   allowedPairs.clear();
@@ -86,8 +126,14 @@ export async function authenticateKeyOnly(hash: string, db: RequestDb, config: G
   const now = Date.now();
   let key = keys.get(hash, now);
   if (key === undefined) {
-    key = (await lookupAccess(db.get(), hash, "")).key;
-    keys.set(hash, key, config.ACCESS_CACHE_TTL_MS, now);
+    try {
+      key = (await readAccess(db.get(), hash, "", config)).key;
+      keys.set(hash, key, config.ACCESS_CACHE_TTL_MS, now);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      key = keys.stale(hash, Date.now(), config.ACCESS_STALE_IF_ERROR_MS);
+      if (key === undefined) throw unavailable(err);
+    }
   }
   return key;
 }
@@ -131,21 +177,40 @@ export async function resolveInference(
   let hasCredit = key ? credit.get(key.userId, now) : undefined;
 
   if (key === undefined || model === undefined || (key && (allowed === undefined || hasCredit === undefined))) {
-    // Someone in this isolate is already reading this pair: answer from the values that just
-    // expired (at most one TTL ago) or, with nothing that recent (a cold or long-idle isolate),
-    // wait for that read, instead of opening one more connection. When reads are slow or a burst
-    // meets a cold isolate, that is what keeps it from opening a connection per request.
-    const shared = isReading(pair, now, ttl) ? (staleAccess(hash, alias, now, ttl) ?? (await awaitOtherRead(hash, alias, pair, ttl))) : null;
-    if (shared) {
-      ({ key, model, allowed, hasCredit } = shared);
+    // Postgres failing: what this isolate has seen is served from its cache (stale-if-error, up to
+    // ACCESS_STALE_IF_ERROR_MS) without waiting on a database that is not answering; one
+    // background read per pair at a time finds out when it is back.
+    const lastGood = databaseFailing() ? staleAccess(hash, alias, now, config.ACCESS_STALE_IF_ERROR_MS) : null;
+    if (lastGood) {
+      ({ key, model, allowed, hasCredit } = lastGood);
+      if (background && !isReading(pair, now, ttl) && now - health.failedAt >= DB_RETRY_INTERVAL_MS) background(refreshAhead(hash, alias, config));
     } else {
-      // Not `now`: a request that waited for another's read in vain reads from this moment.
-      const started = Date.now();
-      reading.set(pair, started);
-      try {
-        ({ key, model, allowed, hasCredit } = remember(hash, alias, await lookupAccess(db.get(), hash, alias), ttl, started));
-      } finally {
-        reading.delete(pair);
+      // Someone in this isolate is already reading this pair: answer from the values that just
+      // expired (at most one TTL ago) or, with nothing that recent (a cold or long-idle isolate),
+      // wait for that read, instead of opening one more connection. When reads are slow or a burst
+      // meets a cold isolate, that is what keeps it from opening a connection per request.
+      const shared = isReading(pair, now, ttl) ? (staleAccess(hash, alias, now, ttl) ?? (await awaitOtherRead(hash, alias, pair, ttl))) : null;
+      if (shared) {
+        ({ key, model, allowed, hasCredit } = shared);
+      } else {
+        // Not `now`: a request that waited for another's read in vain reads from this moment.
+        const started = Date.now();
+        try {
+          // Postgres failed moments ago and nothing is cached to answer with: say so at once.
+          if (databaseFailing() && started - health.failedAt < DB_RETRY_INTERVAL_MS) throw new DatabaseUnavailableError("Postgres failed less than a second ago");
+          reading.set(pair, started);
+          ({ key, model, allowed, hasCredit } = remember(hash, alias, await readAccess(db.get(), hash, alias, config), ttl, started));
+        } catch (err) {
+          if (!isDatabaseUnavailable(err)) throw err;
+          const stale = staleAccess(hash, alias, Date.now(), config.ACCESS_STALE_IF_ERROR_MS);
+          if (!stale) {
+            meter.databaseUnavailable();
+            throw unavailable(err);
+          }
+          ({ key, model, allowed, hasCredit } = stale);
+        } finally {
+          reading.delete(pair);
+        }
       }
     }
   } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !isReading(pair, now, ttl)) {
@@ -238,7 +303,7 @@ async function refreshAhead(hash: string, alias: string, config: GatewayConfig):
   const pool = createPool(config);
   try {
     const now = Date.now();
-    remember(hash, alias, await lookupAccess(pool, hash, alias), config.ACCESS_CACHE_TTL_MS, now);
+    remember(hash, alias, await readAccess(pool, hash, alias, config), config.ACCESS_CACHE_TTL_MS, now);
   } catch (err) {
     // The entries simply expire and the next request reads through; nothing to surface here.
     console.warn(`access refresh failed: ${err instanceof Error ? err.message : String(err)}`);

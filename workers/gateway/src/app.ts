@@ -4,9 +4,12 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
+import { isDatabaseUnavailable } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { unavailable } from "./access.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { authRouter } from "./auth/routes.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
@@ -46,6 +49,8 @@ export function newApp(): Hono<GatewayApp> {
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return err.toResponse();
+    // Postgres unreachable or not answering in time (any read, admin API included): 503, never a 500.
+    if (isDatabaseUnavailable(err)) return unavailable(err).toResponse();
     // Log the detail for operators; the caller gets a generic message (which may name a setting,
     // never a value).
     console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
@@ -73,7 +78,10 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
   app.get("/ai/v1/responses/:id/input_items", loadConfig, handleGetInputItems);
   app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
-  // Everything under /admin needs admin credentials before it can even learn a route exists.
+  // Console sign-in: before the door, which these routes open (docs/auth.md).
+  app.use("/admin/auth/*", loadConfig);
+  app.route("/admin/auth", authRouter());
+  // Everything else under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {

@@ -6,6 +6,7 @@ import * as z from "zod";
 import { DbSettingsSchema } from "../../../shared/db.ts";
 import { windowMs } from "../../../shared/batch-headers.ts";
 import { TIERS, type Tier } from "../../../shared/prompt-cache/markers.ts";
+import { ROLES } from "../../../shared/roles.ts";
 
 const positiveInt = (name: string) =>
   z
@@ -14,6 +15,15 @@ const positiveInt = (name: string) =>
     .transform(Number)
     .refine((n) => n > 0, { error: `${name} must be a positive integer` });
 
+/** An optional string var: wrangler.toml's empty default means "not set". */
+const optionalText = z
+  .string()
+  .optional()
+  .transform((s) => (s?.trim() ? s.trim() : undefined));
+
+/** `team.cloudflareaccess.com` or `https://team.cloudflareaccess.com/` → `https://team.cloudflareaccess.com`. */
+const accessIssuer = (domain: string) => `https://${domain.replace(/^https:\/\//, "").replace(/\/+$/, "")}`;
+
 export const GatewayConfigSchema = DbSettingsSchema.extend({
   ADMIN_TOKEN: z.string().min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }).optional(),
   ENCRYPTION_KEY: z.string().optional(),
@@ -21,6 +31,9 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   UPSTREAM_TIMEOUT_MS: positiveInt("UPSTREAM_TIMEOUT_MS").optional().default(600_000),
   UPSTREAM_STREAM_IDLE_MS: positiveInt("UPSTREAM_STREAM_IDLE_MS").optional().default(120_000),
   ACCESS_CACHE_TTL_MS: positiveInt("ACCESS_CACHE_TTL_MS").optional().default(2_000),
+  DB_CONNECT_TIMEOUT_MS: positiveInt("DB_CONNECT_TIMEOUT_MS").optional().default(2_000),
+  DB_QUERY_TIMEOUT_MS: positiveInt("DB_QUERY_TIMEOUT_MS").optional().default(3_000),
+  ACCESS_STALE_IF_ERROR_MS: positiveInt("ACCESS_STALE_IF_ERROR_MS").optional().default(300_000),
   CACHE_ENABLED_TIERS: z
     .string()
     .optional()
@@ -44,7 +57,34 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
     .default("*")
     .transform((s): "*" | string[] => (s.trim() === "*" ? "*" : s.split(",").map((o) => o.trim()).filter(Boolean)))
     .refine((o) => o === "*" || o.every((origin) => /^https?:\/\/[^/\s]+$/.test(origin)), { error: "CORS_ALLOWED_ORIGINS must be * or a comma-separated list of origins like https://app.example.com" }),
-});
+  // Console sign-in (docs/auth.md).
+  SESSION_TTL_HOURS: positiveInt("SESSION_TTL_HOURS").optional().default(12),
+  ACCESS_TEAM_DOMAIN: optionalText.refine((s) => s === undefined || /^(https:\/\/)?[A-Za-z0-9.-]+\/?$/.test(s), {
+    error: "ACCESS_TEAM_DOMAIN must be a host name such as myteam.cloudflareaccess.com",
+  }),
+  ACCESS_AUD: optionalText,
+  ACCESS_DEFAULT_ROLE: optionalText.pipe(z.enum(ROLES, { error: `ACCESS_DEFAULT_ROLE must be one of ${ROLES.join(", ")}` }).optional()),
+  // Tests only: fetch the Access keys from here instead of https://<team>/cdn-cgi/access/certs.
+  ACCESS_CERTS_URL: optionalText.pipe(z.url({ error: "ACCESS_CERTS_URL must be a URL" }).optional()),
+})
+  .refine((c) => (c.ACCESS_TEAM_DOMAIN === undefined) === (c.ACCESS_AUD === undefined), {
+    error: "ACCESS_TEAM_DOMAIN and ACCESS_AUD must be set together (or both left empty)",
+    path: ["ACCESS_AUD"],
+  })
+  .transform((c) => ({
+    ...c,
+    /** Cloudflare Access single sign-on, when configured. */
+    access:
+      c.ACCESS_TEAM_DOMAIN !== undefined && c.ACCESS_AUD !== undefined
+        ? {
+            teamDomain: c.ACCESS_TEAM_DOMAIN.replace(/^https:\/\//, "").replace(/\/+$/, ""),
+            issuer: accessIssuer(c.ACCESS_TEAM_DOMAIN),
+            audience: c.ACCESS_AUD,
+            certsUrl: c.ACCESS_CERTS_URL ?? `${accessIssuer(c.ACCESS_TEAM_DOMAIN)}/cdn-cgi/access/certs`,
+            defaultRole: c.ACCESS_DEFAULT_ROLE ?? "standard_user",
+          }
+        : null,
+  }));
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
 
 const parsed = new WeakMap<object, GatewayConfig>();

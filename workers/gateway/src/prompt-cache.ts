@@ -10,12 +10,13 @@ import { ApiError } from "../../../shared/errors.ts";
 import { classify, injectCacheStats, NO_CACHE, normalizeSplit, readCandidates, scrubCacheStats, type CacheStats, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt, TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { blockText, prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
-import { BUILTIN_TOKENIZER_VERSION, builtinCounter, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
+import { BUILTIN_TOKENIZER_VERSION, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Meter } from "./meter.ts";
 import type { ModelRecord } from "./store.ts";
+import { builtinCounter } from "./tokenizer.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -148,7 +149,9 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
       return INACTIVE;
     }),
     deadline,
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
   return { result, abort: () => controller.abort(new Error("client disconnected")) };
 }
 
@@ -211,7 +214,7 @@ export async function commitIndex(c: ScopedClassification, scope: CacheScope, co
   } catch (err) {
     console.warn(`prompt-cache index commit failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }
 

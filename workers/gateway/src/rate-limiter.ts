@@ -1,43 +1,137 @@
 /**
  * Rate limits that hold across isolates and locations: one Durable Object per limited key or
- * model runs a token bucket (shared/token-bucket.ts). Exact per object — every request to it is
- * serialised — at the cost of one Durable Object call per request on a limited key or model;
- * unlimited keys and models pay nothing. The bucket lives in memory: if the object is evicted
- * after being idle, it restarts full, which only ever errs towards allowing a request.
+ * model owns a token bucket (shared/token-bucket.ts). Each isolate leases a slice of its tokens and
+ * spends them without a round trip; what it does not spend within the lease goes back to the
+ * bucket. The bucket counts leased tokens as spent until they are settled, so no number of
+ * isolates can admit more than the bucket allows (docs/rate-limits.md gives the bound). Limits low
+ * enough that a slice is one token ask the object on every request, as before leasing; unlimited
+ * keys and models pay nothing.
+ *
+ * The bucket lives in memory: if the object is evicted after being idle, it restarts full, which
+ * only ever errs towards allowing a request.
  */
 import { DurableObject } from "cloudflare:workers";
 import { ApiError } from "../../../shared/errors.ts";
-import { effectiveBurst, take, type BucketState, type TakeResult } from "../../../shared/token-bucket.ts";
+import {
+  effectiveBurst,
+  formatResetDuration,
+  LeasedBucket,
+  LeaseHolder,
+  type LeaseGrant,
+  type LeaseSettlement,
+} from "../../../shared/token-bucket.ts";
 import type { KeyRecord, ModelRecord } from "./store.ts";
 
 export class RateLimiter extends DurableObject {
-  private bucket: BucketState | null = null;
+  private readonly bucket = new LeasedBucket();
 
-  take(ratePerSecond: number, burst: number): TakeResult {
-    const { state, result } = take(this.bucket, ratePerSecond, burst, Date.now());
-    this.bucket = state;
-    return result;
+  /** Settles `spent` leases, then leases up to `want` tokens (`prefetch`: ahead of need, none spent yet). */
+  lease(ratePerSecond: number, burst: number, want: number, spent: LeaseSettlement[], prefetch: boolean): LeaseGrant {
+    const now = Date.now();
+    if (spent.length > 0) this.bucket.settle(ratePerSecond, burst, spent, now);
+    return this.bucket.lease(ratePerSecond, burst, want, now, prefetch);
+  }
+
+  settle(ratePerSecond: number, burst: number, spent: LeaseSettlement[]): void {
+    this.bucket.settle(ratePerSecond, burst, spent, Date.now());
   }
 }
 
-async function check(ns: DurableObjectNamespace<RateLimiter>, name: string, rps: number, burst: number | null): Promise<TakeResult> {
-  return ns.get(ns.idFromName(name)).take(rps, effectiveBurst(rps, burst));
+/** This isolate's leases, per limited key or model (bounded; a dropped holder's leases expire). */
+const holders = new Map<string, LeaseHolder>();
+const MAX_HOLDERS = 10_000;
+
+function holderFor(name: string): LeaseHolder {
+  let holder = holders.get(name);
+  if (!holder) {
+    if (holders.size >= MAX_HOLDERS) holders.delete(holders.keys().next().value!);
+    holder = new LeaseHolder();
+    holders.set(name, holder);
+  }
+  return holder;
 }
 
-/** 429 with Retry-After when the key's or the model's limit is exhausted. */
-export async function enforceRateLimits(ns: DurableObjectNamespace<RateLimiter>, key: KeyRecord, model: ModelRecord): Promise<void> {
-  const checks: Promise<TakeResult & { scope: string }>[] = [];
+/** What a limit looks like after this request, for the `x-ratelimit-*-requests` headers. */
+export interface RateLimitInfo {
+  limit: number;
+  remaining: number;
+  resetMs: number;
+}
+
+interface Outcome extends RateLimitInfo {
+  allowed: boolean;
+  retryAfterMs: number;
+}
+
+type WaitUntil = (p: Promise<unknown>) => void;
+
+async function check(ns: DurableObjectNamespace<RateLimiter>, name: string, rps: number, configuredBurst: number | null, waitUntil: WaitUntil): Promise<Outcome> {
+  const burst = effectiveBurst(rps, configuredBurst);
+  const holder = holderFor(name);
+  const object = () => ns.get(ns.idFromName(name));
+  const settle = (settlement: LeaseSettlement) => object().settle(rps, burst, [settlement]);
+  // Unspent tokens go back at the lease's deadline, unless it was spent or settled before.
+  const untilDeadline = async (lease: { id: number; expiresAt: number } | null) => {
+    if (!lease) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, lease.expiresAt - Date.now())));
+    const settlement = holder.close(lease.id);
+    if (settlement) await settle(settlement);
+  };
+  const allowed = (): Outcome => {
+    if (holder.shouldLeaseAhead(rps, burst, Date.now())) {
+      holder.renewing = true;
+      const askedAt = Date.now();
+      waitUntil(
+        object()
+          .lease(rps, burst, holder.want(rps, burst), holder.closeSpent(askedAt), true)
+          .then((grant) => (grant.granted > 0 ? holder.add(grant, askedAt, true) : null))
+          .finally(() => (holder.renewing = false))
+          .then(untilDeadline),
+      );
+    }
+    const remaining = holder.remaining(burst, Date.now());
+    return { allowed: true, retryAfterMs: 0, limit: burst, remaining, resetMs: ((burst - remaining) / rps) * 1000 };
+  };
+
+  if (holder.take(Date.now(), (settlement) => waitUntil(settle(settlement)))) return allowed();
+  const askedAt = Date.now();
+  const grant = await object().lease(rps, burst, holder.want(rps, burst), holder.closeSpent(askedAt), false);
+  if (grant.granted === 0) return { allowed: false, retryAfterMs: grant.retryAfterMs, limit: burst, remaining: 0, resetMs: (burst / rps) * 1000 };
+  const lease = holder.add(grant, askedAt);
+  if (lease) waitUntil(untilDeadline(lease));
+  return allowed();
+}
+
+/**
+ * 429 with Retry-After when the key's or the model's limit is exhausted. Returns the headers
+ * OpenAI sends for its own limits (`x-ratelimit-{limit,remaining,reset}-requests`) for the tighter
+ * of the two limits, or none when neither is limited; a 429 carries them too.
+ */
+export async function enforceRateLimits(
+  ns: DurableObjectNamespace<RateLimiter>,
+  key: KeyRecord,
+  model: ModelRecord,
+  waitUntil: WaitUntil,
+): Promise<Record<string, string>> {
+  const checks: Promise<Outcome & { scope: string }>[] = [];
   if (key.requestsPerSecond) {
-    checks.push(check(ns, `key:${key.id}`, key.requestsPerSecond, key.burstSize).then((r) => ({ ...r, scope: "your API key" })));
+    checks.push(check(ns, `key:${key.id}`, key.requestsPerSecond, key.burstSize, waitUntil).then((r) => ({ ...r, scope: "your API key" })));
   }
   if (model.requestsPerSecond) {
-    checks.push(check(ns, `model:${model.modelId}`, model.requestsPerSecond, model.burstSize).then((r) => ({ ...r, scope: `the model '${model.alias}'` })));
+    checks.push(check(ns, `model:${model.modelId}`, model.requestsPerSecond, model.burstSize, waitUntil).then((r) => ({ ...r, scope: `the model '${model.alias}'` })));
   }
-  if (checks.length === 0) return;
-  const refused = (await Promise.all(checks)).filter((r) => !r.allowed);
-  if (refused.length === 0) return;
+  if (checks.length === 0) return {};
+  const outcomes = await Promise.all(checks);
+  const tightest = outcomes.reduce((a, b) => (b.remaining < a.remaining ? b : a));
+  const headers = {
+    "x-ratelimit-limit-requests": String(tightest.limit),
+    "x-ratelimit-remaining-requests": String(tightest.remaining),
+    "x-ratelimit-reset-requests": formatResetDuration(tightest.resetMs),
+  };
+  const refused = outcomes.filter((r) => !r.allowed);
+  if (refused.length === 0) return headers;
   const waitMs = Math.max(...refused.map((r) => r.retryAfterMs));
   throw new ApiError("rate_limit_exceeded", `Rate limit reached for ${refused.map((r) => r.scope).join(" and ")}. Retry after ${Math.ceil(waitMs / 1000)} s.`, {
-    headers: { "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))) },
+    headers: { "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))), ...headers },
   });
 }

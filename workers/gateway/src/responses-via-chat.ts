@@ -11,11 +11,12 @@ import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
-import type { StreamEnd } from "../../../shared/metering.ts";
+import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import { CacheAccounting } from "./prompt-cache.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
+import { tokenCounter } from "./token-count.ts";
 import { clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
@@ -45,7 +46,7 @@ export async function forwardResponsesViaChat(
   chat = forwarded;
   const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
-  meter.routed(model);
+  meter.routed(model, tokenCounter(model, body));
   c.set("upstreamHeaders", upstream.headers);
 
   if (chat.stream === true && isEventStream(upstream)) {
@@ -88,7 +89,7 @@ export async function forwardResponsesViaChat(
     meter.failed();
     throw new ApiError("upstream_error", `The model server '${model.endpointName}' did not answer with a chat completion.`);
   }
-  meter.answered(json as Record<string, unknown>, response.status as string);
+  meter.answered(json as Record<string, unknown>, text, response.status as string);
   await recorder?.json(response, upstream.status);
   return new Response(JSON.stringify(response), { status: upstream.status, headers: { "content-type": "application/json" } });
 }
@@ -121,10 +122,14 @@ function relayAsResponses(
 
   send(translator.start());
   const first: { at: number | null } = { at: null };
+  const transcript = new Transcript();
   const ended = (async (): Promise<StreamEnd> => {
     let cut = false;
     try {
-      await eachUpstreamChunk(reader, first, (value) => send(translator.push(value)));
+      await eachUpstreamChunk(reader, first, (value) => {
+        transcript.push(value);
+        return send(translator.push(value));
+      });
       await send(translator.finish(true));
       client.close();
     } catch (err) {
@@ -137,7 +142,7 @@ function relayAsResponses(
     const seen = translator.observation;
     const final = seen.finalResponse;
     const observation = { ...seen, finishReason: typeof final?.status === "string" ? final.status : null };
-    return { observation, cut, clientGone: client.gone, firstByteAt: first.at };
+    return { observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
 

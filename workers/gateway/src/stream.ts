@@ -10,7 +10,7 @@
  */
 import { StreamEditor, type StreamEditOptions } from "../../../shared/sse-edit.ts";
 import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
-import type { StreamEnd } from "../../../shared/metering.ts";
+import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 
 export interface RelayOptions {
   /** The upstream counts as cut when no bytes arrive for this long (a stalled or dead connection). */
@@ -96,7 +96,7 @@ export class IdleReader {
   }
 
   private stop(): void {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
   }
 }
 
@@ -203,10 +203,14 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
   };
 
   const first: { at: number | null } = { at: null };
+  const transcript = new Transcript();
   const ended = (async (): Promise<StreamEnd> => {
     let cut = false;
     try {
-      await eachUpstreamChunk(reader, first, (value) => release(tee.push(value)));
+      await eachUpstreamChunk(reader, first, (value) => {
+        transcript.push(value);
+        return release(tee.push(value));
+      });
       await release(tee.end());
       client.close();
     } catch (err) {
@@ -216,7 +220,7 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
       await release(tee.end()).catch(() => undefined);
       client.fail(err);
     }
-    return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at };
+    return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
 

@@ -40,10 +40,11 @@ type Filters = { user_id?: string; api_key_id?: string; model?: string; status_c
 export const RequestsQuery = z.strictObject({ ...FILTERS, ...Pagination.shape });
 
 export const BUCKETS = ["hour", "day"] as const;
+export const GROUP_BY = ["model", "user", "key"] as const;
 export const AggregateQuery = z.strictObject({
   ...FILTERS,
   bucket: z.enum(BUCKETS).default("day"),
-  group_by: z.enum(["model", "user"]).default("model"),
+  group_by: z.enum(GROUP_BY).default("model"),
 });
 
 export const RequestView = z.object({
@@ -87,14 +88,17 @@ const Metrics = {
   prompt_tokens: z.number().int(),
   completion_tokens: z.number().int(),
   cached_tokens: z.number().int().describe("Prompt tokens read from the prompt cache"),
+  cache_read_tokens: z.number().int().describe("The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens"),
   total_cost: z.string().describe("Decimal string"),
   p50_duration_ms: z.number().nullable(),
   p95_duration_ms: z.number().nullable(),
+  p50_ttfb_ms: z.number().nullable().describe("Median time to first byte (rows that have one)"),
+  p95_ttfb_ms: z.number().nullable(),
 };
-const Key = z.string().nullable().describe("The model alias or user id, per `group_by`");
+const Key = z.string().nullable().describe("The model alias, user id or API key id, per `group_by`");
 export const AggregateView = z.object({
   bucket: z.enum(BUCKETS),
-  group_by: z.enum(["model", "user"]),
+  group_by: z.enum(GROUP_BY),
   created_after: z.iso.datetime(),
   created_before: z.iso.datetime(),
   totals: z.object(Metrics),
@@ -107,11 +111,17 @@ type RequestRow = Omit<RequestView, "timestamp"> & { timestamp: Date | string };
 
 const iso = (v: Date | string): string => new Date(v).toISOString();
 
+/**
+ * Whose rows the actor may read: in organization context the organization's (for viewers too);
+ * outside it, everyone's (null) for viewer roles, else their own.
+ */
+export function requestScope(actor: Actor): string | null {
+  return listScope(actor, actor.roles.some((r) => VIEWER_ROLES.includes(r)));
+}
+
 /** The filters the actor may apply: viewers as asked, anyone else pinned to their own user. */
 function scoped(actor: Actor, filters: Filters): Filters {
-  // In organization context the organization's rows (for viewers too); outside it, viewer roles
-  // see every row and anyone else their own.
-  const scope = listScope(actor, actor.roles.some((r) => VIEWER_ROLES.includes(r)));
+  const scope = requestScope(actor);
   if (scope === null) return filters;
   if (filters.user_id !== undefined && filters.user_id !== scope) throw notFound("user", filters.user_id);
   return { ...filters, user_id: scope };
@@ -172,6 +182,8 @@ interface AggregateRow {
   total_cost: string;
   p50_duration_ms: number | null;
   p95_duration_ms: number | null;
+  p50_ttfb_ms: number | null;
+  p95_ttfb_ms: number | null;
 }
 
 export async function aggregateRequests(c: Context<AdminApp>): Promise<Response> {
@@ -193,9 +205,12 @@ export async function aggregateRequests(c: Context<AdminApp>): Promise<Response>
     prompt_tokens: r.prompt_tokens,
     completion_tokens: r.completion_tokens,
     cached_tokens: r.cached_tokens,
+    cache_read_tokens: r.cached_tokens,
     total_cost: r.total_cost,
     p50_duration_ms: r.p50_duration_ms === null ? null : Number(r.p50_duration_ms),
     p95_duration_ms: r.p95_duration_ms === null ? null : Number(r.p95_duration_ms),
+    p50_ttfb_ms: r.p50_ttfb_ms === null ? null : Number(r.p50_ttfb_ms),
+    p95_ttfb_ms: r.p95_ttfb_ms === null ? null : Number(r.p95_ttfb_ms),
   });
   const totals = rows.find((r) => r.level === 3);
   const body: AggregateView = {
@@ -204,7 +219,7 @@ export async function aggregateRequests(c: Context<AdminApp>): Promise<Response>
     created_after: iso(after),
     created_before: iso(before),
     // GROUPING SETS always yields the () row, even over no rows at all.
-    totals: totals ? metrics(totals) : { requests: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, total_cost: "0", p50_duration_ms: null, p95_duration_ms: null },
+    totals: totals ? metrics(totals) : { requests: 0, prompt_tokens: 0, completion_tokens: 0, cached_tokens: 0, cache_read_tokens: 0, total_cost: "0", p50_duration_ms: null, p95_duration_ms: null, p50_ttfb_ms: null, p95_ttfb_ms: null },
     groups: rows.filter((r) => r.level === 2).map((r) => ({ key: r.key, ...metrics(r) })),
     buckets: rows.filter((r) => r.level === 0).map((r) => ({ start: iso(r.bucket!), key: r.key, ...metrics(r) })),
   };

@@ -105,8 +105,7 @@ export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
       await hashApiKey(key),
       displayPrefix(key),
       userId,
-      // The ADMIN_TOKEN is nobody; the key is then recorded as created by its owner.
-      actor.userId ?? userId,
+      actor.userId,
       input.purpose,
       input.requests_per_second ?? null,
       input.burst_size ?? null,

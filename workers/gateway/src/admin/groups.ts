@@ -69,7 +69,7 @@ async function visibleGroup(c: Context<AdminApp>, db: SqlClient = c.get("db")): 
   const id = pathId(c, "id", "group");
   const actor = c.get("actor");
   const { rows } =
-    actor.isManager || actor.userId === null
+    actor.isManager
       ? await db.query<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.id = $1`, [id])
       : await db.query<GroupRow>(`SELECT ${GROUP_COLUMNS} FROM groups g WHERE g.id = $1 AND ${MEMBER_OF.replace("$USER", "$2")}`, [id, actor.userId]);
   if (!rows[0]) throw notFound("group", id);

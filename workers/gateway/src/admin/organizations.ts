@@ -13,6 +13,7 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
 import { findUser, findUsers, UserView } from "./users.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
@@ -101,7 +102,7 @@ export async function createOrganization(c: Context<AdminApp>): Promise<Response
     throw new ApiError("permission_denied", "Only a platform_manager may create an organization for someone else.", { param: "owner_id" });
   }
   const ownerId = input.owner_id ?? actor.userId;
-  if (ownerId === null) throw new ApiError("invalid_request_error", "The admin token is nobody: name the owner with owner_id.", { param: "owner_id" });
+  if (ownerId === SYSTEM_USER_ID) throw new ApiError("invalid_request_error", "The admin token's built-in system user owns no organizations: name the owner with owner_id.", { param: "owner_id" });
   const owner = await findUser(c.get("db"), ownerId);
   if (!owner || owner.user_type !== "individual") throw notFound("user", ownerId);
 

@@ -1,9 +1,10 @@
 /**
  * Who is acting on the admin API, and what they may touch.
  *
- * The door (`requireAdmin`) has already established *how* the caller authenticated. Here a
- * platform key takes on its owner's roles from `user_roles`; the ADMIN_TOKEN is a platform
- * manager. An owner with no roles at all is a standard user: a missing row must never grant more.
+ * The door (`requireAdmin`) has already established *how* the caller authenticated and which
+ * user they are. Here the user's roles come from `user_roles` (a platform key acts with its
+ * owner's); the ADMIN_TOKEN is the built-in system user, a platform manager, resolved without a
+ * query. A user with no roles at all is a standard user: a missing row must never grant more.
  *
  * Managers (platform_manager) see and change everything. Everyone else sees and changes only their
  * own user and keys; another owner's resource answers 404 exactly as a missing one does, so ids
@@ -24,13 +25,13 @@ import type { GatewayApp } from "../types.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { notFound } from "./validation.ts";
 
-export const ROLES = ["platform_manager", "billing_manager", "request_viewer", "standard_user"] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from "../../../../shared/roles.ts";
+export { ROLES, type Role };
 
 export interface Actor {
   via: AdminPrincipal["via"];
-  /** Null for the ADMIN_TOKEN, which is nobody in `users`. */
-  userId: string | null;
+  /** The acting user (for the ADMIN_TOKEN, the built-in system user): what `created_by` records. */
+  userId: string;
   apiKeyId: string | null;
   roles: Role[];
   isManager: boolean;
@@ -52,15 +53,15 @@ export interface AdminApp {
 const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r);
 
 export async function resolveActor(admin: AdminPrincipal, pool: Pool): Promise<Actor> {
-  if (admin.via === "admin_token" || admin.userId === null) {
-    return { via: admin.via, userId: null, apiKeyId: admin.apiKeyId, roles: ["platform_manager"], isManager: true, activeOrganization: null, orgRole: null };
+  if (admin.via === "admin_token") {
+    return { via: admin.via, userId: admin.userId, apiKeyId: null, roles: ["platform_manager", "standard_user"], isManager: true, activeOrganization: null, orgRole: null };
   }
   const { rows } = await pool.query<{ role: string | null }>(
     `SELECT r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
       WHERE u.id = $1 AND u.deleted_at IS NULL`,
     [admin.userId],
   );
-  // A key whose owner was deleted authenticates nobody.
+  // A key (or session) whose user was deleted authenticates nobody.
   if (rows.length === 0) throw new ApiError("invalid_api_key", "Incorrect credentials, or the key has been deleted.");
   const roles = rows.map((r) => r.role).filter((r): r is string => r !== null).filter(isRole);
   if (!roles.includes("standard_user")) roles.push("standard_user");

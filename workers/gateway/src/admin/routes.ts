@@ -32,8 +32,14 @@ import {
 import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
 import { pageOf, Pagination } from "./validation.ts";
+import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationView } from "./invitations.ts";
+import { createPasswordLink, PasswordLink } from "./password-links.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
+import { getRequest, RequestDetailView } from "./request-detail.ts";
+import { issuePlaygroundKey, PlaygroundKey } from "./playground.ts";
+import { EndpointTestResult, testEndpoint } from "./endpoint-test.ts";
+import { listModelGroups } from "./model-groups.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -44,7 +50,7 @@ export interface AdminRoute {
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses";
+  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses" | "Playground";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   handler: (c: Context<AdminApp>) => Promise<Response>;
@@ -82,6 +88,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "get", path: "/endpoints/{id}", summary: "Get an inference endpoint", tag: "Endpoints", managersOnly: true, handler: getEndpoint, response: { status: 200, schema: EndpointView } },
   { method: "patch", path: "/endpoints/{id}", summary: "Update an inference endpoint (`api_key: null` clears it)", tag: "Endpoints", managersOnly: true, handler: patchEndpoint, body: PatchEndpoint, response: { status: 200, schema: EndpointView }, conflicts: true },
   { method: "delete", path: "/endpoints/{id}", summary: "Delete an inference endpoint that hosts no models", tag: "Endpoints", managersOnly: true, handler: deleteEndpoint, response: { status: 204 }, conflicts: true },
+  { method: "post", path: "/endpoints/{id}/test", summary: "Test an endpoint: GET {url}/models with its stored credentials (bounded by 5 s; the answer is a value, never the secret)", tag: "Endpoints", managersOnly: true, handler: testEndpoint, response: { status: 200, schema: EndpointTestResult } },
 
   { method: "get", path: "/models", summary: "List deployed models", tag: "Models", managersOnly: true, handler: listModels, query: Pagination, response: { status: 200, schema: pageOf(ModelView) } },
   { method: "post", path: "/models", summary: "Deploy a model", tag: "Models", managersOnly: true, handler: createModel, body: CreateModel, response: { status: 201, schema: ModelView }, conflicts: true },
@@ -90,6 +97,7 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   { method: "delete", path: "/models/{id}", summary: "Delete a deployed model (its alias stays reserved)", tag: "Models", managersOnly: true, handler: deleteModel, response: { status: 204 } },
   { method: "get", path: "/models/{id}/tariffs", summary: "A model's tariffs (with `include_history=true`, closed ones too)", tag: "Models", managersOnly: true, handler: getTariffs, query: TariffQuery, response: { status: 200, schema: TariffList } },
   { method: "put", path: "/models/{id}/tariffs", summary: "Set a model's tariffs: changed prices close the old row and open a new one", tag: "Models", managersOnly: true, handler: putTariffs, body: TariffSet, response: { status: 200, schema: TariffList } },
+  { method: "get", path: "/models/{id}/groups", summary: "The groups that grant a model (Everyone: open to all)", tag: "Models", managersOnly: true, handler: listModelGroups, query: Pagination, response: { status: 200, schema: pageOf(GroupView) } },
   { method: "get", path: "/models/{id}/cache-pricing", summary: "A model's prompt-cache tariff (active and closed rows)", tag: "Models", managersOnly: true, handler: getCachePricing, response: { status: 200, schema: CachePricingState } },
   { method: "put", path: "/models/{id}/cache-pricing", summary: "Set a model's prompt-cache tariff: closes the active row and opens a new one (turns caching on)", tag: "Models", managersOnly: true, handler: putCachePricing, body: CachePricingInput, response: { status: 200, schema: CachePricingState } },
   { method: "delete", path: "/models/{id}/cache-pricing", summary: "Close the active prompt-cache tariff (turns caching off)", tag: "Models", managersOnly: true, handler: deleteCachePricing, response: { status: 204 } },
@@ -111,13 +119,22 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   { method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } },
   { method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } },
+  // After /requests/aggregate, which it would otherwise shadow.
+  { method: "get", path: "/requests/{id}", summary: "One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list)", tag: "Analytics", managersOnly: false, handler: getRequest, response: { status: 200, schema: RequestDetailView } },
 
   { method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } },
   { method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } },
   { method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, handler: deleteStoredResponse, response: { status: 204 } },
 
+  { method: "post", path: "/playground/key", summary: "Your console playground key: a new secret on each call (the previous one stops working), shown once", tag: "Playground", managersOnly: false, handler: issuePlaygroundKey, response: { status: 200, schema: PlaygroundKey } },
+
   { method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true },
   { method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, handler: deleteUser, response: { status: 204 } },
+
+  { method: "post", path: "/users/{id}/password-link", summary: "Issue a one-time set-password link (24 h; replaces an unused earlier one)", tag: "Users", managersOnly: true, handler: createPasswordLink, response: { status: 201, schema: PasswordLink } },
+  { method: "post", path: "/organizations/{id}/invitations", summary: "Create an invitation link (owners and admins; 7 days, one use)", tag: "Organizations", managersOnly: false, handler: createInvitation, body: CreateInvitation, response: { status: 201, schema: InvitationCreated } },
+  { method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, handler: getInvitation, response: { status: 200, schema: InvitationView } },
+  { method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true },
 ];
 
 /** `/users/{id}` → `/users/:id` for Hono. */

@@ -8,22 +8,21 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import { revokeUserSessions, SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
 import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
 
 export const UserView = z.object({
-  // Null only for the ADMIN_TOKEN's synthetic `current` user.
-  id: z.uuid().nullable(),
+  id: z.uuid(),
   username: z.string(),
   email: z.string().nullable(),
   display_name: z.string().nullable(),
   user_type: z.enum(["individual", "organization"]),
   roles: z.array(z.enum(ROLES)),
-  /** Credits as a decimal string; null for the ADMIN_TOKEN, which holds none. */
-  balance: z.string().nullable().describe("Credit balance as a decimal string"),
-  created_at: z.iso.datetime().nullable(),
-  updated_at: z.iso.datetime().nullable(),
+  balance: z.string().describe("Credit balance as a decimal string"),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
 });
 export type UserView = z.output<typeof UserView>;
 
@@ -52,19 +51,6 @@ function toView(row: UserRow): UserView {
   const roles = row.roles.includes("standard_user") ? [...row.roles] : [...row.roles, "standard_user" as const].sort();
   return { ...row, roles, created_at: iso(row.created_at), updated_at: iso(row.updated_at) };
 }
-
-/** The ADMIN_TOKEN is nobody in `users`; `/users/current` still answers with who it acts as. */
-const ADMIN_TOKEN_USER: UserView = {
-  id: null,
-  username: "admin-token",
-  email: null,
-  display_name: "ADMIN_TOKEN",
-  user_type: "individual",
-  roles: ["platform_manager"],
-  balance: null,
-  created_at: null,
-  updated_at: null,
-};
 
 export async function findUser(db: SqlClient, id: string): Promise<UserView | null> {
   return (await findUsers(db, [id])).get(id) ?? null;
@@ -134,7 +120,6 @@ export async function createUser(c: Context<AdminApp>): Promise<Response> {
 export async function getUser(c: Context<AdminApp>): Promise<Response> {
   const actor = c.get("actor");
   if (c.req.param("id") === "current") {
-    if (actor.userId === null) return c.json(ADMIN_TOKEN_USER);
     const me = await findUser(c.get("db"), actor.userId);
     if (!me) throw notFound("user", actor.userId);
     return c.json(me);
@@ -151,12 +136,14 @@ export const PatchUser = z.strictObject({
 
 /** `{id}` for PATCH: a user id, or `current` for the caller's own user. */
 function targetUser(c: Context<AdminApp>): string {
-  if (c.req.param("id") === "current") {
-    const self = c.get("actor").userId;
-    if (self === null) throw notFound("user", "current");
-    return self;
-  }
-  return pathId(c, "id", "user");
+  const id = c.req.param("id") === "current" ? c.get("actor").userId : pathId(c, "id", "user");
+  refuseSystemUser(id, "changed");
+  return id;
+}
+
+/** The built-in system user (what the ADMIN_TOKEN acts as) is fixed: a migration made it. */
+function refuseSystemUser(id: string, what: "changed" | "deleted"): void {
+  if (id === SYSTEM_USER_ID) throw new ApiError("permission_denied", `The built-in system user (the ADMIN_TOKEN's identity) cannot be ${what}.`);
 }
 
 /**
@@ -199,12 +186,13 @@ export async function patchUser(c: Context<AdminApp>): Promise<Response> {
 }
 
 /**
- * Soft delete (managers): the row stays for analytics and the ledger. The user's keys are deleted
- * with it in one transaction, so the gateway refuses them within `ACCESS_CACHE_TTL_MS`, and a
+ * Soft delete (managers): the row stays for analytics and the ledger. The user's keys and console
+ * sessions end with it in one transaction, so the gateway refuses them within `ACCESS_CACHE_TTL_MS`, and a
  * platform key of theirs opens the admin API no more.
  */
 export async function deleteUser(c: Context<AdminApp>): Promise<Response> {
   const id = pathId(c, "id", "user");
+  refuseSystemUser(id, "deleted");
   const client = await c.get("db").connect();
   try {
     await inTransaction(client, async () => {
@@ -214,6 +202,7 @@ export async function deleteUser(c: Context<AdminApp>): Promise<Response> {
       );
       if (!rows[0]) throw notFound("user", id);
       await client.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND NOT is_deleted", [id]);
+      await revokeUserSessions(client, id);
     });
     return c.body(null, 204);
   } finally {

@@ -1,0 +1,50 @@
+/**
+ * Debian's Chromium driven by playwright-core, for the console's browser tests. No browser is
+ * downloaded: `.ci/run` installs the `chromium` package when it is missing.
+ */
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+export const SCREENSHOT_DIR = join(import.meta.dirname, "..", "..", ".artifacts", "screenshots");
+
+export interface TestBrowser {
+  browser: Browser;
+  close(): Promise<void>;
+}
+
+export async function launchChromium(): Promise<TestBrowser> {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`The console's browser tests need Chromium at ${CHROMIUM}. Install it with: apt-get update && apt-get install -y chromium (or set CHROMIUM_PATH).`);
+  }
+  // launch() gives every run a fresh temporary profile (its own --user-data-dir), removed on close.
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close();
+    },
+  };
+}
+
+/** A full-page screenshot into .artifacts/screenshots/<name>-<theme>.png. */
+export async function screenshot(page: Page, name: string): Promise<string> {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  const theme = (await page.evaluate(() => document.documentElement.classList.contains("dark"))) ? "dark" : "light";
+  const path = join(SCREENSHOT_DIR, `${name}-${theme}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

@@ -1,0 +1,136 @@
+/**
+ * Nothing served goes unbilled (#14 item 3): when the upstream's usage report is missing or
+ * invalid, the gateway counts the tokens itself (prompt with the model's tokenizer, completion
+ * from the text it relayed) and says so (`usage_source: "estimated"`); what it enqueues is always
+ * storable; a control character in the alias is a 404, never a database error.
+ */
+import { env } from "cloudflare:test";
+import { countTokens } from "gpt-tokenizer/encoding/cl100k_base";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { UsageMessageSchema } from "../../../shared/usage-message.ts";
+import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { expectError, mockBase, post, usageMessageFor } from "./helpers.ts";
+
+let pool: Pool;
+let key: string;
+const models = new Map<string, ModelFixture>();
+
+/** A model whose upstream name carries the mock's mode (see dev/mock-upstream.ts). */
+async function modelWith(mode: string): Promise<ModelFixture> {
+  let m = models.get(mode);
+  if (!m) {
+    m = await createModel(pool, { url: mockBase(), modelName: `mock-gpt+${mode}` });
+    models.set(mode, m);
+  }
+  return m;
+}
+
+beforeAll(async () => {
+  pool = createPool(DbSettingsSchema.parse(env));
+  key = (await createKey(pool, await createUser(pool))).key;
+});
+
+afterAll(async () => {
+  await pool?.end();
+});
+
+const PROMPT = "Count the words in this sentence, please.";
+const REPLY = "Hello word1 word2"; // the mock's reply: one word per frame, three frames
+const messages = [{ role: "user", content: PROMPT }];
+
+describe("usage Tollgate counts itself", () => {
+  it("a normal answer keeps the upstream's numbers, marked upstream", async () => {
+    const m = await modelWith("none");
+    const res = await post("/chat/completions", { model: m.alias, messages }, key);
+    expect(res.status).toBe(200);
+    const msg = await usageMessageFor(res);
+    expect(msg.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 9 });
+    expect(msg.usage_source).toBe("upstream");
+  });
+
+  for (const mode of ["nousage", "badusage", "hugeusage"]) {
+    it(`${mode}: a JSON answer is counted (prompt with the built-in tokenizer, completion from the answer)`, async () => {
+      const m = await modelWith(mode);
+      const res = await post("/chat/completions", { model: m.alias, messages }, key);
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { choices: { message: { content: string } }[] }).choices[0]!.message.content).toBe(REPLY);
+      const msg = await usageMessageFor(res);
+      expect(msg.usage_source).toBe("estimated");
+      expect(msg.usage).toEqual({ prompt_tokens: countTokens(PROMPT), completion_tokens: countTokens(REPLY), reasoning_tokens: 0, total_tokens: countTokens(PROMPT) + countTokens(REPLY), cached_tokens: 0 });
+    });
+
+    it(`${mode}: a stream that ends with [DONE] is counted from the text relayed`, async () => {
+      const m = await modelWith(mode);
+      const res = await post("/chat/completions", { model: m.alias, messages, stream: true, stream_options: { include_usage: true } }, key);
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(body).toContain("[DONE]");
+      const msg = await usageMessageFor(res);
+      expect(msg.usage_source).toBe("estimated");
+      expect(msg.truncated).toBe(false);
+      expect(msg.usage).toMatchObject({ prompt_tokens: countTokens(PROMPT), completion_tokens: countTokens(REPLY) });
+    });
+  }
+
+  it("a 200 whose body is not JSON is passed through and counted whole", async () => {
+    const m = await modelWith("notjson");
+    const res = await post("/chat/completions", { model: m.alias, messages }, key);
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    expect(body).toBe("Hello, this is not JSON");
+    const msg = await usageMessageFor(res);
+    expect(msg.usage_source).toBe("estimated");
+    expect(msg.usage).toMatchObject({ prompt_tokens: countTokens(PROMPT), completion_tokens: countTokens(body) });
+  });
+
+  it("completions and embeddings without usage are counted too (embeddings generate nothing)", async () => {
+    const m = await modelWith("nousage");
+    const completion = await post("/completions", { model: m.alias, prompt: PROMPT }, key);
+    expect(completion.status).toBe(200);
+    expect((await usageMessageFor(completion)).usage).toMatchObject({ prompt_tokens: countTokens(PROMPT), completion_tokens: countTokens(REPLY) });
+    const embedding = await post("/embeddings", { model: m.alias, input: PROMPT }, key);
+    expect(embedding.status).toBe(200);
+    const msg = await usageMessageFor(embedding);
+    expect(msg.usage_source).toBe("estimated");
+    expect(msg.usage).toMatchObject({ prompt_tokens: countTokens(PROMPT), completion_tokens: 0 });
+  });
+
+  it("a model with a tokenizer service counts the prompt with it", async () => {
+    const m = await createModel(pool, { url: mockBase(), modelName: "mock-gpt+nousage" });
+    await pool.query("UPDATE deployed_models SET tokenizer_url = $1 WHERE alias = $2", [`${env.MOCK_UPSTREAM_URL}/tokenizer/${m.alias}`, m.alias]);
+    const res = await post("/chat/completions", { model: m.alias, messages }, key);
+    expect(res.status).toBe(200);
+    const msg = await usageMessageFor(res);
+    // The mock service counts whitespace-separated words.
+    expect(msg.usage).toMatchObject({ prompt_tokens: PROMPT.split(/\s+/).length, completion_tokens: REPLY.split(/\s+/).length });
+    expect(msg.usage_source).toBe("estimated");
+  });
+});
+
+describe("what is enqueued is storable", () => {
+  it("a NUL in the upstream's finish_reason is stripped, JSON and streamed", async () => {
+    const m = await modelWith("nulfinish");
+    const json = await post("/chat/completions", { model: m.alias, messages }, key);
+    expect(json.status).toBe(200);
+    expect((await usageMessageFor(json)).finish_reason).toBe("stop");
+    const stream = await post("/chat/completions", { model: m.alias, messages, stream: true }, key);
+    await stream.text();
+    const msg = await usageMessageFor(stream);
+    expect(msg.finish_reason).toBe("stop");
+    expect(msg.usage_source).toBe("upstream");
+  });
+
+  it("a NUL in the model alias is a 404 before any query, and its record is storable", async () => {
+    const m = await modelWith("none");
+    const res = await post("/chat/completions", { model: `${m.alias}\u0000`, messages }, key);
+    const error = await expectError(res, 404, "model_not_found");
+    expect(error.param).toBe("model");
+    const msg = await usageMessageFor(res);
+    expect(msg.model).toBe(m.alias);
+    expect(msg.access).toBe("api_key");
+    expect(UsageMessageSchema.safeParse(msg).success).toBe(true);
+    // Anonymous callers learn nothing from it: still a 401.
+    await expectError(await post("/chat/completions", { model: "x\u0000" }, null), 401, "invalid_api_key");
+  });
+});

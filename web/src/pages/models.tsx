@@ -1,0 +1,5 @@
+import { PageHeader } from "@/components/page";
+
+export default function Models() {
+  return <PageHeader title="Models" description="Coming in the next slice." />;
+}

@@ -1,0 +1,5 @@
+import { PageHeader } from "@/components/page";
+
+export default function People() {
+  return <PageHeader title="People" description="Coming in the next slice." />;
+}

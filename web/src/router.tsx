@@ -1,0 +1,86 @@
+import type { QueryClient } from "@tanstack/react-query";
+import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Outlet } from "@tanstack/react-router";
+import { AppShell } from "./components/app-shell";
+import { NotFound } from "./components/page";
+import { isPeriod, type Period } from "./lib/period";
+
+const rootRoute = createRootRouteWithContext<{ queryClient: QueryClient }>()({ component: Outlet, notFoundComponent: NotFound });
+
+const tokenSearch = (s: Record<string, unknown>) => ({ token: typeof s.token === "string" ? s.token : "" });
+const setPasswordRoute = createRoute({ getParentRoute: () => rootRoute, path: "/set-password", validateSearch: tokenSearch, component: lazyRouteComponent(() => import("./pages/set-password")) });
+
+const appRoute = createRoute({ getParentRoute: () => rootRoute, id: "app", component: AppShell });
+const page = <P extends string>(path: P, load: () => Promise<{ default: React.ComponentType }>) =>
+  createRoute({ getParentRoute: () => appRoute, path, component: lazyRouteComponent(load) });
+
+export interface OverviewSearch {
+  period: Period;
+  by: "model" | "user" | "key";
+}
+const overviewRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: "/",
+  validateSearch: (s: Record<string, unknown>): OverviewSearch => ({
+    period: isPeriod(s.period) ? s.period : "7d",
+    by: s.by === "user" || s.by === "key" ? s.by : "model",
+  }),
+  component: lazyRouteComponent(() => import("./pages/overview")),
+});
+
+export interface RequestsSearch {
+  period: Period;
+  model?: string;
+  key?: string;
+  user?: string;
+  status?: number;
+  page: number;
+}
+const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+export const requestsRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: "/requests",
+  validateSearch: (s: Record<string, unknown>): RequestsSearch => {
+    const status = Number(s.status);
+    const pageNo = Number(s.page);
+    return {
+      period: isPeriod(s.period) ? s.period : "7d",
+      model: str(s.model),
+      key: str(s.key),
+      user: str(s.user),
+      status: Number.isInteger(status) && status >= 100 && status < 600 ? status : undefined,
+      page: Number.isInteger(pageNo) && pageNo > 0 ? pageNo : 1,
+    };
+  },
+  component: lazyRouteComponent(() => import("./pages/requests")),
+});
+export const requestDetailRoute = page("/requests/$requestId", () => import("./pages/request-detail"));
+export const responseDetailRoute = page("/responses/$responseId", () => import("./pages/response-detail"));
+const inviteRoute = createRoute({ getParentRoute: () => appRoute, path: "/invite", validateSearch: tokenSearch, component: lazyRouteComponent(() => import("./pages/invite")) });
+
+const routeTree = rootRoute.addChildren([
+  setPasswordRoute,
+  appRoute.addChildren([
+    overviewRoute,
+    requestsRoute,
+    requestDetailRoute,
+    page("/keys", () => import("./pages/keys")),
+    page("/models", () => import("./pages/models")),
+    page("/people", () => import("./pages/people")),
+    page("/billing", () => import("./pages/billing")),
+    page("/responses", () => import("./pages/responses")),
+    responseDetailRoute,
+    page("/playground", () => import("./pages/playground")),
+    page("/reference", () => import("./pages/reference")),
+    inviteRoute,
+  ]),
+]);
+
+export { overviewRoute, inviteRoute, setPasswordRoute };
+
+export const router = createRouter({ routeTree, context: { queryClient: undefined! }, defaultPreload: "intent", scrollRestoration: true });
+
+declare module "@tanstack/react-router" {
+  interface Register {
+    router: typeof router;
+  }
+}
