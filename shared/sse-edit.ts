@@ -18,9 +18,13 @@ const BACKSLASH = 0x5c;
 const SPACE = 0x20;
 const COMMA = 0x2c;
 
-const MODEL_KEY = encoder.encode('"model":');
-const USAGE_NULL = encoder.encode('"usage":null');
-const PREVIOUS_NULL = encoder.encode('"previous_response_id":null');
+const MODEL_PATTERN = '"model":';
+const USAGE_NULL_PATTERN = '"usage":null';
+const PREVIOUS_NULL_PATTERN = '"previous_response_id":null';
+const MODEL_KEY = encoder.encode(MODEL_PATTERN);
+const USAGE_NULL = encoder.encode(USAGE_NULL_PATTERN);
+const PREVIOUS_NULL = encoder.encode(PREVIOUS_NULL_PATTERN);
+const EMPTY = new Uint8Array();
 const NULL_LENGTH = 4;
 
 export interface StreamEditOptions {
@@ -78,10 +82,16 @@ export class StreamEditor {
     this.previousValue = options.previousResponseId === null ? null : encoder.encode(JSON.stringify(options.previousResponseId));
   }
 
-  /** The block as the client should receive it (the same array when nothing changes). */
-  edit(block: Uint8Array): Uint8Array {
+  /**
+   * The block as the client should receive it (the same array when nothing changes). `text` is the
+   * block already decoded (SseMeter decodes every block): when it is pure ASCII its string indices
+   * are byte indices, and the runtime's native string search finds the patterns.
+   */
+  edit(block: Uint8Array, text?: string): Uint8Array {
+    const find: (needle: Uint8Array, pattern: string, from?: number) => number =
+      text !== undefined && text.length === block.length ? (_needle, pattern, from) => text.indexOf(pattern, from) : (needle, _pattern, from) => indexOfBytes(block, needle, from);
     let splices: Splice[] | null = null;
-    for (let at = indexOfBytes(block, MODEL_KEY); at !== -1; at = indexOfBytes(block, MODEL_KEY, at + 1)) {
+    for (let at = find(MODEL_KEY, MODEL_PATTERN); at !== -1; at = find(MODEL_KEY, MODEL_PATTERN, at + 1)) {
       let open = at + MODEL_KEY.length;
       while (block[open] === SPACE) open++;
       if (block[open] !== QUOTE) continue;
@@ -95,15 +105,15 @@ export class StreamEditor {
       at = close;
     }
     if (this.options.dropNullUsage) {
-      for (let at = indexOfBytes(block, USAGE_NULL); at !== -1; at = indexOfBytes(block, USAGE_NULL, at + 1)) {
+      for (let at = find(USAGE_NULL, USAGE_NULL_PATTERN); at !== -1; at = find(USAGE_NULL, USAGE_NULL_PATTERN, at + 1)) {
         // Take a separating comma with it: the one before, else the one after.
         const end = at + USAGE_NULL.length;
-        if (block[at - 1] === COMMA) (splices ??= []).push({ start: at - 1, end, insert: new Uint8Array() });
-        else if (block[end] === COMMA) (splices ??= []).push({ start: at, end: end + 1, insert: new Uint8Array() });
+        if (block[at - 1] === COMMA) (splices ??= []).push({ start: at - 1, end, insert: EMPTY });
+        else if (block[end] === COMMA) (splices ??= []).push({ start: at, end: end + 1, insert: EMPTY });
       }
     }
     if (this.previousValue) {
-      for (let at = indexOfBytes(block, PREVIOUS_NULL); at !== -1; at = indexOfBytes(block, PREVIOUS_NULL, at + 1)) {
+      for (let at = find(PREVIOUS_NULL, PREVIOUS_NULL_PATTERN); at !== -1; at = find(PREVIOUS_NULL, PREVIOUS_NULL_PATTERN, at + 1)) {
         const end = at + PREVIOUS_NULL.length;
         (splices ??= []).push({ start: end - NULL_LENGTH, end, insert: this.previousValue });
       }

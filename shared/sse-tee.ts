@@ -166,8 +166,12 @@ export class SseMeter {
 
   constructor(private readonly options: SseTeeOptions) {}
 
+  /** The last inspected block, decoded (the editor's native string search reuses it). */
+  lastText = "";
+
   inspect(block: Uint8Array): BlockAction {
     const text = decoder.decode(block);
+    this.lastText = text;
     if (this.observation.sawDone) this.observation.blocksAfterDone++;
     if (!INTERESTING.test(text)) return { kind: "forward" };
     let action: BlockAction = { kind: "forward" };
@@ -280,7 +284,7 @@ export class SseTee {
 
   private edit(block: Uint8Array): Uint8Array {
     if (!this.editor) return block;
-    const edited = this.editor.edit(block);
+    const edited = this.editor.edit(block, this.meter.lastText);
     this.meter.observation.servedModel ??= this.editor.servedModel;
     return edited;
   }
