@@ -94,6 +94,31 @@ describe("email + password sign-in", () => {
     await expectError(await authCall("POST", "/sign-in", { body: { email: email(alice) } }), 400, "invalid_request_error");
   });
 
+  it("throttles guessing: after 10 failures in 15 minutes an email gets 429 (even with the right password); others are unaffected", async () => {
+    const alice = await principal();
+    const bob = await principal();
+    await setPassword((await passwordLink(alice.id)).token, "alice's real password");
+    await setPassword((await passwordLink(bob.id)).token, "bob's real password");
+    // A success clears earlier failures.
+    await expectError(await authCall("POST", "/sign-in", { body: { email: email(alice), password: "guess" } }), 401, "invalid_credentials");
+    await signIn({ email: email(alice), password: "alice's real password" });
+    for (let i = 0; i < 10; i++) {
+      await expectError(await authCall("POST", "/sign-in", { body: { email: i % 2 ? email(alice) : email(alice).toUpperCase(), password: `guess ${i}` } }), 401, "invalid_credentials");
+    }
+    const limited = await authCall("POST", "/sign-in", { body: { email: email(alice), password: "alice's real password" } });
+    expect(limited.headers.get("set-cookie")).toBeNull();
+    const retryAfter = Number(limited.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThan(800);
+    expect(retryAfter).toBeLessThanOrEqual(900);
+    await expectError(limited, 429, "rate_limit_exceeded");
+    await signIn({ email: email(bob), password: "bob's real password" });
+    // Other ways in still work for Alice.
+    await signIn({ token: alice.admin });
+    // Unknown emails are throttled the same way (no hint which exist).
+    for (let i = 0; i < 10; i++) await authCall("POST", "/sign-in", { body: { email: `nobody-${alice.username}@example.com`, password: "x" } });
+    await expectError(await authCall("POST", "/sign-in", { body: { email: `nobody-${alice.username}@example.com`, password: "x" } }), 429, "rate_limit_exceeded");
+  });
+
   it("changing the password (signed in, with the current one) ends the other sessions only", async () => {
     const alice = await principal();
     await setPassword((await passwordLink(alice.id)).token, "the old password");

@@ -104,6 +104,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
           beforeFinal: recorder ? (final) => recorder.stream(final, upstream.status) : undefined,
+          onClientDisconnect: model.onClientDisconnect,
         },
         (p) => c.executionCtx.waitUntil(p),
       );

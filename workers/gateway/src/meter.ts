@@ -36,6 +36,7 @@ export class Meter {
   private truncated = false;
   private batch: BatchInfo | null = null;
   private usageSource: UsageSource = "upstream";
+  private clientDisconnected = false;
   /** Counts tokens for this request's model and prompt (set once the request is routed). */
   private counter: TokenCounter | null = null;
   /** The upstream served an answer without a usable usage report: what to count instead. */
@@ -120,6 +121,7 @@ export class Meter {
     this.finishReason = verdict.finishReason;
     this.responseType = verdict.responseType;
     this.truncated = verdict.truncated;
+    this.clientDisconnected = end.clientGone;
     if (!verdict.usage) this.uncounted = { completion: () => end.transcript.completionText(), extraTokens: end.transcript.overflowTokens() };
     return verdict;
   }
@@ -178,6 +180,7 @@ export class Meter {
       user_agent: req.headers.get("user-agent"),
       batch: this.batch,
       usage_source: this.usageSource,
+      client_disconnected: this.clientDisconnected,
     });
   }
 }

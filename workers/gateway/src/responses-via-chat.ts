@@ -17,7 +17,7 @@ import { CacheAccounting } from "./prompt-cache.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { tokenCounter } from "./token-count.ts";
-import { clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
+import { clientLeaving, clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -52,7 +52,7 @@ export async function forwardResponsesViaChat(
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
     const beforeFinal = recorder ? (final: Record<string, unknown>) => recorder.stream(final, upstream.status) : undefined;
-    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p), beforeFinal);
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p), beforeFinal);
     // Billing's cache split needs only the prompt tokens, known at the stream's end: joined there.
     const accounted = ended.then(async (end) => {
       if (end.observation.usage) await cache.rewrite({ prompt_tokens: end.observation.usage.prompt_tokens });
@@ -96,19 +96,21 @@ export async function forwardResponsesViaChat(
 
 /**
  * Reads the upstream's chat SSE and sends the translated Responses events. As in `relaySse`, the
- * read belongs to `waitUntil`, not to the client: a client that leaves does not stop the usage
- * from being read. The observation returned speaks Responses: its finish reason is the final
+ * read belongs to `waitUntil`, not to the client; a client that leaves cancels the upstream or
+ * lets it drain, as the model's `on_client_disconnect` says. The observation returned speaks Responses: its finish reason is the final
  * response's status, and its final response is the one the client was sent (null: none was).
  */
 function relayAsResponses(
   upstream: Response,
   translator: ChatToResponsesStream,
   idleTimeoutMs: number,
+  onClientDisconnect: "cancel" | "drain",
   waitUntil: (p: Promise<unknown>) => void,
   beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>,
 ): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
-  const client = clientStream();
+  const leaving = clientLeaving(reader, onClientDisconnect);
+  const client = clientStream(() => leaving.left());
   let finalHeld = false;
   // Bytes that carry the final response wait for `beforeFinal` (the stored response's live copy).
   const send = (bytes: Uint8Array): void | Promise<void> => {
@@ -134,7 +136,7 @@ function relayAsResponses(
       client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
-      cut = true;
+      cut = !leaving.cancelled;
       reader.cancel(err);
       await send(translator.finish(false));
       client.fail(err);
