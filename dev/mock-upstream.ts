@@ -257,7 +257,8 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     const created = Math.floor(Date.now() / 1000);
     const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-    const frame = (data: unknown) => res.write(`data: ${JSON.stringify(data)}\n\n`);
+    // Like OpenAI: with include_usage, every chunk but the last carries "usage":null.
+    const frame = (data: Record<string, unknown>) => res.write(`data: ${JSON.stringify(includeUsage && !("usage" in data) && !("error" in data) ? { ...data, usage: null } : data)}\n\n`);
     const chunk = (text: string | null, finish: string | null) =>
       frame({
         id,

@@ -103,6 +103,13 @@ function textOf(content: string | z.infer<typeof ContentPart>[] | z.infer<typeof
     .join("");
 }
 
+/** `{cache_control}` when `value` carries a prompt-cache marker (validated later), else nothing. */
+function cacheMarker(value: unknown): { cache_control?: unknown } {
+  if (typeof value !== "object" || value === null || !("cache_control" in value)) return {};
+  const marker = (value as { cache_control?: unknown }).cache_control;
+  return marker === undefined ? {} : { cache_control: marker };
+}
+
 /**
  * The chat request for a Responses request, addressed to `upstreamModel`. Streaming requests
  * always ask for the usage chunk: it is what the gateway bills from.
@@ -140,6 +147,13 @@ export function chatRequestFromResponses(body: Json, upstreamModel: string): Jso
   }
   const req = parsed.data;
 
+  // Prompt-cache markers (`cache_control`) are carried over onto the chat request's matching
+  // blocks, messages, tools and top level, where the gateway validates, strips and bills them.
+  const rawItems: unknown[] = Array.isArray(body.input) ? body.input : [];
+  const rawParts = (i: number): unknown[] => {
+    const content = (rawItems[i] as { content?: unknown } | undefined)?.content;
+    return Array.isArray(content) ? content : [];
+  };
   const messages: Json[] = [];
   if (req.instructions) messages.push({ role: "system", content: req.instructions });
   const items = typeof req.input === "string" ? [{ role: "user" as const, content: req.input }] : req.input;
@@ -162,19 +176,30 @@ export function chatRequestFromResponses(body: Json, upstreamModel: string): Jso
     }
     // Chat servers commonly know no `developer` role; its meaning is the system prompt's.
     const role = item.role === "developer" ? "system" : item.role;
+    const marked = rawParts(i).some((part) => cacheMarker(part).cache_control !== undefined);
     if (role === "user" && typeof item.content !== "string") {
-      const parts = item.content.map((part) =>
-        part.type === "input_image" ? { type: "image_url", image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) } } : { type: "text", text: part.text },
+      const parts = item.content.map((part, j) =>
+        part.type === "input_image"
+          ? { type: "image_url", image_url: { url: part.image_url, ...(part.detail ? { detail: part.detail } : {}) }, ...cacheMarker(rawParts(i)[j]) }
+          : { type: "text", text: part.text, ...cacheMarker(rawParts(i)[j]) },
       );
-      messages.push({ role, content: parts.every((p) => p.type === "text") ? parts.map((p) => (p as { text: string }).text).join("") : parts });
+      const content = !marked && parts.every((p) => p.type === "text") ? parts.map((p) => (p as { text: string }).text).join("") : parts;
+      messages.push({ role, content, ...cacheMarker(rawItems[i]) });
       return;
     }
-    messages.push({ role, content: textOf(item.content, `${param}.content`) });
+    if (marked && typeof item.content !== "string") {
+      textOf(item.content, `${param}.content`); // the same 400 for images outside user messages
+      const content = item.content.map((part, j) => ({ type: "text", text: (part as { text: string }).text, ...cacheMarker(rawParts(i)[j]) }));
+      messages.push({ role, content, ...cacheMarker(rawItems[i]) });
+      return;
+    }
+    messages.push({ role, content: textOf(item.content, `${param}.content`), ...cacheMarker(rawItems[i]) });
   });
 
-  const chat: Json = { model: upstreamModel, messages };
+  const chat: Json = { model: upstreamModel, messages, ...cacheMarker(body) };
   if (req.tools && req.tools.length > 0) {
-    chat.tools = req.tools.map((t) => ({
+    const rawTools: unknown[] = Array.isArray(body.tools) ? body.tools : [];
+    chat.tools = req.tools.map((t, k) => ({
       type: "function",
       function: {
         name: t.name,
@@ -182,6 +207,7 @@ export function chatRequestFromResponses(body: Json, upstreamModel: string): Jso
         ...(t.parameters != null ? { parameters: t.parameters } : {}),
         ...(t.strict != null ? { strict: t.strict } : {}),
       },
+      ...cacheMarker(rawTools[k]),
     }));
   }
   if (req.tool_choice !== undefined) {
@@ -237,6 +263,8 @@ export interface ResponseContext {
   /** Unix seconds. */
   createdAt: number;
   request: Json;
+  /** The stored response this one continues (the request itself was expanded without it). */
+  previousResponseId?: string | null;
 }
 
 /** The Responses usage object for the chat usage (the same counts, renamed). */
@@ -272,7 +300,7 @@ function responseShell(ctx: ResponseContext, status: string): Json {
     model: ctx.alias,
     output: [],
     parallel_tool_calls: r.parallel_tool_calls ?? true,
-    previous_response_id: null,
+    previous_response_id: ctx.previousResponseId ?? null,
     temperature: r.temperature ?? null,
     text: r.text ?? { format: { type: "text" } },
     tool_choice: r.tool_choice ?? "auto",
@@ -442,6 +470,8 @@ export class ChatToResponsesStream {
     }
     const chunk = ChatChunk.safeParse(json);
     if (!chunk.success || this.observation.errorFrame) return;
+    const served = (json as { model?: unknown }).model;
+    if (typeof served === "string") this.observation.servedModel ??= served;
     const usage = chatUsage(chunk.data.usage);
     if (usage) this.observation.usage = usage;
     for (const choice of chunk.data.choices ?? []) {

@@ -11,6 +11,7 @@
  * parsed with `eventsource-parser`; every other block is forwarded without being decoded twice.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
+import type { StreamEditor } from "./sse-edit.ts";
 import { upstreamUsage, type TokenUsage } from "./usage-message.ts";
 
 const LF = 0x0a;
@@ -128,11 +129,13 @@ export interface StreamObservation {
   blocksAfterDone: number;
   /** Responses API: the response object of the terminal `response.completed` / `response.incomplete` event. */
   finalResponse: Record<string, unknown> | null;
+  /** The upstream's own name for the model, as the stream reported it (null: not seen). */
+  servedModel: string | null;
 }
 
 /** An observation of a stream nothing has been seen of yet. */
 export function emptyObservation(): StreamObservation {
-  return { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0, finalResponse: null };
+  return { usage: null, finishReason: null, sawDone: false, errorFrame: null, blocksAfterDone: 0, finalResponse: null, servedModel: null };
 }
 
 /** What to do with a block. */
@@ -145,6 +148,8 @@ export type BlockAction =
 export interface SseTeeOptions {
   /** Remove the usage-only chunk (the client did not ask for `stream_options.include_usage`). */
   dropUsageChunk: boolean;
+  /** Byte edits on the blocks the client receives (model alias, `"usage":null`): shared/sse-edit.ts. */
+  editor?: StreamEditor;
 }
 
 // Cheap prefilters: a block that contains none of these has nothing for the meter.
@@ -161,8 +166,12 @@ export class SseMeter {
 
   constructor(private readonly options: SseTeeOptions) {}
 
+  /** The last inspected block, decoded (the editor's native string search reuses it). */
+  lastText = "";
+
   inspect(block: Uint8Array): BlockAction {
     const text = decoder.decode(block);
+    this.lastText = text;
     if (this.observation.sawDone) this.observation.blocksAfterDone++;
     if (!INTERESTING.test(text)) return { kind: "forward" };
     let action: BlockAction = { kind: "forward" };
@@ -243,8 +252,11 @@ export class SseTee {
   private readonly framer = new SseFramer();
   readonly meter: SseMeter;
 
+  private readonly editor: StreamEditor | undefined;
+
   constructor(options: SseTeeOptions) {
     this.meter = new SseMeter(options);
+    this.editor = options.editor;
   }
 
   get observation(): StreamObservation {
@@ -262,22 +274,31 @@ export class SseTee {
     return out;
   }
 
-  /** End of the upstream: an unterminated last block is inspected and forwarded as it is. */
+  /** End of the upstream: an unterminated last block is inspected and forwarded (edited, if at all). */
   end(): TeeOutput[] {
     const rest = this.framer.rest();
     if (!rest) return [];
     this.meter.inspect(rest);
-    return [rest];
+    return [this.edit(rest)];
   }
 
-  private route(block: Uint8Array, out: TeeOutput[]): void {
-    const action = this.meter.inspect(block);
+  private edit(block: Uint8Array): Uint8Array {
+    if (!this.editor) return block;
+    const edited = this.editor.edit(block, this.meter.lastText);
+    this.meter.observation.servedModel ??= this.editor.servedModel;
+    return edited;
+  }
+
+  private route(raw: Uint8Array, out: TeeOutput[]): void {
+    const action = this.meter.inspect(raw);
     this.lastForwarded = !(action.kind === "drop" || (action.kind === "usage" && action.drop));
     if (action.kind === "usage") {
-      out.push({ usage: action.chunk, original: block, drop: action.drop });
+      const block = this.edit(raw);
+      out.push({ usage: this.editor ? this.editor.renameIn(action.chunk) : action.chunk, original: block, drop: action.drop });
       return;
     }
     if (!this.lastForwarded) return;
+    const block = this.edit(raw);
     const last = out[out.length - 1];
     if (last instanceof Uint8Array && last.buffer === block.buffer && last.byteOffset + last.length === block.byteOffset) {
       out[out.length - 1] = new Uint8Array(block.buffer, last.byteOffset, last.length + block.length);

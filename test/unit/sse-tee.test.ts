@@ -69,7 +69,7 @@ describe("SseTee pass-through and metering", () => {
       const input = enc.encode(stream(BASIC, eol));
       expectSameEverywhere(input, (r) => {
         expect(Buffer.from(r.bytes).equals(input)).toBe(true);
-        expect(r.observation).toEqual({ usage: EXPECTED_USAGE, finishReason: "stop", sawDone: true, errorFrame: null, blocksAfterDone: 0, finalResponse: null });
+        expect(r.observation).toEqual({ usage: EXPECTED_USAGE, finishReason: "stop", sawDone: true, errorFrame: null, blocksAfterDone: 0, finalResponse: null, servedModel: null });
         expect(r.usageBlocks).toBe(1);
       });
     });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { newApp } from "../../../workers/gateway/src/app.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { mockBase, persistResponse, responseMessageFor } from "./helpers.ts";
+import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
 let pool: Pool;
 let client: OpenAI;
@@ -222,5 +222,146 @@ describe("routes and fields (item 4)", () => {
     expect(second.previous_response_id).toBe(first.id);
     const stored = JSON.parse((await responseMessageFor(second.id)).response_body ?? "{}") as { previous_response_id?: string };
     expect(stored.previous_response_id).toBe(first.id);
+  });
+});
+
+describe("read-after-write responses (item 1)", () => {
+  // test-main only collects the queue's messages: no row reaches Postgres unless a test writes it,
+  // so everything here is served from the live copy the gateway wrote before the last byte.
+  it("a JSON response is retrievable, listable and chainable at once; another key gets 404", async () => {
+    const first = await client.responses.create({ model: model.alias, input: "remember 7" });
+    expect((await client.responses.retrieve(first.id)).output_text).toBe("Hello word1 word2");
+    expect((await client.responses.inputItems.list(first.id)).data).toHaveLength(1);
+    const second = await client.responses.create({ model: model.alias, input: "and now?", previous_response_id: first.id });
+    expect(second.previous_response_id).toBe(first.id);
+    const third = await client.responses.create({ model: model.alias, input: "and then?", previous_response_id: second.id });
+    expect(third.status).toBe("completed");
+    const stranger = sdk((await createKey(pool, await createUser(pool))).key);
+    await expect(stranger.responses.retrieve(first.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(stranger.responses.create({ model: model.alias, input: "x", previous_response_id: first.id })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("a streamed response is retrievable and chainable the moment the client has the last event", async () => {
+    const final = await client.responses.stream({ model: model.alias, input: "hi" }).finalResponse();
+    const retrieved = await client.responses.retrieve(final.id);
+    expect(retrieved.id).toBe(final.id);
+    expect(retrieved.status).toBe("completed");
+    const next = await client.responses.create({ model: model.alias, input: "more", previous_response_id: final.id });
+    expect(next.previous_response_id).toBe(final.id);
+  });
+
+  it("DELETE before the row lands removes the live copy (then 404)", async () => {
+    const created = await client.responses.create({ model: model.alias, input: "bye" });
+    const stranger = sdk((await createKey(pool, await createUser(pool))).key);
+    await expect(stranger.responses.delete(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await client.responses.delete(created.id);
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it("store: false leaves nothing to retrieve", async () => {
+    const created = await client.responses.create({ model: model.alias, input: "private", store: false });
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe("one model name everywhere, and the usage the client asked for (items 2 and 4)", () => {
+  it("chat streams: every chunk and finalChatCompletion carry the alias; the stream row stores the upstream's name", async () => {
+    const { data: stream, response } = await client.chat.completions.create({ model: model.alias, messages: [{ role: "user", content: "hi" }], stream: true }).withResponse();
+    const models = new Set<string>();
+    for await (const chunk of stream) models.add(chunk.model);
+    expect([...models]).toEqual([model.alias]);
+    expect((await usageMessageFor(response)).served_model).toBe("mock-gpt");
+    const final = await client.chat.completions.stream({ model: model.alias, messages: [{ role: "user", content: "hi" }] }).finalChatCompletion();
+    expect(final.model).toBe(model.alias);
+    const completion = await client.completions.create({ model: model.alias, prompt: "hi", stream: true });
+    for await (const chunk of completion) expect(chunk.model).toBe(model.alias);
+  });
+
+  it("responses streams: every response.* event, the final response and the stored object carry the alias", async () => {
+    const stream = client.responses.stream({ model: model.alias, input: "hi" });
+    const seen = new Set<string>();
+    for await (const event of stream) if ("response" in event) seen.add(event.response.model);
+    expect([...seen]).toEqual([model.alias]);
+    const final = await stream.finalResponse();
+    expect(final.model).toBe(model.alias);
+    expect((await client.responses.retrieve(final.id)).model).toBe(model.alias);
+  });
+
+  it("a continued streamed response names previous_response_id in its events", async () => {
+    const first = await client.responses.create({ model: model.alias, input: "hi" });
+    const stream = client.responses.stream({ model: model.alias, input: "more", previous_response_id: first.id });
+    const previous = new Set<string | null | undefined>();
+    for await (const event of stream) if ("response" in event) previous.add(event.response.previous_response_id);
+    expect([...previous]).toEqual([first.id]);
+  });
+
+  it("without include_usage no chunk mentions usage (Tollgate's own request for it is undone); with it, usage arrives", async () => {
+    const res = await SELF.fetch("https://gateway.test/ai/v1/chat/completions", {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: model.alias, stream: true, messages: [{ role: "user", content: "hi" }] }),
+    });
+    const raw = await res.text();
+    expect(raw).toContain("data: [DONE]");
+    expect(raw).not.toContain('"usage"');
+    expect((await usageMessageFor(res)).usage.total_tokens).toBe(21);
+    const withUsage = await client.chat.completions.create({ model: model.alias, messages: [{ role: "user", content: "hi" }], stream: true, stream_options: { include_usage: true } });
+    let total = 0;
+    for await (const chunk of withUsage) total = chunk.usage?.total_tokens ?? total;
+    expect(total).toBe(21);
+  });
+
+  it("JSON rows store the upstream's name too", async () => {
+    const { response } = await client.chat.completions.create({ model: model.alias, messages: [{ role: "user", content: "hi" }] }).withResponse();
+    expect((await usageMessageFor(response)).served_model).toBe("mock-gpt");
+  });
+});
+
+describe("responses_via_chat models run prompt-cache accounting (item 4)", () => {
+  const SYSTEM = "You are a careful assistant who answers in one short sentence. ".repeat(40);
+  const body = (alias: string, question: string, ttl = "5m") => ({
+    model: alias,
+    input: [
+      { role: "developer", content: [{ type: "input_text", text: SYSTEM, cache_control: { type: "ephemeral", ttl } }] },
+      { role: "user", content: question },
+    ],
+  });
+
+  it("markers are validated, stripped before the upstream, and the prefix is cache-billed: a write, then a read", async () => {
+    const userId = await createUser(pool);
+    const { key: cacheKey } = await createKey(pool, userId);
+    const chatModel = await createModel(pool, { url: mockBase(), modelName: "mock-chat+count", responsesViaChat: true });
+    await pool.query(
+      `INSERT INTO model_cache_tariffs (deployed_model_id, read_multiplier, write_multiplier_5m, write_multiplier_1h, min_prefix_tokens, valid_from)
+       VALUES ($1, 0.1, 1.25, 2.0, 100, now() - interval '1 minute')`,
+      [chatModel.modelId],
+    );
+    const refused = await expectError(await post("/responses", body(chatModel.alias, "q0", "24h"), cacheKey), 400, "invalid_cache_control");
+    expect(refused.message).toContain("5m");
+
+    const first = await post("/responses", body(chatModel.alias, `q1 ${crypto.randomUUID()}`), cacheKey);
+    expect(first.status).toBe(200);
+    await first.text();
+    expect((await usageMessageFor(first)).cache.write_5m_tokens).toBeGreaterThan(100);
+    const sent = await upstreamRequest((r) => JSON.stringify(r.body).includes("q1 "));
+    expect(sent.path).toBe("/v1/chat/completions");
+    expect(JSON.stringify(sent.body)).not.toContain("cache_control");
+
+    // The index write commits after the response, off its path.
+    const deadline = Date.now() + 5000;
+    while ((await pool.query("SELECT 1 FROM prompt_cache_entries WHERE principal_id = $1", [userId])).rows.length === 0 && Date.now() < deadline) await sleep(50);
+    const second = await post("/responses", { ...body(chatModel.alias, "q2"), stream: true }, cacheKey);
+    expect(await second.text()).toContain("response.completed");
+    const billed = await usageMessageFor(second);
+    expect(billed.cache.read_tokens).toBeGreaterThan(100);
+    expect(billed.usage.prompt_tokens).toBeGreaterThan(billed.cache.read_tokens);
+  });
+});
+
+describe("previous_response_id with store: false", () => {
+  it("the unstored continuation still names the response it continues", async () => {
+    const first = await client.responses.create({ model: model.alias, input: "hi" });
+    const second = await client.responses.create({ model: model.alias, input: "again", previous_response_id: first.id, store: false });
+    expect(second.previous_response_id).toBe(first.id);
   });
 });

@@ -94,9 +94,9 @@ async function readStream(res: Response) {
     if (done) break;
     if (firstAt < 0) firstAt = Date.now() - started;
     text += decoder.decode(value, { stream: true });
-    if (usageAt < 0 && text.includes('"usage"')) usageAt = Date.now() - started;
+    if (usageAt < 0 && text.includes('"usage":{')) usageAt = Date.now() - started;
   }
-  const usageLine = text.split("\n").find((l) => l.startsWith("data: {") && l.includes('"usage"'));
+  const usageLine = text.split("\n").find((l) => l.startsWith("data: {") && l.includes('"usage":{'));
   const usage = usageLine ? (JSON.parse(usageLine.slice(6)) as { usage: Usage }).usage : null;
   return { text, usage, firstAt, usageAt };
 }

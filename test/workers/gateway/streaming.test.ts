@@ -33,9 +33,13 @@ const bytes = (s: string) => new TextEncoder().encode(s);
 function withoutUsageBlock(sse: string): string {
   return sse
     .split("\n\n")
-    .filter((block) => !block.includes('"usage"'))
-    .join("\n\n");
+    .filter((block) => !block.includes('"usage":{'))
+    .join("\n\n")
+    .replaceAll(',"usage":null', "");
 }
+
+/** The upstream's bytes as the client must see them: the alias as the model, nothing else changed. */
+const aliased = (sse: string, alias = model.alias, upstreamName = "mock-gpt") => sse.replaceAll(`"model":"${upstreamName}"`, `"model":"${alias}"`);
 
 async function streamChat(body: Record<string, unknown>, alias = model.alias) {
   const marker = crypto.randomUUID();
@@ -51,8 +55,11 @@ describe("SSE relay", () => {
     const received = await readAll(res);
     const sent = await upstream();
     expect((sent.body.stream_options as { include_usage: boolean }).include_usage).toBe(true);
-    expect(sent.response).toContain('"usage"');
-    expect(sameBytes(received, bytes(withoutUsageBlock(sent.response)))).toBe(true);
+    expect(sent.response).toContain('"usage":{');
+    expect(sent.response).toContain('"usage":null');
+    expect(sameBytes(received, bytes(aliased(withoutUsageBlock(sent.response))))).toBe(true);
+    expect(text(received)).not.toContain('"usage"');
+    expect(text(received)).not.toContain("mock-gpt");
     expect(text(received)).toContain("data: [DONE]");
 
     const msg = await usageMessageFor(res);
@@ -65,11 +72,12 @@ describe("SSE relay", () => {
     });
   });
 
-  it("with include_usage: byte-identical to what the upstream sent", async () => {
+  it("with include_usage: byte-identical to what the upstream sent but for the model's name", async () => {
     const { res, upstream } = await streamChat({ stream_options: { include_usage: true } });
     const received = await readAll(res);
     const sent = await upstream();
-    expect(sameBytes(received, bytes(sent.response))).toBe(true);
+    expect(sameBytes(received, bytes(aliased(sent.response)))).toBe(true);
+    expect(text(received)).toContain('"usage":null');
     expect((await usageMessageFor(res)).usage.completion_tokens).toBe(9);
   });
 
@@ -88,7 +96,7 @@ describe("SSE relay", () => {
     const failing = await createModel(pool, { url: mockBase(), modelName: "mock+error_frame" });
     const { res, upstream } = await streamChat({}, failing.alias);
     const received = text(await readAll(res));
-    expect(received).toBe((await upstream()).response);
+    expect(received).toBe(aliased(withoutUsageBlock((await upstream()).response), failing.alias, "mock+error_frame"));
     expect(received).toContain('"error"');
     expect(received).not.toContain("[DONE]");
     expect(await usageMessageFor(res)).toMatchObject({ response_type: "stream_error", truncated: true });

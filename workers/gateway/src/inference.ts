@@ -4,18 +4,14 @@
  */
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
-import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats } from "../../../shared/prompt-cache/classify.ts";
-import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/markers.ts";
 import { isCleanText } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { trustedBatchInfo } from "./batch-trust.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
-import type { Meter } from "./meter.ts";
-import { commitIndex, startClassify, type CacheScope, type ClassifyJob, type ScopedClassification } from "./prompt-cache.ts";
+import { CacheAccounting } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
 import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
 import { forwardResponsesViaChat } from "./responses-via-chat.ts";
-import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
 import { tokenCounter } from "./token-count.ts";
 import type { GatewayApp } from "./types.ts";
@@ -43,59 +39,6 @@ function finishReasonOf(payload: Record<string, unknown>): string | null {
   if (typeof choice?.finish_reason === "string") return choice.finish_reason;
   if (payload.object === "response" && typeof payload.status === "string") return payload.status;
   return null;
-}
-
-/**
- * The prompt-cache side of one chat completion: markers validated and stripped before anything
- * is forwarded, classify forked when the model caches, and the usage object rewritten with the
- * split (or scrubbed of the provider's cache fields when the model does not cache).
- */
-class CacheAccounting {
-  private job: ClassifyJob | null = null;
-  private classification: ScopedClassification | null = null;
-  private split: CacheStats = NO_CACHE;
-
-  constructor(
-    private readonly scope: CacheScope | null,
-    private readonly meter: Meter,
-  ) {}
-
-  static prepare(c: Ctx, body: Record<string, unknown>, model: ModelRecord, principalId: string): { forwarded: Record<string, unknown>; cache: CacheAccounting } {
-    const config = c.get("config");
-    let parsed;
-    try {
-      parsed = parsePrompt(body, { enabled: config.CACHE_ENABLED_TIERS, defaultTtl: config.CACHE_DEFAULT_TTL });
-    } catch (err) {
-      if (err instanceof CacheControlError) throw new ApiError("invalid_cache_control", err.message, { param: err.param });
-      throw err;
-    }
-    const scope = model.cache ? { principalId, alias: model.alias, minPrefixTokens: model.cache.minPrefixTokens, tokenizerUrl: model.tokenizerUrl } : null;
-    const cache = new CacheAccounting(scope, c.get("meter"));
-    if (scope && parsed.breakpoints.length > 0) cache.job = startClassify(parsed, scope, config);
-    return { forwarded: parsed.stripped, cache };
-  }
-
-  /** The usage object the client sees; records the split for billing. */
-  async rewrite(usage: Record<string, unknown>): Promise<Record<string, unknown>> {
-    if (!this.scope) return scrubCacheStats(usage);
-    this.classification = this.job ? await this.job.result : null;
-    const prompt = typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : 0;
-    const split: CacheStats = normalizeSplit(this.classification?.stats ?? NO_CACHE, prompt);
-    this.split = split;
-    this.meter.cached({ read_tokens: split.read, write_5m_tokens: split.write5m, write_1h_tokens: split.write1h, write_24h_tokens: split.write24h });
-    return injectCacheStats(usage, split);
-  }
-
-  abort(): void {
-    this.job?.abort();
-  }
-
-  /** After a billable success: commit the index write, off the response path. */
-  commit(c: Ctx): void {
-    const split = this.split;
-    const trusted = split.read + split.write5m + split.write1h + split.write24h > 0;
-    if (this.scope && this.classification && trusted) c.executionCtx.waitUntil(commitIndex(this.classification, this.scope, c.get("config")));
-  }
 }
 
 export async function handleInference(c: Ctx): Promise<Response> {
@@ -128,7 +71,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
     if (previous) body = previous.body;
     const previousResponseId = previous?.id ?? null;
     const recorder = ResponseRecorder.for(c, suffix, body, key, model, previousResponseId);
-    if (suffix === "/responses" && model.responsesViaChat) return await forwardResponsesViaChat(c, body, model, recorder);
+    if (suffix === "/responses" && model.responsesViaChat) return await forwardResponsesViaChat(c, body, model, key.userId, recorder, previousResponseId);
     const streaming = body.stream === true;
     const clientWantsUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     let cache: CacheAccounting | null = null;
@@ -156,21 +99,17 @@ export async function handleInference(c: Ctx): Promise<Response> {
         {
           idleTimeoutMs: config.UPSTREAM_STREAM_IDLE_MS,
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
+          // `"usage":null` on every chunk is there because Tollgate asked for usage: removed again.
+          edit: { alias: model.alias, dropNullUsage: !clientWantsUsage && USAGE_OPTION_ROUTES.has(suffix), previousResponseId },
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
+          beforeFinal: recorder ? (final) => recorder.stream(final, upstream.status) : undefined,
           onClientDisconnect: model.onClientDisconnect,
         },
         (p) => c.executionCtx.waitUntil(p),
       );
       const verdict = meter.streaming(ended);
-      if (cache || recorder) {
-        c.executionCtx.waitUntil(
-          Promise.all([verdict, ended]).then(([v, end]) => {
-            if (v.complete) cache?.commit(c);
-            recorder?.stream(end.observation.finalResponse, upstream.status);
-          }),
-        );
-      }
+      if (cache) c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
       return response;
     }
 
@@ -202,7 +141,9 @@ export async function handleInference(c: Ctx): Promise<Response> {
       meter.servedBy(payload.model);
       payload.model = model.alias;
     }
-    if (upstream.ok) recorder?.json(payload, upstream.status);
+    // The upstream was sent the expanded conversation, so it names no previous response; OpenAI's does.
+    if (previousResponseId && upstream.ok) payload.previous_response_id = previousResponseId;
+    if (upstream.ok) await recorder?.json(payload, upstream.status);
     return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));

@@ -116,6 +116,8 @@ export class Meter {
     const verdict = streamVerdict(end);
     if (end.firstByteAt !== null) this.ttfbMs ??= Math.max(0, end.firstByteAt - this.startedAt);
     if (verdict.usage) this.usage = verdict.usage;
+    // The name the upstream reported, as for JSON answers (`answered`).
+    if (end.observation.servedModel) this.servedModel = end.observation.servedModel;
     this.finishReason = verdict.finishReason;
     this.responseType = verdict.responseType;
     this.truncated = verdict.truncated;

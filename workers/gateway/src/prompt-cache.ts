@@ -4,15 +4,22 @@
  * success. Any failure — tokenizer, index, deadline, client gone — degrades to "not cached, list
  * price", never to an error for the caller.
  */
+import type { Context } from "hono";
 import { withPool } from "../../../shared/db.ts";
-import { classify, NO_CACHE, readCandidates, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
-import { TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
+import { ApiError } from "../../../shared/errors.ts";
+import { classify, injectCacheStats, NO_CACHE, normalizeSplit, readCandidates, scrubCacheStats, type CacheStats, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
+import { CacheControlError, parsePrompt, TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { blockText, prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
 import { BUILTIN_TOKENIZER_VERSION, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
+import type { Meter } from "./meter.ts";
+import type { ModelRecord } from "./store.ts";
 import { builtinCounter } from "./tokenizer.ts";
+import type { GatewayApp } from "./types.ts";
+
+type Ctx = Context<GatewayApp>;
 
 /**
  * Per-isolate knowledge that keeps the warm path off Postgres:
@@ -210,3 +217,57 @@ export async function commitIndex(c: ScopedClassification, scope: CacheScope, co
     if (timer !== undefined) clearTimeout(timer);
   }
 }
+
+/**
+ * The prompt-cache side of one chat completion (or a Responses request served over chat): markers validated and stripped before anything
+ * is forwarded, classify forked when the model caches, and the usage object rewritten with the
+ * split (or scrubbed of the provider's cache fields when the model does not cache).
+ */
+export class CacheAccounting {
+  private job: ClassifyJob | null = null;
+  private classification: ScopedClassification | null = null;
+  private split: CacheStats = NO_CACHE;
+
+  constructor(
+    private readonly scope: CacheScope | null,
+    private readonly meter: Meter,
+  ) {}
+
+  static prepare(c: Ctx, body: Record<string, unknown>, model: ModelRecord, principalId: string): { forwarded: Record<string, unknown>; cache: CacheAccounting } {
+    const config = c.get("config");
+    let parsed;
+    try {
+      parsed = parsePrompt(body, { enabled: config.CACHE_ENABLED_TIERS, defaultTtl: config.CACHE_DEFAULT_TTL });
+    } catch (err) {
+      if (err instanceof CacheControlError) throw new ApiError("invalid_cache_control", err.message, { param: err.param });
+      throw err;
+    }
+    const scope = model.cache ? { principalId, alias: model.alias, minPrefixTokens: model.cache.minPrefixTokens, tokenizerUrl: model.tokenizerUrl } : null;
+    const cache = new CacheAccounting(scope, c.get("meter"));
+    if (scope && parsed.breakpoints.length > 0) cache.job = startClassify(parsed, scope, config);
+    return { forwarded: parsed.stripped, cache };
+  }
+
+  /** The usage object the client sees; records the split for billing. */
+  async rewrite(usage: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (!this.scope) return scrubCacheStats(usage);
+    this.classification = this.job ? await this.job.result : null;
+    const prompt = typeof usage.prompt_tokens === "number" ? usage.prompt_tokens : 0;
+    const split: CacheStats = normalizeSplit(this.classification?.stats ?? NO_CACHE, prompt);
+    this.split = split;
+    this.meter.cached({ read_tokens: split.read, write_5m_tokens: split.write5m, write_1h_tokens: split.write1h, write_24h_tokens: split.write24h });
+    return injectCacheStats(usage, split);
+  }
+
+  abort(): void {
+    this.job?.abort();
+  }
+
+  /** After a billable success: commit the index write, off the response path. */
+  commit(c: Ctx): void {
+    const split = this.split;
+    const trusted = split.read + split.write5m + split.write1h + split.write24h > 0;
+    if (this.scope && this.classification && trusted) c.executionCtx.waitUntil(commitIndex(this.classification, this.scope, c.get("config")));
+  }
+}
+

@@ -13,6 +13,7 @@ import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
 import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
+import { CacheAccounting } from "./prompt-cache.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { tokenCounter } from "./token-count.ts";
@@ -21,7 +22,14 @@ import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
 
-export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unknown>, model: ModelRecord, recorder: ResponseRecorder | null): Promise<Response> {
+export async function forwardResponsesViaChat(
+  c: Ctx,
+  body: Record<string, unknown>,
+  model: ModelRecord,
+  principalId: string,
+  recorder: ResponseRecorder | null,
+  previousResponseId: string | null,
+): Promise<Response> {
   const meter = c.get("meter");
   const config = c.get("config");
   let chat: Record<string, unknown>;
@@ -31,8 +39,11 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     if (err instanceof AdapterError) throw new ApiError("invalid_request_error", err.message, { param: err.param });
     throw err;
   }
-  const ctx: ResponseContext = { id: newResponseId(), alias: model.alias, createdAt: Math.floor(meter.startedAt / 1000), request: body };
+  const ctx: ResponseContext = { id: newResponseId(), alias: model.alias, createdAt: Math.floor(meter.startedAt / 1000), request: body, previousResponseId };
 
+  // Prompt-cache accounting as for chat completions: markers validated and stripped, classify forked.
+  const { forwarded, cache } = CacheAccounting.prepare(c, chat, model, principalId);
+  chat = forwarded;
   const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
   meter.routed(model, tokenCounter(model, body));
@@ -40,15 +51,23 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
-    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p));
-    meter.streaming(ended);
-    if (recorder) c.executionCtx.waitUntil(ended.then((end) => recorder.stream(end.observation.finalResponse, upstream.status)));
+    const beforeFinal = recorder ? (final: Record<string, unknown>) => recorder.stream(final, upstream.status) : undefined;
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p), beforeFinal);
+    // Billing's cache split needs only the prompt tokens, known at the stream's end: joined there.
+    const accounted = ended.then(async (end) => {
+      if (end.observation.usage) await cache.rewrite({ prompt_tokens: end.observation.usage.prompt_tokens });
+      else cache.abort();
+      return end;
+    });
+    const verdict = meter.streaming(accounted);
+    c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
     return response;
   }
 
   const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
   meter.responded(upstream.ok);
   if (!upstream.ok) {
+    cache.abort();
     // The upstream's error envelope is the OpenAI one on both APIs: passed through as it is.
     return new Response(text, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") || "text/plain" } });
   }
@@ -58,13 +77,20 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
   } catch {
     json = undefined;
   }
+  const usage = (json as { usage?: unknown } | undefined)?.usage;
+  if (typeof usage === "object" && usage !== null && !Array.isArray(usage)) {
+    (json as Record<string, unknown>).usage = await cache.rewrite(usage as Record<string, unknown>);
+    cache.commit(c);
+  } else {
+    cache.abort();
+  }
   const response = responseFromChat(json, ctx);
   if (!response) {
     meter.failed();
     throw new ApiError("upstream_error", `The model server '${model.endpointName}' did not answer with a chat completion.`);
   }
   meter.answered(json as Record<string, unknown>, text, response.status as string);
-  recorder?.json(response, upstream.status);
+  await recorder?.json(response, upstream.status);
   return new Response(JSON.stringify(response), { status: upstream.status, headers: { "content-type": "application/json" } });
 }
 
@@ -80,11 +106,21 @@ function relayAsResponses(
   idleTimeoutMs: number,
   onClientDisconnect: "cancel" | "drain",
   waitUntil: (p: Promise<unknown>) => void,
+  beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>,
 ): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
   const leaving = clientLeaving(reader, onClientDisconnect);
   const client = clientStream(() => leaving.left());
-  const send = (bytes: Uint8Array) => client.send(bytes);
+  let finalHeld = false;
+  // Bytes that carry the final response wait for `beforeFinal` (the stored response's live copy).
+  const send = (bytes: Uint8Array): void | Promise<void> => {
+    const final = translator.observation.finalResponse;
+    if (final && !finalHeld && beforeFinal) {
+      finalHeld = true;
+      return beforeFinal(final).then(() => client.send(bytes));
+    }
+    client.send(bytes);
+  };
 
   send(translator.start());
   const first: { at: number | null } = { at: null };
@@ -94,15 +130,15 @@ function relayAsResponses(
     try {
       await eachUpstreamChunk(reader, first, (value) => {
         transcript.push(value);
-        send(translator.push(value));
+        return send(translator.push(value));
       });
-      send(translator.finish(true));
+      await send(translator.finish(true));
       client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
       cut = !leaving.cancelled;
       reader.cancel(err);
-      send(translator.finish(false));
+      await send(translator.finish(false));
       client.fail(err);
     }
     const seen = translator.observation;

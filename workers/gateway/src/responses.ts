@@ -45,25 +45,21 @@ export async function resolvePreviousResponse(
 ): Promise<{ id: string; body: Record<string, unknown> } | null> {
   const previous = body.previous_response_id;
   if (previous === undefined || previous === null) return null;
-  const row = typeof previous === "string" && RESPONSE_ID.test(previous) ? await findOwnedResponse(db.get(), previous, key.userId) : null;
-  if (!row) throw notFound(typeof previous === "string" ? previous : String(previous), "previous_response_id");
-  let requestText = row.request_body;
-  let responseText = row.response_body;
-  if (row.body_object_key) {
-    const bodies = await readStoredBodies(bucket, row.body_object_key);
-    requestText = bodies?.request_body ?? null;
-    responseText = bodies?.response_body ?? null;
-  }
+  const id = typeof previous === "string" ? previous : String(previous);
+  const found = await findOwnedBodies(db, bucket, key.userId, id);
+  if (!found) throw notFound(id, "previous_response_id");
+  const requestText = found.request_body;
+  const responseText = found.response_body;
   try {
     const parse = (text: string | null) => {
       const value: unknown = JSON.parse(text ?? "null");
       if (typeof value !== "object" || value === null || Array.isArray(value)) throw new ConversationError("not a JSON object");
       return value as Record<string, unknown>;
     };
-    return { id: row.id, body: continueConversation(body, parse(requestText), parse(responseText)) };
+    return { id, body: continueConversation(body, parse(requestText), parse(responseText)) };
   } catch (err) {
-    console.error(`stored response ${row.id} cannot be continued: ${describe(err)}`);
-    throw new ApiError("invalid_request_error", `The stored response '${row.id}' cannot be continued; send the conversation in 'input' instead.`, { param: "previous_response_id" });
+    console.error(`stored response ${id} cannot be continued: ${describe(err)}`);
+    throw new ApiError("invalid_request_error", `The stored response '${id}' cannot be continued; send the conversation in 'input' instead.`, { param: "previous_response_id" });
   }
 }
 
@@ -92,26 +88,31 @@ export class ResponseRecorder {
    * can fetch what it was given. A continued conversation names its `previous_response_id` (the
    * upstream was sent the expanded conversation instead, so it reports none).
    */
-  json(payload: Record<string, unknown>, status: number): void {
+  json(payload: Record<string, unknown>, status: number): Promise<void> {
     if (typeof payload.id !== "string" || !RESPONSE_ID.test(payload.id)) payload.id = newResponseId();
     if (this.previousResponseId) payload.previous_response_id = this.previousResponseId;
-    this.record(payload, status);
+    return this.record(payload, status);
   }
 
   /**
    * A finished stream's final response object (from `response.completed`). The client already
    * has the upstream's id; without a usable one the row gets a fresh id (visible to admins only).
    */
-  stream(finalResponse: Record<string, unknown> | null, status: number): void {
-    if (!finalResponse) return; // cut or failed before completion: nothing complete to store
+  stream(finalResponse: Record<string, unknown> | null, status: number): Promise<void> {
+    if (!finalResponse) return Promise.resolve(); // cut or failed before completion: nothing complete to store
     const response: Record<string, unknown> = { ...finalResponse };
     if (typeof response.model === "string") response.model = this.model.alias;
     if (typeof response.id !== "string" || !RESPONSE_ID.test(response.id)) response.id = newResponseId();
     if (this.previousResponseId) response.previous_response_id = this.previousResponseId;
-    this.record(response, status);
+    return this.record(response, status);
   }
 
-  private record(response: Record<string, unknown>, status: number): void {
+  /**
+   * Writes the live copy (R2 is strongly consistent: readable as soon as the put returns), then
+   * hands the message to the queue off the response path. Callers await this before the client's
+   * last byte leaves, so the response can be fetched or continued the moment the client has it.
+   */
+  private async record(response: Record<string, unknown>, status: number): Promise<void> {
     const meter = this.c.get("meter");
     const endedAt = Date.now();
     const message: ResponseMessageV1 = {
@@ -132,8 +133,56 @@ export class ResponseRecorder {
       response_body: JSON.stringify(response),
       body_object_key: null,
     };
+    await putLiveCopy(this.c.env.RESPONSES_BUCKET, this.key.userId, message);
     this.c.executionCtx.waitUntil(sendResponseMessage(this.c.env, message));
   }
+}
+
+/**
+ * The read-after-write copy of a stored response: its bodies in R2 under a key named by owner and
+ * id, with the owner in the object's metadata too. GET, input_items and `previous_response_id`
+ * read it while the queue path's row is not in Postgres yet; the row stays the durable record
+ * (an R2 lifecycle rule on `live/` may expire these copies after a day: see the README).
+ */
+export function liveObjectKey(ownerId: string, id: string): string {
+  return `live/${ownerId}/${id}.json`;
+}
+
+async function putLiveCopy(bucket: R2Bucket, ownerId: string, message: ResponseMessageV1): Promise<void> {
+  const bodies: StoredBodies = { request_body: message.request_body, response_body: message.response_body ?? "" };
+  try {
+    await bucket.put(liveObjectKey(ownerId, message.id), JSON.stringify(bodies), {
+      httpMetadata: { contentType: "application/json" },
+      customMetadata: { owner: ownerId, api_key_id: message.api_key_id ?? "" },
+    });
+  } catch (err) {
+    // Only read-after-write is lost: the queue path still stores the response.
+    console.error(`response ${message.id}: its live copy could not be written to R2: ${describe(err)}`);
+  }
+}
+
+/** The live copy's bodies when it exists and belongs to `ownerId`; null otherwise. */
+async function readLiveCopy(bucket: R2Bucket, ownerId: string, id: string): Promise<StoredBodies | null> {
+  const object = await bucket.get(liveObjectKey(ownerId, id));
+  if (!object || object.customMetadata?.owner !== ownerId) return null;
+  return StoredBodiesSchema.parse(JSON.parse(await object.text()));
+}
+
+/**
+ * The owner's stored bodies: the Postgres row (inline bodies or its R2 object), else the live copy
+ * written before the response's last byte. Null for an unknown id and another owner's id alike.
+ */
+async function findOwnedBodies(db: RequestDb, bucket: R2Bucket, ownerId: string, id: string): Promise<StoredBodies | null> {
+  if (!RESPONSE_ID.test(id)) return null;
+  const row = await findOwnedResponse(db.get(), id, ownerId);
+  if (!row) return readLiveCopy(bucket, ownerId, id);
+  if (!row.body_object_key) return { request_body: row.request_body, response_body: row.response_body ?? "null" };
+  const bodies = await readStoredBodies(bucket, row.body_object_key);
+  if (!bodies) {
+    console.error(`stored response ${id}: its R2 object ${row.body_object_key} is missing`);
+    throw new ApiError("internal_error", `The body of response '${id}' is unavailable.`);
+  }
+  return bodies;
 }
 
 /** Offloads large bodies to R2, then enqueues through the outbox's retry; failures are logged, never thrown. */
@@ -168,16 +217,10 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/** The owner's stored bodies (inline or from R2), or a 404 for any other id. */
+/** The owner's stored bodies, or a 404 for any other id. */
 async function ownedBodies(c: Ctx, db: RequestDb, userId: string, id: string): Promise<StoredBodies> {
-  const row = RESPONSE_ID.test(id) ? await findOwnedResponse(db.get(), id, userId) : null;
-  if (!row) throw notFound(id);
-  if (!row.body_object_key) return { request_body: row.request_body ?? "null", response_body: row.response_body ?? "null" };
-  const bodies = await readStoredBodies(c.env.RESPONSES_BUCKET, row.body_object_key);
-  if (!bodies) {
-    console.error(`stored response ${id}: its R2 object ${row.body_object_key} is missing`);
-    throw new ApiError("internal_error", `The body of response '${id}' is unavailable.`);
-  }
+  const bodies = await findOwnedBodies(db, c.env.RESPONSES_BUCKET, userId, id);
+  if (!bodies) throw notFound(id);
   return bodies;
 }
 
@@ -231,9 +274,12 @@ export async function handleDeleteResponse(c: Ctx): Promise<Response> {
   const db = new RequestDb(config);
   try {
     const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const deleted = RESPONSE_ID.test(id) ? await deleteOwnedResponse(db.get(), id, key.userId) : null;
-    if (!deleted) throw notFound(id);
-    if (deleted.body_object_key) {
+    if (!RESPONSE_ID.test(id)) throw notFound(id);
+    const deleted = await deleteOwnedResponse(db.get(), id, key.userId);
+    const live = await c.env.RESPONSES_BUCKET.head(liveObjectKey(key.userId, id));
+    if (!deleted && !live) throw notFound(id);
+    if (live) await c.env.RESPONSES_BUCKET.delete(liveObjectKey(key.userId, id));
+    if (deleted?.body_object_key) {
       try {
         await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
       } catch (err) {

@@ -9,6 +9,7 @@
  * upstream at once and the meter counts what was produced; `drain` keeps reading (discarding) so
  * the usage the upstream reports at the end is recorded — within the platform's waitUntil budget.
  */
+import { StreamEditor, type StreamEditOptions } from "../../../shared/sse-edit.ts";
 import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
 import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 
@@ -17,6 +18,8 @@ export interface RelayOptions {
   idleTimeoutMs: number;
   /** The client asked for `stream_options.include_usage`; otherwise the usage chunk is removed. */
   clientWantsUsage: boolean;
+  /** Byte edits so the stream names the alias (and the rest of shared/sse-edit.ts). */
+  edit?: StreamEditOptions;
   /**
    * Sees the usage chunk (even one that will be dropped) and may rewrite it (prompt-cache
    * statistics). Awaited only at that last frame, so it never holds the first token.
@@ -24,6 +27,12 @@ export interface RelayOptions {
   onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** The client went away (called once). */
   onClientGone?: () => void;
+  /**
+   * Sees the Responses API's final response object (`response.completed` / `response.incomplete`)
+   * once, and is awaited before the bytes carrying it reach the client: what must exist when the
+   * client has its last byte (the stored response's read-after-write copy) is written here.
+   */
+  beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>;
   /** What a client going away does to the upstream: `cancel` it at once, or `drain` it for its usage. */
   onClientDisconnect: "cancel" | "drain";
 }
@@ -187,7 +196,7 @@ export function clientLeaving(reader: IdleReader, policy: "cancel" | "drain"): {
  */
 export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Relayed {
   const reader = new IdleReader(upstream.body!, options.idleTimeoutMs);
-  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
+  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage, editor: options.edit ? new StreamEditor(options.edit) : undefined });
   const leaving = clientLeaving(reader, options.onClientDisconnect);
   const client = clientStream(() => {
     options.onClientGone?.();
@@ -209,6 +218,16 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     }
   };
 
+  let finalHeld = false;
+  const release = async (parts: TeeOutput[]) => {
+    const final = tee.observation.finalResponse;
+    if (final && !finalHeld && options.beforeFinal) {
+      finalHeld = true;
+      await options.beforeFinal(final);
+    }
+    await send(parts);
+  };
+
   const first: { at: number | null } = { at: null };
   const transcript = new Transcript();
   const ended = (async (): Promise<StreamEnd> => {
@@ -216,15 +235,15 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     try {
       await eachUpstreamChunk(reader, first, (value) => {
         transcript.push(value);
-        return send(tee.push(value));
+        return release(tee.push(value));
       });
-      await send(tee.end());
+      await release(tee.end());
       client.close();
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       cut = !leaving.cancelled;
       reader.cancel(err);
-      await send(tee.end()).catch(() => undefined);
+      await release(tee.end()).catch(() => undefined);
       client.fail(err);
     }
     return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
