@@ -6,7 +6,7 @@ import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats } from "../../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/markers.ts";
-import { isCleanText } from "../../../shared/usage-message.ts";
+import { isCleanText, upstreamUsage } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { trustedBatchInfo } from "./batch-trust.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
@@ -117,6 +117,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
     const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
+    meter.pricedBy(key.purpose, model);
     const batch = trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
     if (batch) meter.batchTrusted(batch);
     // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
@@ -156,7 +157,13 @@ export async function handleInference(c: Ctx): Promise<Response> {
         {
           idleTimeoutMs: config.UPSTREAM_STREAM_IDLE_MS,
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
-          onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
+          onUsageChunk: async (chunk) => {
+            let usage = chunk.usage as Record<string, unknown>;
+            if (cache) usage = await cache.rewrite(usage);
+            const reported = upstreamUsage(usage);
+            const cost = reported ? meter.costOf(reported) : null;
+            return cache || cost !== null ? { ...chunk, usage: cost === null ? usage : { ...usage, cost } } : null;
+          },
           onClientGone: () => cache?.abort(),
           onClientDisconnect: model.onClientDisconnect,
         },
@@ -198,12 +205,17 @@ export async function handleInference(c: Ctx): Promise<Response> {
     } else {
       cache?.abort();
     }
+    // The gateway's price, from the same function and tariffs the consumer uses (which charges).
+    const cost = upstream.ok ? meter.answeredCost() : null;
+    if (cost !== null && payload.usage && typeof payload.usage === "object") payload.usage = { ...(payload.usage as Record<string, unknown>), cost };
     if (typeof payload.model === "string") {
       meter.servedBy(payload.model);
       payload.model = model.alias;
     }
     if (upstream.ok) recorder?.json(payload, upstream.status);
-    return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (cost !== null) headers["x-tollgate-cost"] = cost;
+    return new Response(JSON.stringify(payload), { status: upstream.status, headers });
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));
   }

@@ -19,9 +19,10 @@ export interface RelayOptions {
   clientWantsUsage: boolean;
   /**
    * Sees the usage chunk (even one that will be dropped) and may rewrite it (prompt-cache
-   * statistics). Awaited only at that last frame, so it never holds the first token.
+   * statistics, the cost); null leaves its bytes as they came. Awaited only at that last frame, so
+   * it never holds the first token.
    */
-  onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown> | null> | Record<string, unknown> | null;
   /** The client went away (called once). */
   onClientGone?: () => void;
   /** What a client going away does to the upstream: `cancel` it at once, or `drain` it for its usage. */
