@@ -57,7 +57,7 @@ export class Meter {
     this.access = "unknown_api_key";
   }
 
-  /** Postgres could not be reached to authenticate the request (answered 503). */
+  /** Postgres could not be reached to check the key, and nothing cached could answer (access.ts). */
   databaseUnavailable(): void {
     this.access = "database_unavailable";
   }

@@ -91,7 +91,7 @@ export class IdleReader {
   }
 
   private stop(): void {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
   }
 }
 
