@@ -234,6 +234,24 @@ export interface CacheTariff {
   validUntilUs: number | null;
 }
 
+/** A model_cache_tariffs row as the lookups read it (multipliers as NUMERIC text, instants as µs). */
+export interface CacheTariffRow {
+  read: string;
+  write5m: string | null;
+  write1h: string | null;
+  write24h: string | null;
+  validFromUs: string | number;
+  validUntilUs: string | number | null;
+}
+
+export function cacheTariffFromRow(row: CacheTariffRow): CacheTariff {
+  return {
+    multipliers: { read: row.read, write5m: row.write5m, write1h: row.write1h, write24h: row.write24h },
+    validFromUs: Number(row.validFromUs),
+    validUntilUs: row.validUntilUs === null ? null : Number(row.validUntilUs),
+  };
+}
+
 /** The cache tariff in force at `atUs` (the latest-starting one, should rows ever overlap), or null. */
 export function findCacheTariff(tariffs: readonly CacheTariff[], atUs: number): CacheTariff | null {
   let best: CacheTariff | null = null;

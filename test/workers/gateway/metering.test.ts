@@ -9,7 +9,7 @@ import { countTokens } from "gpt-tokenizer/encoding/cl100k_base";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { UsageMessageSchema } from "../../../shared/usage-message.ts";
-import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { createKey, createModel, createTariff, createUser, grantCredits, type ModelFixture } from "../../support/db-fixtures.ts";
 import { adminApi, expectError, jsonWith, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
 let pool: Pool;
@@ -189,5 +189,36 @@ describe("honest client disconnects", () => {
     expect((await jsonWith<{ on_client_disconnect: string }>(await adminApi("GET", `/models/${created.id}`, token))).on_client_disconnect).toBe("drain");
     const bad = await expectError(await adminApi("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "ignore" }), 400, "invalid_request_error");
     expect(bad.param).toBe("on_client_disconnect");
+  });
+});
+
+describe("cost back to the caller", () => {
+  it("JSON answers carry usage.cost and x-tollgate-cost; the terminal usage frame of a stream carries usage.cost; the record carries gateway_cost", async () => {
+    const userId = await createUser(pool);
+    await grantCredits(pool, userId, "10");
+    const payer = (await createKey(pool, userId)).key;
+    const m = await createModel(pool, { url: mockBase() });
+    await createTariff(pool, m.modelId, { purpose: "realtime", input: "0.00001", output: "0.00003" });
+    // 12 prompt tokens × 0.00001 + 9 completion tokens × 0.00003 (the mock's usage)
+    const expected = "0.00039";
+
+    const json = await post("/chat/completions", { model: m.alias, messages }, payer);
+    expect(json.status).toBe(200);
+    expect(json.headers.get("x-tollgate-cost")).toBe(expected);
+    expect(((await json.json()) as { usage: { cost: string } }).usage.cost).toBe(expected);
+    expect((await usageMessageFor(json)).gateway_cost).toBe(expected);
+
+    const stream = await post("/chat/completions", { model: m.alias, messages, stream: true, stream_options: { include_usage: true } }, payer);
+    const frames = (await stream.text()).split("\n\n").filter((f) => f.startsWith("data: {"));
+    const last = JSON.parse(frames[frames.length - 1]!.slice(6)) as { choices: unknown[]; usage: { cost: string; prompt_tokens: number } };
+    expect(last.choices).toEqual([]);
+    expect(last.usage).toMatchObject({ prompt_tokens: 12, cost: expected });
+    expect((await usageMessageFor(stream)).gateway_cost).toBe(expected);
+
+    // A free model says nothing about cost (and its stream stays byte-identical to the upstream's).
+    const free = await modelWith("none");
+    const freeRes = await post("/chat/completions", { model: free.alias, messages }, key);
+    expect(freeRes.headers.get("x-tollgate-cost")).toBeNull();
+    expect(((await freeRes.json()) as { usage: Record<string, unknown> }).usage.cost).toBeUndefined();
   });
 });

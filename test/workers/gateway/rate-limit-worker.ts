@@ -48,6 +48,7 @@ const MODEL: ModelRecord = {
   tokenizerUrl: null,
   responsesViaChat: false,
   onClientDisconnect: "cancel",
+  cacheTariffs: [],
 };
 
 export default {

@@ -6,7 +6,7 @@
  * Redelivery and concurrent delivery change nothing: analytics rows are keyed by event_id, ledger
  * rows by `usage:<event_id>`, and only rows an INSERT returned are charged or folded.
  */
-import { balanceCrossings, tariffFromRow, type BalanceCrossing, type CacheTariff } from "../../../shared/pricing.ts";
+import { balanceCrossings, cacheTariffFromRow, tariffFromRow, type BalanceCrossing, type CacheTariffRow } from "../../../shared/pricing.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import type { BalanceChange } from "../../../shared/sql/ledger.ts";
 import { modelFingerprintsSql } from "../../../shared/sql/model-fingerprint.ts";
@@ -65,22 +65,6 @@ type ModelTariffRow = {
   cache_tariffs: CacheTariffRow[];
 };
 
-type CacheTariffRow = {
-  read: string;
-  write5m: string | null;
-  write1h: string | null;
-  write24h: string | null;
-  validFromUs: string;
-  validUntilUs: string | null;
-};
-
-function cacheTariffFromRow(row: CacheTariffRow): CacheTariff {
-  return {
-    multipliers: { read: row.read, write5m: row.write5m, write1h: row.write1h, write24h: row.write24h },
-    validFromUs: Number(row.validFromUs),
-    validUntilUs: row.validUntilUs === null ? null : Number(row.validUntilUs),
-  };
-}
 
 /**
  * Every tariff row of the models named in `aliases` (a text[] parameter), expired ones too. Rows of

@@ -4,7 +4,7 @@
  */
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
-import { isCleanText } from "../../../shared/usage-message.ts";
+import { isCleanText, upstreamUsage } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { trustedBatchInfo } from "./batch-trust.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
@@ -60,6 +60,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
     const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
+    meter.pricedBy(key.purpose, model);
     const batch = trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
     if (batch) meter.batchTrusted(batch);
     // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
@@ -101,7 +102,13 @@ export async function handleInference(c: Ctx): Promise<Response> {
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           // `"usage":null` on every chunk is there because Tollgate asked for usage: removed again.
           edit: { alias: model.alias, dropNullUsage: !clientWantsUsage && USAGE_OPTION_ROUTES.has(suffix), previousResponseId },
-          onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
+          onUsageChunk: async (chunk) => {
+            let usage = chunk.usage as Record<string, unknown>;
+            if (cache) usage = await cache.rewrite(usage);
+            const reported = upstreamUsage(usage);
+            const cost = reported ? meter.costOf(reported) : null;
+            return cache || cost !== null ? { ...chunk, usage: cost === null ? usage : { ...usage, cost } } : null;
+          },
           onClientGone: () => cache?.abort(),
           beforeFinal: recorder ? (final) => recorder.stream(final, upstream.status) : undefined,
           onClientDisconnect: model.onClientDisconnect,
@@ -137,6 +144,9 @@ export async function handleInference(c: Ctx): Promise<Response> {
     } else {
       cache?.abort();
     }
+    // The gateway's price, from the same function and tariffs the consumer uses (which charges).
+    const cost = upstream.ok ? meter.answeredCost() : null;
+    if (cost !== null && payload.usage && typeof payload.usage === "object") payload.usage = { ...(payload.usage as Record<string, unknown>), cost };
     if (typeof payload.model === "string") {
       meter.servedBy(payload.model);
       payload.model = model.alias;
@@ -144,7 +154,9 @@ export async function handleInference(c: Ctx): Promise<Response> {
     // The upstream was sent the expanded conversation, so it names no previous response; OpenAI's does.
     if (previousResponseId && upstream.ok) payload.previous_response_id = previousResponseId;
     if (upstream.ok) await recorder?.json(payload, upstream.status);
-    return new Response(JSON.stringify(payload), { status: upstream.status, headers: { "content-type": "application/json" } });
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (cost !== null) headers["x-tollgate-cost"] = cost;
+    return new Response(JSON.stringify(payload), { status: upstream.status, headers });
   } finally {
     db.close((p) => c.executionCtx.waitUntil(p));
   }

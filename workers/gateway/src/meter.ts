@@ -10,6 +10,7 @@ import { createMiddleware } from "hono/factory";
 import { completionTextOfJson, streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
 import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1, UsageSource } from "../../../shared/usage-message.ts";
 import { clipUsageMessage, MAX_TOKEN_COUNT, upstreamUsage, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import { moneyText, priceUsage, type CacheTariff, type Tariff } from "../../../shared/pricing.ts";
 import { enqueueUsage } from "./outbox.ts";
 import type { TokenCounter } from "./token-count.ts";
 import type { GatewayApp } from "./types.ts";
@@ -37,6 +38,8 @@ export class Meter {
   private batch: BatchInfo | null = null;
   private usageSource: UsageSource = "upstream";
   private clientDisconnected = false;
+  /** What the gateway prices with: the key's purpose and the model's cached tariffs. */
+  private pricing: { purpose: string; tariffs: readonly Tariff[]; cacheTariffs: readonly CacheTariff[] } | null = null;
   /** Counts tokens for this request's model and prompt (set once the request is routed). */
   private counter: TokenCounter | null = null;
   /** The upstream served an answer without a usable usage report: what to count instead. */
@@ -73,6 +76,26 @@ export class Meter {
   routed(model: { modelName: string }, counter: TokenCounter | null = null): void {
     this.servedModel = model.modelName;
     this.counter = counter;
+  }
+
+  /** The request will be priced at these tariffs (the consumer's price, from the same function, is what is charged). */
+  pricedBy(purpose: string, model: { tariffs: readonly Tariff[]; cacheTariffs: readonly CacheTariff[] }): void {
+    this.pricing = { purpose, tariffs: model.tariffs, cacheTariffs: model.cacheTariffs };
+  }
+
+  /**
+   * The gateway's price of `usage` (with the request's cache split and batch) as a decimal string
+   * in credits, by shared/pricing.ts's priceUsage; null when unknown or when no tariff applies (free).
+   */
+  costOf(usage: TokenUsage): string | null {
+    if (!this.pricing) return null;
+    const priced = priceUsage({ timestamp: new Date(this.startedAt).toISOString(), batch: this.batch, usage, cache: this.cache }, this.pricing.purpose, this.pricing.tariffs, this.pricing.cacheTariffs);
+    return priced ? moneyText(priced.cost.totalCost) : null;
+  }
+
+  /** The price of a whole answer's reported usage, for the response itself (null: unknown yet, or free). */
+  answeredCost(): string | null {
+    return this.uncounted ? null : this.costOf(this.usage);
   }
 
   /** The prompt's split between cache reads and writes (Tollgate's own prompt-cache index). */
@@ -181,6 +204,7 @@ export class Meter {
       batch: this.batch,
       usage_source: this.usageSource,
       client_disconnected: this.clientDisconnected,
+      gateway_cost: this.costOf(this.usage),
     });
   }
 }

@@ -4,7 +4,7 @@
  */
 import type { ApiKeyPurpose } from "../../../shared/api-keys.ts";
 import type { Pool } from "../../../shared/db.ts";
-import { tariffFromRow, type Tariff } from "../../../shared/pricing.ts";
+import { cacheTariffFromRow, tariffFromRow, type CacheTariff, type CacheTariffRow, type Tariff } from "../../../shared/pricing.ts";
 
 export interface KeyRecord {
   id: string;
@@ -30,6 +30,8 @@ export interface ModelRecord {
    * passes). Whether a request needs credit is the pricing rule applied to these (access.ts).
    */
   tariffs: Tariff[];
+  /** Every model_cache_tariffs row (the gateway prices the cache split as the consumer does). */
+  cacheTariffs: CacheTariff[];
   /** Prompt caching is on while the model has a cache tariff in force. */
   cache: { minPrefixTokens: number } | null;
   /** External tokenizer service for prompt caching; null = the built-in tokenizer. */
@@ -92,6 +94,13 @@ const ACCESS_SQL = `
                        'validUntilUs', floor(extract(epoch FROM t.valid_until) * 1000000)::bigint::text)
                        ORDER BY t.valid_from DESC, t.id)
                        FROM model_tariffs t WHERE t.deployed_model_id = dm.id), '[]'::json) AS tariffs,
+           coalesce((SELECT json_agg(json_build_object(
+                       'read', ct.read_multiplier::text, 'write5m', ct.write_multiplier_5m::text,
+                       'write1h', ct.write_multiplier_1h::text, 'write24h', ct.write_multiplier_24h::text,
+                       'validFromUs', floor(extract(epoch FROM ct.valid_from) * 1000000)::bigint::text,
+                       'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text)
+                       ORDER BY ct.valid_from, ct.id)
+                       FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS "cacheTariffs",
            (SELECT json_build_object('minPrefixTokens', ct.min_prefix_tokens) FROM model_cache_tariffs ct
              WHERE ct.deployed_model_id = dm.id AND ct.valid_from <= now()
                AND (ct.valid_until IS NULL OR ct.valid_until > now())
@@ -105,13 +114,13 @@ const ACCESS_SQL = `
          coalesce((SELECT (${BALANCE_SQL.replace("$USER", 'k."userId"')}) > 0 FROM k), false) AS "hasCredit"`;
 
 type TariffJson = Parameters<typeof tariffFromRow>[0];
-type AccessJson = Omit<AccessRow, "model"> & { model: (Omit<ModelRecord, "tariffs"> & { tariffs: TariffJson[] }) | null };
+type AccessJson = Omit<AccessRow, "model"> & { model: (Omit<ModelRecord, "tariffs" | "cacheTariffs"> & { tariffs: TariffJson[]; cacheTariffs: CacheTariffRow[] }) | null };
 
 export async function lookupAccess(pool: Pool, keyHash: string, alias: string): Promise<AccessRow> {
   const { rows } = await pool.query<AccessJson>(ACCESS_SQL, [keyHash, alias]);
   const row = rows[0];
   if (!row) return { key: null, model: null, allowed: false, hasCredit: false };
-  return { ...row, model: row.model && { ...row.model, tariffs: row.model.tariffs.map(tariffFromRow) } };
+  return { ...row, model: row.model && { ...row.model, tariffs: row.model.tariffs.map(tariffFromRow), cacheTariffs: row.model.cacheTariffs.map(cacheTariffFromRow) } };
 }
 
 export interface ListedModel {

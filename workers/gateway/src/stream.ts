@@ -22,9 +22,10 @@ export interface RelayOptions {
   edit?: StreamEditOptions;
   /**
    * Sees the usage chunk (even one that will be dropped) and may rewrite it (prompt-cache
-   * statistics). Awaited only at that last frame, so it never holds the first token.
+   * statistics, the cost); null leaves its bytes as they came. Awaited only at that last frame, so
+   * it never holds the first token.
    */
-  onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown> | null> | Record<string, unknown> | null;
   /** The client went away (called once). */
   onClientGone?: () => void;
   /**
