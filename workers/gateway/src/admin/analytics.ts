@@ -16,7 +16,7 @@ import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { aggregateRequestsSql, countRequestsSql, listRequestsSql, type AnalyticsFilters } from "../../../../shared/sql/analytics-query.ts";
 import { listScope, type Actor, type AdminApp, type Role } from "./principal.ts";
-import { notFound, Pagination, parseQuery, type Page } from "./validation.ts";
+import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
 
 /** Roles that read everyone's analytics. */
 const VIEWER_ROLES: readonly Role[] = ["platform_manager", "billing_manager", "request_viewer"];
@@ -145,8 +145,8 @@ function toFilters(f: Filters): AnalyticsFilters {
   };
 }
 
-export async function listRequests(c: Context<AdminApp>): Promise<Response> {
-  const query = parseQuery(c, RequestsQuery);
+export async function listRequests(c: Context<AdminApp>, parsed: AdminInput<never, typeof RequestsQuery>): Promise<Response> {
+  const query = parsed.query;
   const { skip, limit, ...rest } = query;
   checkRange(rest);
   const filters = toFilters(scoped(c.get("actor"), rest));
@@ -186,8 +186,8 @@ interface AggregateRow {
   p95_ttfb_ms: number | null;
 }
 
-export async function aggregateRequests(c: Context<AdminApp>): Promise<Response> {
-  const { bucket, group_by, ...rest } = parseQuery(c, AggregateQuery);
+export async function aggregateRequests(c: Context<AdminApp>, parsed: AdminInput<never, typeof AggregateQuery>): Promise<Response> {
+  const { bucket, group_by, ...rest } = parsed.query;
   checkRange(rest);
   const filters = scoped(c.get("actor"), rest);
   const window = WINDOWS[bucket];
