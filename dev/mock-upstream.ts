@@ -37,7 +37,11 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
  * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
  * token, so long prompts report realistic counts); `big` (the reply text grows by 300 KB, for
  * bodies that do not fit in a queue message); `tool` (kept for older tests: the same tool-call
- * behaviour every model has by default, see `wantsToolCall`).
+ * behaviour every model has by default, see `wantsToolCall`); usage faults for metering tests: `nousage` (no
+ * usage at all: the stream ends with [DONE] and no usage chunk), `badusage` (negative and string
+ * counts), `hugeusage` (`prompt_tokens: 1e16`), `nulfinish` (a NUL in `finish_reason`) and
+ * `notjson` (a 200 whose body is not JSON), `garbage` (invalid counts: a string, a negative
+ * number and 1e16).
  */
 function lastRole(body: Record<string, unknown>): unknown {
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
@@ -82,6 +86,9 @@ function optionsFor(model: string, base: MockOptions, body: Record<string, unkno
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
     else if (mode === "big") o.padBytes = 300_000;
     else if (mode === "tool") o.toolCall = wantsToolCall(body);
+    else if (mode === "nousage" || mode === "badusage" || mode === "hugeusage" || mode === "garbage") o.usageFault = mode;
+    else if (mode === "nulfinish") o.finishReason = "st\u0000op";
+    else if (mode === "notjson") o.notJson = true;
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
   }
@@ -103,6 +110,12 @@ export interface MockOptions {
   padBytes: number;
   /** Answer with a tool call (set per request by `wantsToolCall`). */
   toolCall: boolean;
+  /** How the usage report is broken, if it is (the `nousage`, `badusage`, `hugeusage` modes). */
+  usageFault: "none" | "nousage" | "badusage" | "hugeusage" | "garbage";
+  /** The finish reason of a finished answer. */
+  finishReason: string;
+  /** Answer 200 with a body that is not JSON (the `notjson` mode). */
+  notJson: boolean;
 }
 
 export const DEFAULT_MOCK_OPTIONS: MockOptions = {
@@ -115,6 +128,9 @@ export const DEFAULT_MOCK_OPTIONS: MockOptions = {
   failure: "none",
   padBytes: 0,
   toolCall: false,
+  usageFault: "none",
+  finishReason: "stop",
+  notJson: false,
 };
 
 export interface RecordedRequest {
@@ -164,7 +180,11 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function usage(o: MockOptions) {
+function usage(o: MockOptions): Record<string, unknown> | undefined {
+  if (o.usageFault === "nousage") return undefined;
+  if (o.usageFault === "badusage") return { prompt_tokens: -5, completion_tokens: String(o.completionTokens), total_tokens: "x" };
+  if (o.usageFault === "garbage") return { prompt_tokens: String(o.promptTokens), completion_tokens: -o.completionTokens, total_tokens: 1e16 };
+  if (o.usageFault === "hugeusage") return { prompt_tokens: 1e16, completion_tokens: o.completionTokens, total_tokens: 1e16 + o.completionTokens };
   return {
     prompt_tokens: o.promptTokens,
     completion_tokens: o.completionTokens,
@@ -257,7 +277,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         delta({ tool_calls: [{ index: 0, function: { arguments: piece } }] });
       }
       frame({ id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
-      if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
+      if (includeUsage && o.usageFault !== "nousage") frame({ id, object, created, model, choices: [], usage: usage(o) });
       res.end("data: [DONE]\n\n");
       return;
     }
@@ -291,8 +311,8 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         return;
       }
     }
-    chunk(null, "stop");
-    if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
+    chunk(null, o.finishReason);
+    if (includeUsage && o.usageFault !== "nousage") frame({ id, object, created, model, choices: [], usage: usage(o) });
     res.end("data: [DONE]\n\n");
   }
 
@@ -431,6 +451,10 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     }
 
     const model = typeof body.model === "string" ? body.model : "mock-model";
+    if (o.notJson && body.stream !== true) {
+      res.writeHead(200, { "content-type": "application/json" });
+      return void res.end("Hello, this is not JSON");
+    }
     const created = Math.floor(Date.now() / 1000);
     switch (`${req.method} ${path}`) {
       case "GET /v1/models":
@@ -445,7 +469,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
           choices: [
             o.toolCall
               ? { index: 0, message: { role: "assistant", content: null, tool_calls: [mockToolCall(body, `call_mock${++seq}`)] }, finish_reason: "tool_calls", logprobs: null }
-              : { index: 0, message: { role: "assistant", content: words(o).join("") }, finish_reason: "stop", logprobs: null },
+              : { index: 0, message: { role: "assistant", content: words(o).join("") }, finish_reason: o.finishReason, logprobs: null },
           ],
           usage: usage(o),
         });
@@ -466,7 +490,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
           object: "list",
           model,
           data: inputs.map((_, index) => ({ object: "embedding", index, embedding: base64 ? float32Base64(EMBEDDING) : EMBEDDING })),
-          usage: { prompt_tokens: o.promptTokens, total_tokens: o.promptTokens },
+          usage: o.usageFault === "nousage" ? undefined : { prompt_tokens: o.promptTokens, total_tokens: o.promptTokens },
         });
       }
       case "POST /v1/responses":

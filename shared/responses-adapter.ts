@@ -9,7 +9,7 @@
  */
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import * as z from "zod";
-import { usageFromOpenAI, type TokenUsage } from "./usage-message.ts";
+import { upstreamUsage, type TokenUsage } from "./usage-message.ts";
 import { emptyObservation, type StreamObservation } from "./sse-tee.ts";
 
 /** A request the adapter cannot express in chat; the gateway turns it into a 400 naming `param`. */
@@ -210,11 +210,11 @@ export function chatRequestFromResponses(body: Json, upstreamModel: string): Jso
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A chat `usage` object read the way the meter reads it (leniently: an odd field never costs the
- * answer its content), so the client's usage and the billed usage are the same numbers.
+ * A chat `usage` object read the way the meter reads it (null when missing or invalid: then the
+ * meter counts the tokens itself), so the client's usage and the billed usage agree.
  */
 function chatUsage(raw: unknown): TokenUsage | null {
-  return typeof raw === "object" && raw !== null && !Array.isArray(raw) ? usageFromOpenAI(raw) : null;
+  return upstreamUsage(raw);
 }
 
 const ChatToolCall = z.object({ id: z.string(), function: z.object({ name: z.string(), arguments: z.string() }) });

@@ -11,7 +11,7 @@
  * parsed with `eventsource-parser`; every other block is forwarded without being decoded twice.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { usageFromOpenAI, type TokenUsage } from "./usage-message.ts";
+import { upstreamUsage, type TokenUsage } from "./usage-message.ts";
 
 const LF = 0x0a;
 const CR = 0x0d;
@@ -198,12 +198,13 @@ export class SseMeter {
     const response = json.response as Record<string, unknown> | undefined;
     if (typeof json.type === "string" && json.type.startsWith("response.") && response && typeof response === "object") {
       if (typeof response.status === "string" && response.status !== "in_progress") this.observation.finishReason = response.status;
-      if (response.usage && typeof response.usage === "object") this.observation.usage = usageFromOpenAI(response.usage);
+      if (response.usage && typeof response.usage === "object") this.observation.usage = upstreamUsage(response.usage) ?? this.observation.usage;
       if (json.type === "response.completed" || json.type === "response.incomplete") this.observation.finalResponse = response;
       return null;
     }
     if (json.usage && typeof json.usage === "object") {
-      this.observation.usage = usageFromOpenAI(json.usage);
+      // An invalid report (negative or string counts, absurd figures) counts as none: the meter counts.
+      this.observation.usage = upstreamUsage(json.usage) ?? this.observation.usage;
       if (Array.isArray(json.choices) && json.choices.length === 0) {
         return { kind: "usage", chunk: json, drop: this.options.dropUsageChunk };
       }

@@ -10,6 +10,23 @@ import { packWithin } from "./pack.ts";
 
 export const ACCESS_OUTCOMES = ["api_key", "unauthenticated", "unknown_api_key", "database_unavailable"] as const;
 
+/**
+ * Where a record's token counts come from: the upstream's own usage report; Tollgate's count
+ * (the upstream's report was missing or invalid: prompt counted with the model's tokenizer,
+ * completion from the text relayed); or a count beyond MAX_TOKEN_COUNT cut down to it.
+ */
+export const USAGE_SOURCES = ["upstream", "estimated", "clamped"] as const;
+export type UsageSource = (typeof USAGE_SOURCES)[number];
+
+/**
+ * The largest token count one field of one request may record. No model reads or writes this
+ * many tokens in one request; a larger figure is a faulty report, recorded as this maximum with
+ * `usage_source = 'clamped'` rather than lost.
+ */
+export const MAX_TOKEN_COUNT = 100_000_000;
+/** The largest duration recorded (ms): a year. */
+export const MAX_DURATION_MS = 31_536_000_000;
+
 const count = z.number().int().nonnegative();
 
 export const TokenUsageSchema = z.object({
@@ -65,6 +82,16 @@ export const UsageMessageV1Schema = z.object({
   trace_id: z.string().nullable(),
   user_agent: z.string().nullable(),
   batch: BatchInfoSchema.nullable(),
+  /** Optional so that messages of earlier gateways stay valid: absent means `upstream`. */
+  usage_source: z.enum(USAGE_SOURCES).optional(),
+  /** The client went away before the response ended (absent: false). */
+  client_disconnected: z.boolean().optional(),
+  /** The gateway's price for the request in credits (decimal string), when it had the tariff; the consumer's own price is what is charged. */
+  gateway_cost: z
+    .string()
+    .regex(/^\d{1,20}(\.\d{1,20})?$/)
+    .nullable()
+    .optional(),
 });
 
 export type UsageMessageV1 = z.infer<typeof UsageMessageV1Schema>;
@@ -78,6 +105,26 @@ export type UsageMessage = z.infer<typeof UsageMessageSchema>;
 
 export const ZERO_USAGE: TokenUsage = { prompt_tokens: 0, completion_tokens: 0, reasoning_tokens: 0, total_tokens: 0, cached_tokens: 0 };
 export const ZERO_CACHE: CacheSplit = { read_tokens: 0, write_5m_tokens: 0, write_1h_tokens: 0, write_24h_tokens: 0 };
+
+/**
+ * The upstream's usage report when it can be believed: prompt (`prompt_tokens` / `input_tokens`)
+ * and completion (`completion_tokens` / `output_tokens`) counts that are integers from 0 to
+ * MAX_TOKEN_COUNT. Null when the report is missing or invalid (negative, a string, absurd), and
+ * Tollgate counts the tokens itself. `completion: "optional"` for routes without output
+ * (embeddings).
+ */
+export function upstreamUsage(raw: unknown, completion: "required" | "optional" = "required"): TokenUsage | null {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return null;
+  const u = raw as Record<string, unknown>;
+  const valid = (v: unknown) => typeof v === "number" && Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_COUNT;
+  const prompt = u.prompt_tokens ?? u.input_tokens;
+  const out = u.completion_tokens ?? u.output_tokens;
+  if (!valid(prompt)) return null;
+  if (!(valid(out) || (out === undefined && completion === "optional"))) return null;
+  const usage = usageFromOpenAI(raw);
+  const cap = (n: number) => Math.min(n, MAX_TOKEN_COUNT);
+  return { ...usage, reasoning_tokens: cap(usage.reasoning_tokens), cached_tokens: cap(usage.cached_tokens), total_tokens: cap(Math.max(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens)) };
+}
 
 /** Reads an OpenAI `usage` object (chat, completions, embeddings or responses shape) leniently. */
 export function usageFromOpenAI(raw: unknown): TokenUsage {
@@ -133,8 +180,77 @@ export function isUsageBundle(body: unknown): boolean {
 const TEXT_LIMITS = Object.entries({ model: 256, served_model: 256, finish_reason: 64, user_agent: 512 }) as [keyof UsageMessageV1 & ("model" | "served_model" | "finish_reason" | "user_agent"), number][];
 const BATCH_TEXT_LIMITS = Object.entries({ custom_id: 512, completion_window: 64, request_source: 128 }) as [keyof BatchInfo & ("custom_id" | "completion_window" | "request_source"), number][];
 
-/** The message with every free-text field cut to its limit (the same object when none is over). */
-export function clipUsageMessage(m: UsageMessageV1): UsageMessageV1 {
+/** C0 controls (NUL among them) and DEL: Postgres refuses NUL in text, and none belongs in a record. */
+const CONTROL = /[\u0000-\u001f\u007f]/g;
+
+/** `s` without control characters (the same string when it has none). */
+export function stripControls(s: string): string {
+  CONTROL.lastIndex = 0;
+  return CONTROL.test(s) ? s.replace(CONTROL, "") : s;
+}
+
+/** True when `s` has no control character: safe to use in a query as it is. */
+export function isCleanText(s: string): boolean {
+  CONTROL.lastIndex = 0;
+  return !CONTROL.test(s);
+}
+
+const COUNT_GROUPS = ["usage", "cache"] as const;
+const DURATIONS = ["duration_ms", "ttfb_ms"] as const;
+
+/**
+ * Makes a usage record storable where a repair exists, before it is parsed: control characters
+ * are stripped from every string (nested ones too), token counts above MAX_TOKEN_COUNT are cut to
+ * it (and the record marked `usage_source: "clamped"`), negative counts become 0 (marked too),
+ * fractional ones are truncated, and durations are bounded. What it cannot repair (a missing
+ * event id, a count that is not a number) still fails the schema afterwards.
+ *
+ * The gateway applies it to every message it enqueues (clipUsageMessage) and the consumer to every
+ * record it receives, so records from older gateways are repaired too.
+ */
+export function repairUsageRecord(raw: unknown): unknown {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return raw;
+  const out: Record<string, unknown> = {};
+  let clamped = false;
+  for (const [key, value] of Object.entries(raw)) out[key] = stripDeep(value);
+  for (const group of COUNT_GROUPS) {
+    const counts = out[group];
+    if (typeof counts !== "object" || counts === null || Array.isArray(counts)) continue;
+    const fixed: Record<string, unknown> = { ...(counts as Record<string, unknown>) };
+    for (const [name, v] of Object.entries(fixed)) {
+      if (typeof v !== "number" || !Number.isFinite(v)) continue;
+      const n = Math.min(Math.max(Math.trunc(v), 0), MAX_TOKEN_COUNT);
+      if (n !== Math.trunc(v)) clamped = true;
+      fixed[name] = n;
+    }
+    out[group] = fixed;
+  }
+  for (const name of DURATIONS) {
+    const v = out[name];
+    if (typeof v === "number" && Number.isFinite(v)) out[name] = Math.min(Math.max(v, 0), MAX_DURATION_MS);
+  }
+  if (clamped) out.usage_source = "clamped";
+  return out;
+}
+
+function stripDeep(value: unknown): unknown {
+  if (typeof value === "string") return stripControls(value);
+  if (Array.isArray(value)) return value.map(stripDeep);
+  if (typeof value === "object" && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) out[k] = stripDeep(v);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * The message as it goes on the queue: repaired (repairUsageRecord: no control characters, counts
+ * within bounds) and every free-text field cut to its limit.
+ */
+export function clipUsageMessage(message: UsageMessageV1): UsageMessageV1 {
+  // repairUsageRecord keeps every field's type (strings stay strings, counts stay integers).
+  const m = repairUsageRecord(message) as UsageMessageV1;
   let out = m;
   for (const [field, max] of TEXT_LIMITS) {
     const value = m[field];

@@ -54,6 +54,9 @@ export const HTTP_ANALYTICS_COLUMNS: readonly Column<AnalyticsRow>[] = [
   ["batch_request_source", "text", (r) => r.message.batch?.request_source ?? ""],
   ["trace_id", "text", (r) => r.message.trace_id],
   ["user_agent", "text", (r) => r.message.user_agent],
+  ["usage_source", "text", (r) => r.message.usage_source ?? "upstream"],
+  ["client_disconnected", "boolean", (r) => r.message.client_disconnected ?? false],
+  ["gateway_cost", "numeric", (r) => r.message.gateway_cost ?? null],
 ];
 
 /**

@@ -41,7 +41,10 @@ describe("replayableBody", () => {
     expect(replayableBody(JSON.stringify(msg))).toEqual(msg);
     expect(replayableBody("{not json")).toBeNull();
     expect(replayableBody(JSON.stringify({ ...msg, v: 9 }))).toBeNull();
-    expect(replayableBody(JSON.stringify({ ...msg, user_agent: "a\u0000b" }))).toBeNull();
+    // What a repair makes storable replays repaired (NUL stripped, an absurd count clamped and flagged).
+    expect(replayableBody(JSON.stringify({ ...msg, user_agent: "a\u0000b" }))).toEqual({ ...msg, user_agent: "ab" });
+    expect(replayableBody(JSON.stringify({ ...msg, usage: { ...msg.usage, prompt_tokens: 1e16 } }))).toEqual({ ...msg, usage: { ...msg.usage, prompt_tokens: 100_000_000 }, usage_source: "clamped" });
+    expect(replayableBody(JSON.stringify({ ...msg, usage: { ...msg.usage, prompt_tokens: "12" } }))).toBeNull();
   });
 
   it("accepts a usage bundle that exhausted its retries, keeping only its storable records", () => {

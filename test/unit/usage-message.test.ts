@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import {
   clipUsageMessage,
   isUsageBundle,
+  MAX_TOKEN_COUNT,
+  repairUsageRecord,
+  upstreamUsage,
   QUEUE_MESSAGE_MAX_BYTES,
   USAGE_BUNDLE_MAX_RECORDS,
   UsageBundleSchema,
@@ -61,8 +64,9 @@ describe("usageFromOpenAI", () => {
 
 describe("queue limits", () => {
   const jsonBytes = (m: UsageMessageV1) => new TextEncoder().encode(JSON.stringify(m)).length;
-  // Control characters are the worst case: each becomes a six-byte \uXXXX escape in JSON.
-  const hostile = (n: number) => "\u0001".repeat(n);
+  // Lone surrogates are the worst case left once control characters are stripped: each becomes a
+  // six-byte \uXXXX escape in JSON.
+  const hostile = (n: number) => "\ud800".repeat(n);
   const hostileMessage = () =>
     clipUsageMessage(
       sampleMessage({
@@ -89,7 +93,7 @@ describe("queue limits", () => {
 
   it("client- and upstream-supplied text is cut to a bounded length; ordinary messages are untouched", () => {
     const ordinary = sampleMessage();
-    expect(clipUsageMessage(ordinary)).toBe(ordinary);
+    expect(clipUsageMessage(ordinary)).toEqual(ordinary);
     const m = hostileMessage();
     expect(m.model!.length).toBe(256);
     expect(m.user_agent!.length).toBe(512);
@@ -131,5 +135,44 @@ describe("queue limits", () => {
     expect(usageBundles([])).toEqual([]);
     expect(isUsageBundle(sampleMessage())).toBe(false);
     expect(UsageBundleSchema.safeParse({ kind: "usage_bundle", v: 1, messages: [] }).success).toBe(false);
+  });
+});
+
+describe("repairs before the queue and before the write", () => {
+  it("control characters are stripped from every string, nested ones too", () => {
+    const m = clipUsageMessage(
+      sampleMessage({
+        model: "al\u0000ias",
+        finish_reason: "st\u0000op\n",
+        user_agent: "a\u0007b\u007f",
+        batch: { batch_id: null, request_id: null, custom_id: "row\u0000-1", completion_window: "24h", created_at: null, request_source: "x\u001f" },
+      }),
+    );
+    expect([m.model, m.finish_reason, m.user_agent, m.batch!.custom_id, m.batch!.request_source]).toEqual(["alias", "stop", "ab", "row-1", "x"]);
+    expect(m.usage_source).toBeUndefined();
+  });
+
+  it("counts past MAX_TOKEN_COUNT are clamped and flagged; negative and fractional ones repaired; strings stay unrepairable", () => {
+    const base = sampleMessage();
+    const huge = repairUsageRecord({ ...base, usage: { ...base.usage, prompt_tokens: 1e16 }, cache: { ...base.cache, read_tokens: -3 } }) as UsageMessageV1;
+    expect(huge.usage.prompt_tokens).toBe(MAX_TOKEN_COUNT);
+    expect(huge.cache.read_tokens).toBe(0);
+    expect(huge.usage_source).toBe("clamped");
+    expect(UsageMessageSchema.safeParse(huge).success).toBe(true);
+    const fractional = repairUsageRecord({ ...base, usage: { ...base.usage, completion_tokens: 7.9 } }) as UsageMessageV1;
+    expect(fractional.usage.completion_tokens).toBe(7);
+    expect(fractional.usage_source).toBeUndefined();
+    expect(UsageMessageSchema.safeParse(repairUsageRecord({ ...base, usage: { ...base.usage, prompt_tokens: "12" } })).success).toBe(false);
+    expect(repairUsageRecord("not a record")).toBe("not a record");
+  });
+
+  it("an upstream usage report is believed only when its counts are integers within bounds", () => {
+    expect(upstreamUsage({ prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 })).toMatchObject({ prompt_tokens: 12, completion_tokens: 9, total_tokens: 21 });
+    expect(upstreamUsage({ input_tokens: 5, output_tokens: 2 })).toMatchObject({ prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 });
+    for (const bad of [undefined, null, [], "12", {}, { prompt_tokens: -1, completion_tokens: 2 }, { prompt_tokens: "5", completion_tokens: 2 }, { prompt_tokens: 5, completion_tokens: "2" }, { prompt_tokens: 1e16, completion_tokens: 2 }, { prompt_tokens: 5.5, completion_tokens: 2 }, { prompt_tokens: 5 }]) {
+      expect(upstreamUsage(bad), JSON.stringify(bad)).toBeNull();
+    }
+    // Embeddings report no completion.
+    expect(upstreamUsage({ prompt_tokens: 5, total_tokens: 5 }, "optional")).toMatchObject({ prompt_tokens: 5, completion_tokens: 0 });
   });
 });

@@ -60,7 +60,8 @@ describe("POST /transactions", () => {
     expect(grant).toMatchObject({ user_id: alice.id, transaction_type: "admin_grant", amount: "10.1", description: "welcome", created_by: billing.id, balance: "10.1" });
     expect(grant.source_id).toMatch(/^admin:[0-9a-f-]{36}$/);
     const removal = await ok<Transaction>(await api("POST", "/transactions", env.ADMIN_TOKEN, { user_id: alice.id, transaction_type: "admin_removal", amount: "0.000000001" }), 201);
-    expect(removal).toMatchObject({ created_by: null, balance: "10.099999999" });
+    // The ADMIN_TOKEN acts as the built-in system user.
+    expect(removal).toMatchObject({ created_by: "00000000-0000-0000-0000-000000000000", balance: "10.099999999" });
     expect((await ok<{ balance: string }>(await api("GET", `/users/${alice.id}`, env.ADMIN_TOKEN))).balance).toBe("10.099999999");
     // The checkpoint the gateway reads agrees with the ledger.
     const { rows } = await pool.query<{ balance: string }>("SELECT balance::text FROM user_balance_checkpoints WHERE user_id = $1", [alice.id]);

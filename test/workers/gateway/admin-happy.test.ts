@@ -325,6 +325,10 @@ describe("OpenAPI", () => {
         "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
+        "/admin/api/v1/users/{id}/password-link",
+        "/admin/api/v1/organizations/{id}/invitations",
+        "/admin/api/v1/invitations/{token}",
+        "/admin/api/v1/invitations/{token}/accept",
       ].sort(),
     );
     const putTariffs = doc.paths["/admin/api/v1/models/{id}/tariffs"]!.put!;

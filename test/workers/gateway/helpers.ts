@@ -45,8 +45,12 @@ export async function expectError(res: Response, status: number, code: string): 
   return body.error;
 }
 
-/** Waits for the usage message the gateway sent for a response (by its event id header). */
-export async function usageMessageFor(res: Response, timeoutMs = 5000): Promise<UsageMessage> {
+/**
+ * Waits for the usage message the gateway sent for a response (by its event id header). Generous:
+ * a record the gateway counts itself waits for the built-in tokenizer, which an isolate loads on
+ * first use (seconds on a loaded machine).
+ */
+export async function usageMessageFor(res: Response, timeoutMs = 15_000): Promise<UsageMessage> {
   const eventId = res.headers.get("x-tollgate-event-id");
   expect(eventId).toMatch(/^[0-9a-f-]{36}$/);
   const deadline = Date.now() + timeoutMs;

@@ -8,7 +8,7 @@
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { packWithin } from "../../../shared/pack.ts";
 import { inTransaction, type SqlClient } from "../../../shared/sql/client.ts";
-import { isUsageBundle, UsageBundleSchema, UsageMessageSchema, type UsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
+import { isUsageBundle, repairUsageRecord, UsageBundleSchema, UsageMessageSchema, type UsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
 import { unstorableReason } from "./usage-plan.ts";
 
 /** What may go back onto the usage queue. */
@@ -57,12 +57,13 @@ export function replayableBody(text: string): ReplayableMessage | null {
     const bundle = UsageBundleSchema.safeParse(json);
     if (!bundle.success) return null;
     const records = bundle.data.messages.flatMap((record) => {
-      const parsed = UsageMessageSchema.safeParse(record);
+      const parsed = UsageMessageSchema.safeParse(repairUsageRecord(record));
       return parsed.success && unstorableReason(parsed.data) === null ? [parsed.data] : [];
     });
     return records.length > 0 ? { kind: "usage_bundle", v: 1, messages: records } : null;
   }
-  const parsed = UsageMessageSchema.safeParse(json);
+  // Repaired as the consumer repairs what it receives: records dead-lettered before repairs existed replay.
+  const parsed = UsageMessageSchema.safeParse(repairUsageRecord(json));
   return parsed.success && unstorableReason(parsed.data) === null ? parsed.data : null;
 }
 

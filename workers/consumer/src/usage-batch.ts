@@ -10,7 +10,7 @@ import type { SqlClient } from "../../../shared/sql/client.ts";
 import { withPool } from "../../../shared/db.ts";
 import type { BalanceCrossing } from "../../../shared/pricing.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
-import { isUsageBundle, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
+import { isUsageBundle, repairUsageRecord, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { retryAll } from "./delivery.ts";
 import { markKeysUsed } from "./key-last-used.ts";
@@ -39,8 +39,8 @@ function describeIssues(issues: readonly { path: readonly PropertyKey[]; message
 }
 
 /**
- * Parses every body; a malformed or unstorable one becomes a dead letter instead of failing the
- * batch. A usage bundle is opened and each of its records judged on its own: a bad record is
+ * Parses every body (after repairUsageRecord); one that is still malformed or unstorable becomes
+ * a dead letter instead of failing the batch. A usage bundle is opened and each of its records judged on its own: a bad record is
  * dead-lettered alone (as `<message id>#<index>`, its body the record, so a replay re-sends just
  * that record) and the rest are written.
  */
@@ -49,7 +49,9 @@ export function sortBatch(batch: MessageBatch<unknown>): SortedBatch {
   const responses: ResponseMessage[] = [];
   const poison: DeadLetter[] = [];
   const usage = (body: unknown, messageId: string, attempts: number) => {
-    const parsed = UsageMessageSchema.safeParse(body);
+    // Repaired first (control characters stripped, counts bounded): only what no repair can make
+    // storable is dead-lettered; the dead letter keeps the body as it came.
+    const parsed = UsageMessageSchema.safeParse(repairUsageRecord(body));
     const reason = parsed.success ? unstorableReason(parsed.data) : describeIssues(parsed.error.issues);
     if (parsed.success && reason === null) good.push(parsed.data);
     else poison.push({ queue: batch.queue, messageId, body, reason: `malformed usage message: ${reason}`, attempts });

@@ -6,6 +6,7 @@ import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { injectCacheStats, NO_CACHE, normalizeSplit, scrubCacheStats, type CacheStats } from "../../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt } from "../../../shared/prompt-cache/markers.ts";
+import { isCleanText } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { trustedBatchInfo } from "./batch-trust.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
@@ -16,6 +17,7 @@ import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
 import { forwardResponsesViaChat } from "./responses-via-chat.ts";
 import type { ModelRecord } from "./store.ts";
 import { relaySse } from "./stream.ts";
+import { tokenCounter } from "./token-count.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -101,14 +103,17 @@ export async function handleInference(c: Ctx): Promise<Response> {
   const config = c.get("config");
   let body = await readJsonObject(c);
   if (typeof body.model === "string") meter.asked(body.model);
+  // Every client string reaches Postgres safely or not at all: no alias has a control character.
+  const badAlias = typeof body.model === "string" && !isCleanText(body.model);
 
   const db = new RequestDb(config);
   try {
-    if (typeof body.model !== "string" || body.model === "") {
+    if (typeof body.model !== "string" || body.model === "" || badAlias) {
       // Authenticate first so an anonymous caller learns nothing about the body rules.
       await resolveInference(c.req.header("authorization"), "", db, config, meter).catch((err: unknown) => {
         if (err instanceof ApiError && err.code !== "model_not_found") throw err;
       });
+      if (badAlias) throw new ApiError("model_not_found", "The model does not exist: a model name has no control characters.", { param: "model" });
       throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
     }
     const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
@@ -140,7 +145,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
 
     const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
     const upstream = call.response;
-    meter.routed(model);
+    meter.routed(model, tokenCounter(model, outgoing));
     c.set("upstreamHeaders", upstream.headers);
 
     const contentType = upstream.headers.get("content-type") ?? "";
@@ -153,6 +158,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
+          onClientDisconnect: model.onClientDisconnect,
         },
         (p) => c.executionCtx.waitUntil(p),
       );
@@ -177,11 +183,14 @@ export async function handleInference(c: Ctx): Promise<Response> {
       json = undefined;
     }
     if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      // Served as it came: a 2xx is still an answer the client received, so it is counted.
+      if (upstream.ok) meter.answered(null, text, null);
+      cache?.abort();
       return new Response(text, { status: upstream.status, headers: { "content-type": contentType || "text/plain" } });
     }
     const payload = json as Record<string, unknown>;
     if (upstream.ok) {
-      meter.answered(payload, finishReasonOf(payload));
+      meter.answered(payload, text, finishReasonOf(payload), suffix === "/embeddings" ? "optional" : "required");
       if (cache && payload.usage && typeof payload.usage === "object") {
         payload.usage = await cache.rewrite(payload.usage as Record<string, unknown>);
         cache.commit(c);

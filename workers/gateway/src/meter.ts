@@ -7,10 +7,11 @@
  * never delays the caller (it leaves in a bundle with its neighbours: see outbox.ts).
  */
 import { createMiddleware } from "hono/factory";
-import { streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
-import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1 } from "../../../shared/usage-message.ts";
-import { clipUsageMessage, usageFromOpenAI, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import { completionTextOfJson, streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
+import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1, UsageSource } from "../../../shared/usage-message.ts";
+import { clipUsageMessage, MAX_TOKEN_COUNT, upstreamUsage, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
 import { enqueueUsage } from "./outbox.ts";
+import type { TokenCounter } from "./token-count.ts";
 import type { GatewayApp } from "./types.ts";
 
 /** W3C traceparent: version-traceid-parentid-flags; returns the 32-hex trace id when well formed. */
@@ -34,6 +35,12 @@ export class Meter {
   private finishReason: string | null = null;
   private truncated = false;
   private batch: BatchInfo | null = null;
+  private usageSource: UsageSource = "upstream";
+  private clientDisconnected = false;
+  /** Counts tokens for this request's model and prompt (set once the request is routed). */
+  private counter: TokenCounter | null = null;
+  /** The upstream served an answer without a usable usage report: what to count instead. */
+  private uncounted: { completion: () => string; extraTokens: number } | null = null;
   /** Settles when the response body has been fully seen (streams finish after the handler returns). */
   private pending: Promise<unknown> = Promise.resolve();
 
@@ -47,7 +54,7 @@ export class Meter {
     this.access = "unknown_api_key";
   }
 
-  /** Postgres could not be reached to authenticate the request (answered 503). */
+  /** Postgres could not be reached to check the key, and nothing cached could answer (access.ts). */
   databaseUnavailable(): void {
     this.access = "database_unavailable";
   }
@@ -62,9 +69,10 @@ export class Meter {
     this.batch = batch;
   }
 
-  /** The request went to the upstream under the model's own name. */
-  routed(model: { modelName: string }): void {
+  /** The request went to the upstream under the model's own name; `counter` counts its tokens if need be. */
+  routed(model: { modelName: string }, counter: TokenCounter | null = null): void {
     this.servedModel = model.modelName;
+    this.counter = counter;
   }
 
   /** The prompt's split between cache reads and writes (Tollgate's own prompt-cache index). */
@@ -79,13 +87,18 @@ export class Meter {
   }
 
   /**
-   * A successful JSON answer: its usage, finish reason and the upstream's name for the model.
-   * `payload` is the upstream's JSON object (null: the body was not a usable answer).
+   * A successful whole answer: its usage, finish reason and the upstream's name for the model.
+   * `payload` is the upstream's JSON object, null when the body (`raw`) was not one. Without a
+   * usable usage report the tokens are counted: the prompt, and the answer's text (all of `raw`
+   * when it was not JSON: that is what the client was served). `completion: "optional"` for
+   * routes that generate nothing (embeddings).
    */
-  answered(payload: { usage?: unknown; model?: unknown }, finishReason: string | null): void {
-    this.usage = usageFromOpenAI(payload.usage);
+  answered(payload: Record<string, unknown> | null, raw: string, finishReason: string | null, completion: "required" | "optional" = "required"): void {
+    const usage = upstreamUsage(payload?.usage, completion);
+    if (usage) this.usage = usage;
+    else this.uncounted = { completion: () => completionTextOfJson(payload, raw), extraTokens: 0 };
     this.finishReason = finishReason;
-    if (typeof payload.model === "string") this.servedModel = payload.model;
+    if (typeof payload?.model === "string") this.servedModel = payload.model;
   }
 
   /** The upstream's name for the model that served it (from a non-successful JSON body too). */
@@ -106,6 +119,8 @@ export class Meter {
     this.finishReason = verdict.finishReason;
     this.responseType = verdict.responseType;
     this.truncated = verdict.truncated;
+    this.clientDisconnected = end.clientGone;
+    if (!verdict.usage) this.uncounted = { completion: () => end.transcript.completionText(), extraTokens: end.transcript.overflowTokens() };
     return verdict;
   }
 
@@ -119,12 +134,24 @@ export class Meter {
     return verdict;
   }
 
-  /** Settles once everything the message will say is known; never rejects. */
-  settled(): Promise<void> {
-    return this.pending.then(
-      () => undefined,
-      () => undefined,
-    );
+  /**
+   * Settles once everything the message will say is known — the stream's end, and Tollgate's own
+   * count when the upstream reported no usable usage; never rejects.
+   */
+  async settled(): Promise<void> {
+    await this.pending.catch(() => undefined);
+    const uncounted = this.uncounted;
+    if (!uncounted || !this.counter) return;
+    try {
+      const [prompt, completion] = await Promise.all([this.counter.prompt(), this.counter.text(uncounted.completion())]);
+      const cap = (n: number) => Math.min(n, MAX_TOKEN_COUNT);
+      const total = completion + uncounted.extraTokens;
+      this.usage = { prompt_tokens: cap(prompt), completion_tokens: cap(total), reasoning_tokens: 0, total_tokens: cap(prompt + total), cached_tokens: 0 };
+      this.usageSource = "estimated";
+    } catch (err) {
+      // The built-in tokenizer failing is a bug, not an input: say so, and record what is known.
+      console.error(`usage ${this.eventId} could not be counted: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 
   message(req: Request, status: number, endedAt: number): UsageMessageV1 {
@@ -150,6 +177,8 @@ export class Meter {
       trace_id: traceIdFrom(req.headers.get("traceparent") ?? undefined),
       user_agent: req.headers.get("user-agent"),
       batch: this.batch,
+      usage_source: this.usageSource,
+      client_disconnected: this.clientDisconnected,
     });
   }
 }

@@ -11,11 +11,12 @@ import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { newResponseId } from "../../../shared/response-message.ts";
 import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, responseFromChat, type ResponseContext } from "../../../shared/responses-adapter.ts";
-import type { StreamEnd } from "../../../shared/metering.ts";
+import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
-import { clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
+import { tokenCounter } from "./token-count.ts";
+import { clientLeaving, clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -34,12 +35,12 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 
   const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
   const upstream = call.response;
-  meter.routed(model);
+  meter.routed(model, tokenCounter(model, body));
   c.set("upstreamHeaders", upstream.headers);
 
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
-    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p));
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p));
     meter.streaming(ended);
     if (recorder) c.executionCtx.waitUntil(ended.then((end) => recorder.stream(end.observation.finalResponse, upstream.status)));
     return response;
@@ -62,33 +63,44 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
     meter.failed();
     throw new ApiError("upstream_error", `The model server '${model.endpointName}' did not answer with a chat completion.`);
   }
-  meter.answered(json as Record<string, unknown>, response.status as string);
+  meter.answered(json as Record<string, unknown>, text, response.status as string);
   recorder?.json(response, upstream.status);
   return new Response(JSON.stringify(response), { status: upstream.status, headers: { "content-type": "application/json" } });
 }
 
 /**
  * Reads the upstream's chat SSE and sends the translated Responses events. As in `relaySse`, the
- * read belongs to `waitUntil`, not to the client: a client that leaves does not stop the usage
- * from being read. The observation returned speaks Responses: its finish reason is the final
+ * read belongs to `waitUntil`, not to the client; a client that leaves cancels the upstream or
+ * lets it drain, as the model's `on_client_disconnect` says. The observation returned speaks Responses: its finish reason is the final
  * response's status, and its final response is the one the client was sent (null: none was).
  */
-function relayAsResponses(upstream: Response, translator: ChatToResponsesStream, idleTimeoutMs: number, waitUntil: (p: Promise<unknown>) => void): Relayed {
+function relayAsResponses(
+  upstream: Response,
+  translator: ChatToResponsesStream,
+  idleTimeoutMs: number,
+  onClientDisconnect: "cancel" | "drain",
+  waitUntil: (p: Promise<unknown>) => void,
+): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
-  const client = clientStream();
+  const leaving = clientLeaving(reader, onClientDisconnect);
+  const client = clientStream(() => leaving.left());
   const send = (bytes: Uint8Array) => client.send(bytes);
 
   send(translator.start());
   const first: { at: number | null } = { at: null };
+  const transcript = new Transcript();
   const ended = (async (): Promise<StreamEnd> => {
     let cut = false;
     try {
-      await eachUpstreamChunk(reader, first, (value) => send(translator.push(value)));
+      await eachUpstreamChunk(reader, first, (value) => {
+        transcript.push(value);
+        send(translator.push(value));
+      });
       send(translator.finish(true));
       client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
-      cut = true;
+      cut = !leaving.cancelled;
       reader.cancel(err);
       send(translator.finish(false));
       client.fail(err);
@@ -96,7 +108,7 @@ function relayAsResponses(upstream: Response, translator: ChatToResponsesStream,
     const seen = translator.observation;
     const final = seen.finalResponse;
     const observation = { ...seen, finishReason: typeof final?.status === "string" ? final.status : null };
-    return { observation, cut, clientGone: client.gone, firstByteAt: first.at };
+    return { observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
 

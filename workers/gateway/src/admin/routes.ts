@@ -32,6 +32,8 @@ import {
 import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
 import { pageOf, Pagination, PathText, pathIdSchema, type AdminInput } from "./validation.ts";
+import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationView } from "./invitations.ts";
+import { createPasswordLink, PasswordLink } from "./password-links.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
 import { getRequest, RequestDetailView } from "./request-detail.ts";
@@ -162,6 +164,11 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   route({ method: "patch", path: "/users/{id}", summary: "Update a user (`current` is the caller; roles: managers only)", tag: "Users", managersOnly: false, params: { id: USER_OR_CURRENT }, handler: patchUser, body: PatchUser, response: { status: 200, schema: UserView }, conflicts: true }),
   route({ method: "delete", path: "/users/{id}", summary: "Soft-delete a user; their API keys stop working", tag: "Users", managersOnly: true, params: { id: USER }, handler: deleteUser, response: { status: 204 } }),
+
+  route({ method: "post", path: "/users/{id}/password-link", summary: "Issue a one-time set-password link (24 h; replaces an unused earlier one)", tag: "Users", managersOnly: true, params: { id: USER }, handler: createPasswordLink, response: { status: 201, schema: PasswordLink } }),
+  route({ method: "post", path: "/organizations/{id}/invitations", summary: "Create an invitation link (owners and admins; 7 days, one use)", tag: "Organizations", managersOnly: false, params: { id: ORGANIZATION }, handler: createInvitation, body: CreateInvitation, response: { status: 201, schema: InvitationCreated } }),
+  route({ method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, params: { token: PathText }, handler: getInvitation, response: { status: 200, schema: InvitationView } }),
+  route({ method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, params: { token: PathText }, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true }),
 ];
 
 /**
