@@ -33,6 +33,7 @@ import { startMockUpstream } from "./mock-upstream.ts";
 import { createPgCluster } from "./pg-cluster.ts";
 import { ROOT } from "./stack.ts";
 import { startWsBridge } from "./ws-bridge.ts";
+import { putTokenizerRanks } from "./tokenizer-ranks.ts";
 
 export interface ChaosOptions {
   requests: number;
@@ -196,6 +197,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     });
     cleanups.push(() => mf.dispose());
     const gatewayUrl = (await mf.ready).origin;
+    await putTokenizerRanks(mf, "gateway"); // the built-in tokenizer's table, as `npm run tokenizer:upload` puts it
 
     const call = adminClient(gatewayUrl, adminToken);
     const endpoint = await call<{ id: string }>("POST", "/endpoints", { name: "chaos-mock", url: mock.baseUrl });
