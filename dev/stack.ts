@@ -124,7 +124,11 @@ function pipeLines(stream: NodeJS.ReadableStream | null, sink: (line: string) =>
 /** `vite build` of the console into web/dist (what `[assets]` in wrangler.toml serves). */
 export async function buildConsole(): Promise<void> {
   const vite = join(ROOT, "node_modules", "vite", "bin", "vite.js");
-  const child = spawn(process.execPath, [vite, "build", "-c", join(ROOT, "web", "vite.config.ts"), "--logLevel", "warn"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [vite, "build", "-c", join(ROOT, "web", "vite.config.ts"), "--logLevel", "warn"], {
+    cwd: ROOT,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, TOLLGATE_WEB_KEEP_DIST: "1" },
+  });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));
   child.stderr?.on("data", (d: Buffer) => (output += d.toString()));

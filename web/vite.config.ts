@@ -18,7 +18,9 @@ export default defineConfig({
     outDir: "dist",
     // The budget check reads which chunks the first page loads from the manifest.
     manifest: true,
-    emptyOutDir: true,
+    // `npm start` and the tests rebuild while other stacks may be serving web/dist: there the folder
+    // must never vanish, so old files stay (harmless); `npm run web:build` starts clean.
+    emptyOutDir: process.env.TOLLGATE_WEB_KEEP_DIST !== "1",
     target: "es2022",
     // The API reference (Scalar) is one large lazy chunk; the first page stays under budget
     // (scripts/check-web-budget.ts).

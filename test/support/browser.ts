@@ -40,11 +40,11 @@ export async function launchChromium(): Promise<TestBrowser> {
   };
 }
 
-/** A full-page screenshot into .artifacts/screenshots/<name>-<theme>.png. */
-export async function screenshot(page: Page, name: string): Promise<string> {
+/** A screenshot (full page unless `fullPage: false`) into .artifacts/screenshots/<name>-<theme>.png. */
+export async function screenshot(page: Page, name: string, fullPage = true): Promise<string> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   const theme = (await page.evaluate(() => document.documentElement.classList.contains("dark"))) ? "dark" : "light";
   const path = join(SCREENSHOT_DIR, `${name}-${theme}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await page.screenshot({ path, fullPage });
   return path;
 }

@@ -77,6 +77,31 @@ const routeTree = rootRoute.addChildren([
 
 export { overviewRoute, inviteRoute, setPasswordRoute };
 
+/** Fetches every page's code once the app is idle, so the first visit to a page waits only for its data. */
+export function preloadPages(): void {
+  const load = () => {
+    for (const page of [
+      () => import("./pages/overview"),
+      () => import("./pages/requests"),
+      () => import("./pages/request-detail"),
+      () => import("./pages/keys"),
+      () => import("./pages/billing"),
+      () => import("./pages/models"),
+      () => import("./pages/people"),
+      () => import("./pages/responses"),
+      () => import("./pages/response-detail"),
+      () => import("./pages/playground"),
+      () => import("./pages/reference"),
+    ]) {
+      void page();
+    }
+    // The API reference's renderer is large: fetched last, a few seconds after the rest.
+    setTimeout(() => void import("./components/scalar-reference"), 3000);
+  };
+  if ("requestIdleCallback" in window) requestIdleCallback(load, { timeout: 2000 });
+  else setTimeout(load, 500);
+}
+
 export const router = createRouter({ routeTree, context: { queryClient: undefined! }, defaultPreload: "intent", scrollRestoration: true });
 
 declare module "@tanstack/react-router" {

@@ -200,6 +200,23 @@ export interface paths {
         patch: operations["patchEndpointsId"];
         trace?: never;
     };
+    "/admin/api/v1/endpoints/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Test an endpoint: GET {url}/models with its stored credentials (bounded by 5 s; the answer is a value, never the secret) */
+        post: operations["postEndpointsIdTest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/v1/models": {
         parameters: {
             query?: never;
@@ -248,6 +265,23 @@ export interface paths {
         get: operations["getModelsIdTariffs"];
         /** Set a model's tariffs: changed prices close the old row and open a new one */
         put: operations["putModelsIdTariffs"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/v1/models/{id}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The groups that grant a model (Everyone: open to all) */
+        get: operations["getModelsIdGroups"];
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;
@@ -433,6 +467,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/v1/requests/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list) */
+        get: operations["getRequestsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/v1/batches/requests": {
         parameters: {
             query?: never;
@@ -468,6 +519,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/v1/playground/key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Your console playground key: a new secret on each call (the previous one stops working), shown once */
+        post: operations["postPlaygroundKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -478,7 +546,7 @@ export interface components {
                 message: string;
                 type: string;
                 /** @enum {string} */
-                code: "invalid_request_error" | "invalid_cache_control" | "invalid_api_key" | "insufficient_credits" | "permission_denied" | "model_access_denied" | "not_found" | "model_not_found" | "method_not_allowed" | "conflict" | "request_too_large" | "unsupported_media_type" | "rate_limit_exceeded" | "internal_error" | "upstream_error" | "service_unavailable" | "upstream_timeout";
+                code: "invalid_request_error" | "invalid_cache_control" | "invalid_api_key" | "invalid_credentials" | "insufficient_credits" | "permission_denied" | "model_access_denied" | "not_found" | "model_not_found" | "method_not_allowed" | "conflict" | "request_too_large" | "unsupported_media_type" | "rate_limit_exceeded" | "internal_error" | "upstream_error" | "service_unavailable" | "upstream_timeout";
                 /** @description The request field the error is about, e.g. `tariffs[1].purpose` */
                 param: string | null;
             };
@@ -515,7 +583,8 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
-                            id: string | null;
+                            /** Format: uuid */
+                            id: string;
                             username: string;
                             email: string | null;
                             display_name: string | null;
@@ -523,9 +592,11 @@ export interface operations {
                             user_type: "individual" | "organization";
                             roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
                             /** @description Credit balance as a decimal string */
-                            balance: string | null;
-                            created_at: string | null;
-                            updated_at: string | null;
+                            balance: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
                         }[];
                         total_count: number;
                         skip: number;
@@ -601,7 +672,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string | null;
+                        /** Format: uuid */
+                        id: string;
                         username: string;
                         email: string | null;
                         display_name: string | null;
@@ -609,9 +681,11 @@ export interface operations {
                         user_type: "individual" | "organization";
                         roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
                         /** @description Credit balance as a decimal string */
-                        balance: string | null;
-                        created_at: string | null;
-                        updated_at: string | null;
+                        balance: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
                     };
                 };
             };
@@ -683,7 +757,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string | null;
+                        /** Format: uuid */
+                        id: string;
                         username: string;
                         email: string | null;
                         display_name: string | null;
@@ -691,9 +766,11 @@ export interface operations {
                         user_type: "individual" | "organization";
                         roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
                         /** @description Credit balance as a decimal string */
-                        balance: string | null;
-                        created_at: string | null;
-                        updated_at: string | null;
+                        balance: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
                     };
                 };
             };
@@ -824,7 +901,8 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string | null;
+                        /** Format: uuid */
+                        id: string;
                         username: string;
                         email: string | null;
                         display_name: string | null;
@@ -832,9 +910,11 @@ export interface operations {
                         user_type: "individual" | "organization";
                         roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
                         /** @description Credit balance as a decimal string */
-                        balance: string | null;
-                        created_at: string | null;
-                        updated_at: string | null;
+                        balance: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
                     };
                 };
             };
@@ -908,16 +988,19 @@ export interface operations {
                 content: {
                     "application/json": {
                         data: {
-                            id: string | null;
+                            /** Format: uuid */
+                            id: string;
                             username: string;
                             email: string | null;
                             display_name: string | null;
                             /** @enum {string} */
                             user_type: "individual" | "organization";
                             /** @description Credit balance as a decimal string */
-                            balance: string | null;
-                            created_at: string | null;
-                            updated_at: string | null;
+                            balance: string;
+                            /** Format: date-time */
+                            created_at: string;
+                            /** Format: date-time */
+                            updated_at: string;
                             your_role: ("owner" | "admin" | "member") | null;
                             member_count: number;
                         }[];
@@ -999,16 +1082,19 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string | null;
+                        /** Format: uuid */
+                        id: string;
                         username: string;
                         email: string | null;
                         display_name: string | null;
                         /** @enum {string} */
                         user_type: "individual" | "organization";
                         /** @description Credit balance as a decimal string */
-                        balance: string | null;
-                        created_at: string | null;
-                        updated_at: string | null;
+                        balance: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
                         your_role: ("owner" | "admin" | "member") | null;
                         member_count: number;
                     };
@@ -1082,16 +1168,19 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string | null;
+                        /** Format: uuid */
+                        id: string;
                         username: string;
                         email: string | null;
                         display_name: string | null;
                         /** @enum {string} */
                         user_type: "individual" | "organization";
                         /** @description Credit balance as a decimal string */
-                        balance: string | null;
-                        created_at: string | null;
-                        updated_at: string | null;
+                        balance: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
                         your_role: ("owner" | "admin" | "member") | null;
                         member_count: number;
                     };
@@ -1223,16 +1312,19 @@ export interface operations {
                 };
                 content: {
                     "application/json": {
-                        id: string | null;
+                        /** Format: uuid */
+                        id: string;
                         username: string;
                         email: string | null;
                         display_name: string | null;
                         /** @enum {string} */
                         user_type: "individual" | "organization";
                         /** @description Credit balance as a decimal string */
-                        balance: string | null;
-                        created_at: string | null;
-                        updated_at: string | null;
+                        balance: string;
+                        /** Format: date-time */
+                        created_at: string;
+                        /** Format: date-time */
+                        updated_at: string;
                         your_role: ("owner" | "admin" | "member") | null;
                         member_count: number;
                     };
@@ -2347,6 +2439,77 @@ export interface operations {
             };
         };
     };
+    postEndpointsIdTest: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description True when the endpoint answered 2xx with an OpenAI-style model list */
+                        ok: boolean;
+                        /** @description The upstream's HTTP status; null when it could not be reached */
+                        status: number | null;
+                        /** @description Until the answer was read (or the attempt failed) */
+                        latency_ms: number;
+                        /** @description Model ids the endpoint lists (at most 1000) */
+                        models: string[];
+                        error: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a platform_manager, or an inference key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getModels: {
         parameters: {
             query?: {
@@ -2943,6 +3106,85 @@ export interface operations {
                             /** @description Null while the tariff is in force */
                             valid_until: string | null;
                         }[];
+                    };
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a platform_manager, or an inference key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getModelsIdGroups: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+            };
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        data: {
+                            /** Format: uuid */
+                            id: string;
+                            name: string;
+                            description: string | null;
+                            /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
+                            builtin: boolean;
+                            created_by: string | null;
+                            /** Format: date-time */
+                            created_at: string;
+                        }[];
+                        total_count: number;
+                        skip: number;
+                        limit: number;
                     };
                 };
             };
@@ -4374,7 +4616,7 @@ export interface operations {
                 created_after?: string;
                 created_before?: string;
                 bucket?: "hour" | "day";
-                group_by?: "model" | "user";
+                group_by?: "model" | "user" | "key";
             };
             header?: {
                 /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
@@ -4395,7 +4637,7 @@ export interface operations {
                         /** @enum {string} */
                         bucket: "hour" | "day";
                         /** @enum {string} */
-                        group_by: "model" | "user";
+                        group_by: "model" | "user" | "key";
                         /** Format: date-time */
                         created_after: string;
                         /** Format: date-time */
@@ -4406,39 +4648,201 @@ export interface operations {
                             completion_tokens: number;
                             /** @description Prompt tokens read from the prompt cache */
                             cached_tokens: number;
+                            /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
+                            cache_read_tokens: number;
                             /** @description Decimal string */
                             total_cost: string;
                             p50_duration_ms: number | null;
                             p95_duration_ms: number | null;
+                            /** @description Median time to first byte (rows that have one) */
+                            p50_ttfb_ms: number | null;
+                            p95_ttfb_ms: number | null;
                         };
                         groups: {
-                            /** @description The model alias or user id, per `group_by` */
+                            /** @description The model alias, user id or API key id, per `group_by` */
                             key: string | null;
                             requests: number;
                             prompt_tokens: number;
                             completion_tokens: number;
                             /** @description Prompt tokens read from the prompt cache */
                             cached_tokens: number;
+                            /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
+                            cache_read_tokens: number;
                             /** @description Decimal string */
                             total_cost: string;
                             p50_duration_ms: number | null;
                             p95_duration_ms: number | null;
+                            /** @description Median time to first byte (rows that have one) */
+                            p50_ttfb_ms: number | null;
+                            p95_ttfb_ms: number | null;
                         }[];
                         buckets: {
                             /** Format: date-time */
                             start: string;
-                            /** @description The model alias or user id, per `group_by` */
+                            /** @description The model alias, user id or API key id, per `group_by` */
                             key: string | null;
                             requests: number;
                             prompt_tokens: number;
                             completion_tokens: number;
                             /** @description Prompt tokens read from the prompt cache */
                             cached_tokens: number;
+                            /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
+                            cache_read_tokens: number;
                             /** @description Decimal string */
                             total_cost: string;
                             p50_duration_ms: number | null;
                             p95_duration_ms: number | null;
+                            /** @description Median time to first byte (rows that have one) */
+                            p50_ttfb_ms: number | null;
+                            p95_ttfb_ms: number | null;
                         }[];
+                    };
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getRequestsId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Row id (a bigint, as a string) */
+                        id: string;
+                        /** Format: uuid */
+                        event_id: string;
+                        /** Format: date-time */
+                        timestamp: string;
+                        method: string;
+                        uri: string;
+                        model: string | null;
+                        served_model: string | null;
+                        status_code: number;
+                        duration_ms: number;
+                        duration_to_first_byte_ms: number | null;
+                        prompt_tokens: number;
+                        completion_tokens: number;
+                        reasoning_tokens: number;
+                        total_tokens: number;
+                        cache_read_tokens: number;
+                        cache_write_5m_tokens: number;
+                        cache_write_1h_tokens: number;
+                        cache_write_24h_tokens: number;
+                        response_type: string;
+                        finish_reason: string | null;
+                        truncated: boolean;
+                        user_id: string | null;
+                        api_key_id: string | null;
+                        access_source: string;
+                        provider_name: string | null;
+                        /** @description Decimal string */
+                        total_cost: string | null;
+                        /** @description Decimal string: the cost had nothing been served from the prompt cache */
+                        uncached_cost: string | null;
+                        fusillade_batch_id: string | null;
+                        custom_id: string | null;
+                        request_origin: string;
+                        trace_id: string | null;
+                        user_agent: string | null;
+                        cost_breakdown: {
+                            /** @description Prompt tokens neither read from nor written to the prompt cache, at the input price */
+                            input: string;
+                            /** @description Decimal string */
+                            cache_read: string;
+                            /** @description Decimal string */
+                            cache_write_5m: string;
+                            /** @description Decimal string */
+                            cache_write_1h: string;
+                            /** @description Decimal string */
+                            cache_write_24h: string;
+                            /** @description Decimal string */
+                            output: string;
+                            /** @description The sum of the parts: equals the row's total_cost */
+                            total: string;
+                            /** @description The tariff the request was priced with; null when it was free */
+                            tariff: {
+                                /** Format: uuid */
+                                id: string;
+                                name: string;
+                                purpose: string;
+                                completion_window: string | null;
+                                /** @description Decimal string */
+                                input_price_per_token: string;
+                                /** @description Decimal string */
+                                output_price_per_token: string;
+                                /** Format: date-time */
+                                valid_from: string;
+                            } | null;
+                            /** @description The prompt-cache tariff in force at the pricing time, if any */
+                            cache_tariff: {
+                                /** Format: uuid */
+                                id: string;
+                                /** @description Decimal string */
+                                read_multiplier: string;
+                                write_multiplier_5m: string | null;
+                                write_multiplier_1h: string | null;
+                                write_multiplier_24h: string | null;
+                                /** Format: date-time */
+                                valid_from: string;
+                            } | null;
+                        };
+                        /** @description The stored response this request produced (Responses API, stored chat), if any */
+                        stored_response: {
+                            id: string;
+                            request_body: string | null;
+                            response_body: string | null;
+                        } | null;
                     };
                 };
             };
@@ -4676,6 +5080,72 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postPlaygroundKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The secret; shown only in this response. The previous one stops working */
+                        key: string;
+                        /** Format: uuid */
+                        key_id: string;
+                        /** @description Always null: the key does not expire; the next call rotates it */
+                        expires_at: string | null;
+                    };
+                };
             };
             /** @description Invalid input; `param` names the field */
             400: {

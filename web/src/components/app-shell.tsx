@@ -1,12 +1,13 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useRouterState } from "@tanstack/react-router";
 import { BarChart3, BookOpen, Boxes, CreditCard, FileText, KeyRound, ListTree, LogOut, MessageSquare, Moon, Sun, Users } from "lucide-react";
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { isManager, signOut } from "@/api/auth";
 import { api, currentOrganization, setOrganization, unwrap } from "@/api/client";
 import { SESSION_KEY, SessionProvider, useSession, useSessionQuery } from "@/lib/session";
 import { initialTheme, saveTheme, type Theme } from "@/lib/theme";
 import { cn } from "@/lib/utils";
+import { preloadPages } from "@/router";
 import { SignIn } from "./sign-in";
 import { Loading } from "./page";
 import { Button } from "./ui/button";
@@ -100,6 +101,7 @@ function OrganizationSwitcher() {
 
 function Shell() {
   const session = useSession();
+  useEffect(preloadPages, []);
   const qc = useQueryClient();
   const path = useRouterState({ select: (s) => s.location.pathname });
   const manager = isManager(session);

@@ -15,7 +15,7 @@ export function useUsers(session: Session, enabled = true) {
 /** The caller's own API keys (or the acting organization's). */
 export function useOwnKeys() {
   return useQuery({
-    queryKey: ["api-keys", "current"],
+    queryKey: ["api-keys", "current", "all"],
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{user_id}/api-keys", { params: { path: { user_id: "current" }, query: { limit: 500 } } })).data,
   });
 }

@@ -127,7 +127,7 @@ export default function Keys() {
   const [secret, setSecret] = useState<{ name: string; key: string } | null>(null);
   const keys = useQuery({
     enabled: chosen !== null || users.isFetched,
-    queryKey: ["api-keys", owner],
+    queryKey: ["api-keys", owner, "page"],
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{user_id}/api-keys", { params: { path: { user_id: owner }, query: { limit: 500 } } })),
   });
   const refresh = () => qc.invalidateQueries({ queryKey: ["api-keys"] });

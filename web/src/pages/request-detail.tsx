@@ -1,7 +1,8 @@
-import { useQuery } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, Link } from "@tanstack/react-router";
 import { ArrowLeft } from "lucide-react";
-import { fetchRequest, type RequestDetail } from "@/api/analytics";
+import { fetchRequest, RequestDetail } from "@/api/analytics";
+import { ApiError } from "@/api/client";
 import { JsonView } from "@/components/json-view";
 import { Loading, PageHeader, QueryError } from "@/components/page";
 import { Button } from "@/components/ui/button";
@@ -72,8 +73,17 @@ function Breakdown({ r }: { r: RequestDetail }) {
 
 export default function RequestDetailPage() {
   const { requestId } = routeApi.useParams();
-  const q = useQuery({ queryKey: ["request", requestId], queryFn: () => fetchRequest(requestId) });
-  const r = q.data;
+  const qc = useQueryClient();
+  // The row as the usage log showed it: shown at once, and all there is on a gateway without
+  // the detail endpoint.
+  const listed = qc
+    .getQueriesData<{ data: unknown[] }>({ queryKey: ["requests"] })
+    .flatMap(([, page]) => page?.data ?? [])
+    .map((row) => RequestDetail.safeParse(row))
+    .find((p) => p.success && p.data.id === requestId)?.data;
+  const q = useQuery({ queryKey: ["request", requestId], queryFn: () => fetchRequest(requestId), placeholderData: listed, retry: false });
+  const noDetailEndpoint = q.error instanceof ApiError && q.error.status === 404 && q.error.message.startsWith("No route") && listed !== undefined;
+  const r = q.data ?? (noDetailEndpoint ? listed : undefined);
   return (
     <>
       <Button asChild variant="ghost" size="sm" className="mb-2 -ml-2">
@@ -82,7 +92,7 @@ export default function RequestDetailPage() {
         </Link>
       </Button>
       <PageHeader title={`Request ${requestId}`} description={r ? `${r.method} ${r.uri} · ${when(r.timestamp)}` : undefined} />
-      {q.error && <QueryError error={q.error} />}
+      {q.error && !noDetailEndpoint && <QueryError error={q.error} />}
       {q.isPending && <Loading rows={6} />}
       {r && (
         <div className="grid gap-6 lg:grid-cols-2">

@@ -44,8 +44,15 @@ export default function Requests() {
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/requests", { params: { query } })),
     placeholderData: keepPreviousData,
   });
-  const keys = useOwnKeys();
   const users = useUsers(session);
+  // A manager filtering by user picks among that user's keys; anyone else among their own.
+  const ownKeys = useOwnKeys();
+  const userKeys = useQuery({
+    queryKey: ["api-keys", search.user, "all"],
+    enabled: !!search.user,
+    queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{user_id}/api-keys", { params: { path: { user_id: search.user! }, query: { limit: 500 } } })).data,
+  });
+  const keys = search.user ? userKeys : ownKeys;
   const keyNames = nameMap(keys.data, (k) => k.name);
   const userNames = nameMap(users.data, (u) => u.username);
 

@@ -6,7 +6,7 @@ const alertVariants = cva("relative w-full rounded-lg border px-4 py-3 text-sm g
   variants: {
     variant: {
       default: "bg-card text-card-foreground",
-      destructive: "text-destructive bg-card [&>svg]:text-current *:data-[slot=alert-description]:text-destructive/90",
+      destructive: "text-destructive bg-card [&>svg]:text-current *:data-[slot=alert-description]:text-destructive",
     },
   },
   defaultVariants: { variant: "default" },

@@ -1,0 +1,30 @@
+import { ApiReferenceReact } from "@scalar/api-reference-react";
+import "@scalar/api-reference-react/style.css";
+
+export default function ScalarReference({ document, headers }: { document: Record<string, unknown>; headers: () => Record<string, string> }) {
+  const dark = globalThis.document.documentElement.classList.contains("dark");
+  return (
+    <ApiReferenceReact
+      configuration={{
+        content: document,
+        // Nothing from a CDN: no web fonts, no telemetry; requests go to this gateway only.
+        withDefaultFonts: false,
+        telemetry: false,
+        // Hosted Scalar services (AI agent, MCP, SDK generation, developer tools) are off.
+        agent: { disabled: true },
+        mcp: { disabled: true },
+        showDeveloperTools: "never",
+        hideDarkModeToggle: true,
+        forceDarkModeState: dark ? "dark" : "light",
+        darkMode: dark,
+        hideModels: false,
+        baseServerURL: location.origin,
+        servers: [{ url: location.origin, description: "This gateway" }],
+        onBeforeRequest: ({ request }) => {
+          if (!new URL(request.url, location.origin).pathname.startsWith("/admin/")) return;
+          for (const [k, v] of Object.entries(headers())) request.headers.set(k, v);
+        },
+      }}
+    />
+  );
+}
