@@ -21,6 +21,7 @@ import { ROOT } from "../dev/stack.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
 import { workerFromConfig } from "./workerd.ts";
+import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 
 export interface LagResult {
   sent: number;
@@ -51,6 +52,7 @@ export async function measureLag(o: { databaseUrl: string; rate: number; seconds
   const client = new pg.Client({ connectionString: o.databaseUrl });
   try {
     const gatewayUrl = (await mf.ready).origin;
+    await putTokenizerRanks(mf, "gateway");
     const seed = await seedDemo({ gatewayUrl, adminToken, upstreamBaseUrl: mock.baseUrl, upstreamModel: "mock-gpt" });
     await client.connect();
     const body = JSON.stringify({ model: seed.modelAlias, messages: [{ role: "user", content: "Hello" }] });

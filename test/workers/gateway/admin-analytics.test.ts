@@ -235,13 +235,15 @@ describe("analytics: OpenAPI", () => {
   it("documents every filter as a query parameter and the aggregate's shape", async () => {
     const res = await SELF.fetch("https://gateway.test/admin/openapi.json", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
     type Operation = { parameters?: { name: string; in: string }[]; responses: Record<string, { content?: { "application/json": { schema: { properties?: Record<string, unknown> } } } }> };
-    const doc = await ok<{ paths: Record<string, Record<string, Operation>> }>(res);
+    const doc = await ok<{ paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } }>(res);
     const list = doc.paths["/admin/api/v1/requests"]!.get!;
     const filters = ["user_id", "api_key_id", "model", "status_code", "created_after", "created_before"];
     expect(list.parameters!.filter((p) => p.in === "query").map((p) => p.name).sort()).toEqual([...filters, "skip", "limit"].sort());
     const aggregate = doc.paths["/admin/api/v1/requests/aggregate"]!.get!;
     expect(aggregate.parameters!.filter((p) => p.in === "query").map((p) => p.name).sort()).toEqual([...filters, "bucket", "group_by"].sort());
-    expect(Object.keys(aggregate.responses["200"]!.content!["application/json"].schema.properties!)).toEqual(
+    const aggregateRef = (aggregate.responses["200"]!.content!["application/json"].schema as { $ref: string }).$ref;
+    expect(aggregateRef).toBe("#/components/schemas/AggregateView");
+    expect(Object.keys(doc.components.schemas.AggregateView!.properties!)).toEqual(
       expect.arrayContaining(["totals", "groups", "buckets", "bucket", "group_by"]),
     );
   });

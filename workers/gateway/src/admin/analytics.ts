@@ -17,7 +17,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { aggregateRequestsSql, countRequestsSql, listRequestsSql, type AnalyticsFilters } from "../../../../shared/sql/analytics-query.ts";
 import { aggregateFromRollupSql, histogramValue, ROLLUP_MIN_WINDOW_MS } from "../../../../shared/sql/analytics-rollup.ts";
 import { listScope, type Actor, type AdminApp, type Role } from "./principal.ts";
-import { notFound, Pagination, parseQuery, type Page } from "./validation.ts";
+import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
 
 /** Roles that read everyone's analytics. */
 const VIEWER_ROLES: readonly Role[] = ["platform_manager", "billing_manager", "request_viewer"];
@@ -149,8 +149,8 @@ function toFilters(f: Filters): AnalyticsFilters {
   };
 }
 
-export async function listRequests(c: Context<AdminApp>): Promise<Response> {
-  const query = parseQuery(c, RequestsQuery);
+export async function listRequests(c: Context<AdminApp>, parsed: AdminInput<never, typeof RequestsQuery>): Promise<Response> {
+  const query = parsed.query;
   const { skip, limit, ...rest } = query;
   checkRange(rest);
   const filters = toFilters(scoped(c.get("actor"), rest));
@@ -219,8 +219,8 @@ async function fromRollup(c: Context<AdminApp>, after: string, before: string, b
   }));
 }
 
-export async function aggregateRequests(c: Context<AdminApp>): Promise<Response> {
-  const { bucket, group_by, ...rest } = parseQuery(c, AggregateQuery);
+export async function aggregateRequests(c: Context<AdminApp>, parsed: AdminInput<never, typeof AggregateQuery>): Promise<Response> {
+  const { bucket, group_by, ...rest } = parsed.query;
   checkRange(rest);
   const filters = scoped(c.get("actor"), rest);
   const window = WINDOWS[bucket];

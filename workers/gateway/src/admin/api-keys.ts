@@ -18,7 +18,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { currentOwner, type Actor, type AdminApp } from "./principal.ts";
 import { visibleUser } from "./users.ts";
-import { notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, type Page } from "./validation.ts";
+import { notFound, Pagination, pathId, RateLimitFields, type Page, type AdminInput } from "./validation.ts";
 
 export const ApiKeyView = z.object({
   id: z.uuid(),
@@ -68,9 +68,9 @@ function ownerId(c: Context<AdminApp>): string {
   return pathId(c, "user_id", "user");
 }
 
-export async function listApiKeys(c: Context<AdminApp>): Promise<Response> {
+export async function listApiKeys(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
   const userId = ownerId(c);
-  const { skip, limit } = parseQuery(c, Pagination);
+  const { skip, limit } = parsed.query;
   await visibleUser(c.get("db"), c.get("actor"), userId);
   // One after the other: an admin request holds at most one connection.
   const page = await c.get("db").query<KeyRow>(
@@ -88,9 +88,9 @@ export const CreateKey = z.strictObject({
   ...RateLimitFields,
 });
 
-export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
+export async function createApiKey(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateKey>): Promise<Response> {
   const userId = ownerId(c);
-  const input = await parseBody(c, CreateKey);
+  const input = parsed.body;
   const actor = c.get("actor");
   // Its only credential is the ADMIN_TOKEN, so rotating that secret locks it out completely.
   if (userId === SYSTEM_USER_ID) throw new ApiError("invalid_request_error", "The built-in system user (the ADMIN_TOKEN) owns no API keys; create them for a user.", { param: "user_id" });
@@ -128,9 +128,9 @@ function restrictedToCreator(actor: Actor, userId: string): string | null {
   return actor.userId ?? crypto.randomUUID();
 }
 
-export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
+export async function deleteApiKey(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const userId = ownerId(c);
-  const keyId = pathId(c, "id", "API key");
+  const keyId = parsed.params.id;
   const actor = c.get("actor");
   await visibleUser(c.get("db"), actor, userId);
   const { rows } = await c.get("db").query<{ id: string }>(
@@ -143,9 +143,9 @@ export async function deleteApiKey(c: Context<AdminApp>): Promise<Response> {
 }
 
 /** A new secret for the same key id (name, purpose, limits kept); the old secret stops within the TTL. */
-export async function rotateApiKey(c: Context<AdminApp>): Promise<Response> {
+export async function rotateApiKey(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const userId = ownerId(c);
-  const keyId = pathId(c, "id", "API key");
+  const keyId = parsed.params.id;
   const actor = c.get("actor");
   await visibleUser(c.get("db"), actor, userId);
   const key = generateApiKey();

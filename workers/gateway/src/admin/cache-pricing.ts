@@ -13,7 +13,7 @@ import * as z from "zod";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
-import { DecimalString, parseBody, pathId } from "./validation.ts";
+import { DecimalString, type AdminInput } from "./validation.ts";
 
 export const CachePricingView = z.object({
   id: z.uuid(),
@@ -73,15 +73,15 @@ function unchanged(active: CachePricingView, input: CachePricingInput): boolean 
   );
 }
 
-export async function getCachePricing(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
+export async function getCachePricing(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   await findModel(c.get("db"), id);
   return c.json(await stateOf(c.get("db"), id));
 }
 
-export async function putCachePricing(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
-  const input = await parseBody(c, CachePricingInput);
+export async function putCachePricing(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof CachePricingInput>): Promise<Response> {
+  const id = parsed.params.id;
+  const input = parsed.body;
   const client = await c.get("db").connect();
   try {
     const state = await inTransaction(client, async () => {
@@ -103,8 +103,8 @@ export async function putCachePricing(c: Context<AdminApp>): Promise<Response> {
   }
 }
 
-export async function deleteCachePricing(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
+export async function deleteCachePricing(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   const client = await c.get("db").connect();
   try {
     await inTransaction(client, async () => {

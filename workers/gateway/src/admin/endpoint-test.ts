@@ -17,7 +17,7 @@ import { decryptSecret, importSecretKey } from "../../../../shared/secret-box.ts
 import { ConfigError } from "../config.ts";
 import { upstreamUrl } from "../proxy.ts";
 import type { AdminApp } from "./principal.ts";
-import { notFound, pathId } from "./validation.ts";
+import { notFound, type AdminInput } from "./validation.ts";
 
 const ENDPOINT_TEST_TIMEOUT_MS = 5_000;
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -37,8 +37,8 @@ const ModelList = z.object({ data: z.array(z.object({ id: z.string().max(300) })
 
 type EndpointRow = { url: string; api_key_encrypted: string | null; auth_header_name: string; auth_header_prefix: string };
 
-export async function testEndpoint(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "endpoint");
+export async function testEndpoint(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   const { rows } = await c.get("db").query<EndpointRow>("SELECT url, api_key_encrypted, auth_header_name, auth_header_prefix FROM inference_endpoints WHERE id = $1", [id]);
   const endpoint = rows[0];
   if (!endpoint) throw notFound("endpoint", id);

@@ -9,7 +9,7 @@ import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { encryptSecret, importSecretKey } from "../../../../shared/secret-box.ts";
 import { ConfigError } from "../config.ts";
 import type { AdminApp } from "./principal.ts";
-import { ConflictError, foreignKeyViolation, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
+import { ConflictError, foreignKeyViolation, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const EndpointView = z.object({
   id: z.uuid(),
@@ -78,8 +78,8 @@ async function findEndpoint(db: SqlClient, id: string): Promise<EndpointView> {
   return toView(rows[0]);
 }
 
-export async function listEndpoints(c: Context<AdminApp>): Promise<Response> {
-  const { skip, limit } = parseQuery(c, Pagination);
+export async function listEndpoints(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
+  const { skip, limit } = parsed.query;
   // One after the other: an admin request holds at most one connection.
   const page = await c.get("db").query<EndpointRow>(`SELECT ${ENDPOINT_COLUMNS} FROM inference_endpoints ORDER BY created_at, id LIMIT $1 OFFSET $2`, [limit, skip]);
   const count = await c.get("db").query<{ n: number }>("SELECT count(*)::int AS n FROM inference_endpoints");
@@ -87,8 +87,8 @@ export async function listEndpoints(c: Context<AdminApp>): Promise<Response> {
   return c.json(body);
 }
 
-export async function createEndpoint(c: Context<AdminApp>): Promise<Response> {
-  const input = await parseBody(c, CreateEndpoint);
+export async function createEndpoint(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateEndpoint>): Promise<Response> {
+  const input = parsed.body;
   const sealed = await seal(c.get("config").ENCRYPTION_KEY, input.api_key);
   try {
     const { rows } = await c.get("db").query<EndpointRow>(
@@ -102,13 +102,13 @@ export async function createEndpoint(c: Context<AdminApp>): Promise<Response> {
   }
 }
 
-export async function getEndpoint(c: Context<AdminApp>): Promise<Response> {
-  return c.json(await findEndpoint(c.get("db"), pathId(c, "id", "endpoint")));
+export async function getEndpoint(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  return c.json(await findEndpoint(c.get("db"), parsed.params.id));
 }
 
-export async function patchEndpoint(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "endpoint");
-  const input = await parseBody(c, PatchEndpoint);
+export async function patchEndpoint(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchEndpoint>): Promise<Response> {
+  const id = parsed.params.id;
+  const input = parsed.body;
   // Column ← value for each field the body names; `api_key: null` clears the stored key.
   const sets: [string, unknown][] = [];
   if (input.name !== undefined) sets.push(["name", input.name]);
@@ -131,8 +131,8 @@ export async function patchEndpoint(c: Context<AdminApp>): Promise<Response> {
   }
 }
 
-export async function deleteEndpoint(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "endpoint");
+export async function deleteEndpoint(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   try {
     const { rows } = await c.get("db").query<{ id: string }>("DELETE FROM inference_endpoints WHERE id = $1 RETURNING id", [id]);
     if (!rows[0]) throw notFound("endpoint", id);

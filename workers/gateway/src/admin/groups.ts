@@ -14,7 +14,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
-import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
+import { ConflictError, notFound, Pagination, pathId, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const GroupView = z.object({
   id: z.uuid(),
@@ -81,8 +81,8 @@ function mapNameClash(err: unknown): never {
   throw err;
 }
 
-export async function listGroups(c: Context<AdminApp>): Promise<Response> {
-  const { skip, limit } = parseQuery(c, Pagination);
+export async function listGroups(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
+  const { skip, limit } = parsed.query;
   const actor = c.get("actor");
   const mine = !actor.isManager && actor.userId !== null;
   const where = mine ? `WHERE ${MEMBER_OF.replace("$USER", "$3")}` : "";
@@ -97,8 +97,8 @@ export async function listGroups(c: Context<AdminApp>): Promise<Response> {
   return c.json(body);
 }
 
-export async function createGroup(c: Context<AdminApp>): Promise<Response> {
-  const input = await parseBody(c, CreateGroup);
+export async function createGroup(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateGroup>): Promise<Response> {
+  const input = parsed.body;
   try {
     const { rows } = await c.get("db").query<GroupRow>(
       `INSERT INTO groups AS g (name, description, created_by) VALUES ($1, $2, $3) RETURNING ${GROUP_COLUMNS}`,
@@ -114,9 +114,9 @@ export async function getGroup(c: Context<AdminApp>): Promise<Response> {
   return c.json(await visibleGroup(c));
 }
 
-export async function patchGroup(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "group");
-  const input = await parseBody(c, PatchGroup);
+export async function patchGroup(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchGroup>): Promise<Response> {
+  const id = parsed.params.id;
+  const input = parsed.body;
   if (id === EVERYONE_GROUP && input.name !== undefined && input.name !== "Everyone") {
     throw new ApiError("invalid_request_error", "The built-in Everyone group cannot be renamed.", { param: "name" });
   }
@@ -135,8 +135,8 @@ export async function patchGroup(c: Context<AdminApp>): Promise<Response> {
 }
 
 /** Members and model grants go with the group (ON DELETE CASCADE); access closes within the TTL. */
-export async function deleteGroup(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "group");
+export async function deleteGroup(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   if (id === EVERYONE_GROUP) throw new ApiError("invalid_request_error", "The built-in Everyone group cannot be deleted.");
   const { rows } = await c.get("db").query<{ id: string }>("DELETE FROM groups WHERE id = $1 RETURNING id", [id]);
   if (!rows[0]) throw notFound("group", id);
@@ -146,9 +146,9 @@ export async function deleteGroup(c: Context<AdminApp>): Promise<Response> {
 const MEMBER_COLUMNS = "u.id, u.username, u.email, u.display_name";
 
 /** Everyone's members are every live user; another group's are its `user_groups` rows. */
-export async function listGroupUsers(c: Context<AdminApp>): Promise<Response> {
+export async function listGroupUsers(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
   const group = await visibleGroup(c);
-  const { skip, limit } = parseQuery(c, Pagination);
+  const { skip, limit } = parsed.query;
   const everyone = group.builtin;
   const from = everyone ? "users u WHERE u.deleted_at IS NULL" : "user_groups ug JOIN users u ON u.id = ug.user_id WHERE ug.group_id = $3 AND u.deleted_at IS NULL";
   const page = await c.get("db").query<GroupMemberView>(
@@ -160,9 +160,9 @@ export async function listGroupUsers(c: Context<AdminApp>): Promise<Response> {
   return c.json(body);
 }
 
-export async function addGroupUser(c: Context<AdminApp>): Promise<Response> {
+export async function addGroupUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof AddGroupUser>): Promise<Response> {
   const group = await visibleGroup(c);
-  const { user_id } = await parseBody(c, AddGroupUser);
+  const { user_id } = parsed.body;
   if (group.builtin) throw new ApiError("invalid_request_error", "Every user is implicitly a member of Everyone.", { param: "user_id" });
   // Adding a member twice is not an error: the membership is what was asked for.
   const { rows } = await c.get("db").query<GroupMemberView>(
@@ -175,9 +175,9 @@ export async function addGroupUser(c: Context<AdminApp>): Promise<Response> {
   return c.json(rows[0], 201);
 }
 
-export async function removeGroupUser(c: Context<AdminApp>): Promise<Response> {
+export async function removeGroupUser(c: Context<AdminApp>, parsed: AdminInput<"user_id">): Promise<Response> {
   const group = await visibleGroup(c);
-  const userId = pathId(c, "user_id", "group member");
+  const userId = parsed.params.user_id;
   if (group.builtin) throw new ApiError("invalid_request_error", "Nobody can leave Everyone; delete the user instead.");
   const { rows } = await c.get("db").query<{ user_id: string }>("DELETE FROM user_groups WHERE group_id = $1 AND user_id = $2 RETURNING user_id", [group.id, userId]);
   if (!rows[0]) throw notFound("group member", userId);
@@ -186,9 +186,9 @@ export async function removeGroupUser(c: Context<AdminApp>): Promise<Response> {
 
 const GROUP_MODEL_FROM = "deployment_groups dg JOIN deployed_models dm ON dm.id = dg.deployment_id WHERE dg.group_id = $1 AND dm.deleted_at IS NULL";
 
-export async function listGroupModels(c: Context<AdminApp>): Promise<Response> {
+export async function listGroupModels(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
   const group = await visibleGroup(c);
-  const { skip, limit } = parseQuery(c, Pagination);
+  const { skip, limit } = parsed.query;
   const page = await c.get("db").query<GroupModelView>(
     `SELECT dm.id, dm.alias, dm.model_name, dm.model_type FROM ${GROUP_MODEL_FROM} ORDER BY dm.alias LIMIT $2 OFFSET $3`,
     [group.id, limit, skip],
@@ -199,9 +199,9 @@ export async function listGroupModels(c: Context<AdminApp>): Promise<Response> {
 }
 
 /** Granting Everyone a model is the same as the model's `open_to_everyone: true`. */
-export async function addGroupModel(c: Context<AdminApp>): Promise<Response> {
+export async function addGroupModel(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof AddGroupModel>): Promise<Response> {
   const group = await visibleGroup(c);
-  const { model_id } = await parseBody(c, AddGroupModel);
+  const { model_id } = parsed.body;
   const { rows } = await c.get("db").query<GroupModelView>(
     `WITH m AS (SELECT dm.id, dm.alias, dm.model_name, dm.model_type FROM deployed_models dm WHERE dm.id = $2 AND dm.deleted_at IS NULL),
           ins AS (INSERT INTO deployment_groups (deployment_id, group_id) SELECT id, $1 FROM m ON CONFLICT DO NOTHING)
@@ -212,9 +212,9 @@ export async function addGroupModel(c: Context<AdminApp>): Promise<Response> {
   return c.json(rows[0], 201);
 }
 
-export async function removeGroupModel(c: Context<AdminApp>): Promise<Response> {
+export async function removeGroupModel(c: Context<AdminApp>, parsed: AdminInput<"model_id">): Promise<Response> {
   const group = await visibleGroup(c);
-  const modelId = pathId(c, "model_id", "group model");
+  const modelId = parsed.params.model_id;
   const { rows } = await c.get("db").query<{ deployment_id: string }>(
     "DELETE FROM deployment_groups WHERE group_id = $1 AND deployment_id = $2 RETURNING deployment_id",
     [group.id, modelId],

@@ -7,13 +7,13 @@ import type { Context } from "hono";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { GroupView } from "./groups.ts";
 import type { AdminApp } from "./principal.ts";
-import { notFound, Pagination, parseQuery, pathId, type Page } from "./validation.ts";
+import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
 
 type GroupRow = Omit<GroupView, "created_at" | "builtin"> & { created_at: Date | string };
 
-export async function listModelGroups(c: Context<AdminApp>): Promise<Response> {
-  const modelId = pathId(c, "id", "model");
-  const { skip, limit } = parseQuery(c, Pagination);
+export async function listModelGroups(c: Context<AdminApp>, parsed: AdminInput<"id", typeof Pagination>): Promise<Response> {
+  const modelId = parsed.params.id;
+  const { skip, limit } = parsed.query;
   const db = c.get("db");
   const model = await db.query<{ id: string }>("SELECT id FROM deployed_models WHERE id = $1 AND deleted_at IS NULL", [modelId]);
   if (model.rows.length === 0) throw notFound("model", modelId);

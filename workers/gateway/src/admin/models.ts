@@ -10,7 +10,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
-import { ConflictError, foreignKeyViolation, notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, uniqueViolation, type Page, JsonMetadata } from "./validation.ts";
+import { ConflictError, foreignKeyViolation, notFound, Pagination, RateLimitFields, uniqueViolation, type Page, JsonMetadata, type AdminInput } from "./validation.ts";
 
 const MODEL_TYPES = ["chat", "embeddings", "reranker"] as const;
 
@@ -101,8 +101,8 @@ async function setOpen(db: SqlClient, modelId: string, open: boolean): Promise<v
   );
 }
 
-export async function listModels(c: Context<AdminApp>): Promise<Response> {
-  const { skip, limit } = parseQuery(c, Pagination);
+export async function listModels(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
+  const { skip, limit } = parsed.query;
   // One after the other: an admin request holds at most one connection.
   const page = await c.get("db").query<ModelRow>(
     `SELECT ${MODEL_COLUMNS} FROM deployed_models dm WHERE dm.deleted_at IS NULL ORDER BY dm.created_at, dm.id LIMIT $1 OFFSET $2`,
@@ -113,8 +113,8 @@ export async function listModels(c: Context<AdminApp>): Promise<Response> {
   return c.json(body);
 }
 
-export async function createModel(c: Context<AdminApp>): Promise<Response> {
-  const input = await parseBody(c, CreateModel);
+export async function createModel(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateModel>): Promise<Response> {
+  const input = parsed.body;
   const client = await c.get("db").connect();
   try {
     const model = await inTransaction(client, async () => {
@@ -148,13 +148,13 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
   }
 }
 
-export async function getModel(c: Context<AdminApp>): Promise<Response> {
-  return c.json(await findModel(c.get("db"), pathId(c, "id", "model")));
+export async function getModel(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  return c.json(await findModel(c.get("db"), parsed.params.id));
 }
 
-export async function patchModel(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
-  const input = await parseBody(c, PatchModel);
+export async function patchModel(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchModel>): Promise<Response> {
+  const id = parsed.params.id;
+  const input = parsed.body;
   const sets: [string, unknown][] = [];
   if (input.model_name !== undefined) sets.push(["model_name", input.model_name]);
   if (input.alias !== undefined) sets.push(["alias", input.alias]);
@@ -186,8 +186,8 @@ export async function patchModel(c: Context<AdminApp>): Promise<Response> {
   }
 }
 
-export async function deleteModel(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
+export async function deleteModel(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   const { rows } = await c.get("db").query<{ id: string }>(
     "UPDATE deployed_models SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
     [id],

@@ -16,7 +16,7 @@ import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts"
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
 import { findUser, findUsers, UserView } from "./users.ts";
-import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
+import { ConflictError, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const OrganizationView = UserView.omit({ roles: true }).extend({
   /** The caller's role in it; null for a manager who is not a member. */
@@ -78,9 +78,9 @@ async function organizationView(db: SqlClient, actor: Actor, orgId: string): Pro
   return (await organizationViews(db, actor, [orgId]))[0]!;
 }
 
-export async function listOrganizations(c: Context<AdminApp>): Promise<Response> {
+export async function listOrganizations(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
   const actor = c.get("actor");
-  const { skip, limit } = parseQuery(c, Pagination);
+  const { skip, limit } = parsed.query;
   // In organization context just that one (entering it checked the caller may); outside it,
   // managers see every organization and everyone else their own.
   const all = actor.isManager && !actor.activeOrganization;
@@ -95,9 +95,9 @@ export async function listOrganizations(c: Context<AdminApp>): Promise<Response>
   return c.json(body);
 }
 
-export async function createOrganization(c: Context<AdminApp>): Promise<Response> {
+export async function createOrganization(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateOrganization>): Promise<Response> {
   const actor = c.get("actor");
-  const input = await parseBody(c, CreateOrganization);
+  const input = parsed.body;
   if (input.owner_id !== undefined && !actor.isManager) {
     throw new ApiError("permission_denied", "Only a platform_manager may create an organization for someone else.", { param: "owner_id" });
   }
@@ -130,16 +130,16 @@ export async function createOrganization(c: Context<AdminApp>): Promise<Response
   }
 }
 
-export async function getOrganization(c: Context<AdminApp>): Promise<Response> {
-  const orgId = pathId(c, "id", "organization");
+export async function getOrganization(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const orgId = parsed.params.id;
   await organizationRole(c.get("db"), c.get("actor"), orgId);
   return c.json(await organizationView(c.get("db"), c.get("actor"), orgId));
 }
 
-export async function patchOrganization(c: Context<AdminApp>): Promise<Response> {
+export async function patchOrganization(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchOrganization>): Promise<Response> {
   const actor = c.get("actor");
-  const orgId = pathId(c, "id", "organization");
-  const input = await parseBody(c, PatchOrganization);
+  const orgId = parsed.params.id;
+  const input = parsed.body;
   requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner", "admin"], "Changing an organization");
   try {
     await c.get("db").query(
@@ -156,9 +156,9 @@ export async function patchOrganization(c: Context<AdminApp>): Promise<Response>
 }
 
 /** Soft delete: its keys are deleted with it (the gateway refuses them within its TTL); history stays. */
-export async function deleteOrganization(c: Context<AdminApp>): Promise<Response> {
+export async function deleteOrganization(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const actor = c.get("actor");
-  const orgId = pathId(c, "id", "organization");
+  const orgId = parsed.params.id;
   requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner"], "Deleting an organization");
   const client = await c.get("db").connect();
   try {
@@ -174,9 +174,9 @@ export async function deleteOrganization(c: Context<AdminApp>): Promise<Response
 
 type MemberRow = Omit<MemberView, "joined_at"> & { joined_at: Date | string };
 
-export async function listMembers(c: Context<AdminApp>): Promise<Response> {
-  const orgId = pathId(c, "id", "organization");
-  const { skip, limit } = parseQuery(c, Pagination);
+export async function listMembers(c: Context<AdminApp>, parsed: AdminInput<"id", typeof Pagination>): Promise<Response> {
+  const orgId = parsed.params.id;
+  const { skip, limit } = parsed.query;
   await organizationRole(c.get("db"), c.get("actor"), orgId);
   const page = await c.get("db").query<MemberRow>(
     `SELECT u.id AS user_id, u.username, u.email, u.display_name, m.role, m.created_at AS joined_at
@@ -204,10 +204,10 @@ async function member(db: SqlClient, orgId: string, userId: string): Promise<Mem
   return { ...rows[0], joined_at: new Date(rows[0].joined_at).toISOString() };
 }
 
-export async function addMember(c: Context<AdminApp>): Promise<Response> {
+export async function addMember(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof AddMember>): Promise<Response> {
   const actor = c.get("actor");
-  const orgId = pathId(c, "id", "organization");
-  const input = await parseBody(c, AddMember);
+  const orgId = parsed.params.id;
+  const input = parsed.body;
   const role = await organizationRole(c.get("db"), actor, orgId);
   requireRole(actor, role, input.role === "owner" ? ["owner"] : ["owner", "admin"], input.role === "owner" ? "Adding an owner" : "Adding members");
   const user = await findUser(c.get("db"), input.user_id);
@@ -243,20 +243,20 @@ async function changeMembership(c: Context<AdminApp>, orgId: string, userId: str
   }
 }
 
-export async function changeMember(c: Context<AdminApp>): Promise<Response> {
+export async function changeMember(c: Context<AdminApp>, parsed: AdminInput<"id" | "user_id", undefined, typeof ChangeMember>): Promise<Response> {
   const actor = c.get("actor");
-  const orgId = pathId(c, "id", "organization");
-  const userId = pathId(c, "user_id", "member");
-  const input = await parseBody(c, ChangeMember);
+  const orgId = parsed.params.id;
+  const userId = parsed.params.user_id;
+  const input = parsed.body;
   requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner"], "Changing roles");
   await changeMembership(c, orgId, userId, input.role);
   return c.json(await member(c.get("db"), orgId, userId));
 }
 
-export async function removeMember(c: Context<AdminApp>): Promise<Response> {
+export async function removeMember(c: Context<AdminApp>, parsed: AdminInput<"id" | "user_id">): Promise<Response> {
   const actor = c.get("actor");
-  const orgId = pathId(c, "id", "organization");
-  const userId = pathId(c, "user_id", "member");
+  const orgId = parsed.params.id;
+  const userId = parsed.params.user_id;
   const role = await organizationRole(c.get("db"), actor, orgId);
   // Anyone may leave; owners and admins remove others (only owners remove an owner).
   if (userId !== actor.userId) {

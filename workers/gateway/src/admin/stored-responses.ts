@@ -16,7 +16,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { RESPONSE_ID } from "../../../../shared/response-message.ts";
 import { readStoredBodies } from "../responses.ts";
 import { listScope, type Actor, type AdminApp } from "./principal.ts";
-import { notFound, Pagination, parseQuery, type Page } from "./validation.ts";
+import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
 
 const commaList = z
   .string()
@@ -125,8 +125,8 @@ function ownerFilter(actor: Actor, memberId: string | undefined): string | null 
   return listScope(actor) ?? null;
 }
 
-export async function listStoredResponses(c: Context<AdminApp>): Promise<Response> {
-  const q = parseQuery(c, StoredResponsesQuery);
+export async function listStoredResponses(c: Context<AdminApp>, parsed: AdminInput<never, typeof StoredResponsesQuery>): Promise<Response> {
+  const q = parsed.query;
   const where: string[] = [];
   const values: unknown[] = [];
   const add = (sql: (n: string) => string, value: unknown) => {

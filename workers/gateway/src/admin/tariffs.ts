@@ -14,7 +14,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
-import { DecimalString, parseBody, parseQuery, pathId } from "./validation.ts";
+import { DecimalString, type AdminInput } from "./validation.ts";
 
 const TARIFF_PURPOSES = ["realtime", "batch", "playground"] as const;
 
@@ -70,16 +70,16 @@ async function tariffsOf(db: SqlClient, modelId: string, includeHistory: boolean
   return rows.map(toView);
 }
 
-export async function getTariffs(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
-  const { include_history } = parseQuery(c, TariffQuery);
+export async function getTariffs(c: Context<AdminApp>, parsed: AdminInput<"id", typeof TariffQuery>): Promise<Response> {
+  const id = parsed.params.id;
+  const { include_history } = parsed.query;
   await findModel(c.get("db"), id);
   return c.json({ data: await tariffsOf(c.get("db"), id, include_history === "true") });
 }
 
-export async function putTariffs(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "model");
-  const wanted = await parseBody(c, TariffSet);
+export async function putTariffs(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof TariffSet>): Promise<Response> {
+  const id = parsed.params.id;
+  const wanted = parsed.body;
   const bySlot = new Map<string, TariffInput>();
   for (const [i, t] of wanted.entries()) {
     const key = slot(t.purpose, t.completion_window);

@@ -20,7 +20,7 @@ import { balanceCrossing, Money, moneyText } from "../../../../shared/pricing.ts
 import { ledgerEntryQuery } from "../../../../shared/sql/ledger.ts";
 import { listScope, type Actor, type AdminApp } from "./principal.ts";
 import { findUser } from "./users.ts";
-import { DecimalString, notFound, Pagination, parseBody, parseQuery, type Page } from "./validation.ts";
+import { DecimalString, notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
 
 const TRANSACTION_TYPES = ["admin_grant", "admin_removal", "purchase", "usage"] as const;
 
@@ -73,10 +73,10 @@ function canManageCredits(actor: Actor): boolean {
   return actor.isManager || actor.roles.includes("billing_manager");
 }
 
-export async function createTransaction(c: Context<AdminApp>): Promise<Response> {
+export async function createTransaction(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateTransaction>): Promise<Response> {
   const actor = c.get("actor");
   if (!canManageCredits(actor)) throw new ApiError("permission_denied", "Granting or removing credits needs the platform_manager or billing_manager role.");
-  const input = await parseBody(c, CreateTransaction);
+  const input = parsed.body;
   const db = c.get("db");
   const user = await findUser(db, input.user_id);
   if (!user) throw notFound("user", input.user_id);
@@ -127,9 +127,9 @@ export const TransactionQuery = Pagination.extend({
   created_before: z.iso.datetime({ offset: true }).optional(),
 });
 
-export async function listTransactions(c: Context<AdminApp>): Promise<Response> {
+export async function listTransactions(c: Context<AdminApp>, parsed: AdminInput<never, typeof TransactionQuery>): Promise<Response> {
   const actor = c.get("actor");
-  const q = parseQuery(c, TransactionQuery);
+  const q = parsed.query;
   // In organization context the organization's ledger (for managers too); outside it, managers
   // see everyone's and anyone else their own.
   const scope = listScope(actor, canManageCredits(actor));

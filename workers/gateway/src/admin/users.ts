@@ -11,7 +11,7 @@ import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts"
 import { revokeUserSessions, SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
-import { ConflictError, notFound, Pagination, parseBody, parseQuery, pathId, uniqueViolation, type Page } from "./validation.ts";
+import { ConflictError, notFound, Pagination, pathId, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const UserView = z.object({
   id: z.uuid(),
@@ -71,8 +71,8 @@ export async function visibleUser(db: SqlClient, actor: Actor, id: string): Prom
   return user;
 }
 
-export async function listUsers(c: Context<AdminApp>): Promise<Response> {
-  const { skip, limit } = parseQuery(c, Pagination);
+export async function listUsers(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
+  const { skip, limit } = parsed.query;
   const db = c.get("db");
   // One after the other: an admin request holds at most one connection.
   const page = await db.query<UserRow>(`SELECT ${USER_COLUMNS} FROM users u WHERE u.deleted_at IS NULL ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2`, [limit, skip]);
@@ -89,8 +89,8 @@ export const CreateUser = z.strictObject({
   roles: z.array(z.enum(ROLES)).max(ROLES.length).optional().default([]),
 });
 
-export async function createUser(c: Context<AdminApp>): Promise<Response> {
-  const input = await parseBody(c, CreateUser);
+export async function createUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateUser>): Promise<Response> {
+  const input = parsed.body;
   const roles = [...new Set<Role>(["standard_user", ...input.roles])];
   const client = await c.get("db").connect();
   try {
@@ -117,14 +117,14 @@ export async function createUser(c: Context<AdminApp>): Promise<Response> {
   }
 }
 
-export async function getUser(c: Context<AdminApp>): Promise<Response> {
+export async function getUser(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const actor = c.get("actor");
   if (c.req.param("id") === "current") {
     const me = await findUser(c.get("db"), actor.userId);
     if (!me) throw notFound("user", actor.userId);
     return c.json(me);
   }
-  return c.json(await visibleUser(c.get("db"), actor, pathId(c, "id", "user")));
+  return c.json(await visibleUser(c.get("db"), actor, parsed.params.id));
 }
 
 export const PatchUser = z.strictObject({
@@ -150,10 +150,10 @@ function refuseSystemUser(id: string, what: "changed" | "deleted"): void {
  * Users edit their own display name and email; only managers edit anyone's, and only managers
  * change roles (which would otherwise be a self-service path to platform_manager).
  */
-export async function patchUser(c: Context<AdminApp>): Promise<Response> {
+export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof PatchUser>): Promise<Response> {
   const actor = c.get("actor");
   const id = targetUser(c);
-  const input = await parseBody(c, PatchUser);
+  const input = parsed.body;
   await visibleUser(c.get("db"), actor, id);
   if (input.roles !== undefined && !actor.isManager) {
     throw new ApiError("permission_denied", "Only a platform_manager may change roles.", { param: "roles" });
@@ -190,8 +190,8 @@ export async function patchUser(c: Context<AdminApp>): Promise<Response> {
  * sessions end with it in one transaction, so the gateway refuses them within `ACCESS_CACHE_TTL_MS`, and a
  * platform key of theirs opens the admin API no more.
  */
-export async function deleteUser(c: Context<AdminApp>): Promise<Response> {
-  const id = pathId(c, "id", "user");
+export async function deleteUser(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   refuseSystemUser(id, "deleted");
   const client = await c.get("db").connect();
   try {
