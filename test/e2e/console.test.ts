@@ -263,7 +263,7 @@ describe("the console in Chromium", () => {
     const { context, page, errors } = await newPage();
     await signInWithToken(page, stack.adminToken);
     await go(page, "Playground");
-    await expect.poll(() => page.getByLabel("Model").inputValue()).toBe(stack.modelAlias);
+    await expect.poll(() => page.getByRole("combobox", { name: "Model", exact: true }).inputValue()).toBe(stack.modelAlias);
     await page.getByLabel("Message").fill("Hello");
     await page.getByRole("button", { name: "Send" }).click();
     const conversation = page.getByRole("log", { name: "Conversation" });
