@@ -1,31 +1,40 @@
 /**
- * `npm run bench:gateway` — what the gateway costs, measured side by side in one run.
+ * `npm run bench:gateway` — what the gateway costs, measured side by side in one run, against the
+ * bare runtime and against a peer gateway.
  *
- * Paths (each in its own workerd via Miniflare, no `wrangler dev` proxy in front):
+ * Paths (each worker in its own workerd via Miniflare, no `wrangler dev` proxy in front, each on
+ * a socket of its own, every one with `stripCfConnectingIp: false` so outbound fetches go
+ * straight out rather than through Miniflare's extra JavaScript worker):
  *   direct           the mock upstream, called straight from this process
- *   floor            a minimal worker: fetch the upstream and return its response
- *   transform-floor  the same with one no-op TransformStream on the body (the streaming floor)
+ *   floor            a minimal worker: fetch the upstream and return its response (JSON and streams)
+ *   editing-relay    (streams) the cheapest relay that does what ours must: a BYOB read loop into
+ *                    a reused 64 KiB buffer, a byte scan for event boundaries and `"usage"`, the
+ *                    model name edited in the bytes, the usage-only event dropped, writes into an
+ *                    IdentityTransformStream (EDITING_RELAY_SCRIPT): the runtime's limit
  *   gateway          the real gateway bundle (as `wrangler deploy` builds it) with metering on:
  *                    key/model/access from warm per-isolate caches, one usage message per request
  *                    to the queue (sent in bundles), the SSE relay for streams
- *   bare-gateway     (throughput only) a worker doing just the steps no gateway can skip, with
- *                    constants for its key and model (BARE_GATEWAY_SCRIPT): the ceiling for the
- *                    gateway's throughput on this machine
+ *   gateway-limited  the same gateway with a rate-limited key (a limit it never reaches)
+ *   bare-gateway     (JSON throughput) only the steps no gateway can skip, with constants for its
+ *                    key and model (BARE_GATEWAY_SCRIPT): the ceiling for the gateway's throughput
+ *   portkey          the peer: `@portkey-ai/gateway` from npm on Node, started by its own bin, as
+ *                    an OpenAI provider with a custom host (the same mock)
  *
  * Latency: interleaved requests (each round runs every path once, in shuffled order), instant
  * upstream. Time to first byte: the same, with a realistic stream (50 ms to the first frame,
- * 20 frames). Throughput: alternating fixed windows per path at a fixed concurrency.
+ * 20 frames). Throughput: pairs of paths in alternating fixed windows at a fixed concurrency,
+ * with each process's CPU time (from /proc) per request over its windows.
  *
  * Cache layer: the same long prompt with a cache_control marker sent to a model with a cache
  * tariff (index warm) against the same prompt to the same upstream on a model without one.
  *
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
- * BENCH_TTFB_ROUNDS (150), BENCH_WINDOWS (6 per path), BENCH_WINDOW_MS (1000),
+ * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile()). Loopback
  * only; stops by itself.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -34,7 +43,7 @@ import pg from "pg";
 import { startEmbeddedPostgres } from "../dev/embedded-postgres.ts";
 import { migrate } from "../dev/migrate.ts";
 import { seedDemo } from "../dev/seed.ts";
-import { ROOT } from "../dev/stack.ts";
+import { buildConsole, freePort, ROOT } from "../dev/stack.ts";
 import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
@@ -42,8 +51,8 @@ import { generateEncryptionKey } from "../shared/secret-box.ts";
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const ROUNDS = num("BENCH_ROUNDS", 1500);
-const TTFB_ROUNDS = num("BENCH_TTFB_ROUNDS", 150);
-const WINDOWS = num("BENCH_WINDOWS", 6);
+const TTFB_ROUNDS = num("BENCH_TTFB_ROUNDS", 100);
+const WINDOWS = num("BENCH_WINDOWS", 5);
 const WINDOW_MS = num("BENCH_WINDOW_MS", 1000);
 const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
 const COMPAT_DATE = "2026-04-20";
@@ -66,6 +75,8 @@ interface Timing {
 interface Target {
   name: string;
   url: string;
+  /** The process that serves it (its CPU time is read from /proc). */
+  pid?: number;
   headers: Record<string, string>;
   model: string;
   /** Messages to send instead of the short default. */
@@ -141,21 +152,50 @@ async function windowLoad(target: Target, ms: number, stream: boolean): Promise<
   return done;
 }
 
+const CLOCK_TICKS_PER_S = 100;
+
+/** User + system CPU time of a process so far, in microseconds (Linux /proc). */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
+}
+
+/** This process's child processes (Miniflare's workerd, the mock, the peer). */
+function childPids(): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSync(`/proc/${process.pid}/task`)) {
+    const children = readFileSync(`/proc/${process.pid}/task/${task}/children`, "utf8").trim();
+    if (children) pids.push(...children.split(" ").map(Number));
+  }
+  return pids;
+}
+
+interface Throughput {
+  rps: number;
+  /** CPU time of the serving process per request, in µs (NaN without a pid). */
+  cpuUs: number;
+}
+
 /**
  * Alternating windows, every path once per round with the order rotating from round to round (a b c,
- * b c a, c a b, …); returns requests per second for each path.
+ * b c a, c a b, …); returns requests per second and CPU per request for each path.
  */
-async function alternating(targets: Target[], stream: boolean): Promise<number[]> {
+async function alternating(targets: Target[], stream: boolean): Promise<Throughput[]> {
   const done = targets.map(() => 0);
+  const cpu = targets.map(() => 0);
   for (const t of targets) await windowLoad(t, 300, stream); // warm every path
   for (let w = 0; w < WINDOWS; w++) {
     for (let k = 0; k < targets.length; k++) {
       const i = (w + k) % targets.length;
+      const pid = targets[i]!.pid;
+      const before = pid ? cpuMicros(pid) : 0;
       done[i]! += await windowLoad(targets[i]!, WINDOW_MS, stream);
+      cpu[i]! += pid ? cpuMicros(pid) - before : Number.NaN;
     }
   }
   const seconds = (WINDOWS * WINDOW_MS) / 1000;
-  return done.map((n) => n / seconds);
+  return done.map((n, i) => ({ rps: n / seconds, cpuUs: cpu[i]! / n }));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -165,10 +205,92 @@ const FLOOR_SCRIPT = `
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
-    const upstream = await fetch(env.UPSTREAM + url.pathname.replace(/^\\/ai\\/v1/, "/v1"), {
+    return fetch(env.UPSTREAM + url.pathname.replace(/^\\/ai\\/v1/, "/v1"), {
       method: request.method, headers: { "content-type": "application/json" }, body: request.body,
     });
-    return TRANSFORM ? new Response(upstream.body.pipeThrough(new TransformStream()), upstream) : upstream;
+  },
+};`;
+
+/**
+ * The editing relay: the least a relay that edits can cost in workerd (issue #20's last reference
+ * row). It forwards with the usage chunk forced on, and relays the stream through one BYOB read
+ * loop into a reused 64 KiB buffer: a byte scan for event boundaries and for \`"usage":{\`, JSON
+ * parsed only for an event that has usage (dropped when it is the usage-only event the client did
+ * not ask for), the model name replaced in the bytes, one awaited write per upstream chunk into an
+ * IdentityTransformStream. No metering, no framework, no lookups.
+ */
+const EDITING_RELAY_SCRIPT = `
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const MODEL = enc.encode('"model":"');
+const USAGE = enc.encode('"usage":{');
+function find(bytes, needle, from, end) {
+  outer: for (let i = from; i <= end - needle.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+function editEvent(bytes, start, end, alias, out) {
+  if (find(bytes, USAGE, start, end) >= 0) {
+    const text = dec.decode(bytes.subarray(start, end));
+    const event = JSON.parse(text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1));
+    if (Array.isArray(event.choices) && event.choices.length === 0) return;
+  }
+  const m = find(bytes, MODEL, start, end);
+  if (m < 0) return void out.push(bytes.subarray(start, end));
+  const value = m + MODEL.length;
+  let close = value;
+  while (close < end && bytes[close] !== 34) close++;
+  out.push(bytes.subarray(start, value), alias, bytes.subarray(close, end));
+}
+function concat(parts) {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const joined = new Uint8Array(n);
+  n = 0;
+  for (const p of parts) { joined.set(p, n); n += p.length; }
+  return joined;
+}
+async function pump(reader, writer, alias) {
+  let buffer = new ArrayBuffer(65536);
+  let carry = null;
+  try {
+    for (;;) {
+      const { value, done } = await reader.read(new Uint8Array(buffer, 0, 65536));
+      if (done) break;
+      buffer = value.buffer;
+      const bytes = carry ? concat([carry, value]) : value;
+      carry = null;
+      const out = [];
+      let start = 0;
+      for (let i = 0; i + 1 < bytes.length; i++) {
+        if (bytes[i] === 10 && bytes[i + 1] === 10) {
+          editEvent(bytes, start, i + 2, alias, out);
+          start = i + 2;
+          i++;
+        }
+      }
+      if (start < bytes.length) carry = bytes.slice(start);
+      if (out.length > 0) await writer.write(concat(out));
+    }
+    if (carry) await writer.write(carry);
+    await writer.close();
+  } catch (err) {
+    await writer.abort(err).catch(() => undefined);
+  }
+}
+export default {
+  async fetch(request, env, ctx) {
+    const body = await request.json();
+    const upstream = await fetch(env.UPSTREAM + "/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...body, model: "mock-gpt", stream_options: { include_usage: true } }),
+    });
+    const { readable, writable } = new IdentityTransformStream();
+    ctx.waitUntil(pump(upstream.body.getReader({ mode: "byob" }), writable.getWriter(), enc.encode(body.model)));
+    return new Response(readable, { status: upstream.status, headers: { "content-type": "text/event-stream" } });
   },
 };`;
 
@@ -229,6 +351,11 @@ async function main(): Promise<void> {
   process.on("SIGINT", () => void cleanup().then(() => process.exit(130)));
 
   try {
+    if (!existsSync(join(ROOT, "web/dist"))) {
+      // wrangler.toml's [assets] directory must exist for the bundle to build.
+      log("building the console (web/dist), which the gateway's wrangler.toml serves");
+      await buildConsole();
+    }
     log("building the gateway bundle (wrangler deploy --dry-run)");
     const outDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
     cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
@@ -267,7 +394,8 @@ async function main(): Promise<void> {
     // Each worker is reached on a socket of its own (`unsafeDirectSockets`), not through
     // Miniflare's entry worker: that is one more JavaScript hop per request that production does
     // not have (measured here: it halves the floor's throughput), and it would be counted in the
-    // floor and the gateway alike.
+    // floor and the gateway alike. `stripCfConnectingIp: false`: otherwise Miniflare sends every
+    // outbound fetch through one more JavaScript worker of its own (+16-22% CPU on every path).
     const base = {
       modules: true,
       compatibilityDate: COMPAT_DATE,
@@ -275,9 +403,21 @@ async function main(): Promise<void> {
       host: "127.0.0.1",
       port: 0,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
+      stripCfConnectingIp: false,
     };
-    const gatewayMf = new Miniflare({
+    const inspect = PROFILE ? { inspectorPort: 0 } : {};
+    /** Starts one Miniflare and finds its workerd process (the child that appeared with it). */
+    const start = async (options: ConstructorParameters<typeof Miniflare>[0]) => {
+      const before = new Set(childPids());
+      const mf = new Miniflare(options);
+      cleanups.push(() => mf.dispose());
+      await mf.ready;
+      const pid = childPids().find((p) => !before.has(p));
+      return { mf, url: await mf.unsafeGetDirectURL(), pid };
+    };
+    const gw = await start({
       ...base,
+      ...inspect,
       scriptPath: join(outDir, "index.js"),
       modulesRoot: outDir,
       bindings: {
@@ -293,26 +433,41 @@ async function main(): Promise<void> {
       queueProducers: { USAGE_QUEUE: "tollgate-usage" },
       durableObjects: { RATE_LIMITER: "RateLimiter" },
       r2Buckets: { TOKENIZERS: "tollgate-tokenizers" },
-      ...(PROFILE ? { inspectorPort: 0 } : {}),
     });
-    const inspect = PROFILE ? { inspectorPort: 0 } : {};
-    const floorMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "false"), bindings: { UPSTREAM: mockUrl } });
-    const transformMf = new Miniflare({ ...base, ...inspect, script: FLOOR_SCRIPT.replace("TRANSFORM", "true"), bindings: { UPSTREAM: mockUrl } });
-    const bareMf = new Miniflare({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
-    cleanups.push(() => gatewayMf.dispose(), () => floorMf.dispose(), () => transformMf.dispose(), () => bareMf.dispose());
-    await putTokenizerRanks(gatewayMf);
-    await Promise.all([gatewayMf.ready, floorMf.ready, transformMf.ready, bareMf.ready]);
-    const [gwUrl, floorUrl, transformUrl, bareUrl] = await Promise.all([
-      gatewayMf.unsafeGetDirectURL(),
-      floorMf.unsafeGetDirectURL(),
-      transformMf.unsafeGetDirectURL(),
-      bareMf.unsafeGetDirectURL(),
-    ]);
-    const seed = await seedDemo({ gatewayUrl: gwUrl.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt" });
+    await putTokenizerRanks(gw.mf);
+    const fl = await start({ ...base, ...inspect, script: FLOOR_SCRIPT, bindings: { UPSTREAM: mockUrl } });
+    const relay = await start({ ...base, ...inspect, script: EDITING_RELAY_SCRIPT, bindings: { UPSTREAM: mockUrl } });
+    const bare = await start({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
+
+    log("starting the peer: @portkey-ai/gateway from npm, on Node, by its own bin");
+    const peerPort = await freePort();
+    const peerProc = spawn(
+      process.execPath,
+      ["--import", join(ROOT, "bench/peer-preload.mjs"), join(ROOT, "node_modules/@portkey-ai/gateway/build/start-server.js"), `--port=${peerPort}`, "--headless"],
+      { stdio: ["ignore", "ignore", "inherit"] },
+    );
+    cleanups.push(() => void peerProc.kill("SIGTERM"));
+    const peerUrl = `http://127.0.0.1:${peerPort}`;
+    for (let i = 0; ; i++) {
+      if (await fetch(peerUrl).then((r) => r.ok, () => false)) break;
+      if (i > 100 || peerProc.exitCode !== null) throw new Error("the peer gateway did not start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+
+    const seed = await seedDemo({ gatewayUrl: gw.url.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt" });
+    // A second key on the same owner with a rate limit it never reaches: what limiting costs.
+    const limitedKey = (await (
+      await fetch(new URL(`/admin/api/v1/users/${seed.userId}/api-keys`, gw.url), {
+        method: "POST",
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, "content-type": "application/json" },
+        body: JSON.stringify({ name: "bench limited", purpose: "realtime" }),
+      })
+    ).json()) as { id: string; key: string };
     // Two more models on the same upstream, both reporting realistic prompt sizes (the mock's
     // `count` mode): one with a cache tariff (cache layer on), one without (off).
     const db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
+    await db.query("UPDATE api_keys SET requests_per_second = 1000000, burst_size = 1000000 WHERE id = $1", [limitedKey.id]);
     for (const [alias, cached] of [["bench-cache-on", true], ["bench-cache-off", false]] as const) {
       const { rows } = await db.query<{ id: string }>(
         `INSERT INTO deployed_models (model_name, alias, hosted_on)
@@ -332,12 +487,21 @@ async function main(): Promise<void> {
     }
     await db.end();
 
+    const path = "/ai/v1/chat/completions";
     const auth = { authorization: `Bearer ${seed.apiKey}` };
     const direct: Target = { name: "direct", url: `${mockUrl}/v1/chat/completions`, headers: {}, model: "mock-gpt" };
-    const floor: Target = { name: "floor", url: new URL("/ai/v1/chat/completions", floorUrl).toString(), headers: {}, model: "mock-gpt" };
-    const transformFloor: Target = { name: "transform-floor", url: new URL("/ai/v1/chat/completions", transformUrl).toString(), headers: {}, model: "mock-gpt" };
-    const gateway: Target = { name: "gateway", url: new URL("/ai/v1/chat/completions", gwUrl).toString(), headers: auth, model: "demo-model" };
-    const bareGateway: Target = { name: "bare-gateway", url: new URL("/ai/v1/chat/completions", bareUrl).toString(), headers: auth, model: "demo-model" };
+    const floor: Target = { name: "floor", url: new URL(path, fl.url).toString(), pid: fl.pid, headers: {}, model: "mock-gpt" };
+    const editingRelay: Target = { name: "editing-relay", url: new URL(path, relay.url).toString(), pid: relay.pid, headers: {}, model: "demo-model" };
+    const gateway: Target = { name: "gateway", url: new URL(path, gw.url).toString(), pid: gw.pid, headers: auth, model: "demo-model" };
+    const limited: Target = { ...gateway, name: "gateway-limited", headers: { authorization: `Bearer ${limitedKey.key}` } };
+    const bareGateway: Target = { name: "bare-gateway", url: new URL(path, bare.url).toString(), pid: bare.pid, headers: auth, model: "demo-model" };
+    const portkey: Target = {
+      name: "portkey",
+      url: `${peerUrl}/v1/chat/completions`,
+      pid: peerProc.pid,
+      headers: { "x-portkey-provider": "openai", "x-portkey-custom-host": `${mockUrl}/v1`, authorization: "Bearer sk-bench" },
+      model: "mock-gpt",
+    };
     const longPrompt = (marker: boolean) => [
       { role: "system", content: [{ type: "text", text: "You are a careful assistant for a billing platform. ".repeat(80), ...(marker ? { cache_control: { type: "ephemeral" } } : {}) }] },
       { role: "user", content: "How do prompt caches work?" },
@@ -348,96 +512,123 @@ async function main(): Promise<void> {
     if (PROFILE) {
       const json = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
       const stream = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
-      await profile(floorMf, floor, false, json, mockConfig, `${PROFILE}-floor-json`);
-      await profile(gatewayMf, gateway, false, json, mockConfig, `${PROFILE}-gateway-json`);
-      await profile(transformMf, transformFloor, true, stream, mockConfig, `${PROFILE}-transform-floor-stream`);
-      await profile(gatewayMf, gateway, true, stream, mockConfig, `${PROFILE}-gateway-stream`);
+      await profile(fl.mf, floor, false, json, mockConfig, `${PROFILE}-floor-json`);
+      await profile(gw.mf, gateway, false, json, mockConfig, `${PROFILE}-gateway-json`);
+      await profile(fl.mf, floor, true, stream, mockConfig, `${PROFILE}-floor-stream`);
+      await profile(relay.mf, editingRelay, true, stream, mockConfig, `${PROFILE}-editing-relay-stream`);
+      await profile(gw.mf, gateway, true, stream, mockConfig, `${PROFILE}-gateway-stream`);
       return;
     }
 
+    const JSON_MOCK = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
+    const STREAM_MOCK = { ttfbMs: 50, frames: 20, frameIntervalMs: 2 };
+    const STREAM_LOAD_MOCK = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
+
     // ---- latency, instant upstream, non-streaming
-    await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+    await mockConfig(JSON_MOCK);
     log("warming up");
-    await interleaved([direct, floor, gateway], 200, false);
+    await interleaved([direct, floor, gateway, limited, portkey], 200, false);
     log(`latency: ${ROUNDS} interleaved rounds (non-streaming, instant upstream)`);
-    const lat = await interleaved([direct, floor, gateway], ROUNDS, false);
+    const lat = await interleaved([direct, floor, gateway, portkey], ROUNDS, false);
 
     // ---- time to first byte, realistic stream
-    await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
+    await mockConfig(STREAM_MOCK);
     log(`time to first byte: ${TTFB_ROUNDS} interleaved rounds (stream: 50 ms to first frame, 20 frames)`);
-    await interleaved([direct, gateway], 5, true);
-    const ttfb = await interleaved([direct, transformFloor, gateway], TTFB_ROUNDS, true);
+    await interleaved([direct, floor, gateway, portkey], 5, true);
+    const ttfb = await interleaved([direct, floor, gateway, portkey], TTFB_ROUNDS, true);
 
-    // ---- throughput, instant upstream
-    await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
-    log(`throughput (non-streaming): ${WINDOWS} alternating ${WINDOW_MS} ms windows per path, concurrency ${CONCURRENCY}`);
-    const [floorRps, gatewayRps] = await alternating([floor, gateway], false) as [number, number];
-    // A run of its own (with the floor again): with three paths in rotation the gateway sat idle
-    // for two windows (as long as its cache TTL) before each of its own, and came out about 15%
-    // lower than when it alternates with the floor alone, as it would under steady traffic.
-    log(`throughput (non-streaming): the bare gateway, ${WINDOWS} alternating windows with the floor`);
-    const [bareFloorRps, bareRps] = await alternating([floor, bareGateway], false) as [number, number];
-    await mockConfig({ ttfbMs: 0, frames: 20, frameIntervalMs: 0 });
-    log(`throughput (streaming, 20 frames): ${WINDOWS} alternating windows per path`);
-    const [transformRps, gatewayStreamRps] = await alternating([transformFloor, gateway], true) as [number, number];
+    // ---- throughput, instant upstream. Pairs alternate on their own: with more paths in rotation
+    // the gateway sat idle for as long as its cache TTL before each of its windows and measured
+    // about 15% lower than under steady traffic.
+    await mockConfig(JSON_MOCK);
+    const pair = async (a: Target, b: Target, stream: boolean) => {
+      log(`throughput (${stream ? "streaming, 20 frames" : "JSON"}): ${a.name} / ${b.name}, ${WINDOWS} alternating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}`);
+      return (await alternating([a, b], stream)) as [Throughput, Throughput];
+    };
+    const [floorJson, gatewayJson] = await pair(floor, gateway, false);
+    const [bareFloorJson, bareJson] = await pair(floor, bareGateway, false);
+    const [gatewayVsPeerJson, peerJson] = await pair(gateway, portkey, false);
+    const [gatewayVsLimitedJson, limitedJson] = await pair(gateway, limited, false);
+    await mockConfig(STREAM_LOAD_MOCK);
+    const [floorStream, gatewayStream] = await pair(floor, gateway, true);
+    const [relayFloorStream, relayStream] = await pair(floor, editingRelay, true);
+    const [gatewayVsPeerStream, peerStream] = await pair(gateway, portkey, true);
 
     // ---- cache layer on (warm index) vs off, same prompt
-    await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
+    await mockConfig(STREAM_MOCK);
     log(`cache layer: ${TTFB_ROUNDS} interleaved stream rounds, on (warm) vs off`);
     await interleaved([cacheOn, cacheOff], 10, true); // warms the index and the token counts
     const cacheTtfb = await interleaved([cacheOn, cacheOff], TTFB_ROUNDS, true);
-    await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
-    log(`cache layer throughput: ${WINDOWS} alternating windows per path`);
-    const [cacheOffRps, cacheOnRps] = await alternating([cacheOff, cacheOn], false) as [number, number];
+    await mockConfig(JSON_MOCK);
+    const [cacheOffJson, cacheOnJson] = await pair(cacheOff, cacheOn, false);
 
     // ---- report
     const p = (name: string, m: Map<string, Timing[]>, f: (t: Timing) => number, q: number) => percentile(m.get(name)!.map(f), q);
     const total = (t: Timing) => t.totalMs;
     const first = (t: Timing) => t.ttfbMs;
     const rows: [string, string, string, string][] = [["path", "p50 ms", "p99 ms", "mean ms"]];
-    for (const name of ["direct", "floor", "gateway"]) {
+    for (const name of ["direct", "floor", "gateway", "portkey"]) {
       const v = lat.get(name)!.map(total);
       rows.push([`${name} (json)`, p(name, lat, total, 50).toFixed(3), p(name, lat, total, 99).toFixed(3), (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)]);
     }
-    for (const name of ["direct", "transform-floor", "gateway"]) {
+    for (const name of ["direct", "floor", "gateway", "portkey"]) {
       rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
     }
     for (const name of ["cache-off", "cache-on"]) {
       rows.push([`${name} (stream ttfb)`, p(name, cacheTtfb, first, 50).toFixed(3), p(name, cacheTtfb, first, 99).toFixed(3), ""]);
     }
     const table = rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(26) : c.padStart(10))).join(" ")).join("\n");
+    const tput: [string, Throughput][] = [
+      ["floor (json)", floorJson],
+      ["gateway (json)", gatewayJson],
+      ["bare-gateway (json; its floor " + Math.round(bareFloorJson.rps) + ")", bareJson],
+      ["portkey (json; gateway " + Math.round(gatewayVsPeerJson.rps) + ")", peerJson],
+      ["gateway-limited (json; gateway " + Math.round(gatewayVsLimitedJson.rps) + ")", limitedJson],
+      ["floor (stream)", floorStream],
+      ["gateway (stream)", gatewayStream],
+      ["editing-relay (stream; its floor " + Math.round(relayFloorStream.rps) + ")", relayStream],
+      ["portkey (stream; gateway " + Math.round(gatewayVsPeerStream.rps) + ")", peerStream],
+      ["cache-off (json)", cacheOffJson],
+      ["cache-on (json)", cacheOnJson],
+    ];
+    const tputTable = [`${"throughput".padEnd(52)} ${"req/s".padStart(8)} ${"CPU µs/req".padStart(11)}`]
+      .concat(tput.map(([name, t]) => `${name.padEnd(52)} ${t.rps.toFixed(0).padStart(8)} ${t.cpuUs.toFixed(0).padStart(11)}`))
+      .join("\n");
 
     const addedP50 = p("gateway", lat, total, 50) - p("direct", lat, total, 50);
     const addedP99 = p("gateway", lat, total, 99) - p("direct", lat, total, 99);
     const floorAddedP50 = p("floor", lat, total, 50) - p("direct", lat, total, 50);
+    const ttfbAdded = p("gateway", ttfb, first, 50) - p("direct", ttfb, first, 50);
+    const floorTtfbAdded = p("floor", ttfb, first, 50) - p("direct", ttfb, first, 50);
     const result = {
+      // issue #20's targets
+      stream_cpu_vs_floor: round(gatewayStream.cpuUs / floorStream.cpuUs),
+      stream_rps_ratio_vs_floor: round(gatewayStream.rps / floorStream.rps),
+      stream_rps_vs_portkey: round(gatewayVsPeerStream.rps / peerStream.rps),
+      overhead_vs_floor: round(addedP50 / floorAddedP50),
+      rps_ratio_vs_floor: round(gatewayJson.rps / floorJson.rps),
+      rps_vs_portkey: round(gatewayVsPeerJson.rps / peerJson.rps),
+      added_p99_vs_portkey: round(addedP99 / (p("portkey", lat, total, 99) - p("direct", lat, total, 99))),
+      ratelimited_rps_ratio: round(limitedJson.rps / gatewayVsLimitedJson.rps),
+      ttfb_added_vs_floor: round(ttfbAdded / floorTtfbAdded),
+      // the runtime's limit for a relay that edits, and the other limits the machine sets
+      editing_relay_stream_cpu_vs_floor: round(relayStream.cpuUs / relayFloorStream.cpuUs),
+      editing_relay_stream_rps_ratio_vs_floor: round(relayStream.rps / relayFloorStream.rps),
+      bare_gateway_rps_ratio_vs_floor: round(bareJson.rps / bareFloorJson.rps),
+      portkey_stream_cpu_vs_floor: round(peerStream.cpuUs / floorStream.cpuUs),
+      // absolute figures (this machine)
       added_p50_ms: round(addedP50),
       added_p99_ms: round(addedP99),
-      overhead_vs_floor: round(addedP50 / floorAddedP50),
-      ttfb_added_p50_ms: round(p("gateway", ttfb, first, 50) - p("direct", ttfb, first, 50)),
-      rps_ratio_vs_floor: round(gatewayRps / floorRps),
-      stream_rps_ratio_vs_transform_floor: round(gatewayStreamRps / transformRps),
-      cache_ttfb_added_p50_ms: round(p("cache-on", cacheTtfb, first, 50) - p("cache-off", cacheTtfb, first, 50)),
-      cache_rps_ratio: round(cacheOnRps / cacheOffRps),
-      // What the floors alone add, and the bare gateway's throughput: the limits this machine sets.
       floor_added_p50_ms: round(floorAddedP50),
-      floor_ttfb_added_p50_ms: round(p("transform-floor", ttfb, first, 50) - p("direct", ttfb, first, 50)),
-      bare_gateway_rps_ratio_vs_floor: round(bareRps / bareFloorRps),
-      rps: {
-        floor: Math.round(floorRps),
-        gateway: Math.round(gatewayRps),
-        bare_gateway: Math.round(bareRps),
-        transform_floor_stream: Math.round(transformRps),
-        gateway_stream: Math.round(gatewayStreamRps),
-        cache_off: Math.round(cacheOffRps),
-        cache_on: Math.round(cacheOnRps),
-      },
+      portkey_added_p50_ms: round(p("portkey", lat, total, 50) - p("direct", lat, total, 50)),
+      ttfb_added_p50_ms: round(ttfbAdded),
+      floor_ttfb_added_p50_ms: round(floorTtfbAdded),
+      portkey_ttfb_added_p50_ms: round(p("portkey", ttfb, first, 50) - p("direct", ttfb, first, 50)),
+      cache_ttfb_added_p50_ms: round(p("cache-on", cacheTtfb, first, 50) - p("cache-off", cacheTtfb, first, 50)),
+      cache_rps_ratio: round(cacheOnJson.rps / cacheOffJson.rps),
+      cpu_us_per_request: Object.fromEntries(tput.map(([name, t]) => [name.split(" (")[0] + (name.includes("(stream") ? "_stream" : "_json"), Math.round(t.cpuUs)])),
     };
-    console.log(
-      `\n${table}\n\nthroughput (req/s at concurrency ${CONCURRENCY}): floor ${result.rps.floor}, gateway ${result.rps.gateway}, bare gateway ${result.rps.bare_gateway}; ` +
-        `streaming: transform-floor ${result.rps.transform_floor_stream}, gateway ${result.rps.gateway_stream}; ` +
-        `cache layer: off ${result.rps.cache_off}, on ${result.rps.cache_on}\n`,
-    );
+    console.log(`\n${table}\n\n${tputTable}\n`);
     console.log(JSON.stringify(result));
   } finally {
     await cleanup();

@@ -4,12 +4,15 @@
  * Node would be measured too, and on a 2-core machine compete with what is being measured).
  */
 import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { ROOT } from "../dev/stack.ts";
 
 /** Bundles a worker exactly as `wrangler deploy` would (`--dry-run --outdir`); returns the entry module's path. */
 export function buildBundle(configPath: string, outDir: string): string {
+  // wrangler needs the gateway's assets folder (the console's build) to exist; the script is what is measured.
+  mkdirSync(join(ROOT, "web", "dist"), { recursive: true });
   execFileSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir, "-c", configPath], {
     cwd: ROOT,
     stdio: "ignore",

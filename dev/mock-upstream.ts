@@ -40,7 +40,8 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
  * behaviour every model has by default, see `wantsToolCall`); usage faults for metering tests: `nousage` (no
  * usage at all: the stream ends with [DONE] and no usage chunk), `badusage` (negative and string
  * counts), `hugeusage` (`prompt_tokens: 1e16`), `nulfinish` (a NUL in `finish_reason`) and
- * `notjson` (a 200 whose body is not JSON).
+ * `notjson` (a 200 whose body is not JSON), `garbage` (invalid counts: a string, a negative
+ * number and 1e16).
  */
 function lastRole(body: Record<string, unknown>): unknown {
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
@@ -85,7 +86,7 @@ function optionsFor(model: string, base: MockOptions, body: Record<string, unkno
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
     else if (mode === "big") o.padBytes = 300_000;
     else if (mode === "tool") o.toolCall = wantsToolCall(body);
-    else if (mode === "nousage" || mode === "badusage" || mode === "hugeusage") o.usageFault = mode;
+    else if (mode === "nousage" || mode === "badusage" || mode === "hugeusage" || mode === "garbage") o.usageFault = mode;
     else if (mode === "nulfinish") o.finishReason = "st\u0000op";
     else if (mode === "notjson") o.notJson = true;
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
@@ -110,7 +111,7 @@ export interface MockOptions {
   /** Answer with a tool call (set per request by `wantsToolCall`). */
   toolCall: boolean;
   /** How the usage report is broken, if it is (the `nousage`, `badusage`, `hugeusage` modes). */
-  usageFault: "none" | "nousage" | "badusage" | "hugeusage";
+  usageFault: "none" | "nousage" | "badusage" | "hugeusage" | "garbage";
   /** The finish reason of a finished answer. */
   finishReason: string;
   /** Answer 200 with a body that is not JSON (the `notjson` mode). */
@@ -182,6 +183,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function usage(o: MockOptions): Record<string, unknown> | undefined {
   if (o.usageFault === "nousage") return undefined;
   if (o.usageFault === "badusage") return { prompt_tokens: -5, completion_tokens: String(o.completionTokens), total_tokens: "x" };
+  if (o.usageFault === "garbage") return { prompt_tokens: String(o.promptTokens), completion_tokens: -o.completionTokens, total_tokens: 1e16 };
   if (o.usageFault === "hugeusage") return { prompt_tokens: 1e16, completion_tokens: o.completionTokens, total_tokens: 1e16 + o.completionTokens };
   return {
     prompt_tokens: o.promptTokens,
@@ -275,7 +277,7 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
         delta({ tool_calls: [{ index: 0, function: { arguments: piece } }] });
       }
       frame({ id, object, created, model, choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] });
-      if (includeUsage) frame({ id, object, created, model, choices: [], usage: usage(o) });
+      if (includeUsage && o.usageFault !== "nousage") frame({ id, object, created, model, choices: [], usage: usage(o) });
       res.end("data: [DONE]\n\n");
       return;
     }

@@ -7,6 +7,7 @@ import type { TestProject } from "vitest/node";
 import { startMockUpstream } from "../../dev/mock-upstream.ts";
 import { startWsBridge } from "../../dev/ws-bridge.ts";
 import { startFaultControl } from "./fault-control.ts";
+import { startJwksServer } from "./jwks-server.ts";
 import { createTestDatabase } from "./test-database.ts";
 
 declare module "vitest" {
@@ -18,6 +19,8 @@ declare module "vitest" {
     databaseEmbedded: boolean;
     /** Throwaway Postgres cluster and hanging-database controls (test/support/fault-control.ts). */
     faultControlUrl: string;
+    /** A stand-in Cloudflare Access key endpoint (see jwks-server.ts). */
+    jwksUrl: string;
   }
 }
 
@@ -26,14 +29,17 @@ export default async function setup(project: TestProject) {
   const bridge = await startWsBridge();
   const mock = await startMockUpstream();
   const faults = await startFaultControl();
+  const jwks = await startJwksServer();
   project.provide("databaseUrl", db.url);
   project.provide("wsProxy", bridge.proxy);
   project.provide("mockUrl", mock.url);
   project.provide("databaseEmbedded", db.embedded);
   project.provide("faultControlUrl", faults.url);
+  project.provide("jwksUrl", jwks.url);
   return async () => {
     await faults.close();
     await mock.close();
+    await jwks.close();
     await bridge.close();
     await db.drop();
   };

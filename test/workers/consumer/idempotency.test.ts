@@ -144,7 +144,7 @@ describe("poison beside good messages", () => {
   it("what a repair makes storable is stored and charged, never dead-lettered: NUL stripped, absurd counts clamped and flagged", async () => {
     const userId = await userWithBalance(pool, "10");
     const key = await keyFor(pool, userId);
-    const nulModel = { ...usage(alias, key, 1000, 500), finish_reason: "st\u0000op", user_agent: "ua\u0001\u0000x" };
+    const nulModel = { ...usage(alias, key, 1000, 500), finish_reason: "st\u0000op", user_agent: "ua\u0001\u0000x", usage_source: "estimated", client_disconnected: true };
     const nulAlias = usage(`${alias}\u0000`, null, 0, 0);
     const huge = usage(alias, key, 1000, 0);
     const hugeBody = { ...huge, usage: { ...huge.usage, prompt_tokens: 1e16, total_tokens: 1e16 } };
@@ -154,13 +154,14 @@ describe("poison beside good messages", () => {
     expect(result.ackAll).toBe(true);
     const ids = batch.messages.map((m) => m.id);
     expect((await pool.query("SELECT 1 FROM dead_letters WHERE message_id = ANY($1)", [ids])).rowCount).toBe(0);
-    const { rows } = await pool.query<{ event_id: string; model: string | null; finish_reason: string | null; user_agent: string | null; prompt_tokens: string; usage_source: string }>(
-      "SELECT event_id::text, model, finish_reason, user_agent, prompt_tokens::text, usage_source FROM http_analytics WHERE event_id = ANY($1::uuid[]) ORDER BY event_id",
+    const { rows } = await pool.query<{ event_id: string; model: string | null; finish_reason: string | null; user_agent: string | null; prompt_tokens: string; usage_source: string; client_disconnected: boolean }>(
+      "SELECT event_id::text, model, finish_reason, user_agent, prompt_tokens::text, usage_source, client_disconnected FROM http_analytics WHERE event_id = ANY($1::uuid[]) ORDER BY event_id",
       [[nulModel.event_id, nulAlias.event_id, huge.event_id]],
     );
     const row = (id: string) => rows.find((r) => r.event_id === id)!;
-    expect(row(nulModel.event_id)).toMatchObject({ finish_reason: "stop", user_agent: "uax", usage_source: "upstream" });
-    expect(row(nulAlias.event_id)).toMatchObject({ model: alias });
+    // usage_source and client_disconnected reach the row (absent: upstream, false).
+    expect(row(nulModel.event_id)).toMatchObject({ finish_reason: "stop", user_agent: "uax", usage_source: "estimated", client_disconnected: true });
+    expect(row(nulAlias.event_id)).toMatchObject({ model: alias, usage_source: "upstream", client_disconnected: false });
     expect(row(huge.event_id)).toMatchObject({ prompt_tokens: "100000000", usage_source: "clamped" });
     // Both billable records were charged (1000 + 500 tokens, and the clamped prompt).
     const charges = await usageChargesFor(pool, [nulModel.event_id, huge.event_id]);

@@ -288,8 +288,10 @@ describe("OpenAPI", () => {
     const res = await SELF.fetch("https://gateway.test/admin/openapi.json", { headers: { authorization: `Bearer ${env.ADMIN_TOKEN}` } });
     const text = await res.text();
     expect(res.status, text).toBe(200);
-    type Operation = { requestBody?: { content: { "application/json": { schema: { items?: { properties?: Record<string, { pattern?: string }> } } } } }; responses: Record<string, unknown> };
-    const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Operation>> };
+    type Schema = { $ref?: string; items?: Schema; properties?: Record<string, { pattern?: string }> };
+    type Operation = { requestBody?: { content: { "application/json": { schema: Schema } } }; responses: Record<string, { content?: { "application/json": { schema: Schema } } }> };
+    const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Operation>>; components: { schemas: Record<string, Schema> } };
+    const resolve = (schema: Schema): Schema => (schema.$ref ? doc.components.schemas[schema.$ref.replace("#/components/schemas/", "")]! : schema);
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual(
       [
@@ -323,18 +325,27 @@ describe("OpenAPI", () => {
         "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
+        "/admin/api/v1/users/{id}/password-link",
+        "/admin/api/v1/organizations/{id}/invitations",
+        "/admin/api/v1/invitations/{token}",
+        "/admin/api/v1/invitations/{token}/accept",
       ].sort(),
     );
     const putTariffs = doc.paths["/admin/api/v1/models/{id}/tariffs"]!.put!;
-    expect(putTariffs.requestBody!.content["application/json"].schema.items!.properties!.input_price_per_token!.pattern).toBe("^\\d+(\\.\\d+)?$");
+    expect(putTariffs.requestBody!.content["application/json"].schema.$ref).toBe("#/components/schemas/TariffSet");
+    expect(resolve(putTariffs.requestBody!.content["application/json"].schema).items!.properties!.input_price_per_token!.pattern).toBe("^\\d+(\\.\\d+)?$");
     expect(Object.keys(putTariffs.responses)).toEqual(expect.arrayContaining(["200", "400", "404"]));
-    // Every reference resolves inside the document (no schema-local $defs leaked out).
-    for (const [, ref] of text.matchAll(/"\$ref":"([^"]+)"/g)) expect(ref).toBe("#/components/schemas/Error");
+    // Every reference resolves inside the document (no schema-local $defs leaked out), and a
+    // schema used by several operations is one named component.
+    for (const [, ref] of text.matchAll(/"\$ref":"([^"]+)"/g)) expect(Object.keys(doc.components.schemas).map((name) => `#/components/schemas/${name}`)).toContain(ref);
+    expect(text).not.toContain("$defs");
+    for (const method of ["get", "patch"]) expect(doc.paths["/admin/api/v1/users/{id}"]![method]!.responses["200"]!.content!["application/json"].schema.$ref).toBe("#/components/schemas/UserView");
+    expect(resolve(doc.paths["/admin/api/v1/users"]!.get!.responses["200"]!.content!["application/json"].schema).properties).toHaveProperty("total_count");
     // Write-only and secret fields are never in a response schema.
-    const endpointGet = JSON.stringify(doc.paths["/admin/api/v1/endpoints/{id}"]!.get!.responses["200"]);
+    const endpointGet = JSON.stringify(resolve(doc.paths["/admin/api/v1/endpoints/{id}"]!.get!.responses["200"]!.content!["application/json"].schema));
     expect(endpointGet).toContain("has_api_key");
     expect(endpointGet).not.toContain("api_key_encrypted");
     expect(endpointGet).not.toContain('"api_key"');
-    expect(JSON.stringify(doc.paths["/admin/api/v1/users/{user_id}/api-keys"]!.get!.responses["200"])).not.toContain("key_hash");
+    for (const name of ["ApiKeyView", "ApiKeyViewPage", "ApiKeyWithSecret"]) expect(JSON.stringify(doc.components.schemas[name])).not.toContain("key_hash");
   });
 });

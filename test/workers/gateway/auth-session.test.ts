@@ -129,7 +129,11 @@ describe("the ADMIN_TOKEN acts as the built-in system user", () => {
     expect(byManager.created_by).toBe(manager.id);
   });
 
-  it("cannot be deleted or edited", async () => {
+  it("cannot be deleted or edited, and owns no keys (its only credential is the ADMIN_TOKEN)", async () => {
+    const noKey = await expectError(await api("POST", `/users/${SYSTEM_USER_ID}/api-keys`, env.ADMIN_TOKEN, { name: "backdoor", purpose: "platform" }), 400, "invalid_request_error");
+    expect(noKey.param).toBe("user_id");
+    await expectError(await api("POST", "/users/current/api-keys", env.ADMIN_TOKEN, { name: "backdoor" }), 400, "invalid_request_error");
+    expect((await ok<{ data: unknown[] }>(await api("GET", `/users/${SYSTEM_USER_ID}/api-keys`))).data).toEqual([]);
     await expectError(await api("DELETE", `/users/${SYSTEM_USER_ID}`), 403, "permission_denied");
     await expectError(await api("PATCH", `/users/${SYSTEM_USER_ID}`, env.ADMIN_TOKEN, { display_name: "x" }), 403, "permission_denied");
     expect(await ok(await api("GET", `/users/${SYSTEM_USER_ID}`))).toMatchObject({ id: SYSTEM_USER_ID, roles: ["platform_manager", "standard_user"] });

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { UsageMessageSchema } from "../../../shared/usage-message.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { expectError, mockBase, post, usageMessageFor } from "./helpers.ts";
+import { adminApi, expectError, jsonWith, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
 let pool: Pool;
 let key: string;
@@ -132,5 +132,62 @@ describe("what is enqueued is storable", () => {
     expect(UsageMessageSchema.safeParse(msg).success).toBe(true);
     // Anonymous callers learn nothing from it: still a 401.
     await expectError(await post("/chat/completions", { model: "x\u0000" }, null), 401, "invalid_api_key");
+  });
+});
+
+describe("honest client disconnects", () => {
+  /** Streams from a slow model (20 frames, 100 ms apart), reads the first bytes, then leaves. */
+  async function leaveEarly(alias: string, path = "/chat/completions") {
+    const marker = crypto.randomUUID();
+    const body = path === "/responses" ? { model: alias, input: marker, stream: true, store: false } : { model: alias, stream: true, messages: [{ role: "user", content: marker }] };
+    const res = await post(path, body, key);
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    return { res, marker, upstream: () => upstreamRequest((r) => JSON.stringify(r.body).includes(marker)) };
+  }
+
+  it("by default the upstream is cancelled at once; the prompt and what was produced are billed, flagged client_disconnected", async () => {
+    const slow = await createModel(pool, { url: mockBase(), modelName: "mock-gpt+slow" });
+    const { res, marker, upstream } = await leaveEarly(slow.alias);
+    const msg = await usageMessageFor(res);
+    expect(msg).toMatchObject({ client_disconnected: true, truncated: true, usage_source: "estimated", response_type: "stream" });
+    expect(msg.usage.prompt_tokens).toBe(countTokens(marker));
+    const full = countTokens(["Hello", ...Array.from({ length: 19 }, (_, i) => ` word${i + 1}`)].join(""));
+    expect(msg.usage.completion_tokens).toBeLessThan(full);
+    // The model server stopped: it never got to its last frame or [DONE] (it would after 2 s).
+    await sleep(2_500);
+    const sent = (await upstream()).response;
+    expect(sent).not.toContain("[DONE]");
+    expect(sent).not.toContain("word19");
+  });
+
+  it("the same through the Responses adapter", async () => {
+    const slow = await createModel(pool, { url: mockBase(), modelName: "mock-chat+slow", responsesViaChat: true });
+    const { res, upstream } = await leaveEarly(slow.alias, "/responses");
+    const msg = await usageMessageFor(res);
+    expect(msg).toMatchObject({ client_disconnected: true, truncated: true, usage_source: "estimated" });
+    await sleep(2_500);
+    expect((await upstream()).response).not.toContain("[DONE]");
+  });
+
+  it("a client that reads to the end is not flagged", async () => {
+    const m = await modelWith("none");
+    const res = await post("/chat/completions", { model: m.alias, messages, stream: true }, key);
+    await res.text();
+    expect(await usageMessageFor(res)).toMatchObject({ client_disconnected: false, truncated: false, usage_source: "upstream" });
+  });
+
+  it("on_client_disconnect through the admin API: cancel by default, drain settable, anything else a 400", async () => {
+    const token = env.ADMIN_TOKEN;
+    const ep = await jsonWith<{ id: string }>(await adminApi("POST", "/endpoints", token, { name: `ep-${crypto.randomUUID()}`, url: mockBase() }), 201);
+    const created = await jsonWith<{ id: string; on_client_disconnect: string }>(await adminApi("POST", "/models", token, { model_name: "mock-gpt", alias: `m-${crypto.randomUUID()}`, hosted_on: ep.id }), 201);
+    expect(created.on_client_disconnect).toBe("cancel");
+    const patched = await jsonWith<{ on_client_disconnect: string }>(await adminApi("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "drain" }));
+    expect(patched.on_client_disconnect).toBe("drain");
+    expect((await jsonWith<{ on_client_disconnect: string }>(await adminApi("GET", `/models/${created.id}`, token))).on_client_disconnect).toBe("drain");
+    const bad = await expectError(await adminApi("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "ignore" }), 400, "invalid_request_error");
+    expect(bad.param).toBe("on_client_disconnect");
   });
 });

@@ -47,6 +47,7 @@ const MODEL: ModelRecord = {
   cache: null,
   tokenizerUrl: null,
   responsesViaChat: false,
+  onClientDisconnect: "cancel",
 };
 
 export default {

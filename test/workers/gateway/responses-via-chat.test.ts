@@ -228,8 +228,9 @@ describe("failures through the adapter", () => {
     expect(await usageMessageFor(res)).toMatchObject({ response_type: "stream_error", truncated: true });
   });
 
-  it("a client that leaves mid-stream still has the upstream's full usage recorded", async () => {
+  it("a client that leaves mid-stream from a `drain` model still has the upstream's full usage recorded", async () => {
     const slow = await createModel(pool, { url: mockBase(), modelName: "mock-chat+slow", responsesViaChat: true });
+    await pool.query("UPDATE deployed_models SET on_client_disconnect = 'drain' WHERE alias = $1", [slow.alias]);
     const res = await post("/responses", { model: slow.alias, input: "hi", stream: true, store: false }, key);
     const reader = res.body!.getReader();
     await reader.read();

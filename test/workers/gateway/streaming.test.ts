@@ -155,8 +155,9 @@ describe("SSE relay", () => {
     expect(await usageMessageFor(res)).toMatchObject({ truncated: false, usage: { completion_tokens: 9 } });
   });
 
-  it("a client that disconnects mid-stream still has its full usage recorded", async () => {
+  it("a client that disconnects mid-stream from a `drain` model still has its full usage recorded", async () => {
     const slow = await createModel(pool, { url: mockBase(), modelName: "mock+slow" });
+    await pool.query("UPDATE deployed_models SET on_client_disconnect = 'drain' WHERE alias = $1", [slow.alias]);
     const { res } = await streamChat({}, slow.alias);
     const reader = res.body!.getReader();
     await reader.read();
@@ -164,5 +165,7 @@ describe("SSE relay", () => {
     const msg = await usageMessageFor(res, 10_000);
     expect(msg.usage).toMatchObject({ prompt_tokens: 12, completion_tokens: 9 });
     expect(msg.truncated).toBe(false);
+    expect(msg.client_disconnected).toBe(true);
+    expect(msg.usage_source).toBe("upstream");
   });
 });

@@ -10,7 +10,8 @@ import { balanceCrossings, tariffFromRow, type BalanceCrossing, type CacheTariff
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import type { BalanceChange } from "../../../shared/sql/ledger.ts";
 import { modelFingerprintsSql } from "../../../shared/sql/model-fingerprint.ts";
-import { writeUsage, type PricingBasis } from "../../../shared/sql/usage-write.ts";
+import { writeUsageAndRollup } from "../../../shared/sql/analytics-rollup.ts";
+import type { PricingBasis } from "../../../shared/sql/usage-write.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
 import { storeDeadLetters, type DeadLetter } from "./dead-letters.ts";
 import { planUsageBatch, type KeyOwner, type ModelPricing } from "./usage-plan.ts";
@@ -249,7 +250,8 @@ export async function writeUsageBatch(
       cache.put(enrichment);
     }
     const plan = planUsageBatch(messages, enrichment.owners, enrichment.models);
-    const written = await writeUsage(client, plan.rows, pricingBasis(enrichment));
+    // The usage statement, then the analytics rollup of the rows it inserted, in one transaction.
+    const written = await writeUsageAndRollup(client, plan.rows, pricingBasis(enrichment));
     if (written.basisCurrent) {
       return {
         recorded: written.recorded,

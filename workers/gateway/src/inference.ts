@@ -158,6 +158,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
           clientWantsUsage: clientWantsUsage || !USAGE_OPTION_ROUTES.has(suffix),
           onUsageChunk: cache ? async (chunk) => ({ ...chunk, usage: await cache.rewrite(chunk.usage as Record<string, unknown>) }) : undefined,
           onClientGone: () => cache?.abort(),
+          onClientDisconnect: model.onClientDisconnect,
         },
         (p) => c.executionCtx.waitUntil(p),
       );

@@ -36,6 +36,7 @@ export class Meter {
   private truncated = false;
   private batch: BatchInfo | null = null;
   private usageSource: UsageSource = "upstream";
+  private clientDisconnected = false;
   /** Counts tokens for this request's model and prompt (set once the request is routed). */
   private counter: TokenCounter | null = null;
   /** The upstream served an answer without a usable usage report: what to count instead. */
@@ -53,7 +54,7 @@ export class Meter {
     this.access = "unknown_api_key";
   }
 
-  /** Postgres could not be reached to authenticate the request (answered 503). */
+  /** Postgres could not be reached to check the key, and nothing cached could answer (access.ts). */
   databaseUnavailable(): void {
     this.access = "database_unavailable";
   }
@@ -118,6 +119,7 @@ export class Meter {
     this.finishReason = verdict.finishReason;
     this.responseType = verdict.responseType;
     this.truncated = verdict.truncated;
+    this.clientDisconnected = end.clientGone;
     if (!verdict.usage) this.uncounted = { completion: () => end.transcript.completionText(), extraTokens: end.transcript.overflowTokens() };
     return verdict;
   }
@@ -176,6 +178,7 @@ export class Meter {
       user_agent: req.headers.get("user-agent"),
       batch: this.batch,
       usage_source: this.usageSource,
+      client_disconnected: this.clientDisconnected,
     });
   }
 }

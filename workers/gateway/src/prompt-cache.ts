@@ -142,7 +142,9 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
       return INACTIVE;
     }),
     deadline,
-  ]).finally(() => clearTimeout(timer));
+  ]).finally(() => {
+    if (timer !== undefined) clearTimeout(timer);
+  });
   return { result, abort: () => controller.abort(new Error("client disconnected")) };
 }
 
@@ -205,6 +207,6 @@ export async function commitIndex(c: ScopedClassification, scope: CacheScope, co
   } catch (err) {
     console.warn(`prompt-cache index commit failed: ${err instanceof Error ? err.message : String(err)}`);
   } finally {
-    clearTimeout(timer);
+    if (timer !== undefined) clearTimeout(timer);
   }
 }

@@ -16,7 +16,7 @@ import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { tokenCounter } from "./token-count.ts";
-import { clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
+import { clientLeaving, clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;
@@ -40,7 +40,7 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
-    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, (p) => c.executionCtx.waitUntil(p));
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p));
     meter.streaming(ended);
     if (recorder) c.executionCtx.waitUntil(ended.then((end) => recorder.stream(end.observation.finalResponse, upstream.status)));
     return response;
@@ -70,13 +70,20 @@ export async function forwardResponsesViaChat(c: Ctx, body: Record<string, unkno
 
 /**
  * Reads the upstream's chat SSE and sends the translated Responses events. As in `relaySse`, the
- * read belongs to `waitUntil`, not to the client: a client that leaves does not stop the usage
- * from being read. The observation returned speaks Responses: its finish reason is the final
+ * read belongs to `waitUntil`, not to the client; a client that leaves cancels the upstream or
+ * lets it drain, as the model's `on_client_disconnect` says. The observation returned speaks Responses: its finish reason is the final
  * response's status, and its final response is the one the client was sent (null: none was).
  */
-function relayAsResponses(upstream: Response, translator: ChatToResponsesStream, idleTimeoutMs: number, waitUntil: (p: Promise<unknown>) => void): Relayed {
+function relayAsResponses(
+  upstream: Response,
+  translator: ChatToResponsesStream,
+  idleTimeoutMs: number,
+  onClientDisconnect: "cancel" | "drain",
+  waitUntil: (p: Promise<unknown>) => void,
+): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
-  const client = clientStream();
+  const leaving = clientLeaving(reader, onClientDisconnect);
+  const client = clientStream(() => leaving.left());
   const send = (bytes: Uint8Array) => client.send(bytes);
 
   send(translator.start());
@@ -93,7 +100,7 @@ function relayAsResponses(upstream: Response, translator: ChatToResponsesStream,
       client.close();
     } catch (err) {
       // A cut upstream: the client's stream breaks too, with no terminal event.
-      cut = true;
+      cut = !leaving.cancelled;
       reader.cancel(err);
       send(translator.finish(false));
       client.fail(err);

@@ -36,6 +36,8 @@ export interface ModelRecord {
   tokenizerUrl: string | null;
   /** POST /responses goes to the upstream's /chat/completions through the adapter. */
   responsesViaChat: boolean;
+  /** A stream whose client went away: cancel the upstream at once, or read it to the end (exact upstream usage). */
+  onClientDisconnect: "cancel" | "drain";
 }
 
 export interface AccessRow {
@@ -82,7 +84,7 @@ const ACCESS_SQL = `
            ie.api_key_encrypted AS "apiKeyEncrypted", ie.auth_header_name AS "authHeaderName",
            ie.auth_header_prefix AS "authHeaderPrefix", dm.requests_per_second::float8 AS "requestsPerSecond",
            dm.burst_size AS "burstSize", dm.tokenizer_url AS "tokenizerUrl",
-           dm.responses_via_chat AS "responsesViaChat",
+           dm.responses_via_chat AS "responsesViaChat", dm.on_client_disconnect AS "onClientDisconnect",
            coalesce((SELECT json_agg(json_build_object(
                        'purpose', t.api_key_purpose, 'completionWindow', t.completion_window,
                        'inputPricePerToken', t.input_price_per_token::text, 'outputPricePerToken', t.output_price_per_token::text,

@@ -4,9 +4,10 @@
  * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); what the
  * stream said (usage, finish reason, errors, how it ended) is returned for the meter to judge.
  *
- * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client: if
- * the client disconnects, the pump keeps reading (discarding) so the usage the upstream reports
- * at the end is still recorded — within the platform's waitUntil budget.
+ * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client. If
+ * the client disconnects, the model's `on_client_disconnect` decides: `cancel` (default) stops the
+ * upstream at once and the meter counts what was produced; `drain` keeps reading (discarding) so
+ * the usage the upstream reports at the end is recorded — within the platform's waitUntil budget.
  */
 import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
 import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
@@ -23,6 +24,8 @@ export interface RelayOptions {
   onUsageChunk?: (chunk: Record<string, unknown>) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** The client went away (called once). */
   onClientGone?: () => void;
+  /** What a client going away does to the upstream: `cancel` it at once, or `drain` it for its usage. */
+  onClientDisconnect: "cancel" | "drain";
 }
 
 /** A relayed stream: the client's response now, and how the stream ended once it has. */
@@ -87,7 +90,7 @@ export class IdleReader {
   }
 
   private stop(): void {
-    clearTimeout(this.timer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
   }
 }
 
@@ -160,13 +163,36 @@ export function clientStream(onCancel?: () => void): ClientStream {
 }
 
 /**
+ * What a client leaving does to the upstream read: with `cancel`, the upstream body is cancelled
+ * at once (the connection closes, so the model server stops generating for nobody); with `drain`,
+ * nothing (the read goes on to the usage report). `cancelled` tells the read's end apart from a cut.
+ */
+export function clientLeaving(reader: IdleReader, policy: "cancel" | "drain"): { left(): void; readonly cancelled: boolean } {
+  let cancelled = false;
+  return {
+    left() {
+      if (policy !== "cancel" || cancelled) return;
+      cancelled = true;
+      reader.cancel(new Error("the client went away"));
+    },
+    get cancelled() {
+      return cancelled;
+    },
+  };
+}
+
+/**
  * Relays an upstream SSE stream; `ended` resolves (never rejects) with what was observed once the
  * upstream is fully read or has failed. The read is handed to `waitUntil`, so it outlives the client.
  */
 export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Relayed {
   const reader = new IdleReader(upstream.body!, options.idleTimeoutMs);
   const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage });
-  const client = clientStream(options.onClientGone);
+  const leaving = clientLeaving(reader, options.onClientDisconnect);
+  const client = clientStream(() => {
+    options.onClientGone?.();
+    leaving.left();
+  });
 
   const send = async (parts: TeeOutput[]) => {
     for (const part of parts) {
@@ -196,7 +222,7 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
       client.close();
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
-      cut = true;
+      cut = !leaving.cancelled;
       reader.cancel(err);
       await send(tee.end()).catch(() => undefined);
       client.fail(err);

@@ -15,6 +15,7 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { aggregateRequestsSql, countRequestsSql, listRequestsSql, type AnalyticsFilters } from "../../../../shared/sql/analytics-query.ts";
+import { aggregateFromRollupSql, histogramValue, ROLLUP_MIN_WINDOW_MS } from "../../../../shared/sql/analytics-rollup.ts";
 import { listScope, type Actor, type AdminApp, type Role } from "./principal.ts";
 import { notFound, Pagination, parseQuery, type Page } from "./validation.ts";
 
@@ -80,6 +81,9 @@ export const RequestView = z.object({
   request_origin: z.string(),
   trace_id: z.string().nullable(),
   user_agent: z.string().nullable(),
+  usage_source: z.enum(["upstream", "estimated", "clamped"]).describe("Where the token counts come from: the upstream's report, Tollgate's own count (report missing or invalid), or a count cut to the maximum"),
+  client_disconnected: z.boolean().describe("The client went away before the response ended"),
+  gateway_cost: z.string().nullable().describe("Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ"),
 });
 export type RequestView = z.output<typeof RequestView>;
 
@@ -186,6 +190,35 @@ interface AggregateRow {
   p95_ttfb_ms: number | null;
 }
 
+/**
+ * Long windows over all traffic (or one model) are read from the hourly/daily rollup: sums exact,
+ * percentiles from its histograms (see shared/sql/analytics-rollup.ts for the error bound). Short
+ * windows, and any filter on a user, key or status, read the raw rows (exact percentile_cont).
+ */
+function usesRollup(f: Filters, groupBy: (typeof GROUP_BY)[number], after: string, before: string): boolean {
+  return groupBy === "model" && f.user_id === undefined && f.api_key_id === undefined && f.status_code === undefined && Date.parse(before) - Date.parse(after) >= ROLLUP_MIN_WINDOW_MS;
+}
+
+type RollupRow = Omit<AggregateRow, "p50_duration_ms" | "p95_duration_ms" | "p50_ttfb_ms" | "p95_ttfb_ms"> & {
+  p50_duration_bucket: number | null;
+  p95_duration_bucket: number | null;
+  p50_ttfb_bucket: number | null;
+  p95_ttfb_bucket: number | null;
+};
+
+async function fromRollup(c: Context<AdminApp>, after: string, before: string, bucket: (typeof BUCKETS)[number], model: string | undefined): Promise<AggregateRow[]> {
+  const q = aggregateFromRollupSql(after, before, bucket, model);
+  const { rows } = await c.get("db").query<RollupRow>(q.text, q.params);
+  const value = (b: number | null) => (b === null ? null : histogramValue(b));
+  return rows.map(({ p50_duration_bucket, p95_duration_bucket, p50_ttfb_bucket, p95_ttfb_bucket, ...r }) => ({
+    ...r,
+    p50_duration_ms: value(p50_duration_bucket),
+    p95_duration_ms: value(p95_duration_bucket),
+    p50_ttfb_ms: value(p50_ttfb_bucket),
+    p95_ttfb_ms: value(p95_ttfb_bucket),
+  }));
+}
+
 export async function aggregateRequests(c: Context<AdminApp>): Promise<Response> {
   const { bucket, group_by, ...rest } = parseQuery(c, AggregateQuery);
   checkRange(rest);
@@ -198,8 +231,12 @@ export async function aggregateRequests(c: Context<AdminApp>): Promise<Response>
       param: "created_after",
     });
   }
-  const query = aggregateRequestsSql(toFilters({ ...filters, created_after: after, created_before: before }), bucket, group_by);
-  const { rows } = await c.get("db").query<AggregateRow>(query.text, query.params);
+  const raw = () => {
+    const q = aggregateRequestsSql(toFilters({ ...filters, created_after: after, created_before: before }), bucket, group_by);
+    return c.get("db").query<AggregateRow>(q.text, q.params).then((r) => r.rows);
+  };
+  const rows = usesRollup(filters, group_by, after, before) ? await fromRollup(c, after, before, bucket, filters.model) : await raw();
+  const num = (v: number | null) => (v === null ? null : Number(v));
   const metrics = (r: AggregateRow) => ({
     requests: r.requests,
     prompt_tokens: r.prompt_tokens,
@@ -207,10 +244,10 @@ export async function aggregateRequests(c: Context<AdminApp>): Promise<Response>
     cached_tokens: r.cached_tokens,
     cache_read_tokens: r.cached_tokens,
     total_cost: r.total_cost,
-    p50_duration_ms: r.p50_duration_ms === null ? null : Number(r.p50_duration_ms),
-    p95_duration_ms: r.p95_duration_ms === null ? null : Number(r.p95_duration_ms),
-    p50_ttfb_ms: r.p50_ttfb_ms === null ? null : Number(r.p50_ttfb_ms),
-    p95_ttfb_ms: r.p95_ttfb_ms === null ? null : Number(r.p95_ttfb_ms),
+    p50_duration_ms: num(r.p50_duration_ms),
+    p95_duration_ms: num(r.p95_duration_ms),
+    p50_ttfb_ms: num(r.p50_ttfb_ms),
+    p95_ttfb_ms: num(r.p95_ttfb_ms),
   });
   const totals = rows.find((r) => r.level === 3);
   const body: AggregateView = {

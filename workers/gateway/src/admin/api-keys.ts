@@ -15,6 +15,7 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { API_KEY_PURPOSES, displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
 import { ApiError } from "../../../../shared/errors.ts";
+import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { currentOwner, type Actor, type AdminApp } from "./principal.ts";
 import { visibleUser } from "./users.ts";
 import { notFound, Pagination, parseBody, parseQuery, pathId, RateLimitFields, type Page } from "./validation.ts";
@@ -91,6 +92,8 @@ export async function createApiKey(c: Context<AdminApp>): Promise<Response> {
   const userId = ownerId(c);
   const input = await parseBody(c, CreateKey);
   const actor = c.get("actor");
+  // Its only credential is the ADMIN_TOKEN, so rotating that secret locks it out completely.
+  if (userId === SYSTEM_USER_ID) throw new ApiError("invalid_request_error", "The built-in system user (the ADMIN_TOKEN) owns no API keys; create them for a user.", { param: "user_id" });
   await visibleUser(c.get("db"), actor, userId);
   // A platform key opens the admin API with its owner's roles; only managers hand those out.
   if ((input.purpose === "platform" || input.purpose === "batch") && !actor.isManager) {

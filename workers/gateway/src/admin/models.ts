@@ -27,6 +27,7 @@ export const ModelView = z.object({
   open_to_everyone: z.boolean(),
   tokenizer_url: z.string().nullable().describe("External tokenizer service for prompt caching; null = the built-in tokenizer"),
   responses_via_chat: z.boolean().describe("POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back)"),
+  on_client_disconnect: z.enum(["cancel", "drain"]).describe("When a streaming client goes away: cancel the upstream at once (bill what was produced) or drain it (exact upstream usage)"),
   created_at: z.iso.datetime(),
   updated_at: z.iso.datetime(),
 });
@@ -37,7 +38,7 @@ type ModelRow = Omit<ModelView, "created_at" | "updated_at"> & { created_at: Dat
 const MODEL_COLUMNS = `dm.id, dm.model_name, dm.alias, dm.hosted_on, dm.description, dm.model_type,
   dm.requests_per_second::float8 AS requests_per_second, dm.burst_size, dm.metadata,
   EXISTS (SELECT 1 FROM deployment_groups dg WHERE dg.deployment_id = dm.id AND dg.group_id = '${EVERYONE_GROUP}') AS open_to_everyone,
-  dm.tokenizer_url, dm.responses_via_chat, dm.created_at, dm.updated_at`;
+  dm.tokenizer_url, dm.responses_via_chat, dm.on_client_disconnect, dm.created_at, dm.updated_at`;
 
 function toView(row: ModelRow): ModelView {
   return { ...row, created_at: new Date(row.created_at).toISOString(), updated_at: new Date(row.updated_at).toISOString() };
@@ -67,6 +68,10 @@ const ModelFields = {
     .boolean()
     .optional()
     .describe("Serve POST /ai/v1/responses through the upstream's /chat/completions, for model servers without a Responses API"),
+  on_client_disconnect: z
+    .enum(["cancel", "drain"])
+    .optional()
+    .describe("When a streaming client goes away: `cancel` (default) stops the upstream at once and bills the prompt plus what was produced; `drain` reads it to the end for the upstream's exact usage"),
 };
 export const CreateModel = z.strictObject({ ...ModelFields, alias: Alias.optional() });
 export const PatchModel = z.strictObject(ModelFields).partial();
@@ -114,8 +119,8 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
   try {
     const model = await inTransaction(client, async () => {
       const { rows } = await client.query<{ id: string }>(
-        `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by, tokenizer_url, responses_via_chat)
-         VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9, $10, $11) RETURNING id`,
+        `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by, tokenizer_url, responses_via_chat, on_client_disconnect)
+         VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9, $10, $11, $12) RETURNING id`,
         [
           input.model_name,
           input.alias ?? input.model_name,
@@ -128,6 +133,7 @@ export async function createModel(c: Context<AdminApp>): Promise<Response> {
           c.get("actor").userId,
           input.tokenizer_url ?? null,
           input.responses_via_chat ?? false,
+          input.on_client_disconnect ?? "cancel",
         ],
       );
       const id = rows[0]!.id;
@@ -160,6 +166,7 @@ export async function patchModel(c: Context<AdminApp>): Promise<Response> {
   if (input.metadata !== undefined) sets.push(["metadata", JSON.stringify(input.metadata)]);
   if (input.tokenizer_url !== undefined) sets.push(["tokenizer_url", input.tokenizer_url]);
   if (input.responses_via_chat !== undefined) sets.push(["responses_via_chat", input.responses_via_chat]);
+  if (input.on_client_disconnect !== undefined) sets.push(["on_client_disconnect", input.on_client_disconnect]);
   const client = await c.get("db").connect();
   try {
     const model = await inTransaction(client, async () => {

@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import * as z from "zod";
 import { displayPrefix, generateApiKey, hashApiKey } from "../../../../shared/api-keys.ts";
 import { ApiError } from "../../../../shared/errors.ts";
+import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { currentOwner, type AdminApp } from "./principal.ts";
 
 export const PLAYGROUND_KEY_NAME = "Console playground";
@@ -24,8 +25,8 @@ export type PlaygroundKey = z.output<typeof PlaygroundKey>;
 export async function issuePlaygroundKey(c: Context<AdminApp>): Promise<Response> {
   const actor = c.get("actor");
   const owner = currentOwner(actor);
-  if (owner === null || actor.userId === null) {
-    throw new ApiError("invalid_request_error", "This caller acts as no user, so it has no playground key: sign in as a user (or use a platform key).");
+  if (owner === SYSTEM_USER_ID) {
+    throw new ApiError("invalid_request_error", "The ADMIN_TOKEN's built-in system user owns no keys, so it has no playground key: sign in as a user (or use a platform key).");
   }
   const key = generateApiKey();
   // One statement: the partial unique index (migration 1796400000000) makes two concurrent calls

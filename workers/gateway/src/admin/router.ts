@@ -9,6 +9,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { adminOpenApiDocument } from "./openapi.ts";
 import { adminContext, managersOnly, type AdminApp } from "./principal.ts";
 import { ADMIN_API_PREFIX, ADMIN_ROUTES, honoPath, type AdminRoute } from "./routes.ts";
+import { parseBody, parseQuery, parseValue, pathNotFound } from "./validation.ts";
 
 // Admin bodies are small documents; a fixed cap keeps a stray upload from reaching the parser.
 const MAX_ADMIN_BODY_BYTES = 1024 * 1024;
@@ -29,11 +30,40 @@ export function adminRouter(): Hono<AdminApp> {
   );
   for (const route of ADMIN_ROUTES) {
     const method = route.method.toUpperCase();
-    const handler = validatedResponses(route);
+    const handler = validatedResponses(route, validatedInput(route));
     if (route.managersOnly) admin.on(method, honoPath(route.path), managersOnly, handler);
     else admin.on(method, honoPath(route.path), handler);
   }
   return admin;
+}
+
+/**
+ * The handler, called with the request's path parameters, query and body parsed by the route's
+ * schemas: an id that is not one is the 404 a missing row gets, a bad query or body the 400 that
+ * names the field (validation.ts). A route without a query or body schema reads none.
+ */
+function validatedInput(route: AdminRoute): (c: Context<AdminApp>) => Promise<Response> {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  const declared = Object.keys(route.params ?? {});
+  if (names.length !== declared.length || names.some((n) => !declared.includes(n))) {
+    throw new Error(`admin route ${route.method.toUpperCase()} ${route.path}: params must name exactly its path parameters`);
+  }
+  return async function withInput(c) {
+    const params: Record<string, string> = {};
+    for (const [name, schema] of Object.entries(route.params ?? {})) {
+      const raw = c.req.param(name) ?? "";
+      const parsed = schema.safeParse(raw);
+      if (!parsed.success) {
+        const missing = pathNotFound(schema, raw);
+        if (missing) throw missing;
+        parseValue(schema, raw, "path"); // throws the 400 naming the parameter
+      }
+      params[name] = parsed.success ? parsed.data : raw;
+    }
+    const query = route.query ? parseQuery(c, route.query) : undefined;
+    const body = route.body ? await parseBody(c, route.body) : undefined;
+    return route.handler(c, { params, query, body });
+  };
 }
 
 /**
@@ -42,11 +72,11 @@ export function adminRouter(): Hono<AdminApp> {
  * and the operator a log line naming the field — so the document cannot silently drift from what
  * the API answers.
  */
-function validatedResponses(route: AdminRoute): (c: Context<AdminApp>) => Promise<Response> {
+function validatedResponses(route: AdminRoute, handler: (c: Context<AdminApp>) => Promise<Response>): (c: Context<AdminApp>) => Promise<Response> {
   const schema = route.response.schema;
-  if (!schema) return route.handler;
+  if (!schema) return handler;
   return async (c) => {
-    const res = await route.handler(c);
+    const res = await handler(c);
     if (res.status !== route.response.status && res.status !== route.alsoReturns?.status) return res;
     const result = schema.safeParse(await res.clone().json());
     if (result.success) return res;

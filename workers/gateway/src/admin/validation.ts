@@ -72,6 +72,42 @@ export function pathId(c: Context, name: string, what: string): string {
   return value.toLowerCase();
 }
 
+/**
+ * What the admin router hands a handler (routes.ts): the path parameters, query and body, parsed
+ * with the route table's schemas. `undefined` where the route declares none.
+ *
+ *   export async function patchModel(c: Context<AdminApp>, { params, body }: AdminInput<"id", undefined, typeof PatchModel>)
+ */
+export interface AdminInput<Params extends string = never, Query extends z.ZodType | undefined = undefined, Body extends z.ZodType | undefined = undefined> {
+  params: Record<Params, string>;
+  query: Query extends z.ZodType ? z.output<Query> : undefined;
+  body: Body extends z.ZodType ? z.output<Body> : undefined;
+}
+
+/** What each path-id schema names in its 404 ("user", "model"), for the router's answer. */
+const PATH_ID_WHAT = new WeakMap<z.ZodType, string>();
+
+/**
+ * A route table's path id: a UUID, lower-cased. The router answers anything else with the 404
+ * of `pathId` (`No ${what} with id '…'`), never a 400: the id's shape tells the caller nothing.
+ * `current: true` also admits the literal `current` (the caller, or their active organization).
+ */
+export function pathIdSchema(what: string, options: { current?: boolean } = {}): z.ZodType<string, string> {
+  const uuid = z.string().regex(UUID).transform((v) => v.toLowerCase());
+  const schema = options.current ? z.union([z.literal("current"), uuid]) : uuid;
+  PATH_ID_WHAT.set(schema, what);
+  return schema;
+}
+
+/** A path segment the handler checks itself (a `resp_…` id, an event id). */
+export const PathText = z.string();
+
+/** The router's 404 for a path value its schema refuses (pathIdSchema), or null for a plain 400. */
+export function pathNotFound(schema: z.ZodType, value: string): ApiError | null {
+  const what = PATH_ID_WHAT.get(schema);
+  return what === undefined ? null : notFound(what, value);
+}
+
 export function notFound(what: string, id: string): ApiError {
   return new ApiError("not_found", `No ${what} with id '${id.slice(0, 64)}'.`);
 }
@@ -117,9 +153,24 @@ export function foreignKeyViolation(err: unknown): boolean {
   return typeof err === "object" && err !== null && "code" in err && err.code === "23503";
 }
 
-/** The response schema of a paginated list of `item` (for the OpenAPI document). */
-export function pageOf<T extends z.ZodType>(item: T) {
+/** The item schema of each pageOf() schema: the OpenAPI document names a page after its item. */
+export const PAGE_ITEMS = new WeakMap<z.ZodType, z.ZodType>();
+
+const PAGES = new WeakMap<z.ZodType, z.ZodType>();
+
+function newPage<T extends z.ZodType>(item: T) {
   return z.object({ data: z.array(item), total_count: z.number().int(), skip: z.number().int(), limit: z.number().int() });
+}
+
+/** The response schema of a paginated list of `item`: one schema per item (one OpenAPI component). */
+export function pageOf<T extends z.ZodType>(item: T): ReturnType<typeof newPage<T>> {
+  let page = PAGES.get(item) as ReturnType<typeof newPage<T>> | undefined;
+  if (!page) {
+    page = newPage(item);
+    PAGES.set(item, page);
+    PAGE_ITEMS.set(page, item);
+  }
+  return page;
 }
 
 /** Bounds on free-form JSON stored from admin bodies (`metadata`): nesting and serialized size. */

@@ -114,6 +114,39 @@ function sessionResponse(c: Context<AuthApp>, session: Session, user: UserView):
 
 const BAD_PASSWORD = "Incorrect email or password.";
 
+/** Password guesses allowed per email within the window; then 429 until the oldest one ages out. */
+export const MAX_SIGN_IN_FAILURES = 10;
+export const SIGN_IN_FAILURE_WINDOW_MINUTES = 15;
+
+/**
+ * 429 while this email has had too many failed password sign-ins recently. Checked before the
+ * PBKDF2 work, so a guessing run also stops costing CPU. (Someone can lock an account out for the
+ * window this way; a token or Access sign-in still works meanwhile.)
+ */
+async function throttlePasswordGuesses(db: SqlClient, subject: string): Promise<void> {
+  const { rows } = await db.query<{ n: number; retry: number | null }>(
+    `SELECT count(*)::int AS n,
+            ceil(extract(epoch FROM min(failed_at) + make_interval(mins => $2::int) - now()))::int AS retry
+       FROM sign_in_failures WHERE subject = $1 AND failed_at > now() - make_interval(mins => $2::int)`,
+    [subject, SIGN_IN_FAILURE_WINDOW_MINUTES],
+  );
+  const row = rows[0];
+  if (row && row.n >= MAX_SIGN_IN_FAILURES) {
+    const retry = Math.max(1, row.retry ?? 60);
+    throw new ApiError("rate_limit_exceeded", `Too many failed sign-ins for this email. Try again in ${Math.ceil(retry / 60)} minute(s), or sign in another way.`, {
+      headers: { "retry-after": String(retry) },
+    });
+  }
+}
+
+async function recordPasswordFailure(db: SqlClient, subject: string): Promise<void> {
+  await db.query(
+    `WITH gone AS (DELETE FROM sign_in_failures WHERE subject = $1 AND failed_at <= now() - make_interval(mins => $2::int))
+     INSERT INTO sign_in_failures (subject) VALUES ($1)`,
+    [subject, SIGN_IN_FAILURE_WINDOW_MINUTES],
+  );
+}
+
 async function signIn(c: Context<AuthApp>): Promise<Response> {
   // No CSRF header is needed to create a session, but a foreign page must not plant one.
   requireSameOrigin(c);
@@ -144,6 +177,8 @@ async function signIn(c: Context<AuthApp>): Promise<Response> {
 
 /** The user whose email and password these are; 401 otherwise (in the same time either way). */
 async function checkPassword(db: SqlClient, email: string, password: string): Promise<string> {
+  const subject = await hashToken(`email:${email.toLowerCase()}`);
+  await throttlePasswordGuesses(db, subject);
   const { rows } = await db.query<{ id: string; hash: string | null }>(
     `SELECT u.id, p.hash FROM users u LEFT JOIN user_passwords p ON p.user_id = u.id
       WHERE lower(u.email) = lower($1) AND u.deleted_at IS NULL AND u.user_type = 'individual'
@@ -153,10 +188,15 @@ async function checkPassword(db: SqlClient, email: string, password: string): Pr
   const row = rows[0];
   if (!row?.hash) {
     await burnPasswordCheck(password);
+    await recordPasswordFailure(db, subject);
     throw new ApiError("invalid_credentials", BAD_PASSWORD);
   }
   const check = await verifyPassword(password, row.hash);
-  if (!check.ok) throw new ApiError("invalid_credentials", BAD_PASSWORD);
+  if (!check.ok) {
+    await recordPasswordFailure(db, subject);
+    throw new ApiError("invalid_credentials", BAD_PASSWORD);
+  }
+  await db.query("DELETE FROM sign_in_failures WHERE subject = $1", [subject]);
   if (check.needsRehash) {
     await db.query("UPDATE user_passwords SET hash = $2, updated_at = now() WHERE user_id = $1", [row.id, await hashPassword(password)]);
   }
