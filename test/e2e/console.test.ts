@@ -257,13 +257,13 @@ describe("the console in Chromium", () => {
   });
 
   it("chats in the playground: streamed through the gateway with the playground key, with tokens and cost per turn", async () => {
-    // The admin token acts as the built-in system user, whose playground key spends its credits.
-    const system = await admin<{ id: string }>("GET", "/admin/api/v1/users/current");
-    await admin("POST", "/admin/api/v1/transactions", { user_id: system.id, transaction_type: "admin_grant", amount: "5", source_id: "console-test-playground" });
+    // A user with credits (the demo user) signs in with a platform key; their playground key spends
+    // their credits. (The ADMIN_TOKEN's built-in system user owns no keys.)
+    const platform = await admin<{ key: string }>("POST", `/admin/api/v1/users/${stack.demoUserId}/api-keys`, { name: "demo console", purpose: "platform" });
     const { context, page, errors } = await newPage();
-    await signInWithToken(page, stack.adminToken);
+    await signInWithToken(page, platform.key);
     await go(page, "Playground");
-    await expect.poll(() => page.getByLabel("Model").inputValue()).toBe(stack.modelAlias);
+    await expect.poll(() => page.getByRole("combobox", { name: "Model", exact: true }).inputValue()).toBe(stack.modelAlias);
     await page.getByLabel("Message").fill("Hello");
     await page.getByRole("button", { name: "Send" }).click();
     const conversation = page.getByRole("log", { name: "Conversation" });
@@ -271,7 +271,7 @@ describe("the console in Chromium", () => {
     const usage = conversation.locator("[data-turn-usage]");
     await expect.poll(() => usage.textContent(), { timeout: 15_000 }).toMatch(/cost \$\d/);
     // The turn's cost is the usage log's, for a request made with the playground key.
-    const rows = await admin<{ data: { api_key_id: string | null; total_cost: string | null; request_origin: string }[] }>("GET", "/admin/api/v1/requests?limit=1");
+    const rows = await admin<{ data: { api_key_id: string | null; total_cost: string | null; request_origin: string }[] }>("GET", `/admin/api/v1/requests?limit=1&user_id=${stack.demoUserId}`);
     const cost = (await usage.textContent())!.match(/cost \$([\d.]+)/)![1]!;
     expect(Number(cost)).toBeCloseTo(Number(rows.data[0]!.total_cost), 9);
     await screenshot(page, "playground-turn");

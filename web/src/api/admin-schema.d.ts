@@ -536,6 +536,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/v1/users/{id}/password-link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Issue a one-time set-password link (24 h; replaces an unused earlier one) */
+        post: operations["postUsersIdPasswordLink"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/v1/organizations/{id}/invitations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Create an invitation link (owners and admins; 7 days, one use) */
+        post: operations["postOrganizationsIdInvitations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/v1/invitations/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What an invitation link offers */
+        get: operations["getInvitationsToken"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/v1/invitations/{token}/accept": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Accept an invitation: the caller joins the organization */
+        post: operations["postInvitationsTokenAccept"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -550,6 +618,786 @@ export interface components {
                 /** @description The request field the error is about, e.g. `tariffs[1].purpose` */
                 param: string | null;
             };
+        };
+        CreateUser: {
+            username: string;
+            /** Format: email */
+            email: string;
+            display_name?: string | null;
+            /** @default [] */
+            roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
+        };
+        CreateOrganization: {
+            /** @description Unique; the organization's username */
+            name: string;
+            /** Format: email */
+            email: string;
+            display_name?: string | null;
+            /**
+             * Format: uuid
+             * @description Managers only: who owns it (default: the caller)
+             */
+            owner_id?: string;
+        };
+        PatchOrganization: {
+            /** Format: email */
+            email?: string;
+            display_name?: string | null;
+        };
+        AddMember: {
+            /** Format: uuid */
+            user_id: string;
+            /**
+             * @default member
+             * @enum {string}
+             */
+            role: "owner" | "admin" | "member";
+        };
+        ChangeMember: {
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+        };
+        CreateKey: {
+            name: string;
+            /**
+             * @default realtime
+             * @enum {string}
+             */
+            purpose: "platform" | "realtime" | "batch" | "playground";
+            requests_per_second?: number | null;
+            burst_size?: number | null;
+        };
+        CreateEndpoint: {
+            name: string;
+            description?: string | null;
+            /** Format: uri */
+            url: string;
+            api_key?: string | null;
+            auth_header_name?: string;
+            auth_header_prefix?: string;
+        };
+        PatchEndpoint: {
+            name?: string;
+            description?: string | null;
+            /** Format: uri */
+            url?: string;
+            api_key?: string | null;
+            auth_header_name?: string;
+            auth_header_prefix?: string;
+        };
+        CreateModel: {
+            model_name: string;
+            alias?: string;
+            hosted_on: string;
+            description?: string | null;
+            /** @enum {string} */
+            model_type?: "chat" | "embeddings" | "reranker";
+            requests_per_second?: number | null;
+            burst_size?: number | null;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            open_to_everyone?: boolean;
+            /** @description Base URL of a tokenizer service (GET /v1/models, POST /v1/tokenize) that counts this model's prompt tokens for caching */
+            tokenizer_url?: string | null;
+            /** @description Serve POST /ai/v1/responses through the upstream's /chat/completions, for model servers without a Responses API */
+            responses_via_chat?: boolean;
+            /**
+             * @description When a streaming client goes away: `cancel` (default) stops the upstream at once and bills the prompt plus what was produced; `drain` reads it to the end for the upstream's exact usage
+             * @enum {string}
+             */
+            on_client_disconnect?: "cancel" | "drain";
+        };
+        PatchModel: {
+            model_name?: string;
+            alias?: string;
+            hosted_on?: string;
+            description?: string | null;
+            /** @enum {string} */
+            model_type?: "chat" | "embeddings" | "reranker";
+            requests_per_second?: number | null;
+            burst_size?: number | null;
+            metadata?: {
+                [key: string]: unknown;
+            };
+            open_to_everyone?: boolean;
+            /** @description Base URL of a tokenizer service (GET /v1/models, POST /v1/tokenize) that counts this model's prompt tokens for caching */
+            tokenizer_url?: string | null;
+            /** @description Serve POST /ai/v1/responses through the upstream's /chat/completions, for model servers without a Responses API */
+            responses_via_chat?: boolean;
+            /**
+             * @description When a streaming client goes away: `cancel` (default) stops the upstream at once and bills the prompt plus what was produced; `drain` reads it to the end for the upstream's exact usage
+             * @enum {string}
+             */
+            on_client_disconnect?: "cancel" | "drain";
+        };
+        TariffSet: {
+            /** @enum {string} */
+            purpose: "realtime" | "batch" | "playground";
+            completion_window?: string | null;
+            input_price_per_token: string;
+            output_price_per_token: string;
+        }[];
+        CachePricingInput: {
+            read_multiplier: string;
+            write_multiplier_5m?: string | null;
+            write_multiplier_1h?: string | null;
+            write_multiplier_24h?: string | null;
+            min_prefix_tokens?: number;
+        };
+        CreateTransaction: {
+            /** Format: uuid */
+            user_id: string;
+            /** @enum {string} */
+            transaction_type: "admin_grant" | "admin_removal";
+            amount: string;
+            description?: string | null;
+            /** @description Your id for this grant; repeating it is harmless (idempotent) */
+            source_id?: string;
+        };
+        CreateGroup: {
+            name: string;
+            description?: string | null;
+        };
+        PatchGroup: {
+            name?: string;
+            description?: string | null;
+        };
+        AddGroupUser: {
+            user_id: string;
+        };
+        AddGroupModel: {
+            model_id: string;
+        };
+        PatchUser: {
+            display_name?: string | null;
+            /** Format: email */
+            email?: string;
+            roles?: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
+        };
+        PostOrganizationsIdInvitationsBody: {
+            /**
+             * @default member
+             * @enum {string}
+             */
+            role: "member" | "admin";
+            /**
+             * Format: email
+             * @description Only the user with this email may accept
+             */
+            email?: string;
+        };
+        UserView: {
+            /** Format: uuid */
+            id: string;
+            username: string;
+            email: string | null;
+            display_name: string | null;
+            /** @enum {string} */
+            user_type: "individual" | "organization";
+            roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
+            /** @description Credit balance as a decimal string */
+            balance: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        UserViewPage: {
+            data: components["schemas"]["UserView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        OrganizationView: {
+            /** Format: uuid */
+            id: string;
+            username: string;
+            email: string | null;
+            display_name: string | null;
+            /** @enum {string} */
+            user_type: "individual" | "organization";
+            /** @description Credit balance as a decimal string */
+            balance: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            your_role: ("owner" | "admin" | "member") | null;
+            member_count: number;
+        };
+        OrganizationViewPage: {
+            data: components["schemas"]["OrganizationView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        MemberView: {
+            /** Format: uuid */
+            user_id: string;
+            username: string;
+            email: string;
+            display_name: string | null;
+            /** @enum {string} */
+            role: "owner" | "admin" | "member";
+            /** Format: date-time */
+            joined_at: string;
+        };
+        MemberViewPage: {
+            data: components["schemas"]["MemberView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        ApiKeyView: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the key, for recognising it */
+            key_prefix: string;
+            /** @enum {string} */
+            purpose: "platform" | "realtime" | "batch" | "playground";
+            /** Format: uuid */
+            user_id: string;
+            /** Format: uuid */
+            created_by: string;
+            requests_per_second: number | null;
+            burst_size: number | null;
+            /** Format: date-time */
+            created_at: string;
+            last_used_at: string | null;
+        };
+        ApiKeyViewPage: {
+            data: components["schemas"]["ApiKeyView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        ApiKeyWithSecret: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            /** @description The first characters of the key, for recognising it */
+            key_prefix: string;
+            /** @enum {string} */
+            purpose: "platform" | "realtime" | "batch" | "playground";
+            /** Format: uuid */
+            user_id: string;
+            /** Format: uuid */
+            created_by: string;
+            requests_per_second: number | null;
+            burst_size: number | null;
+            /** Format: date-time */
+            created_at: string;
+            last_used_at: string | null;
+            /** @description The secret; shown only in this response */
+            key: string;
+        };
+        EndpointView: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            description: string | null;
+            url: string;
+            /** @description Whether an upstream api_key is stored (it is never returned) */
+            has_api_key: boolean;
+            auth_header_name: string;
+            auth_header_prefix: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        EndpointViewPage: {
+            data: components["schemas"]["EndpointView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        EndpointTestResult: {
+            /** @description True when the endpoint answered 2xx with an OpenAI-style model list */
+            ok: boolean;
+            /** @description The upstream's HTTP status; null when it could not be reached */
+            status: number | null;
+            /** @description Until the answer was read (or the attempt failed) */
+            latency_ms: number;
+            /** @description Model ids the endpoint lists (at most 1000) */
+            models: string[];
+            error: string | null;
+        };
+        ModelView: {
+            /** Format: uuid */
+            id: string;
+            /** @description The name the upstream knows */
+            model_name: string;
+            /** @description The name clients send as `model` */
+            alias: string;
+            /** Format: uuid */
+            hosted_on: string;
+            description: string | null;
+            /** @enum {string} */
+            model_type: "chat" | "embeddings" | "reranker";
+            requests_per_second: number | null;
+            burst_size: number | null;
+            metadata: {
+                [key: string]: unknown;
+            };
+            open_to_everyone: boolean;
+            /** @description External tokenizer service for prompt caching; null = the built-in tokenizer */
+            tokenizer_url: string | null;
+            /** @description POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back) */
+            responses_via_chat: boolean;
+            /**
+             * @description When a streaming client goes away: cancel the upstream at once (bill what was produced) or drain it (exact upstream usage)
+             * @enum {string}
+             */
+            on_client_disconnect: "cancel" | "drain";
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+        };
+        ModelViewPage: {
+            data: components["schemas"]["ModelView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        TariffList: {
+            data: {
+                /** Format: uuid */
+                id: string;
+                /** @enum {string} */
+                purpose: "realtime" | "batch" | "playground";
+                completion_window: string | null;
+                /** @description Decimal string */
+                input_price_per_token: string;
+                /** @description Decimal string */
+                output_price_per_token: string;
+                /** Format: date-time */
+                valid_from: string;
+                /** @description Null while the tariff is in force */
+                valid_until: string | null;
+            }[];
+        };
+        GroupView: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            description: string | null;
+            /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
+            builtin: boolean;
+            created_by: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        GroupViewPage: {
+            data: components["schemas"]["GroupView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        CachePricingState: {
+            /** @description The row in force; null when caching is off */
+            active: {
+                /** Format: uuid */
+                id: string;
+                /** @description Cache reads cost this multiple of the input price (decimal string) */
+                read_multiplier: string;
+                /** @description Null: the 5m tier is billed at list price */
+                write_multiplier_5m: string | null;
+                write_multiplier_1h: string | null;
+                write_multiplier_24h: string | null;
+                /** @description Prompts shorter than this are never cached */
+                min_prefix_tokens: number;
+                /** Format: date-time */
+                valid_from: string;
+                /** @description Null while in force */
+                valid_until: string | null;
+            } | null;
+            /** @description Every closed row, newest first */
+            history: {
+                /** Format: uuid */
+                id: string;
+                /** @description Cache reads cost this multiple of the input price (decimal string) */
+                read_multiplier: string;
+                /** @description Null: the 5m tier is billed at list price */
+                write_multiplier_5m: string | null;
+                write_multiplier_1h: string | null;
+                write_multiplier_24h: string | null;
+                /** @description Prompts shorter than this are never cached */
+                min_prefix_tokens: number;
+                /** Format: date-time */
+                valid_from: string;
+                /** @description Null while in force */
+                valid_until: string | null;
+            }[];
+        };
+        TransactionView: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            user_id: string;
+            /** @enum {string} */
+            transaction_type: "admin_grant" | "admin_removal" | "purchase" | "usage";
+            /** @description Positive decimal string; the type says which way it moves the balance */
+            amount: string;
+            source_id: string;
+            description: string | null;
+            fusillade_batch_id: string | null;
+            api_key_id: string | null;
+            created_by: string | null;
+            /** Format: date-time */
+            created_at: string;
+        };
+        TransactionViewPage: {
+            data: components["schemas"]["TransactionView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        TransactionCreated: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            user_id: string;
+            /** @enum {string} */
+            transaction_type: "admin_grant" | "admin_removal" | "purchase" | "usage";
+            /** @description Positive decimal string; the type says which way it moves the balance */
+            amount: string;
+            source_id: string;
+            description: string | null;
+            fusillade_batch_id: string | null;
+            api_key_id: string | null;
+            created_by: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The user's balance after this transaction (now, for a repeated source_id) */
+            balance: string;
+        };
+        GroupMemberView: {
+            /** Format: uuid */
+            id: string;
+            username: string;
+            email: string;
+            display_name: string | null;
+        };
+        GroupMemberViewPage: {
+            data: components["schemas"]["GroupMemberView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        GroupModelView: {
+            /** Format: uuid */
+            id: string;
+            alias: string;
+            model_name: string;
+            model_type: string;
+        };
+        GroupModelViewPage: {
+            data: components["schemas"]["GroupModelView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        RequestView: {
+            /** @description Row id (a bigint, as a string) */
+            id: string;
+            /** Format: uuid */
+            event_id: string;
+            /** Format: date-time */
+            timestamp: string;
+            method: string;
+            uri: string;
+            model: string | null;
+            served_model: string | null;
+            status_code: number;
+            duration_ms: number;
+            duration_to_first_byte_ms: number | null;
+            prompt_tokens: number;
+            completion_tokens: number;
+            reasoning_tokens: number;
+            total_tokens: number;
+            cache_read_tokens: number;
+            cache_write_5m_tokens: number;
+            cache_write_1h_tokens: number;
+            cache_write_24h_tokens: number;
+            response_type: string;
+            finish_reason: string | null;
+            truncated: boolean;
+            user_id: string | null;
+            api_key_id: string | null;
+            access_source: string;
+            provider_name: string | null;
+            /** @description Decimal string */
+            total_cost: string | null;
+            /** @description Decimal string: the cost had nothing been served from the prompt cache */
+            uncached_cost: string | null;
+            fusillade_batch_id: string | null;
+            custom_id: string | null;
+            request_origin: string;
+            trace_id: string | null;
+            user_agent: string | null;
+            /**
+             * @description Where the token counts come from: the upstream's report, Tollgate's own count (report missing or invalid), or a count cut to the maximum
+             * @enum {string}
+             */
+            usage_source: "upstream" | "estimated" | "clamped";
+            /** @description The client went away before the response ended */
+            client_disconnected: boolean;
+            /** @description Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ */
+            gateway_cost: string | null;
+        };
+        RequestViewPage: {
+            data: components["schemas"]["RequestView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        AggregateView: {
+            /** @enum {string} */
+            bucket: "hour" | "day";
+            /** @enum {string} */
+            group_by: "model" | "user" | "key";
+            /** Format: date-time */
+            created_after: string;
+            /** Format: date-time */
+            created_before: string;
+            totals: {
+                requests: number;
+                prompt_tokens: number;
+                completion_tokens: number;
+                /** @description Prompt tokens read from the prompt cache */
+                cached_tokens: number;
+                /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
+                cache_read_tokens: number;
+                /** @description Decimal string */
+                total_cost: string;
+                p50_duration_ms: number | null;
+                p95_duration_ms: number | null;
+                /** @description Median time to first byte (rows that have one) */
+                p50_ttfb_ms: number | null;
+                p95_ttfb_ms: number | null;
+            };
+            groups: {
+                /** @description The model alias, user id or API key id, per `group_by` */
+                key: string | null;
+                requests: number;
+                prompt_tokens: number;
+                completion_tokens: number;
+                /** @description Prompt tokens read from the prompt cache */
+                cached_tokens: number;
+                /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
+                cache_read_tokens: number;
+                /** @description Decimal string */
+                total_cost: string;
+                p50_duration_ms: number | null;
+                p95_duration_ms: number | null;
+                /** @description Median time to first byte (rows that have one) */
+                p50_ttfb_ms: number | null;
+                p95_ttfb_ms: number | null;
+            }[];
+            buckets: {
+                /** Format: date-time */
+                start: string;
+                /** @description The model alias, user id or API key id, per `group_by` */
+                key: string | null;
+                requests: number;
+                prompt_tokens: number;
+                completion_tokens: number;
+                /** @description Prompt tokens read from the prompt cache */
+                cached_tokens: number;
+                /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
+                cache_read_tokens: number;
+                /** @description Decimal string */
+                total_cost: string;
+                p50_duration_ms: number | null;
+                p95_duration_ms: number | null;
+                /** @description Median time to first byte (rows that have one) */
+                p50_ttfb_ms: number | null;
+                p95_ttfb_ms: number | null;
+            }[];
+        };
+        RequestDetailView: {
+            /** @description Row id (a bigint, as a string) */
+            id: string;
+            /** Format: uuid */
+            event_id: string;
+            /** Format: date-time */
+            timestamp: string;
+            method: string;
+            uri: string;
+            model: string | null;
+            served_model: string | null;
+            status_code: number;
+            duration_ms: number;
+            duration_to_first_byte_ms: number | null;
+            prompt_tokens: number;
+            completion_tokens: number;
+            reasoning_tokens: number;
+            total_tokens: number;
+            cache_read_tokens: number;
+            cache_write_5m_tokens: number;
+            cache_write_1h_tokens: number;
+            cache_write_24h_tokens: number;
+            response_type: string;
+            finish_reason: string | null;
+            truncated: boolean;
+            user_id: string | null;
+            api_key_id: string | null;
+            access_source: string;
+            provider_name: string | null;
+            /** @description Decimal string */
+            total_cost: string | null;
+            /** @description Decimal string: the cost had nothing been served from the prompt cache */
+            uncached_cost: string | null;
+            fusillade_batch_id: string | null;
+            custom_id: string | null;
+            request_origin: string;
+            trace_id: string | null;
+            user_agent: string | null;
+            /**
+             * @description Where the token counts come from: the upstream's report, Tollgate's own count (report missing or invalid), or a count cut to the maximum
+             * @enum {string}
+             */
+            usage_source: "upstream" | "estimated" | "clamped";
+            /** @description The client went away before the response ended */
+            client_disconnected: boolean;
+            /** @description Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ */
+            gateway_cost: string | null;
+            cost_breakdown: {
+                /** @description Prompt tokens neither read from nor written to the prompt cache, at the input price */
+                input: string;
+                /** @description Decimal string */
+                cache_read: string;
+                /** @description Decimal string */
+                cache_write_5m: string;
+                /** @description Decimal string */
+                cache_write_1h: string;
+                /** @description Decimal string */
+                cache_write_24h: string;
+                /** @description Decimal string */
+                output: string;
+                /** @description The sum of the parts: equals the row's total_cost */
+                total: string;
+                /** @description The tariff the request was priced with; null when it was free */
+                tariff: {
+                    /** Format: uuid */
+                    id: string;
+                    name: string;
+                    purpose: string;
+                    completion_window: string | null;
+                    /** @description Decimal string */
+                    input_price_per_token: string;
+                    /** @description Decimal string */
+                    output_price_per_token: string;
+                    /** Format: date-time */
+                    valid_from: string;
+                } | null;
+                /** @description The prompt-cache tariff in force at the pricing time, if any */
+                cache_tariff: {
+                    /** Format: uuid */
+                    id: string;
+                    /** @description Decimal string */
+                    read_multiplier: string;
+                    write_multiplier_5m: string | null;
+                    write_multiplier_1h: string | null;
+                    write_multiplier_24h: string | null;
+                    /** Format: date-time */
+                    valid_from: string;
+                } | null;
+            };
+            /** @description The stored response this request produced (Responses API, stored chat), if any */
+            stored_response: {
+                id: string;
+                request_body: string | null;
+                response_body: string | null;
+            } | null;
+        };
+        ResponseSummary: {
+            id: string;
+            batch_id: null;
+            model: string;
+            status: string;
+            created_at: string;
+            completed_at: string | null;
+            failed_at: string | null;
+            duration_ms: number | null;
+            response_status: number | null;
+            service_tier: string | null;
+            prompt_tokens: number | null;
+            completion_tokens: number | null;
+            reasoning_tokens: number | null;
+            total_tokens: number | null;
+            /** @description Decimal string (never a float) */
+            total_cost: string | null;
+            created_by_email: string | null;
+        };
+        ResponseSummaryPage: {
+            data: components["schemas"]["ResponseSummary"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        ResponseDetail: {
+            id: string;
+            batch_id: null;
+            model: string;
+            status: string;
+            created_at: string;
+            completed_at: string | null;
+            failed_at: string | null;
+            duration_ms: number | null;
+            response_status: number | null;
+            service_tier: string | null;
+            prompt_tokens: number | null;
+            completion_tokens: number | null;
+            reasoning_tokens: number | null;
+            total_tokens: number | null;
+            /** @description Decimal string (never a float) */
+            total_cost: string | null;
+            created_by_email: string | null;
+            /** @description The request body as sent */
+            body: string;
+            response_body: string | null;
+            error: string | null;
+            created_by: string;
+        };
+        PlaygroundKey: {
+            /** @description The secret; shown only in this response. The previous one stops working */
+            key: string;
+            /** Format: uuid */
+            key_id: string;
+            /** @description Always null: the key does not expire; the next call rotates it */
+            expires_at: string | null;
+        };
+        PostUsersIdPasswordLinkResponse: {
+            /** @description Relative console URL carrying the one-time token; shown once */
+            url: string;
+            /** Format: date-time */
+            expires_at: string;
+        };
+        PostOrganizationsIdInvitationsResponse: {
+            /** Format: uuid */
+            id: string;
+            /** @description Relative console URL carrying the one-time token; shown once */
+            url: string;
+            /** @enum {string} */
+            role: "member" | "admin";
+            /** Format: date-time */
+            expires_at: string;
+        };
+        GetInvitationsTokenResponse: {
+            organization: {
+                /** Format: uuid */
+                id: string;
+                name: string;
+            };
+            /** @enum {string} */
+            role: "member" | "admin";
+            /** Format: date-time */
+            expires_at: string;
         };
     };
     responses: never;
@@ -581,27 +1429,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            username: string;
-                            email: string | null;
-                            display_name: string | null;
-                            /** @enum {string} */
-                            user_type: "individual" | "organization";
-                            roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
-                            /** @description Credit balance as a decimal string */
-                            balance: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["UserViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -654,14 +1482,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    username: string;
-                    /** Format: email */
-                    email: string;
-                    display_name?: string | null;
-                    /** @default [] */
-                    roles?: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
-                };
+                "application/json": components["schemas"]["CreateUser"];
             };
         };
         responses: {
@@ -671,22 +1492,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string | null;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        user_type: "individual" | "organization";
-                        roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
-                        /** @description Credit balance as a decimal string */
-                        balance: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["UserView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -744,7 +1550,7 @@ export interface operations {
                 "X-Organization-Id"?: string;
             };
             path: {
-                id: string;
+                id: "current" | string;
             };
             cookie?: never;
         };
@@ -756,22 +1562,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string | null;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        user_type: "individual" | "organization";
-                        roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
-                        /** @description Credit balance as a decimal string */
-                        balance: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["UserView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -879,18 +1670,13 @@ export interface operations {
                 "X-Organization-Id"?: string;
             };
             path: {
-                id: string;
+                id: "current" | string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    display_name?: string | null;
-                    /** Format: email */
-                    email?: string;
-                    roles?: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
-                };
+                "application/json": components["schemas"]["PatchUser"];
             };
         };
         responses: {
@@ -900,22 +1686,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string | null;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        user_type: "individual" | "organization";
-                        roles: ("platform_manager" | "billing_manager" | "request_viewer" | "standard_user")[];
-                        /** @description Credit balance as a decimal string */
-                        balance: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["UserView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -986,28 +1757,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            username: string;
-                            email: string | null;
-                            display_name: string | null;
-                            /** @enum {string} */
-                            user_type: "individual" | "organization";
-                            /** @description Credit balance as a decimal string */
-                            balance: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                            your_role: ("owner" | "admin" | "member") | null;
-                            member_count: number;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["OrganizationViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1060,18 +1810,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @description Unique; the organization's username */
-                    name: string;
-                    /** Format: email */
-                    email: string;
-                    display_name?: string | null;
-                    /**
-                     * Format: uuid
-                     * @description Managers only: who owns it (default: the caller)
-                     */
-                    owner_id?: string;
-                };
+                "application/json": components["schemas"]["CreateOrganization"];
             };
         };
         responses: {
@@ -1081,23 +1820,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string | null;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        user_type: "individual" | "organization";
-                        /** @description Credit balance as a decimal string */
-                        balance: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        your_role: ("owner" | "admin" | "member") | null;
-                        member_count: number;
-                    };
+                    "application/json": components["schemas"]["OrganizationView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1167,23 +1890,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string | null;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        user_type: "individual" | "organization";
-                        /** @description Credit balance as a decimal string */
-                        balance: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        your_role: ("owner" | "admin" | "member") | null;
-                        member_count: number;
-                    };
+                    "application/json": components["schemas"]["OrganizationView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1297,11 +2004,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: email */
-                    email?: string;
-                    display_name?: string | null;
-                };
+                "application/json": components["schemas"]["PatchOrganization"];
             };
         };
         responses: {
@@ -1311,23 +2014,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string | null;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        user_type: "individual" | "organization";
-                        /** @description Credit balance as a decimal string */
-                        balance: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                        your_role: ("owner" | "admin" | "member") | null;
-                        member_count: number;
-                    };
+                    "application/json": components["schemas"]["OrganizationView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1400,22 +2087,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            user_id: string;
-                            username: string;
-                            email: string;
-                            display_name: string | null;
-                            /** @enum {string} */
-                            role: "owner" | "admin" | "member";
-                            /** Format: date-time */
-                            joined_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["MemberViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1470,15 +2142,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: uuid */
-                    user_id: string;
-                    /**
-                     * @default member
-                     * @enum {string}
-                     */
-                    role?: "owner" | "admin" | "member";
-                };
+                "application/json": components["schemas"]["AddMember"];
             };
         };
         responses: {
@@ -1488,17 +2152,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        user_id: string;
-                        username: string;
-                        email: string;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        role: "owner" | "admin" | "member";
-                        /** Format: date-time */
-                        joined_at: string;
-                    };
+                    "application/json": components["schemas"]["MemberView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1632,10 +2286,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    role: "owner" | "admin" | "member";
-                };
+                "application/json": components["schemas"]["ChangeMember"];
             };
         };
         responses: {
@@ -1645,17 +2296,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        user_id: string;
-                        username: string;
-                        email: string;
-                        display_name: string | null;
-                        /** @enum {string} */
-                        role: "owner" | "admin" | "member";
-                        /** Format: date-time */
-                        joined_at: string;
-                    };
+                    "application/json": components["schemas"]["MemberView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1716,7 +2357,7 @@ export interface operations {
                 "X-Organization-Id"?: string;
             };
             path: {
-                user_id: string;
+                user_id: "current" | string;
             };
             cookie?: never;
         };
@@ -1728,29 +2369,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            /** @description The first characters of the key, for recognising it */
-                            key_prefix: string;
-                            /** @enum {string} */
-                            purpose: "platform" | "realtime" | "batch" | "playground";
-                            /** Format: uuid */
-                            user_id: string;
-                            /** Format: uuid */
-                            created_by: string;
-                            requests_per_second: number | null;
-                            burst_size: number | null;
-                            /** Format: date-time */
-                            created_at: string;
-                            last_used_at: string | null;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["ApiKeyViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1799,22 +2418,13 @@ export interface operations {
                 "X-Organization-Id"?: string;
             };
             path: {
-                user_id: string;
+                user_id: "current" | string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                    /**
-                     * @default realtime
-                     * @enum {string}
-                     */
-                    purpose?: "platform" | "realtime" | "batch" | "playground";
-                    requests_per_second?: number | null;
-                    burst_size?: number | null;
-                };
+                "application/json": components["schemas"]["CreateKey"];
             };
         };
         responses: {
@@ -1824,26 +2434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        /** @description The first characters of the key, for recognising it */
-                        key_prefix: string;
-                        /** @enum {string} */
-                        purpose: "platform" | "realtime" | "batch" | "playground";
-                        /** Format: uuid */
-                        user_id: string;
-                        /** Format: uuid */
-                        created_by: string;
-                        requests_per_second: number | null;
-                        burst_size: number | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        last_used_at: string | null;
-                        /** @description The secret; shown only in this response */
-                        key: string;
-                    };
+                    "application/json": components["schemas"]["ApiKeyWithSecret"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -1892,7 +2483,7 @@ export interface operations {
                 "X-Organization-Id"?: string;
             };
             path: {
-                user_id: string;
+                user_id: "current" | string;
                 id: string;
             };
             cookie?: never;
@@ -1952,7 +2543,7 @@ export interface operations {
                 "X-Organization-Id"?: string;
             };
             path: {
-                user_id: string;
+                user_id: "current" | string;
                 id: string;
             };
             cookie?: never;
@@ -1965,26 +2556,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        /** @description The first characters of the key, for recognising it */
-                        key_prefix: string;
-                        /** @enum {string} */
-                        purpose: "platform" | "realtime" | "batch" | "playground";
-                        /** Format: uuid */
-                        user_id: string;
-                        /** Format: uuid */
-                        created_by: string;
-                        requests_per_second: number | null;
-                        burst_size: number | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        last_used_at: string | null;
-                        /** @description The secret; shown only in this response */
-                        key: string;
-                    };
+                    "application/json": components["schemas"]["ApiKeyWithSecret"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2046,26 +2618,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            description: string | null;
-                            url: string;
-                            /** @description Whether an upstream api_key is stored (it is never returned) */
-                            has_api_key: boolean;
-                            auth_header_name: string;
-                            auth_header_prefix: string;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["EndpointViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2118,15 +2671,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                    description?: string | null;
-                    /** Format: uri */
-                    url: string;
-                    api_key?: string | null;
-                    auth_header_name?: string;
-                    auth_header_prefix?: string;
-                };
+                "application/json": components["schemas"]["CreateEndpoint"];
             };
         };
         responses: {
@@ -2136,21 +2681,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        description: string | null;
-                        url: string;
-                        /** @description Whether an upstream api_key is stored (it is never returned) */
-                        has_api_key: boolean;
-                        auth_header_name: string;
-                        auth_header_prefix: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["EndpointView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2220,21 +2751,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        description: string | null;
-                        url: string;
-                        /** @description Whether an upstream api_key is stored (it is never returned) */
-                        has_api_key: boolean;
-                        auth_header_name: string;
-                        auth_header_prefix: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["EndpointView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2357,15 +2874,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name?: string;
-                    description?: string | null;
-                    /** Format: uri */
-                    url?: string;
-                    api_key?: string | null;
-                    auth_header_name?: string;
-                    auth_header_prefix?: string;
-                };
+                "application/json": components["schemas"]["PatchEndpoint"];
             };
         };
         responses: {
@@ -2375,21 +2884,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        description: string | null;
-                        url: string;
-                        /** @description Whether an upstream api_key is stored (it is never returned) */
-                        has_api_key: boolean;
-                        auth_header_name: string;
-                        auth_header_prefix: string;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["EndpointView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2459,17 +2954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description True when the endpoint answered 2xx with an OpenAI-style model list */
-                        ok: boolean;
-                        /** @description The upstream's HTTP status; null when it could not be reached */
-                        status: number | null;
-                        /** @description Until the answer was read (or the attempt failed) */
-                        latency_ms: number;
-                        /** @description Model ids the endpoint lists (at most 1000) */
-                        models: string[];
-                        error: string | null;
-                    };
+                    "application/json": components["schemas"]["EndpointTestResult"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2531,38 +3016,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @description The name the upstream knows */
-                            model_name: string;
-                            /** @description The name clients send as `model` */
-                            alias: string;
-                            /** Format: uuid */
-                            hosted_on: string;
-                            description: string | null;
-                            /** @enum {string} */
-                            model_type: "chat" | "embeddings" | "reranker";
-                            requests_per_second: number | null;
-                            burst_size: number | null;
-                            metadata: {
-                                [key: string]: unknown;
-                            };
-                            open_to_everyone: boolean;
-                            /** @description External tokenizer service for prompt caching; null = the built-in tokenizer */
-                            tokenizer_url: string | null;
-                            /** @description POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back) */
-                            responses_via_chat: boolean;
-                            /** Format: date-time */
-                            created_at: string;
-                            /** Format: date-time */
-                            updated_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["ModelViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2615,24 +3069,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    model_name: string;
-                    alias?: string;
-                    hosted_on: string;
-                    description?: string | null;
-                    /** @enum {string} */
-                    model_type?: "chat" | "embeddings" | "reranker";
-                    requests_per_second?: number | null;
-                    burst_size?: number | null;
-                    metadata?: {
-                        [key: string]: unknown;
-                    };
-                    open_to_everyone?: boolean;
-                    /** @description Base URL of a tokenizer service (GET /v1/models, POST /v1/tokenize) that counts this model's prompt tokens for caching */
-                    tokenizer_url?: string | null;
-                    /** @description Serve POST /ai/v1/responses through the upstream's /chat/completions, for model servers without a Responses API */
-                    responses_via_chat?: boolean;
-                };
+                "application/json": components["schemas"]["CreateModel"];
             };
         };
         responses: {
@@ -2642,33 +3079,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        /** @description The name the upstream knows */
-                        model_name: string;
-                        /** @description The name clients send as `model` */
-                        alias: string;
-                        /** Format: uuid */
-                        hosted_on: string;
-                        description: string | null;
-                        /** @enum {string} */
-                        model_type: "chat" | "embeddings" | "reranker";
-                        requests_per_second: number | null;
-                        burst_size: number | null;
-                        metadata: {
-                            [key: string]: unknown;
-                        };
-                        open_to_everyone: boolean;
-                        /** @description External tokenizer service for prompt caching; null = the built-in tokenizer */
-                        tokenizer_url: string | null;
-                        /** @description POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back) */
-                        responses_via_chat: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["ModelView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2738,33 +3149,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        /** @description The name the upstream knows */
-                        model_name: string;
-                        /** @description The name clients send as `model` */
-                        alias: string;
-                        /** Format: uuid */
-                        hosted_on: string;
-                        description: string | null;
-                        /** @enum {string} */
-                        model_type: "chat" | "embeddings" | "reranker";
-                        requests_per_second: number | null;
-                        burst_size: number | null;
-                        metadata: {
-                            [key: string]: unknown;
-                        };
-                        open_to_everyone: boolean;
-                        /** @description External tokenizer service for prompt caching; null = the built-in tokenizer */
-                        tokenizer_url: string | null;
-                        /** @description POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back) */
-                        responses_via_chat: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["ModelView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -2878,24 +3263,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    model_name?: string;
-                    alias?: string;
-                    hosted_on?: string;
-                    description?: string | null;
-                    /** @enum {string} */
-                    model_type?: "chat" | "embeddings" | "reranker";
-                    requests_per_second?: number | null;
-                    burst_size?: number | null;
-                    metadata?: {
-                        [key: string]: unknown;
-                    };
-                    open_to_everyone?: boolean;
-                    /** @description Base URL of a tokenizer service (GET /v1/models, POST /v1/tokenize) that counts this model's prompt tokens for caching */
-                    tokenizer_url?: string | null;
-                    /** @description Serve POST /ai/v1/responses through the upstream's /chat/completions, for model servers without a Responses API */
-                    responses_via_chat?: boolean;
-                };
+                "application/json": components["schemas"]["PatchModel"];
             };
         };
         responses: {
@@ -2905,33 +3273,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        /** @description The name the upstream knows */
-                        model_name: string;
-                        /** @description The name clients send as `model` */
-                        alias: string;
-                        /** Format: uuid */
-                        hosted_on: string;
-                        description: string | null;
-                        /** @enum {string} */
-                        model_type: "chat" | "embeddings" | "reranker";
-                        requests_per_second: number | null;
-                        burst_size: number | null;
-                        metadata: {
-                            [key: string]: unknown;
-                        };
-                        open_to_everyone: boolean;
-                        /** @description External tokenizer service for prompt caching; null = the built-in tokenizer */
-                        tokenizer_url: string | null;
-                        /** @description POST /ai/v1/responses is translated to the upstream's /chat/completions (and the answer back) */
-                        responses_via_chat: boolean;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** Format: date-time */
-                        updated_at: string;
-                    };
+                    "application/json": components["schemas"]["ModelView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3003,23 +3345,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            purpose: "realtime" | "batch" | "playground";
-                            completion_window: string | null;
-                            /** @description Decimal string */
-                            input_price_per_token: string;
-                            /** @description Decimal string */
-                            output_price_per_token: string;
-                            /** Format: date-time */
-                            valid_from: string;
-                            /** @description Null while the tariff is in force */
-                            valid_until: string | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["TariffList"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3074,13 +3400,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** @enum {string} */
-                    purpose: "realtime" | "batch" | "playground";
-                    completion_window?: string | null;
-                    input_price_per_token: string;
-                    output_price_per_token: string;
-                }[];
+                "application/json": components["schemas"]["TariffSet"];
             };
         };
         responses: {
@@ -3090,23 +3410,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @enum {string} */
-                            purpose: "realtime" | "batch" | "playground";
-                            completion_window: string | null;
-                            /** @description Decimal string */
-                            input_price_per_token: string;
-                            /** @description Decimal string */
-                            output_price_per_token: string;
-                            /** Format: date-time */
-                            valid_from: string;
-                            /** @description Null while the tariff is in force */
-                            valid_until: string | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["TariffList"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3170,22 +3474,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            description: string | null;
-                            /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
-                            builtin: boolean;
-                            created_by: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["GroupViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3246,42 +3535,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description The row in force; null when caching is off */
-                        active: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @description Cache reads cost this multiple of the input price (decimal string) */
-                            read_multiplier: string;
-                            /** @description Null: the 5m tier is billed at list price */
-                            write_multiplier_5m: string | null;
-                            write_multiplier_1h: string | null;
-                            write_multiplier_24h: string | null;
-                            /** @description Prompts shorter than this are never cached */
-                            min_prefix_tokens: number;
-                            /** Format: date-time */
-                            valid_from: string;
-                            /** @description Null while in force */
-                            valid_until: string | null;
-                        } | null;
-                        /** @description Every closed row, newest first */
-                        history: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @description Cache reads cost this multiple of the input price (decimal string) */
-                            read_multiplier: string;
-                            /** @description Null: the 5m tier is billed at list price */
-                            write_multiplier_5m: string | null;
-                            write_multiplier_1h: string | null;
-                            write_multiplier_24h: string | null;
-                            /** @description Prompts shorter than this are never cached */
-                            min_prefix_tokens: number;
-                            /** Format: date-time */
-                            valid_from: string;
-                            /** @description Null while in force */
-                            valid_until: string | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["CachePricingState"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3336,13 +3590,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    read_multiplier: string;
-                    write_multiplier_5m?: string | null;
-                    write_multiplier_1h?: string | null;
-                    write_multiplier_24h?: string | null;
-                    min_prefix_tokens?: number;
-                };
+                "application/json": components["schemas"]["CachePricingInput"];
             };
         };
         responses: {
@@ -3352,42 +3600,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description The row in force; null when caching is off */
-                        active: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @description Cache reads cost this multiple of the input price (decimal string) */
-                            read_multiplier: string;
-                            /** @description Null: the 5m tier is billed at list price */
-                            write_multiplier_5m: string | null;
-                            write_multiplier_1h: string | null;
-                            write_multiplier_24h: string | null;
-                            /** @description Prompts shorter than this are never cached */
-                            min_prefix_tokens: number;
-                            /** Format: date-time */
-                            valid_from: string;
-                            /** @description Null while in force */
-                            valid_until: string | null;
-                        } | null;
-                        /** @description Every closed row, newest first */
-                        history: {
-                            /** Format: uuid */
-                            id: string;
-                            /** @description Cache reads cost this multiple of the input price (decimal string) */
-                            read_multiplier: string;
-                            /** @description Null: the 5m tier is billed at list price */
-                            write_multiplier_5m: string | null;
-                            write_multiplier_1h: string | null;
-                            write_multiplier_24h: string | null;
-                            /** @description Prompts shorter than this are never cached */
-                            min_prefix_tokens: number;
-                            /** Format: date-time */
-                            valid_from: string;
-                            /** @description Null while in force */
-                            valid_until: string | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["CachePricingState"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3512,28 +3725,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            /** Format: uuid */
-                            user_id: string;
-                            /** @enum {string} */
-                            transaction_type: "admin_grant" | "admin_removal" | "purchase" | "usage";
-                            /** @description Positive decimal string; the type says which way it moves the balance */
-                            amount: string;
-                            source_id: string;
-                            description: string | null;
-                            fusillade_batch_id: string | null;
-                            api_key_id: string | null;
-                            created_by: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["TransactionViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3586,16 +3778,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: uuid */
-                    user_id: string;
-                    /** @enum {string} */
-                    transaction_type: "admin_grant" | "admin_removal";
-                    amount: string;
-                    description?: string | null;
-                    /** @description Your id for this grant; repeating it is harmless (idempotent) */
-                    source_id?: string;
-                };
+                "application/json": components["schemas"]["CreateTransaction"];
             };
         };
         responses: {
@@ -3605,25 +3788,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        /** Format: uuid */
-                        user_id: string;
-                        /** @enum {string} */
-                        transaction_type: "admin_grant" | "admin_removal" | "purchase" | "usage";
-                        /** @description Positive decimal string; the type says which way it moves the balance */
-                        amount: string;
-                        source_id: string;
-                        description: string | null;
-                        fusillade_batch_id: string | null;
-                        api_key_id: string | null;
-                        created_by: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** @description The user's balance after this transaction (now, for a repeated source_id) */
-                        balance: string;
-                    };
+                    "application/json": components["schemas"]["TransactionCreated"];
                 };
             };
             /** @description OK */
@@ -3632,25 +3797,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        /** Format: uuid */
-                        user_id: string;
-                        /** @enum {string} */
-                        transaction_type: "admin_grant" | "admin_removal" | "purchase" | "usage";
-                        /** @description Positive decimal string; the type says which way it moves the balance */
-                        amount: string;
-                        source_id: string;
-                        description: string | null;
-                        fusillade_batch_id: string | null;
-                        api_key_id: string | null;
-                        created_by: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                        /** @description The user's balance after this transaction (now, for a repeated source_id) */
-                        balance: string;
-                    };
+                    "application/json": components["schemas"]["TransactionCreated"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3721,22 +3868,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            name: string;
-                            description: string | null;
-                            /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
-                            builtin: boolean;
-                            created_by: string | null;
-                            /** Format: date-time */
-                            created_at: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["GroupViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3789,10 +3921,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name: string;
-                    description?: string | null;
-                };
+                "application/json": components["schemas"]["CreateGroup"];
             };
         };
         responses: {
@@ -3802,17 +3931,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        description: string | null;
-                        /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
-                        builtin: boolean;
-                        created_by: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                    };
+                    "application/json": components["schemas"]["GroupView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -3882,17 +4001,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        description: string | null;
-                        /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
-                        builtin: boolean;
-                        created_by: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                    };
+                    "application/json": components["schemas"]["GroupView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4006,10 +4115,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    name?: string;
-                    description?: string | null;
-                };
+                "application/json": components["schemas"]["PatchGroup"];
             };
         };
         responses: {
@@ -4019,17 +4125,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        name: string;
-                        description: string | null;
-                        /** @description True for Everyone, which every user belongs to and which cannot be renamed or deleted */
-                        builtin: boolean;
-                        created_by: string | null;
-                        /** Format: date-time */
-                        created_at: string;
-                    };
+                    "application/json": components["schemas"]["GroupView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4102,18 +4198,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            username: string;
-                            email: string;
-                            display_name: string | null;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["GroupMemberViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4168,9 +4253,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    user_id: string;
-                };
+                "application/json": components["schemas"]["AddGroupUser"];
             };
         };
         responses: {
@@ -4180,13 +4263,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        username: string;
-                        email: string;
-                        display_name: string | null;
-                    };
+                    "application/json": components["schemas"]["GroupMemberView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4310,18 +4387,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** Format: uuid */
-                            id: string;
-                            alias: string;
-                            model_name: string;
-                            model_type: string;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["GroupModelViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4376,9 +4442,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    model_id: string;
-                };
+                "application/json": components["schemas"]["AddGroupModel"];
             };
         };
         responses: {
@@ -4388,13 +4452,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: uuid */
-                        id: string;
-                        alias: string;
-                        model_name: string;
-                        model_type: string;
-                    };
+                    "application/json": components["schemas"]["GroupModelView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4522,50 +4580,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            /** @description Row id (a bigint, as a string) */
-                            id: string;
-                            /** Format: uuid */
-                            event_id: string;
-                            /** Format: date-time */
-                            timestamp: string;
-                            method: string;
-                            uri: string;
-                            model: string | null;
-                            served_model: string | null;
-                            status_code: number;
-                            duration_ms: number;
-                            duration_to_first_byte_ms: number | null;
-                            prompt_tokens: number;
-                            completion_tokens: number;
-                            reasoning_tokens: number;
-                            total_tokens: number;
-                            cache_read_tokens: number;
-                            cache_write_5m_tokens: number;
-                            cache_write_1h_tokens: number;
-                            cache_write_24h_tokens: number;
-                            response_type: string;
-                            finish_reason: string | null;
-                            truncated: boolean;
-                            user_id: string | null;
-                            api_key_id: string | null;
-                            access_source: string;
-                            provider_name: string | null;
-                            /** @description Decimal string */
-                            total_cost: string | null;
-                            /** @description Decimal string: the cost had nothing been served from the prompt cache */
-                            uncached_cost: string | null;
-                            fusillade_batch_id: string | null;
-                            custom_id: string | null;
-                            request_origin: string;
-                            trace_id: string | null;
-                            user_agent: string | null;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["RequestViewPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4633,70 +4648,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @enum {string} */
-                        bucket: "hour" | "day";
-                        /** @enum {string} */
-                        group_by: "model" | "user" | "key";
-                        /** Format: date-time */
-                        created_after: string;
-                        /** Format: date-time */
-                        created_before: string;
-                        totals: {
-                            requests: number;
-                            prompt_tokens: number;
-                            completion_tokens: number;
-                            /** @description Prompt tokens read from the prompt cache */
-                            cached_tokens: number;
-                            /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
-                            cache_read_tokens: number;
-                            /** @description Decimal string */
-                            total_cost: string;
-                            p50_duration_ms: number | null;
-                            p95_duration_ms: number | null;
-                            /** @description Median time to first byte (rows that have one) */
-                            p50_ttfb_ms: number | null;
-                            p95_ttfb_ms: number | null;
-                        };
-                        groups: {
-                            /** @description The model alias, user id or API key id, per `group_by` */
-                            key: string | null;
-                            requests: number;
-                            prompt_tokens: number;
-                            completion_tokens: number;
-                            /** @description Prompt tokens read from the prompt cache */
-                            cached_tokens: number;
-                            /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
-                            cache_read_tokens: number;
-                            /** @description Decimal string */
-                            total_cost: string;
-                            p50_duration_ms: number | null;
-                            p95_duration_ms: number | null;
-                            /** @description Median time to first byte (rows that have one) */
-                            p50_ttfb_ms: number | null;
-                            p95_ttfb_ms: number | null;
-                        }[];
-                        buckets: {
-                            /** Format: date-time */
-                            start: string;
-                            /** @description The model alias, user id or API key id, per `group_by` */
-                            key: string | null;
-                            requests: number;
-                            prompt_tokens: number;
-                            completion_tokens: number;
-                            /** @description Prompt tokens read from the prompt cache */
-                            cached_tokens: number;
-                            /** @description The same as cached_tokens: cache-hit rate = cache_read_tokens / prompt_tokens */
-                            cache_read_tokens: number;
-                            /** @description Decimal string */
-                            total_cost: string;
-                            p50_duration_ms: number | null;
-                            p95_duration_ms: number | null;
-                            /** @description Median time to first byte (rows that have one) */
-                            p50_ttfb_ms: number | null;
-                            p95_ttfb_ms: number | null;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["AggregateView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4757,93 +4709,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description Row id (a bigint, as a string) */
-                        id: string;
-                        /** Format: uuid */
-                        event_id: string;
-                        /** Format: date-time */
-                        timestamp: string;
-                        method: string;
-                        uri: string;
-                        model: string | null;
-                        served_model: string | null;
-                        status_code: number;
-                        duration_ms: number;
-                        duration_to_first_byte_ms: number | null;
-                        prompt_tokens: number;
-                        completion_tokens: number;
-                        reasoning_tokens: number;
-                        total_tokens: number;
-                        cache_read_tokens: number;
-                        cache_write_5m_tokens: number;
-                        cache_write_1h_tokens: number;
-                        cache_write_24h_tokens: number;
-                        response_type: string;
-                        finish_reason: string | null;
-                        truncated: boolean;
-                        user_id: string | null;
-                        api_key_id: string | null;
-                        access_source: string;
-                        provider_name: string | null;
-                        /** @description Decimal string */
-                        total_cost: string | null;
-                        /** @description Decimal string: the cost had nothing been served from the prompt cache */
-                        uncached_cost: string | null;
-                        fusillade_batch_id: string | null;
-                        custom_id: string | null;
-                        request_origin: string;
-                        trace_id: string | null;
-                        user_agent: string | null;
-                        cost_breakdown: {
-                            /** @description Prompt tokens neither read from nor written to the prompt cache, at the input price */
-                            input: string;
-                            /** @description Decimal string */
-                            cache_read: string;
-                            /** @description Decimal string */
-                            cache_write_5m: string;
-                            /** @description Decimal string */
-                            cache_write_1h: string;
-                            /** @description Decimal string */
-                            cache_write_24h: string;
-                            /** @description Decimal string */
-                            output: string;
-                            /** @description The sum of the parts: equals the row's total_cost */
-                            total: string;
-                            /** @description The tariff the request was priced with; null when it was free */
-                            tariff: {
-                                /** Format: uuid */
-                                id: string;
-                                name: string;
-                                purpose: string;
-                                completion_window: string | null;
-                                /** @description Decimal string */
-                                input_price_per_token: string;
-                                /** @description Decimal string */
-                                output_price_per_token: string;
-                                /** Format: date-time */
-                                valid_from: string;
-                            } | null;
-                            /** @description The prompt-cache tariff in force at the pricing time, if any */
-                            cache_tariff: {
-                                /** Format: uuid */
-                                id: string;
-                                /** @description Decimal string */
-                                read_multiplier: string;
-                                write_multiplier_5m: string | null;
-                                write_multiplier_1h: string | null;
-                                write_multiplier_24h: string | null;
-                                /** Format: date-time */
-                                valid_from: string;
-                            } | null;
-                        };
-                        /** @description The stored response this request produced (Responses API, stored chat), if any */
-                        stored_response: {
-                            id: string;
-                            request_body: string | null;
-                            response_body: string | null;
-                        } | null;
-                    };
+                    "application/json": components["schemas"]["RequestDetailView"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4912,30 +4778,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        data: {
-                            id: string;
-                            batch_id: null;
-                            model: string;
-                            status: string;
-                            created_at: string;
-                            completed_at: string | null;
-                            failed_at: string | null;
-                            duration_ms: number | null;
-                            response_status: number | null;
-                            service_tier: string | null;
-                            prompt_tokens: number | null;
-                            completion_tokens: number | null;
-                            reasoning_tokens: number | null;
-                            total_tokens: number | null;
-                            /** @description Decimal string (never a float) */
-                            total_cost: string | null;
-                            created_by_email: string | null;
-                        }[];
-                        total_count: number;
-                        skip: number;
-                        limit: number;
-                    };
+                    "application/json": components["schemas"]["ResponseSummaryPage"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -4996,30 +4839,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        id: string;
-                        batch_id: null;
-                        model: string;
-                        status: string;
-                        created_at: string;
-                        completed_at: string | null;
-                        failed_at: string | null;
-                        duration_ms: number | null;
-                        response_status: number | null;
-                        service_tier: string | null;
-                        prompt_tokens: number | null;
-                        completion_tokens: number | null;
-                        reasoning_tokens: number | null;
-                        total_tokens: number | null;
-                        /** @description Decimal string (never a float) */
-                        total_cost: string | null;
-                        created_by_email: string | null;
-                        /** @description The request body as sent */
-                        body: string;
-                        response_body: string | null;
-                        error: string | null;
-                        created_by: string;
-                    };
+                    "application/json": components["schemas"]["ResponseDetail"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -5137,14 +4957,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** @description The secret; shown only in this response. The previous one stops working */
-                        key: string;
-                        /** Format: uuid */
-                        key_id: string;
-                        /** @description Always null: the key does not expire; the next call rotates it */
-                        expires_at: string | null;
-                    };
+                    "application/json": components["schemas"]["PlaygroundKey"];
                 };
             };
             /** @description Invalid input; `param` names the field */
@@ -5176,6 +4989,263 @@ export interface operations {
             };
             /** @description No such resource, or it belongs to someone else */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postUsersIdPasswordLink: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostUsersIdPasswordLinkResponse"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a platform_manager, or an inference key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postOrganizationsIdInvitations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PostOrganizationsIdInvitationsBody"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PostOrganizationsIdInvitationsResponse"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getInvitationsToken: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetInvitationsTokenResponse"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postInvitationsTokenAccept: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemberView"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Conflicts with an existing resource */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
