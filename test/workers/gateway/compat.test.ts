@@ -147,7 +147,7 @@ describe("headers (item 3)", () => {
     expect(answer.status).toBe(200);
     expect(answer.headers.get("access-control-allow-origin")).toBe("*");
     const exposed = (answer.headers.get("access-control-expose-headers") ?? "").split(",");
-    expect(exposed).toEqual(expect.arrayContaining(["x-request-id", "openai-processing-ms", "x-ratelimit-remaining-requests", "x-tollgate-event-id"]));
+    expect(exposed).toEqual(expect.arrayContaining(["x-request-id", "openai-processing-ms", "x-ratelimit-remaining-requests", "x-tollgate-event-id", "x-tollgate-cost"]));
     await answer.text();
 
     const refused = await SELF.fetch("https://gateway.test/ai/v1/models", { headers: { origin: "https://app.example.com" } });

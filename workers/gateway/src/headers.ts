@@ -44,6 +44,7 @@ export const EXPOSED_HEADERS = [
   "x-ratelimit-reset-tokens",
   "retry-after",
   "x-tollgate-event-id",
+  "x-tollgate-cost",
 ];
 
 /**
