@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link2, Plus, Trash2, UserPlus } from "lucide-react";
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { isManager, ROLES, type Role } from "@/api/auth";
 import { api, unwrap } from "@/api/client";
 import { inviteToOrganization, passwordLink } from "@/api/console";
@@ -454,6 +454,60 @@ function OrganizationsTab() {
   );
 }
 
+/**
+ * One side of a group: the things it holds (each with a remove button) and a form that adds one
+ * picked from `candidates`. Members and granted models are the same control with other words.
+ */
+function GroupHoldings(props: {
+  headingId: string;
+  title: string;
+  held: { id: string; label: ReactNode; removeLabel: string }[];
+  onRemove: (id: string) => Promise<void>;
+  candidates: { id: string; label: string }[];
+  pickLabel: string;
+  placeholder: string;
+  addLabel: string;
+  onAdd: (id: string) => Promise<void>;
+}) {
+  const [picked, setPicked] = useState("");
+  return (
+    <section aria-labelledby={props.headingId} className="grid gap-2">
+      <h3 id={props.headingId} className="font-medium">
+        {props.title}
+      </h3>
+      <ul className="grid gap-1 text-sm">
+        {props.held.map((h) => (
+          <li key={h.id} className="flex items-center justify-between rounded-md border px-3 py-1.5">
+            {h.label}
+            <Button variant="ghost" size="sm" aria-label={h.removeLabel} onClick={() => props.onRemove(h.id)}>
+              <Trash2 aria-hidden />
+            </Button>
+          </li>
+        ))}
+      </ul>
+      <form
+        className="flex items-end gap-2"
+        onSubmit={async (e) => {
+          e.preventDefault();
+          await props.onAdd(picked);
+        }}
+      >
+        <NativeSelect aria-label={props.pickLabel} value={picked} onChange={(e) => setPicked(e.target.value)}>
+          <option value="">{props.placeholder}</option>
+          {props.candidates.map((c) => (
+            <option key={c.id} value={c.id}>
+              {c.label}
+            </option>
+          ))}
+        </NativeSelect>
+        <Button type="submit" variant="outline" disabled={!picked}>
+          {props.addLabel}
+        </Button>
+      </form>
+    </section>
+  );
+}
+
 function GroupDetail({ groupId }: { groupId: string }) {
   const session = useSession();
   const qc = useQueryClient();
@@ -467,97 +521,43 @@ function GroupDetail({ groupId }: { groupId: string }) {
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/groups/{id}/models", { params: { path: { id: groupId }, query: { limit: 500 } } })).data,
   });
   const allModels = useQuery({ queryKey: ["models"], queryFn: async () => unwrap(await api.GET("/admin/api/v1/models", { params: { query: { limit: 500 } } })).data });
-  const [user, setUser] = useState("");
-  const [model, setModel] = useState("");
   const refresh = () => qc.invalidateQueries({ queryKey: ["groups", groupId] });
   return (
     <div className="grid gap-6 md:grid-cols-2">
-      <section aria-labelledby="gm-h" className="grid gap-2">
-        <h3 id="gm-h" className="font-medium">
-          Members
-        </h3>
-        <ul className="grid gap-1 text-sm">
-          {(members.data ?? []).map((m) => (
-            <li key={m.id} className="flex items-center justify-between rounded-md border px-3 py-1.5">
-              {m.username}
-              <Button
-                variant="ghost"
-                size="sm"
-                aria-label={`Remove ${m.username} from the group`}
-                onClick={async () => {
-                  unwrap(await api.DELETE("/admin/api/v1/groups/{id}/users/{user_id}", { params: { path: { id: groupId, user_id: m.id } } }));
-                  await refresh();
-                }}
-              >
-                <Trash2 aria-hidden />
-              </Button>
-            </li>
-          ))}
-        </ul>
-        <form
-          className="flex items-end gap-2"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            unwrap(await api.POST("/admin/api/v1/groups/{id}/users", { params: { path: { id: groupId } }, body: { user_id: user } }));
-            await refresh();
-          }}
-        >
-          <NativeSelect aria-label="User to add" value={user} onChange={(e) => setUser(e.target.value)}>
-            <option value="">Choose a user…</option>
-            {(users.data ?? []).map((u) => (
-              <option key={u.id} value={u.id ?? ""}>
-                {u.username}
-              </option>
-            ))}
-          </NativeSelect>
-          <Button type="submit" variant="outline" disabled={!user}>
-            Add
-          </Button>
-        </form>
-      </section>
-      <section aria-labelledby="gmod-h" className="grid gap-2">
-        <h3 id="gmod-h" className="font-medium">
-          Models it grants
-        </h3>
-        <ul className="grid gap-1 text-sm">
-          {(models.data ?? []).map((m) => (
-            <li key={m.id} className="flex items-center justify-between rounded-md border px-3 py-1.5">
-              <code className="text-xs">{m.alias}</code>
-              <Button
-                variant="ghost"
-                size="sm"
-                aria-label={`Withdraw ${m.alias} from the group`}
-                onClick={async () => {
-                  unwrap(await api.DELETE("/admin/api/v1/groups/{id}/models/{model_id}", { params: { path: { id: groupId, model_id: m.id } } }));
-                  await refresh();
-                }}
-              >
-                <Trash2 aria-hidden />
-              </Button>
-            </li>
-          ))}
-        </ul>
-        <form
-          className="flex items-end gap-2"
-          onSubmit={async (e) => {
-            e.preventDefault();
-            unwrap(await api.POST("/admin/api/v1/groups/{id}/models", { params: { path: { id: groupId } }, body: { model_id: model } }));
-            await refresh();
-          }}
-        >
-          <NativeSelect aria-label="Model to grant" value={model} onChange={(e) => setModel(e.target.value)}>
-            <option value="">Choose a model…</option>
-            {(allModels.data ?? []).map((m) => (
-              <option key={m.id} value={m.id}>
-                {m.alias}
-              </option>
-            ))}
-          </NativeSelect>
-          <Button type="submit" variant="outline" disabled={!model}>
-            Grant
-          </Button>
-        </form>
-      </section>
+      <GroupHoldings
+        headingId="gm-h"
+        title="Members"
+        held={(members.data ?? []).map((m) => ({ id: m.id, label: m.username, removeLabel: `Remove ${m.username} from the group` }))}
+        onRemove={async (userId) => {
+          unwrap(await api.DELETE("/admin/api/v1/groups/{id}/users/{user_id}", { params: { path: { id: groupId, user_id: userId } } }));
+          await refresh();
+        }}
+        candidates={(users.data ?? []).map((u) => ({ id: u.id ?? "", label: u.username }))}
+        pickLabel="User to add"
+        placeholder="Choose a user…"
+        addLabel="Add"
+        onAdd={async (userId) => {
+          unwrap(await api.POST("/admin/api/v1/groups/{id}/users", { params: { path: { id: groupId } }, body: { user_id: userId } }));
+          await refresh();
+        }}
+      />
+      <GroupHoldings
+        headingId="gmod-h"
+        title="Models it grants"
+        held={(models.data ?? []).map((m) => ({ id: m.id, label: <code className="text-xs">{m.alias}</code>, removeLabel: `Withdraw ${m.alias} from the group` }))}
+        onRemove={async (modelId) => {
+          unwrap(await api.DELETE("/admin/api/v1/groups/{id}/models/{model_id}", { params: { path: { id: groupId, model_id: modelId } } }));
+          await refresh();
+        }}
+        candidates={(allModels.data ?? []).map((m) => ({ id: m.id, label: m.alias }))}
+        pickLabel="Model to grant"
+        placeholder="Choose a model…"
+        addLabel="Grant"
+        onAdd={async (modelId) => {
+          unwrap(await api.POST("/admin/api/v1/groups/{id}/models", { params: { path: { id: groupId } }, body: { model_id: modelId } }));
+          await refresh();
+        }}
+      />
     </div>
   );
 }
