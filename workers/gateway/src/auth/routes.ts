@@ -13,7 +13,7 @@ import { hashToken } from "../../../../shared/auth/tokens.ts";
 import type { Pool } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
-import { authenticateKeyOnly, RequestDb } from "../access.ts";
+import { authenticateKeyOnly } from "../access.ts";
 import { findUser, type UserView } from "../admin/users.ts";
 import { parseBody } from "../admin/validation.ts";
 import type { GatewayApp } from "../types.ts";
@@ -58,15 +58,10 @@ const SetPassword = z.strictObject({
   password: Password,
 });
 
-/** One lazily opened pool per request, closed off the response path; small bodies only. */
+/** The pool of the request's database handle (init.ts closes it). */
 const authContext = createMiddleware<AuthApp>(async function authContext(c, next) {
-  const db = new RequestDb(c.get("config"));
-  try {
-    c.set("db", db.get());
-    await next();
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  c.set("db", c.var.database.get());
+  await next();
 });
 
 export function authRouter(): Hono<AuthApp> {
@@ -156,17 +151,12 @@ async function signIn(c: Context<AuthApp>): Promise<Response> {
     if (config.ADMIN_TOKEN && (await constantTimeEqual(input.token, config.ADMIN_TOKEN))) {
       return startSession(c, { userId: SYSTEM_USER_ID, via: "admin_token", adminToken: config.ADMIN_TOKEN });
     }
-    const db = new RequestDb(config);
-    try {
-      const key = await authenticateKeyOnly(await hashApiKey(input.token), db, config);
-      if (!key) throw new ApiError("invalid_credentials", "Incorrect token: it is neither the admin token nor a live platform key.", { param: "token" });
-      if (key.purpose !== "platform") {
-        throw new ApiError("permission_denied", `This is a ${key.purpose} key, which cannot sign in to the console; use a platform key, the admin token, or your email and password.`, { param: "token" });
-      }
-      return await startSession(c, { userId: key.userId, via: "platform_key", apiKeyId: key.id });
-    } finally {
-      db.close((p) => c.executionCtx.waitUntil(p));
+    const key = await authenticateKeyOnly(await hashApiKey(input.token), c.var.database, config);
+    if (!key) throw new ApiError("invalid_credentials", "Incorrect token: it is neither the admin token nor a live platform key.", { param: "token" });
+    if (key.purpose !== "platform") {
+      throw new ApiError("permission_denied", `This is a ${key.purpose} key, which cannot sign in to the console; use a platform key, the admin token, or your email and password.`, { param: "token" });
     }
+    return await startSession(c, { userId: key.userId, via: "platform_key", apiKeyId: key.id });
   }
   if (input.token === undefined && input.email !== undefined && input.password !== undefined) {
     const userId = await checkPassword(c.get("db"), input.email, input.password);
