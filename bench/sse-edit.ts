@@ -8,7 +8,7 @@
  * BENCH_GATEWAY_STREAM_CPU_US (bench:gateway's CPU per stream, µs) is given.
  */
 import { StreamEditor } from "../shared/sse-edit.ts";
-import { SseTee } from "../shared/sse-tee.ts";
+import { SseTee, type TeeOutput } from "../shared/sse-tee.ts";
 
 const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 10);
 const STREAMS_PER_WINDOW = Number(process.env.BENCH_STREAMS ?? 2000);
@@ -31,13 +31,15 @@ const frames: Uint8Array[] = [
 const streamBytes = frames.reduce((n, f) => n + f.length, 0);
 
 let sink = 0;
+/** Bytes forwarded, or the usage chunk the relay holds back for its hook. */
+const size = (out: TeeOutput) => (out instanceof Uint8Array ? out.length : out.original.length);
 function relayOne(edit: boolean): void {
   const tee = new SseTee({
     dropUsageChunk: true,
     editor: edit ? new StreamEditor({ alias: "demo-model", dropNullUsage: true, previousResponseId: null }) : undefined,
   });
-  for (const frame of frames) for (const out of tee.push(frame)) sink += out.length;
-  for (const out of tee.end()) sink += out.length;
+  for (const frame of frames) for (const out of tee.push(frame)) sink += size(out);
+  for (const out of tee.end()) sink += size(out);
 }
 
 function window(edit: boolean): number {

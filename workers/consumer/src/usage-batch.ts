@@ -7,7 +7,7 @@
  */
 import type { DbSettings } from "../../../shared/db.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
-import { withPool } from "../../../shared/db.ts";
+import { withConnection, withPool } from "../../../shared/db.ts";
 import type { BalanceCrossing } from "../../../shared/pricing.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { isUsageBundle, repairUsageRecord, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
@@ -81,16 +81,13 @@ export function describeCrossing(c: BalanceCrossing): string {
 export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSettings, options: BatchOptions = {}): Promise<UsageBatchResult> {
   const { good, responses, poison } = sortBatch(batch);
   const result = await attempt(() =>
-    withPool(db, async (pool) => {
-      const client = await pool.connect();
-      try {
+    withPool(db, (pool) =>
+      withConnection(pool, async (client) => {
         const usage = await writeUsageInChunks(client, good, poison);
         await markKeysUsed(client, good);
         return { usage, responses: await writeResponseBatch(client, responses) };
-      } finally {
-        client.release();
-      }
-    }),
+      }),
+    ),
   );
   if (!result.ok) {
     retryAll(batch, result.error);
@@ -156,14 +153,7 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, db: Db
     attempts: m.attempts,
   }));
   const result = await attempt(() =>
-    withPool(db, async (pool) => {
-      const client = await pool.connect();
-      try {
-        await storeDeadLetters(client, letters);
-      } finally {
-        client.release();
-      }
-    }),
+    withPool(db, (pool) => withConnection(pool, (client) => storeDeadLetters(client, letters))),
   );
   if (!result.ok) return retryAll(batch, result.error);
   batch.ackAll();

@@ -22,8 +22,9 @@ import {
 } from "../../../shared/response-message.ts";
 import { ConversationError, continueConversation } from "../../../shared/responses-conversation.ts";
 import { InputItemsQuerySchema, pageInputItems, storedInputItems } from "../../../shared/responses-input-items.ts";
+import { withConnection } from "../../../shared/db.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
-import { authenticateInference, RequestDb } from "./access.ts";
+import { authenticateInference, type RequestDb } from "./access.ts";
 import { sendWithRetry } from "./outbox.ts";
 import type { KeyRecord, ModelRecord } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
@@ -231,14 +232,10 @@ async function ownedBodies(c: Ctx, db: RequestDb, userId: string, id: string): P
 export async function handleGetResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const bodies = await ownedBodies(c, db, key.userId, id);
-    return new Response(bodies.response_body, { status: 200, headers: { "content-type": "application/json" } });
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  const bodies = await ownedBodies(c, db, key.userId, id);
+  return new Response(bodies.response_body, { status: 200, headers: { "content-type": "application/json" } });
 }
 
 /**
@@ -249,57 +246,43 @@ export async function handleGetResponse(c: Ctx): Promise<Response> {
 export async function handleGetInputItems(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const query = InputItemsQuerySchema.safeParse(c.req.query());
-    if (!query.success) {
-      const issue = query.error.issues[0];
-      throw new ApiError("invalid_request_error", `Invalid query parameter '${String(issue?.path[0] ?? "")}': ${issue?.message ?? "invalid"}.`, { param: String(issue?.path[0] ?? "") });
-    }
-    const bodies = await ownedBodies(c, db, key.userId, id);
-    let input: unknown = [];
-    try {
-      input = (JSON.parse(bodies.request_body ?? "null") as { input?: unknown } | null)?.input ?? [];
-    } catch {
-      console.error(`stored response ${id}: its request body is not JSON`);
-    }
-    return c.json(pageInputItems(storedInputItems(id, input), query.data));
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  const query = InputItemsQuerySchema.safeParse(c.req.query());
+  if (!query.success) {
+    const issue = query.error.issues[0];
+    throw new ApiError("invalid_request_error", `Invalid query parameter '${String(issue?.path[0] ?? "")}': ${issue?.message ?? "invalid"}.`, { param: String(issue?.path[0] ?? "") });
   }
+  const bodies = await ownedBodies(c, db, key.userId, id);
+  let input: unknown = [];
+  try {
+    input = (JSON.parse(bodies.request_body ?? "null") as { input?: unknown } | null)?.input ?? [];
+  } catch {
+    console.error(`stored response ${id}: its request body is not JSON`);
+  }
+  return c.json(pageInputItems(storedInputItems(id, input), query.data));
 }
 
 /** DELETE /ai/v1/responses/{id}: removes the owner's row and its R2 object. */
 export async function handleDeleteResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    if (!RESPONSE_ID.test(id)) throw notFound(id);
-    // A live copy means the row may still be on its way: the delete leaves a tombstone the
-    // consumer honours, so the response cannot reappear when its row arrives.
-    const live = await c.env.RESPONSES_BUCKET.head(liveObjectKey(key.userId, id));
-    const client = await db.get().connect();
-    let deleted: Awaited<ReturnType<typeof deleteOwnedResponse>>;
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  if (!RESPONSE_ID.test(id)) throw notFound(id);
+  // A live copy means the row may still be on its way: the delete leaves a tombstone the
+  // consumer honours, so the response cannot reappear when its row arrives.
+  const live = await c.env.RESPONSES_BUCKET.head(liveObjectKey(key.userId, id));
+  const deleted = await withConnection(db.get(), (client) => deleteOwnedResponse(client, id, key.userId, live !== null));
+  if (!deleted && !live) throw notFound(id);
+  if (live) await c.env.RESPONSES_BUCKET.delete(liveObjectKey(key.userId, id));
+  if (deleted?.body_object_key) {
     try {
-      deleted = await deleteOwnedResponse(client, id, key.userId, live !== null);
-    } finally {
-      client.release();
+      await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
+    } catch (err) {
+      // The row is gone, so nothing can reach the object any more; operators can sweep it.
+      console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${describe(err)}`);
     }
-    if (!deleted && !live) throw notFound(id);
-    if (live) await c.env.RESPONSES_BUCKET.delete(liveObjectKey(key.userId, id));
-    if (deleted?.body_object_key) {
-      try {
-        await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
-      } catch (err) {
-        // The row is gone, so nothing can reach the object any more; operators can sweep it.
-        console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${describe(err)}`);
-      }
-    }
-    return c.json({ id, object: "response", deleted: true });
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
   }
+  return c.json({ id, object: "response", deleted: true });
 }
