@@ -5,12 +5,12 @@
  * sees which rows; cache pricing is versioned history and switches the gateway's caching on and off.
  */
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createTariff } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../../support/test-pool.ts";
 import { adminApi as api, adminPrincipal, expectError, jsonWith as ok, mockBase, post, sleep, type AdminPrincipal } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
 const suffix = () => crypto.randomUUID().slice(0, 8);
 
@@ -41,14 +41,9 @@ let viewer: AdminPrincipal;
 let alice: AdminPrincipal;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   billing = await adminPrincipal(["billing_manager"]);
   viewer = await adminPrincipal(["request_viewer"]);
   alice = await adminPrincipal([]);
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("POST /transactions", () => {

@@ -4,20 +4,13 @@
  * (open_to_everyone is what the gateway's access gate sees) and versioned tariffs.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createModel, createUser } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../../support/test-pool.ts";
 import { expectError, mockBase, post, sleep, upstreamRequest } from "./helpers.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
 
 function api(method: string, path: string, token: string, body?: unknown): Promise<Response> {

@@ -5,12 +5,12 @@
  * managers too; deleting an organization locks its keys out of the gateway.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createModel } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../../support/test-pool.ts";
 import { adminApi, adminPrincipal, expectError, jsonWith as ok, mockBase, post, sleep, type AdminPrincipal } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
 const suffix = () => crypto.randomUUID().slice(0, 8);
 
@@ -52,15 +52,10 @@ let bob: AdminPrincipal;
 let carol: AdminPrincipal;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   manager = await adminPrincipal(["platform_manager"]);
   alice = await adminPrincipal();
   bob = await adminPrincipal();
   carol = await adminPrincipal();
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("membership", () => {

@@ -6,13 +6,13 @@
  */
 import { env } from "cloudflare:test";
 import { countTokens } from "gpt-tokenizer/encoding/cl100k_base";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { UsageMessageSchema } from "../../../shared/usage-message.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../../support/test-pool.ts";
 import { adminApi, expectError, jsonWith, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 const models = new Map<string, ModelFixture>();
 
@@ -27,12 +27,7 @@ async function modelWith(mode: string): Promise<ModelFixture> {
 }
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   key = (await createKey(pool, await createUser(pool))).key;
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 const PROMPT = "Count the words in this sentence, please.";

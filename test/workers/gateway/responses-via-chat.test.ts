@@ -7,14 +7,14 @@
  */
 import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { ResponseMessage } from "../../../shared/response-message.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../../support/test-pool.ts";
 import { adminApi, expectError, jsonWith, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 let client: OpenAI;
 let model: ModelFixture;
@@ -29,15 +29,10 @@ const WEATHER_TOOL = {
 };
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   ({ key } = await createKey(pool, await createUser(pool)));
   model = await createModel(pool, { url: mockBase(), modelName: "mock-chat", responsesViaChat: true });
   toolModel = await createModel(pool, { url: mockBase(), modelName: "mock-chat+tool", responsesViaChat: true });
   client = new OpenAI({ apiKey: key, baseURL: "https://gateway.test/ai/v1", maxRetries: 0, fetch: (input, init) => SELF.fetch(input, init) });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 
