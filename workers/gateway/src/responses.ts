@@ -12,6 +12,7 @@ import { ApiError } from "../../../shared/errors.ts";
 import {
   messageBytes,
   newResponseId,
+  liveObjectKey,
   RESPONSE_ID,
   RESPONSE_MESSAGE_INLINE_LIMIT,
   responseObjectKey,
@@ -21,6 +22,7 @@ import {
 } from "../../../shared/response-message.ts";
 import { ConversationError, continueConversation } from "../../../shared/responses-conversation.ts";
 import { InputItemsQuerySchema, pageInputItems, storedInputItems } from "../../../shared/responses-input-items.ts";
+import { withConnection } from "../../../shared/db.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
 import { authenticateInference, type RequestDb } from "./access.ts";
 import { sendWithRetry } from "./outbox.ts";
@@ -138,16 +140,12 @@ export class ResponseRecorder {
   }
 }
 
-/**
- * The read-after-write copy of a stored response: its bodies in R2 under a key named by owner and
- * id, with the owner in the object's metadata too. GET, input_items and `previous_response_id`
- * read it while the queue path's row is not in Postgres yet; the row stays the durable record
- * (an R2 lifecycle rule on `live/` may expire these copies after a day: see the README).
+/*
+ * The read-after-write copy of a stored response (liveObjectKey, shared/response-message.ts): its
+ * bodies in R2 under a key named by owner and id, with the owner in the object's metadata too.
+ * GET, input_items and `previous_response_id` read it while the queue path's row is not in
+ * Postgres yet; the consumer deletes it once the row is written (the durable record).
  */
-export function liveObjectKey(ownerId: string, id: string): string {
-  return `live/${ownerId}/${id}.json`;
-}
-
 async function putLiveCopy(bucket: R2Bucket, ownerId: string, message: ResponseMessageV1): Promise<void> {
   const bodies: StoredBodies = { request_body: message.request_body, response_body: message.response_body ?? "" };
   try {
@@ -174,8 +172,14 @@ async function readLiveCopy(bucket: R2Bucket, ownerId: string, id: string): Prom
  */
 async function findOwnedBodies(db: RequestDb, bucket: R2Bucket, ownerId: string, id: string): Promise<StoredBodies | null> {
   if (!RESPONSE_ID.test(id)) return null;
-  const row = await findOwnedResponse(db.get(), id, ownerId);
-  if (!row) return readLiveCopy(bucket, ownerId, id);
+  let row = await findOwnedResponse(db.get(), id, ownerId);
+  if (!row) {
+    const live = await readLiveCopy(bucket, ownerId, id);
+    if (live) return live;
+    // The consumer may have written the row and removed the live copy between the two reads.
+    row = await findOwnedResponse(db.get(), id, ownerId);
+    if (!row) return null;
+  }
   if (!row.body_object_key) return { request_body: row.request_body, response_body: row.response_body ?? "null" };
   const bodies = await readStoredBodies(bucket, row.body_object_key);
   if (!bodies) {
@@ -266,8 +270,10 @@ export async function handleDeleteResponse(c: Ctx): Promise<Response> {
   const db = c.var.database;
   const key = await authenticateInference(c.req.header("authorization"), db, config);
   if (!RESPONSE_ID.test(id)) throw notFound(id);
-  const deleted = await deleteOwnedResponse(db.get(), id, key.userId);
+  // A live copy means the row may still be on its way: the delete leaves a tombstone the
+  // consumer honours, so the response cannot reappear when its row arrives.
   const live = await c.env.RESPONSES_BUCKET.head(liveObjectKey(key.userId, id));
+  const deleted = await withConnection(db.get(), (client) => deleteOwnedResponse(client, id, key.userId, live !== null));
   if (!deleted && !live) throw notFound(id);
   if (live) await c.env.RESPONSES_BUCKET.delete(liveObjectKey(key.userId, id));
   if (deleted?.body_object_key) {
