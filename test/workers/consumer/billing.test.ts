@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { balanceCrossing } from "../../../shared/pricing.ts";
 import { checkpointBalance, grantCredits, ledgerBalance, usageRows } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import {
   analyticsRows,
   batchInfo,

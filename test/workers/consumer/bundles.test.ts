@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../../shared/pricing.ts";
 import { usageBundles, type UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { analyticsRows, batchOf, deliver, exact, keyFor, pricedModel, usage, usageChargesFor, userWithBalance } from "./helpers.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 
 const pool = useTestPool();
 

@@ -5,7 +5,7 @@
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { checkpointBalance } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { analyticsRows, exact, keyFor, pricedModel, usage, usageChargesFor, userWithBalance } from "./helpers.ts";
 
 const URL_ = "http://consumer.test/admin/dlq/replay";

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../../../shared/backoff.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { checkpointBalance, ledgerBalance, usageRows } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { analyticsRows, batchOf, deliver, deliverForResult, exact, keyFor, pricedModel, usage, usageChargesFor, userWithBalance } from "./helpers.ts";
 
 const pool = useTestPool();

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { markKeysUsed } from "../../../workers/consumer/src/key-last-used.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage } from "../../support/samples.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { batchOf, deliver } from "./helpers.ts";
 
 const pool = useTestPool();

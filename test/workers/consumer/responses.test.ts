@@ -9,7 +9,7 @@ import { liveObjectKey, responseObjectKey, type ResponseMessageV1 } from "../../
 import { deleteOwnedResponse } from "../../../shared/sql/responses.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage, sampleResponseMessage } from "../../support/samples.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { analyticsRows, batchOf, deliver, deliverForResult } from "./helpers.ts";
 
 const pool = useTestPool();

@@ -8,7 +8,7 @@ import { retryDelaySeconds } from "../../../shared/backoff.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage } from "../../support/samples.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { analyticsRows, batchOf, deliver } from "./helpers.ts";
 
 const pool = useTestPool();

@@ -11,7 +11,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, badRequest, insertAnalytics, ok, principal, suffix, type Page, type Principal } from "./admin-helpers.ts";
 import { expectError } from "./helpers.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 
 const pool = useTestPool();
 interface Row {

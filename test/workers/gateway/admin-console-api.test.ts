@@ -17,7 +17,7 @@ import { writeResponseBatch } from "../../../workers/consumer/src/response-write
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createTariff, EVERYONE_GROUP } from "../../support/db-fixtures.ts";
 import { sampleMessage, sampleResponseMessage } from "../../support/samples.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api, ok, principal, suffix, TTL_MS, type Principal } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep, upstreamRequests } from "./helpers.ts";
 

@@ -6,7 +6,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, EVERYONE_GROUP } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api, badRequest, ok, principal, suffix, TTL_MS, type Page, type Principal } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep } from "./helpers.ts";
 

@@ -7,7 +7,7 @@ import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createModel, createUser } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, upstreamRequest } from "./helpers.ts";
 
 const pool = useTestPool();

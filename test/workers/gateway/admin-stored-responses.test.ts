@@ -11,7 +11,7 @@ import { writeResponseBatch } from "../../../workers/consumer/src/response-write
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
 import { sampleResponseMessage } from "../../support/samples.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 

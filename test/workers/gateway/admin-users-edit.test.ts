@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { createModel } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api, badRequest, ok, principal, TTL_MS, type Page } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep } from "./helpers.ts";
 

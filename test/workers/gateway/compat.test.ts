@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { newApp } from "../../../workers/gateway/src/app.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
 const pool = useTestPool();

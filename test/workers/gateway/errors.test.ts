@@ -4,7 +4,7 @@
 import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 
 const pool = useTestPool();

@@ -9,7 +9,7 @@ import { countTokens } from "gpt-tokenizer/encoding/cl100k_base";
 import { beforeAll, describe, expect, it } from "vitest";
 import { UsageMessageSchema } from "../../../shared/usage-message.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { adminApi, expectError, jsonWith, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
 const pool = useTestPool();

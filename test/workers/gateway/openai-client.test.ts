@@ -5,7 +5,7 @@ import { SELF } from "cloudflare:test";
 import OpenAI from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { mockBase } from "./helpers.ts";
 
 const pool = useTestPool();

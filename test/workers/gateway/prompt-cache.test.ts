@@ -12,7 +12,7 @@ import { BUILTIN_TOKENIZER_VERSION, cumulativeTokens } from "../../../shared/pro
 import { builtinCounter } from "../../../workers/gateway/src/tokenizer.ts";
 import { setClassifyDelayForTests } from "../../../workers/gateway/src/prompt-cache.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
 
 const pool = useTestPool();

@@ -6,7 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { encryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, upstreamRequest, upstreamRequests, usageMessageFor } from "./helpers.ts";
 import { received } from "./test-main.ts";
 

@@ -10,7 +10,7 @@ import OpenAI from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ResponseMessage } from "../../../shared/response-message.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { adminApi, expectError, jsonWith, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 

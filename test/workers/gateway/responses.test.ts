@@ -9,7 +9,7 @@ import OpenAI from "openai";
 import { beforeAll, describe, expect, it } from "vitest";
 import { messageBytes, type ResponseMessage } from "../../../shared/response-message.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 

@@ -6,7 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import { afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
 import { encryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, upstreamRequest, usageMessageFor } from "./helpers.ts";
 import { rawBodies } from "./test-main.ts";
 

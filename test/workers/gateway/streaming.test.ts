@@ -6,7 +6,7 @@
 import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { useTestPool } from "../../support/test-pool.ts";
+import { useTestPool } from "../test-pool.ts";
 import { mockBase, post, sameBytes, upstreamRequest, usageMessageFor, type Recorded } from "./helpers.ts";
 
 const pool = useTestPool();
