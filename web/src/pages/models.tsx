@@ -14,7 +14,7 @@ import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { Textarea } from "@/components/ui/textarea";
-import { ms, price, when } from "@/lib/format";
+import { exactAmount, ms, when } from "@/lib/format";
 
 type Model = Awaited<ReturnType<typeof listModels>>[number];
 type Endpoint = Awaited<ReturnType<typeof listEndpoints>>[number];
@@ -155,8 +155,8 @@ function Pricing({ model }: { model: Model }) {
             <TableHeader>
               <TableRow>
                 <TableHead>Purpose</TableHead>
-                <TableHead>Input / token</TableHead>
-                <TableHead>Output / token</TableHead>
+                <TableHead>Input (credits / token)</TableHead>
+                <TableHead>Output (credits / token)</TableHead>
                 <TableHead>Valid</TableHead>
               </TableRow>
             </TableHeader>
@@ -167,8 +167,8 @@ function Pricing({ model }: { model: Model }) {
                     {t.purpose}
                     {t.completion_window ? ` (${t.completion_window})` : ""} {t.valid_until === null && <Badge variant="success">in force</Badge>}
                   </TableCell>
-                  <TableCell className="font-mono text-xs">{price(t.input_price_per_token)}</TableCell>
-                  <TableCell className="font-mono text-xs">{price(t.output_price_per_token)}</TableCell>
+                  <TableCell className="font-mono text-xs">{exactAmount(t.input_price_per_token)}</TableCell>
+                  <TableCell className="font-mono text-xs">{exactAmount(t.output_price_per_token)}</TableCell>
                   <TableCell className="text-xs">
                     {when(t.valid_from)} → {t.valid_until ? when(t.valid_until) : "now"}
                   </TableCell>
@@ -200,8 +200,8 @@ function Pricing({ model }: { model: Model }) {
               </NativeSelect>
             )}
           </Field>
-          <Field label="Input price per token">{(id) => <Input id={id} required inputMode="decimal" value={input} onChange={(e) => setInput(e.target.value)} placeholder="0.000001" />}</Field>
-          <Field label="Output price per token">{(id) => <Input id={id} required inputMode="decimal" value={output} onChange={(e) => setOutput(e.target.value)} placeholder="0.000002" />}</Field>
+          <Field label="Input price per token (credits)">{(id) => <Input id={id} required inputMode="decimal" value={input} onChange={(e) => setInput(e.target.value)} placeholder="0.000001" />}</Field>
+          <Field label="Output price per token (credits)">{(id) => <Input id={id} required inputMode="decimal" value={output} onChange={(e) => setOutput(e.target.value)} placeholder="0.000002" />}</Field>
           <Button type="submit" disabled={setTariff.isPending}>
             Set price
           </Button>
