@@ -400,6 +400,30 @@ describe("the console in Chromium", () => {
     await context.close();
   }, 120_000);
 
+  it("an endpoint's connection is tested and the endpoint edited", async () => {
+    const { context, page, errors } = await newPage();
+    await signInWithToken(page, stack.adminToken);
+    await go(page, "Models");
+    await page.getByRole("tab", { name: "Endpoints" }).click();
+    const table = page.getByRole("table", { name: "Endpoints" });
+    const name = (await table.getByRole("row").nth(1).getByRole("cell").first().textContent())!;
+    await table.getByRole("button", { name: `Test connection to ${name}` }).click();
+    await table.getByRole("status").filter({ hasText: /^OK in/ }).waitFor();
+    await table.getByRole("button", { name: `Edit ${name}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Edit ${name}` });
+    await dialog.getByLabel("Endpoint name").fill(`${name}-renamed`);
+    await dialog.getByRole("button", { name: "Save endpoint" }).click();
+    await table.getByRole("cell", { name: `${name}-renamed`, exact: true }).waitFor();
+    const endpoints = await admin<{ data: { name: string }[] }>("GET", "/admin/api/v1/endpoints");
+    expect(endpoints.data.map((e) => e.name)).toContain(`${name}-renamed`);
+    // An endpoint that hosts a model cannot go: the refusal says why, in the dialog.
+    await table.getByRole("button", { name: `Delete ${name}-renamed` }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete endpoint" }).click();
+    await page.getByRole("dialog").getByRole("alert").waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
   it("every page, light and dark: rendered, screenshotted, no serious accessibility violation", async () => {
     const timings: number[] = [];
     const referenceTimes: number[] = [];
