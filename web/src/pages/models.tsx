@@ -359,7 +359,7 @@ export default function Models() {
                       <TableRow key={m.id}>
                         <TableCell className="font-mono text-xs font-medium">{m.alias}</TableCell>
                         <TableCell className="font-mono text-xs">{m.model_name}</TableCell>
-                        <TableCell>{endpointName.get(m.hosted_on) ?? "—"}</TableCell>
+                        <TableCell>{m.is_composite ? <Badge variant="secondary">composite</Badge> : (endpointName.get(m.hosted_on ?? "") ?? "—")}</TableCell>
                         <TableCell>{m.model_type}</TableCell>
                         <TableCell>{m.open_to_everyone ? <Badge variant="success">everyone</Badge> : <Badge variant="secondary">groups</Badge>}</TableCell>
                         <TableCell className="text-muted-foreground">{m.requests_per_second ? `${m.requests_per_second} rps` : "none"}</TableCell>

@@ -8,6 +8,7 @@ import { isCleanText, upstreamUsage } from "../../../shared/usage-message.ts";
 import { RequestDb, resolveInference } from "./access.ts";
 import { trustedBatchInfo } from "./batch-trust.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
+import { direct, needsRouting, routeOptions, routeUpstream } from "./routing.ts";
 import { CacheAccounting } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
 import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
@@ -50,6 +51,9 @@ export async function handleInference(c: Ctx): Promise<Response> {
   const badAlias = typeof body.model === "string" && !isCleanText(body.model);
 
   const db = new RequestDb(config);
+  // Gives back the capacity slots the upstream call holds: when the handler returns, or (handed
+  // to the relay) when a stream has ended.
+  let release: (() => void) | null = null;
   try {
     if (typeof body.model !== "string" || body.model === "" || badAlias) {
       // Authenticate first so an anonymous caller learns nothing about the body rules.
@@ -87,9 +91,14 @@ export async function handleInference(c: Ctx): Promise<Response> {
       forwarded.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
     }
 
-    const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
+    // A plain alias without a capacity is one fetch, with no other await on the way.
+    const routed = needsRouting(model)
+      ? await routeUpstream(model, routeOptions(c, suffix, (target) => ({ ...forwarded, model: target.modelName })))
+      : direct(await postUpstream(c.req.raw.headers, model, suffix, forwarded, config), model);
+    release = routed.release;
+    const call = routed.call;
     const upstream = call.response;
-    meter.routed(model, tokenCounter(model, outgoing));
+    meter.routed(routed.target, tokenCounter(model, outgoing));
     c.set("upstreamHeaders", upstream.headers);
 
     const contentType = upstream.headers.get("content-type") ?? "";
@@ -116,6 +125,9 @@ export async function handleInference(c: Ctx): Promise<Response> {
         (p) => c.executionCtx.waitUntil(p),
       );
       const verdict = meter.streaming(ended);
+      const releaseAtEnd = release;
+      release = null;
+      void ended.finally(releaseAtEnd);
       if (cache) c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
       return response;
     }
@@ -158,6 +170,8 @@ export async function handleInference(c: Ctx): Promise<Response> {
     if (cost !== null) headers["x-tollgate-cost"] = cost;
     return new Response(JSON.stringify(payload), { status: upstream.status, headers });
   } finally {
+    release?.();
     db.close((p) => c.executionCtx.waitUntil(p));
   }
 }
+
