@@ -10,22 +10,18 @@ import { unavailable } from "./access.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
 import { authRouter } from "./auth/routes.ts";
-import { ConfigError, gatewayConfig } from "./config.ts";
+import { ConfigError } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
+import { init } from "./init.ts";
 import { meter } from "./meter.ts";
 import { handleGetModel, handleListModels } from "./models.ts";
 import { handleDeleteResponse, handleGetInputItems, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
-
-const loadConfig = createMiddleware<GatewayApp>(async function loadConfig(c, next) {
-  c.set("config", gatewayConfig(c.env));
-  await next();
-});
 
 /** Hono's body limit, sized from config (which is only known per request; built once per size). */
 const bodyLimits = new Map<number, MiddlewareHandler<GatewayApp>>();
@@ -72,20 +68,23 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/docs/render.js", docsScript);
   app.get("/docs/docs.css", docsStyle);
 
-  app.get("/ai/v1/models", loadConfig, handleListModels);
+  // The request's services (config, a lazy database handle) for every API route below.
+  app.use("/ai/*", init);
+  app.use("/admin/*", init);
+
+  app.get("/ai/v1/models", handleListModels);
   // Aliases may contain slashes (`org/model`), as OpenAI-style model ids do.
-  app.get("/ai/v1/models/:model{.+}", loadConfig, handleGetModel);
-  app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
-  app.get("/ai/v1/responses/:id/input_items", loadConfig, handleGetInputItems);
-  app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
+  app.get("/ai/v1/models/:model{.+}", handleGetModel);
+  app.get("/ai/v1/responses/:id", handleGetResponse);
+  app.get("/ai/v1/responses/:id/input_items", handleGetInputItems);
+  app.delete("/ai/v1/responses/:id", handleDeleteResponse);
   // Console sign-in: before the door, which these routes open (docs/auth.md).
-  app.use("/admin/auth/*", loadConfig);
   app.route("/admin/auth", authRouter());
   // Everything else under /admin needs admin credentials before it can even learn a route exists.
-  app.use("/admin/*", loadConfig, requireAdmin);
+  app.use("/admin/*", requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
-    app.post(path, loadConfig, meter, passUpstreamHeaders, limitBody, handleInference);
+    app.post(path, meter, passUpstreamHeaders, limitBody, handleInference);
   }
   return app;
 }

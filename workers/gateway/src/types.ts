@@ -1,3 +1,4 @@
+import type { RequestDb } from "./access.ts";
 import type { AdminPrincipal } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Meter } from "./meter.ts";
@@ -7,6 +8,8 @@ export interface GatewayApp {
   Bindings: GatewayEnv;
   Variables: {
     config: GatewayConfig;
+    /** The request's lazy database handle (init.ts closes it after the request). */
+    database: RequestDb;
     meter: Meter;
     admin: AdminPrincipal;
     /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */

@@ -6,9 +6,10 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import { BACKOFF_JITTERS, LB_STRATEGIES, ROUTING_DEFAULTS } from "../../../../shared/routing.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import { ConflictError, foreignKeyViolation, notFound, Pagination, RateLimitFields, uniqueViolation, type Page, JsonMetadata, type AdminInput } from "./validation.ts";
@@ -185,9 +186,8 @@ export async function listModels(c: Context<AdminApp>, parsed: AdminInput<never,
 
 export async function createModel(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateModel>): Promise<Response> {
   const input = parsed.body;
-  const client = await c.get("db").connect();
   try {
-    const model = await inTransaction(client, async () => {
+    const model = await withTransaction(c.get("db"), async (client) => {
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by, tokenizer_url, responses_via_chat, on_client_disconnect, capacity, is_composite)
          VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9, $10, $11, $12, $13, $14) RETURNING id`,
@@ -217,8 +217,6 @@ export async function createModel(c: Context<AdminApp>, parsed: AdminInput<never
     return c.json(model, 201);
   } catch (err) {
     mapWriteError(err);
-  } finally {
-    client.release();
   }
 }
 
@@ -243,9 +241,8 @@ export async function patchModel(c: Context<AdminApp>, parsed: AdminInput<"id", 
   if (input.on_client_disconnect !== undefined) sets.push(["on_client_disconnect", input.on_client_disconnect]);
   if (input.capacity !== undefined) sets.push(["capacity", input.capacity]);
   sets.push(...routingSets(input));
-  const client = await c.get("db").connect();
   try {
-    const model = await inTransaction(client, async () => {
+    const model = await withTransaction(c.get("db"), async (client) => {
       await findModel(client, id, true);
       if (sets.length > 0) {
         const assignments = sets.map(([column], i) => `${column} = $${i + 2}`).join(", ");
@@ -257,8 +254,6 @@ export async function patchModel(c: Context<AdminApp>, parsed: AdminInput<"id", 
     return c.json(model);
   } catch (err) {
     mapWriteError(err);
-  } finally {
-    client.release();
   }
 }
 
