@@ -211,6 +211,38 @@ describe("fallback before the first byte", () => {
     expect((await usageMessageFor(refused)).routing).toEqual({ attempts: [{ component: limited.alias, status: 429, error: null }], served_by: null });
   });
 
+  it("a timeout moves on (the upstream timeout bounds each attempt)", async () => {
+    const hung = await component("hang");
+    const ok = await component();
+    const c = await composite([{ model: hung, sort_order: 0 }, { model: ok, sort_order: 1 }], { lb_strategy: "priority" });
+    const res = await post("/chat/completions", { model: c.alias, messages, stream: true }, key);
+    expect(res.status).toBe(200);
+    expect(await res.text()).toContain("[DONE]");
+    expect((await usageMessageFor(res)).routing?.attempts).toEqual([
+      { component: hung.alias, status: 504, error: "timeout" },
+      { component: ok.alias, status: 200, error: null },
+    ]);
+  });
+
+  it("fallback_enabled: false makes one attempt and passes its error on", async () => {
+    const down = await component("status503");
+    const ok = await component();
+    const c = await composite([{ model: down, sort_order: 0 }, { model: ok, sort_order: 1 }], { lb_strategy: "priority", fallback_enabled: false });
+    const res = await post("/chat/completions", { model: c.alias, messages }, key);
+    expect(res.status).toBe(503);
+    expect((await usageMessageFor(res)).routing).toEqual({ attempts: [{ component: down.alias, status: 503, error: null }], served_by: null });
+  });
+
+  it("the Responses API over chat falls back too", async () => {
+    const down = await component("status503");
+    const ok = await component();
+    const c = await composite([{ model: down, sort_order: 0 }, { model: ok, sort_order: 1 }], { lb_strategy: "priority", responses_via_chat: true });
+    const res = await post("/responses", { model: c.alias, input: "hello", store: false }, key);
+    const body = await jsonWith<{ object: string; model: string; status: string }>(res);
+    expect(body).toMatchObject({ object: "response", model: c.alias, status: "completed" });
+    expect((await usageMessageFor(res)).routing?.attempts.map((a) => a.status)).toEqual([503, 200]);
+  });
+
   it("all fail: the last upstream error in the OpenAI envelope, after fallback_max_attempts", async () => {
     const parts = await Promise.all(["status503", "status502", "status500", "status504"].map((m) => component(m)));
     const c = await composite(parts.map((model, i) => ({ model, sort_order: i })), { lb_strategy: "priority" });
