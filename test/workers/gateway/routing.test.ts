@@ -9,7 +9,8 @@ import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, usageRows, type ModelFixture } from "../../support/db-fixtures.ts";
-import { adminApi, expectError, jsonWith, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
+import { api as adminApi, ok as jsonWith } from "./admin-helpers.ts";
+import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 
 let pool: Pool;
 let userId: string;
