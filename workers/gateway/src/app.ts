@@ -9,6 +9,9 @@ import { ApiError } from "../../../shared/errors.ts";
 import { unavailable } from "./access.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { handleDeleteFile, handleFileContent, handleGetFile, handleListFiles, handleUploadFile } from "./batch-files.ts";
+import { batchCaller } from "./batch-trust.ts";
+import { handleCancelBatch, handleCreateBatch, handleGetBatch, handleListBatches } from "./batches.ts";
 import { authRouter } from "./auth/routes.ts";
 import { ConfigError, gatewayConfig } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
@@ -78,6 +81,16 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
   app.get("/ai/v1/responses/:id/input_items", loadConfig, handleGetInputItems);
   app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
+  // Files and Batches APIs (OpenAI's; docs/batches.md).
+  app.post("/ai/v1/files", loadConfig, handleUploadFile);
+  app.get("/ai/v1/files", loadConfig, handleListFiles);
+  app.get("/ai/v1/files/:id", loadConfig, handleGetFile);
+  app.get("/ai/v1/files/:id/content", loadConfig, handleFileContent);
+  app.delete("/ai/v1/files/:id", loadConfig, handleDeleteFile);
+  app.post("/ai/v1/batches", loadConfig, handleCreateBatch);
+  app.get("/ai/v1/batches", loadConfig, handleListBatches);
+  app.get("/ai/v1/batches/:id", loadConfig, handleGetBatch);
+  app.post("/ai/v1/batches/:id/cancel", loadConfig, handleCancelBatch);
   // Console sign-in: before the door, which these routes open (docs/auth.md).
   app.use("/admin/auth/*", loadConfig);
   app.route("/admin/auth", authRouter());
@@ -85,7 +98,7 @@ export function newApp(): Hono<GatewayApp> {
   app.use("/admin/*", loadConfig, requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
-    app.post(path, loadConfig, meter, passUpstreamHeaders, limitBody, handleInference);
+    app.post(path, batchCaller, loadConfig, meter, passUpstreamHeaders, limitBody, handleInference);
   }
   return app;
 }
