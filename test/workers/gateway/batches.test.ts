@@ -11,7 +11,8 @@ import type { UsageMessage } from "../../../shared/usage-message.ts";
 import gateway from "../../../workers/gateway/src/index.ts";
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, type ModelFixture } from "../../support/db-fixtures.ts";
-import { expectError, mockBase, sleep, upstreamRequests } from "./helpers.ts";
+import OpenAI, { toFile } from "openai";
+import { adminApi, adminPrincipal, expectError, jsonWith, mockBase, sleep, upstreamRequests } from "./helpers.ts";
 import { received } from "./test-main.ts";
 
 let pool: Pool;
@@ -257,5 +258,45 @@ describe("Batches API", () => {
     const next = (await (await api("GET", `/batches?limit=2&after=${first.last_id}`, key)).json()) as { data: Batch[] };
     expect(next.data[0]!.id).not.toBe(first.data[0]!.id);
     expect(next.data.map((b) => b.id)).not.toContain(first.last_id);
+  });
+
+  it("works with the official openai client unchanged", async () => {
+    const client = new OpenAI({ apiKey: key, baseURL: "https://gateway.test/ai/v1", maxRetries: 0, fetch: (input, init) => SELF.fetch(input, init) });
+    const marker = `o-${crypto.randomUUID()}`;
+    const text = Array.from({ length: 5 }, (_, i) => line(`o-${i}`, model.alias, marker)).join("\n");
+    const file = await client.files.create({ file: await toFile(new TextEncoder().encode(text), "batch.jsonl"), purpose: "batch" });
+    expect(file.purpose).toBe("batch");
+    expect((await client.files.retrieve(file.id)).bytes).toBe(text.length);
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+    let batch = created;
+    for (let i = 0; i < 150 && batch.status !== "completed"; i++) {
+      await sleep(100);
+      batch = await client.batches.retrieve(created.id);
+    }
+    expect(batch.status).toBe("completed");
+    expect(batch.request_counts).toEqual({ total: 5, completed: 5, failed: 0 });
+    const output = await (await client.files.content(batch.output_file_id!)).text();
+    expect(output.trim().split("\n")).toHaveLength(5);
+    const listed = [];
+    for await (const b of client.batches.list({ limit: 2 })) listed.push(b.id);
+    expect(listed).toContain(created.id);
+    await expect(client.batches.retrieve("batch_0123456789abcdef0123456789abcdef")).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+});
+
+describe("admin views of batches", () => {
+  it("managers see every batch, others only their own; /batches/requests is not shadowed", async () => {
+    const created = await createBatch([line("adm", model.alias, `a-${crypto.randomUUID()}`)]);
+    const all = await jsonWith<{ data: { id: string; user_id: string }[]; total_count: number }>(await adminApi("GET", "/batches?limit=1000", env.ADMIN_TOKEN));
+    expect(all.data.find((b) => b.id === created.id)?.user_id).toBe(userId);
+    const detail = await jsonWith<{ id: string; request_counts: { total: number }; request_states: Record<string, number> }>(await adminApi("GET", `/batches/${created.id}`, env.ADMIN_TOKEN));
+    expect(detail.id).toBe(created.id);
+
+    const stranger = await adminPrincipal();
+    const theirs = await jsonWith<{ data: { id: string }[] }>(await adminApi("GET", "/batches", stranger.admin));
+    expect(theirs.data.map((b) => b.id)).not.toContain(created.id);
+    await expectError(await adminApi("GET", `/batches/${created.id}`, stranger.admin), 404, "not_found");
+    await expectError(await adminApi("GET", "/batches/not-a-batch", env.ADMIN_TOKEN), 404, "not_found");
+    expect((await adminApi("GET", "/batches/requests", env.ADMIN_TOKEN)).status).toBe(200);
   });
 });
