@@ -457,6 +457,13 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
       res.writeHead(200, { "content-type": "application/json" });
       return void res.end("Hello, this is not JSON");
     }
+    // A malformed field gets OpenAI's 400, as a real model server answers it (the gateway relays
+    // what it does not own to the upstream to judge).
+    if (path === "/v1/chat/completions" && "messages" in body && !Array.isArray(body.messages)) {
+      return sendJson(res, 400, {
+        error: { message: `Invalid type for 'messages': expected an array of objects, but got ${typeof body.messages} instead.`, type: "invalid_request_error", code: "invalid_type", param: "messages" },
+      });
+    }
     const created = Math.floor(Date.now() / 1000);
     switch (`${req.method} ${path}`) {
       case "GET /v1/models":

@@ -5,8 +5,9 @@
  * Local development points the driver at a loopback WebSocket bridge with plain ws:// — switched
  * on by configuration (NEON_WS_PROXY, NEON_INSECURE_WEBSOCKET), never by editing code.
  */
-import { Pool, neonConfig } from "@neondatabase/serverless";
+import { Pool, neonConfig, type PoolClient } from "@neondatabase/serverless";
 import * as z from "zod";
+import { inTransaction } from "./sql/client.ts";
 
 export const DbSettingsSchema = z.object({
   DATABASE_URL: z
@@ -68,6 +69,24 @@ export async function withPool<T>(settings: DbSettings, fn: (pool: Pool) => Prom
   }
 }
 
+/** Runs `fn` with one connection of `pool`, always released afterwards. */
+export async function withConnection<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    return await fn(client);
+  } finally {
+    client.release();
+  }
+}
+
+/**
+ * Runs `fn` inside BEGIN … COMMIT on one connection of `pool` (rolled back and rethrown on any
+ * error), released afterwards.
+ */
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withConnection(pool, (client) => inTransaction(client, () => fn(client)));
+}
+
 /**
  * Whether `err` says the database could not be reached or stopped answering (as opposed to a
  * statement it refused): connection refused, reset or lost, a connect or query timeout, the server
@@ -108,4 +127,4 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number, what: str
   }
 }
 
-export type { Pool };
+export type { Pool, PoolClient };

@@ -14,6 +14,15 @@ import * as z from "zod";
 /** Stored response ids: the table's CHECK constraint requires this prefix. */
 export const RESPONSE_ID = /^resp_[A-Za-z0-9_-]{1,200}$/;
 
+/**
+ * The read-after-write copy of a stored response in R2 (RESPONSES_BUCKET), named by owner and id:
+ * the gateway writes it before the answer's last byte; the consumer deletes it once the row is in
+ * Postgres (the durable record).
+ */
+export function liveObjectKey(ownerId: string, id: string): string {
+  return `live/${ownerId}/${id}.json`;
+}
+
 /** Above this many bytes of JSON, the bodies go to R2 (the queue's hard cap is 128 KB). */
 export const RESPONSE_MESSAGE_INLINE_LIMIT = 100_000;
 

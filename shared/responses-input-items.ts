@@ -12,9 +12,9 @@ import * as z from "zod";
 type Json = Record<string, unknown>;
 
 export const InputItemsQuerySchema = z.object({
-  after: z.string().min(1).optional(),
-  limit: z.coerce.number().int().min(1).max(100).optional().default(20),
-  order: z.enum(["asc", "desc"]).optional().default("desc"),
+  after: z.string().min(1).optional().describe("An item id: list the items after it"),
+  limit: z.coerce.number().int().min(1).max(100).optional().default(20).describe("1 to 100 (default 20)"),
+  order: z.enum(["asc", "desc"]).optional().default("desc").describe("`desc` (default, newest first) or `asc`"),
 });
 export type InputItemsQuery = z.infer<typeof InputItemsQuerySchema>;
 

@@ -6,7 +6,8 @@
 import { createExecutionContext, env, getQueueResult } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
-import { responseObjectKey, type ResponseMessageV1 } from "../../../shared/response-message.ts";
+import { liveObjectKey, responseObjectKey, type ResponseMessageV1 } from "../../../shared/response-message.ts";
+import { deleteOwnedResponse } from "../../../shared/sql/responses.ts";
 import { handleUsageBatch } from "../../../workers/consumer/src/usage-batch.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage, sampleResponseMessage } from "../../support/samples.ts";
@@ -139,6 +140,67 @@ describe("response messages", () => {
     expect(await requestRows([id])).toMatchObject([{ id, body_object_key: objectKey, response_body: null, request_body: null }]);
     const kept = JSON.parse(await (await env.RESPONSES_BUCKET.get(objectKey))!.text()) as { response_body: string };
     expect(kept.response_body === big).toBe(true); // not toEqual: a mismatch would print 300 KB
+  });
+
+  it("once the row is written the gateway's live copy (read-after-write) is removed from R2; another owner's is not", async () => {
+    const message = owned();
+    const live = liveObjectKey(userId, message.id);
+    const otherLive = liveObjectKey(crypto.randomUUID(), message.id);
+    await env.RESPONSES_BUCKET.put(live, "{}");
+    await env.RESPONSES_BUCKET.put(otherLive, "{}");
+    const { result } = await deliverForResult(batchOf([message]));
+    expect(result).toMatchObject({ ok: true, responses: { stored: 1 } });
+    expect(await env.RESPONSES_BUCKET.head(live)).toBeNull();
+    expect(await env.RESPONSES_BUCKET.head(otherLive)).not.toBeNull();
+  });
+
+  it("a response its owner deleted before the row arrived is never written, on delivery or redelivery; its R2 bodies are removed", async () => {
+    const id = `resp_gone${crypto.randomUUID().replace(/-/g, "")}`;
+    const objectKey = responseObjectKey(id);
+    await env.RESPONSES_BUCKET.put(objectKey, JSON.stringify({ request_body: "{}", response_body: "{}" }));
+    const message = owned({ id, request_body: null, response_body: null, body_object_key: objectKey });
+    // The owner's DELETE, served from the live copy: nothing to delete yet, a tombstone left.
+    const client = await pool.connect();
+    try {
+      expect(await deleteOwnedResponse(client, id, userId, true)).toBeNull();
+      // Another owner's delete of the same id leaves no tombstone that could touch this owner.
+      expect(await deleteOwnedResponse(client, id, crypto.randomUUID(), true)).toBeNull();
+    } finally {
+      client.release();
+    }
+    for (const attempt of [1, 2]) {
+      const { result, queue } = await deliverForResult(batchOf([message], attempt));
+      expect(queue.ackAll).toBe(true);
+      expect(result).toMatchObject({ ok: true, responses: { stored: 0, alreadyStored: 0, deletedFirst: 1 } });
+    }
+    expect(await requestRows([id])).toEqual([]);
+    expect(await env.RESPONSES_BUCKET.head(objectKey)).toBeNull();
+
+    // The same id from another owner (a different key's user) is not suppressed by it.
+    const otherUser = await createUser(pool);
+    const otherKey = (await createKey(pool, otherUser)).id;
+    const foreign = sampleResponseMessage({ id: `resp_kept${crypto.randomUUID().replace(/-/g, "")}`, api_key_id: otherKey });
+    const c2 = await pool.connect();
+    try {
+      await deleteOwnedResponse(c2, foreign.id, userId, true);
+    } finally {
+      c2.release();
+    }
+    expect((await deliverForResult(batchOf([foreign]))).result).toMatchObject({ ok: true, responses: { stored: 1 } });
+  });
+
+  it("a delete racing the row's write: whichever commits first, the response does not survive", async () => {
+    // Many rounds of the owner's DELETE and the consumer's write started together.
+    for (let i = 0; i < 20; i++) {
+      const message = owned();
+      const client = await pool.connect();
+      try {
+        await Promise.all([deliverForResult(batchOf([message])), deleteOwnedResponse(client, message.id, userId, true)]);
+      } finally {
+        client.release();
+      }
+      expect(await requestRows([message.id])).toEqual([]);
+    }
   });
 
   it("a malformed response message is dead-lettered; the good ones beside it are stored", async () => {

@@ -6,6 +6,7 @@ import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { newApp } from "../../../workers/gateway/src/app.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
 import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
@@ -250,12 +251,21 @@ describe("read-after-write responses (item 1)", () => {
     expect(next.previous_response_id).toBe(final.id);
   });
 
-  it("DELETE before the row lands removes the live copy (then 404)", async () => {
+  it("DELETE before the row lands removes the live copy (then 404), and the row arriving afterwards does not bring it back", async () => {
     const created = await client.responses.create({ model: model.alias, input: "bye" });
     const stranger = sdk((await createKey(pool, await createUser(pool))).key);
     await expect(stranger.responses.delete(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await client.responses.delete(created.id);
     await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    // The queue's message reaches the consumer after the delete.
+    const db = await pool.connect();
+    try {
+      expect(await writeResponseBatch(db, [await responseMessageFor(created.id)])).toMatchObject({ stored: 0, deletedFirst: 1 });
+    } finally {
+      db.release();
+    }
+    await expect(client.responses.retrieve(created.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.responses.create({ model: model.alias, input: "x", previous_response_id: created.id })).rejects.toBeInstanceOf(OpenAI.NotFoundError);
   });
 
   it("store: false leaves nothing to retrieve", async () => {

@@ -5,6 +5,7 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { newApp } from "../../../workers/gateway/src/app.ts";
 
 const get = (path: string, headers: Record<string, string> = {}) => SELF.fetch(`https://gateway.test${path}`, { headers });
 
@@ -13,13 +14,19 @@ describe("/ai/openapi.json", () => {
     const res = await get("/ai/openapi.json");
     expect(res.status).toBe(200);
     const text = await res.text();
-    type Op = { responses: Record<string, { description: string }>; requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown> } }> } };
-    const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Op>> };
+    type Op = { responses: Record<string, { description: string }>; requestBody?: { content: Record<string, { schema: { $ref: string } }> } };
+    const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/ai/v1/batches",
+      "/ai/v1/batches/{id}",
+      "/ai/v1/batches/{id}/cancel",
       "/ai/v1/chat/completions",
       "/ai/v1/completions",
       "/ai/v1/embeddings",
+      "/ai/v1/files",
+      "/ai/v1/files/{id}",
+      "/ai/v1/files/{id}/content",
       "/ai/v1/models",
       "/ai/v1/models/{model}",
       "/ai/v1/responses",
@@ -31,8 +38,22 @@ describe("/ai/openapi.json", () => {
     expect(Object.keys(chat.responses).sort()).toEqual(["200", "400", "401", "402", "403", "404", "413", "429", "502", "504"]);
     expect(chat.responses["400"]!.description).toContain("invalid_cache_control");
     expect(chat.responses["402"]!.description).toContain("insufficient_credits");
-    expect(chat.requestBody!.content["application/json"]!.schema.properties).toHaveProperty("cache_control");
-    for (const [, ref] of text.matchAll(/"\$ref":"([^"]+)"/g)) expect(ref).toBe("#/components/schemas/Error");
+    const component = (ref: string) => doc.components.schemas[ref.replace("#/components/schemas/", "")];
+    expect(component(chat.requestBody!.content["application/json"]!.schema.$ref)!.properties).toHaveProperty("cache_control");
+    // Named components: every reference resolves.
+    for (const [, ref] of text.matchAll(/"\$ref":"([^"]+)"/g)) expect(component(ref!), ref).toBeDefined();
+  });
+
+  it("documents exactly the routes the gateway serves under /ai/v1", async () => {
+    const doc = (await (await get("/ai/openapi.json")).json()) as { paths: Record<string, Record<string, unknown>> };
+    const documented = Object.entries(doc.paths)
+      .filter(([path]) => path.startsWith("/ai/v1/"))
+      .flatMap(([path, ops]) => Object.keys(ops).map((method) => `${method.toUpperCase()} ${path}`));
+    // Hono's spelling (`:model{.+}`) in OpenAPI's (`{model}`); middleware registrations are `ALL`.
+    const served = newApp()
+      .routes.filter((r) => r.method !== "ALL" && r.path.startsWith("/ai/v1/"))
+      .map((r) => `${r.method} ${r.path.replace(/:(\w+)(\{[^}]*\})?/g, "{$1}")}`);
+    expect([...new Set(served)].sort()).toEqual(documented.sort());
   });
 });
 

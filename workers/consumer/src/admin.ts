@@ -10,13 +10,10 @@
  */
 import * as z from "zod";
 import { constantTimeEqual } from "../../../shared/api-keys.ts";
-import { DbSettingsSchema, withPool } from "../../../shared/db.ts";
+import { withConnection, withPool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { adminSettings } from "./config.ts";
 import { replayDeadLetters, sendBatches, type ReplayableMessage } from "./dlq-replay.ts";
-
-const AdminSettingsSchema = DbSettingsSchema.extend({
-  ADMIN_TOKEN: z.string({ error: "ADMIN_TOKEN is not set" }).min(16, { error: "ADMIN_TOKEN must be at least 16 characters" }),
-});
 
 const QuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(10_000).default(1000),
@@ -34,11 +31,11 @@ export async function handleAdminRequest(request: Request, env: ConsumerEnv): Pr
     if (url.pathname !== "/admin/dlq/replay") throw new ApiError("not_found", `No route for ${url.pathname}.`);
     if (request.method !== "POST") throw new ApiError("method_not_allowed", "Use POST.", { headers: { allow: "POST" } });
 
-    const settings = AdminSettingsSchema.safeParse(env);
+    const settings = adminSettings(env);
     // Fail closed, without echoing any value: an unconfigured token disables the endpoint.
-    if (!settings.success) throw new ApiError("service_unavailable", "The admin endpoint is not configured on this worker.");
+    if (!settings) throw new ApiError("service_unavailable", "The admin endpoint is not configured on this worker.");
     const token = bearer(request.headers.get("authorization"));
-    if (!token || !(await constantTimeEqual(token, settings.data.ADMIN_TOKEN))) {
+    if (!token || !(await constantTimeEqual(token, settings.ADMIN_TOKEN))) {
       throw new ApiError("invalid_api_key", "Send 'Authorization: Bearer <ADMIN_TOKEN>'.");
     }
     const query = QuerySchema.safeParse({ limit: url.searchParams.get("limit") ?? undefined, after: url.searchParams.get("after") ?? undefined });
@@ -50,14 +47,7 @@ export async function handleAdminRequest(request: Request, env: ConsumerEnv): Pr
     const send = async (messages: ReplayableMessage[]) => {
       for (const batch of sendBatches(messages)) await env.USAGE_QUEUE.sendBatch(batch.map((body) => ({ body })));
     };
-    const counts = await withPool(settings.data, async (pool) => {
-      const client = await pool.connect();
-      try {
-        return await replayDeadLetters(client, send, query.data.limit, query.data.after);
-      } finally {
-        client.release();
-      }
-    });
+    const counts = await withPool(settings, (pool) => withConnection(pool, (client) => replayDeadLetters(client, send, query.data.limit, query.data.after)));
     console.log(`dead-letter replay: ${counts.replayed} re-enqueued, ${counts.malformed} malformed left in place${counts.more ? ", more to do" : ""}`);
     return Response.json(counts);
   } catch (err) {

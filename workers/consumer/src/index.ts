@@ -1,18 +1,20 @@
-import { DbSettingsSchema } from "../../../shared/db.ts";
 import { handleAdminRequest } from "./admin.ts";
+import { consumerConfig, type ConsumerConfig } from "./config.ts";
 import { retryAll } from "./delivery.ts";
 import { handleDeadLetterBatch, handleUsageBatch } from "./usage-batch.ts";
 
 export default {
   async queue(batch, env, _ctx): Promise<void> {
-    const settings = DbSettingsSchema.safeParse(env);
-    if (!settings.success) {
+    let config: ConsumerConfig;
+    try {
+      config = consumerConfig(env);
+    } catch (err) {
       // Not the messages' fault: keep them (retry) until the operator fixes the configuration.
-      retryAll(batch, new Error(`consumer misconfigured: ${settings.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`));
+      retryAll(batch, err);
       return;
     }
-    if (batch.queue === env.DEAD_LETTER_QUEUE) return handleDeadLetterBatch(batch, settings.data);
-    await handleUsageBatch(batch, settings.data, { responsesBucket: env.RESPONSES_BUCKET });
+    if (batch.queue === config.DEAD_LETTER_QUEUE) return handleDeadLetterBatch(batch, config);
+    await handleUsageBatch(batch, config, { responsesBucket: env.RESPONSES_BUCKET });
   },
 
   // Only the dead-letter replay endpoint (see admin.ts).

@@ -4,7 +4,7 @@
  * the response id. Stored responses are not billing data: a dropped record loses a transcript,
  * never money (the request's usage message is separate and billed regardless).
  */
-import type { ResponseMessage } from "../../../shared/response-message.ts";
+import { liveObjectKey, type ResponseMessage } from "../../../shared/response-message.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import { insertResponses, keyOwners, type OwnedResponse } from "../../../shared/sql/responses.ts";
 
@@ -15,8 +15,12 @@ export interface ResponseWriteOutcome {
   alreadyStored: number;
   /** Records whose key resolves to no owner: not stored. */
   droppedOwnerless: number;
+  /** Not written: the owner deleted the response (from its live copy) before its row arrived. */
+  deletedFirst: number;
   /** R2 keys of dropped records' bodies, for the caller to delete after the commit. */
   orphanedObjects: string[];
+  /** R2 live copies (read-after-write) no longer needed, for the caller to delete after the commit. */
+  liveCopies: string[];
 }
 
 /** Writes one batch; throws on a database error (nothing is then written and the caller retries). */
@@ -30,6 +34,16 @@ export async function writeResponseBatch(client: SqlClient, messages: readonly R
     if (createdBy) owned.push({ message, createdBy });
     else if (message.body_object_key) orphanedObjects.push(message.body_object_key);
   }
-  const stored = (await insertResponses(client, owned)).length;
-  return { stored, alreadyStored: owned.length - stored, droppedOwnerless: unique.length - owned.length, orphanedObjects };
+  const { stored, deleted } = await insertResponses(client, owned);
+  for (const r of deleted) if (r.message.body_object_key) orphanedObjects.push(r.message.body_object_key);
+  // Once the row is written (or tombstoned) the live copy has served its purpose.
+  const liveCopies = owned.map((r) => liveObjectKey(r.createdBy, r.message.id));
+  return {
+    stored: stored.length,
+    alreadyStored: owned.length - deleted.length - stored.length,
+    droppedOwnerless: unique.length - owned.length,
+    deletedFirst: deleted.length,
+    orphanedObjects,
+    liveCopies,
+  };
 }

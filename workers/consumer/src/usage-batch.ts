@@ -7,7 +7,7 @@
  */
 import type { DbSettings } from "../../../shared/db.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
-import { withPool } from "../../../shared/db.ts";
+import { withConnection, withPool } from "../../../shared/db.ts";
 import type { BalanceCrossing } from "../../../shared/pricing.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { isUsageBundle, repairUsageRecord, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
@@ -81,16 +81,13 @@ export function describeCrossing(c: BalanceCrossing): string {
 export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSettings, options: BatchOptions = {}): Promise<UsageBatchResult> {
   const { good, responses, poison } = sortBatch(batch);
   const result = await attempt(() =>
-    withPool(db, async (pool) => {
-      const client = await pool.connect();
-      try {
+    withPool(db, (pool) =>
+      withConnection(pool, async (client) => {
         const usage = await writeUsageInChunks(client, good, poison);
         await markKeysUsed(client, good);
         return { usage, responses: await writeResponseBatch(client, responses) };
-      } finally {
-        client.release();
-      }
-    }),
+      }),
+    ),
   );
   if (!result.ok) {
     retryAll(batch, result.error);
@@ -98,7 +95,8 @@ export async function handleUsageBatch(batch: MessageBatch<unknown>, db: DbSetti
   }
   const { usage: outcome, responses: stored } = result.outcome;
   if (stored.droppedOwnerless > 0) console.warn(`${stored.droppedOwnerless} stored response(s) dropped: their key resolves to no owner`);
-  await deleteOrphans(options.responsesBucket, stored.orphanedObjects);
+  await deleteObjects(options.responsesBucket, stored.orphanedObjects, "orphaned response object(s)");
+  await deleteObjects(options.responsesBucket, stored.liveCopies, "live response copies");
   for (const problem of outcome.problems) console.error(problem);
   if (poison.length > 0) console.warn(`${poison.length} malformed message(s) from ${batch.queue} stored in dead_letters`);
   // Committing the checkpoint is what the gateway's balance gate reads (through its short-lived
@@ -132,12 +130,16 @@ async function writeUsageInChunks(client: SqlClient, good: readonly UsageMessage
 }
 
 /** Bodies of dropped records would never be read: remove them (best effort, after the commit). */
-async function deleteOrphans(bucket: R2Bucket | undefined, keys: readonly string[]): Promise<void> {
+/** R2's delete takes at most 1,000 keys per call; a failure is logged (the objects are unreachable or expire). */
+async function deleteObjects(bucket: R2Bucket | undefined, keys: readonly string[], what: string): Promise<void> {
   if (!bucket || keys.length === 0) return;
-  try {
-    await bucket.delete([...keys]);
-  } catch (err) {
-    console.warn(`could not delete ${keys.length} orphaned response object(s): ${err instanceof Error ? err.message : String(err)}`);
+  for (let i = 0; i < keys.length; i += 1000) {
+    const slice = keys.slice(i, i + 1000);
+    try {
+      await bucket.delete(slice);
+    } catch (err) {
+      console.warn(`could not delete ${slice.length} ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
   }
 }
 
@@ -151,14 +153,7 @@ export async function handleDeadLetterBatch(batch: MessageBatch<unknown>, db: Db
     attempts: m.attempts,
   }));
   const result = await attempt(() =>
-    withPool(db, async (pool) => {
-      const client = await pool.connect();
-      try {
-        await storeDeadLetters(client, letters);
-      } finally {
-        client.release();
-      }
-    }),
+    withPool(db, (pool) => withConnection(pool, (client) => storeDeadLetters(client, letters))),
   );
   if (!result.ok) return retryAll(batch, result.error);
   batch.ackAll();

@@ -10,7 +10,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import { constantTimeEqual, hashApiKey } from "../../../shared/api-keys.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import { authenticateKeyOnly, bearerToken, RequestDb } from "./access.ts";
+import { authenticateKeyOnly, bearerToken, type RequestDb } from "./access.ts";
 import { findSession, requireCsrfHeader, sessionCookie, SYSTEM_USER_ID, type SignInVia } from "./auth/sessions.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { GatewayApp } from "./types.ts";
@@ -51,15 +51,11 @@ export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPr
   // Checked before any database work: a forged cross-site call costs nothing.
   if (cookie) requireCsrfHeader(c);
   const config = c.get("config");
-  const db = new RequestDb(config);
-  try {
-    if (token) return await authenticateBearer(token, config, db);
-    const session = await findSession(db.get(), cookie!, config.ADMIN_TOKEN);
-    if (!session) throw new ApiError("invalid_api_key", "Your console session has ended (signed out, expired or revoked). Sign in again.");
-    return { via: session.via, userId: session.userId, apiKeyId: session.apiKeyId, sessionId: session.id };
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  const db = c.var.database;
+  if (token) return await authenticateBearer(token, config, db);
+  const session = await findSession(db.get(), cookie!, config.ADMIN_TOKEN);
+  if (!session) throw new ApiError("invalid_api_key", "Your console session has ended (signed out, expired or revoked). Sign in again.");
+  return { via: session.via, userId: session.userId, apiKeyId: session.apiKeyId, sessionId: session.id };
 }
 
 export const requireAdmin = createMiddleware<GatewayApp>(async function requireAdmin(c, next) {

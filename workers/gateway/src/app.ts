@@ -13,22 +13,18 @@ import { handleDeleteFile, handleFileContent, handleGetFile, handleListFiles, ha
 import { batchCaller } from "./batch-trust.ts";
 import { handleCancelBatch, handleCreateBatch, handleGetBatch, handleListBatches } from "./batches.ts";
 import { authRouter } from "./auth/routes.ts";
-import { ConfigError, gatewayConfig } from "./config.ts";
+import { ConfigError } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
+import { init } from "./init.ts";
 import { meter } from "./meter.ts";
 import { handleGetModel, handleListModels } from "./models.ts";
 import { handleDeleteResponse, handleGetInputItems, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
 
 const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/v1/embeddings", "/ai/v1/responses"];
-
-const loadConfig = createMiddleware<GatewayApp>(async function loadConfig(c, next) {
-  c.set("config", gatewayConfig(c.env));
-  await next();
-});
 
 /** Hono's body limit, sized from config (which is only known per request; built once per size). */
 const bodyLimits = new Map<number, MiddlewareHandler<GatewayApp>>();
@@ -75,30 +71,33 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/docs/render.js", docsScript);
   app.get("/docs/docs.css", docsStyle);
 
-  app.get("/ai/v1/models", loadConfig, handleListModels);
+  // The request's services (config, a lazy database handle) for every API route below.
+  app.use("/ai/*", init);
+  app.use("/admin/*", init);
+
+  app.get("/ai/v1/models", handleListModels);
   // Aliases may contain slashes (`org/model`), as OpenAI-style model ids do.
-  app.get("/ai/v1/models/:model{.+}", loadConfig, handleGetModel);
-  app.get("/ai/v1/responses/:id", loadConfig, handleGetResponse);
-  app.get("/ai/v1/responses/:id/input_items", loadConfig, handleGetInputItems);
-  app.delete("/ai/v1/responses/:id", loadConfig, handleDeleteResponse);
+  app.get("/ai/v1/models/:model{.+}", handleGetModel);
+  app.get("/ai/v1/responses/:id", handleGetResponse);
+  app.get("/ai/v1/responses/:id/input_items", handleGetInputItems);
+  app.delete("/ai/v1/responses/:id", handleDeleteResponse);
   // Files and Batches APIs (OpenAI's; docs/batches.md).
-  app.post("/ai/v1/files", loadConfig, handleUploadFile);
-  app.get("/ai/v1/files", loadConfig, handleListFiles);
-  app.get("/ai/v1/files/:id", loadConfig, handleGetFile);
-  app.get("/ai/v1/files/:id/content", loadConfig, handleFileContent);
-  app.delete("/ai/v1/files/:id", loadConfig, handleDeleteFile);
-  app.post("/ai/v1/batches", loadConfig, handleCreateBatch);
-  app.get("/ai/v1/batches", loadConfig, handleListBatches);
-  app.get("/ai/v1/batches/:id", loadConfig, handleGetBatch);
-  app.post("/ai/v1/batches/:id/cancel", loadConfig, handleCancelBatch);
+  app.post("/ai/v1/files", handleUploadFile);
+  app.get("/ai/v1/files", handleListFiles);
+  app.get("/ai/v1/files/:id", handleGetFile);
+  app.get("/ai/v1/files/:id/content", handleFileContent);
+  app.delete("/ai/v1/files/:id", handleDeleteFile);
+  app.post("/ai/v1/batches", handleCreateBatch);
+  app.get("/ai/v1/batches", handleListBatches);
+  app.get("/ai/v1/batches/:id", handleGetBatch);
+  app.post("/ai/v1/batches/:id/cancel", handleCancelBatch);
   // Console sign-in: before the door, which these routes open (docs/auth.md).
-  app.use("/admin/auth/*", loadConfig);
   app.route("/admin/auth", authRouter());
   // Everything else under /admin needs admin credentials before it can even learn a route exists.
-  app.use("/admin/*", loadConfig, requireAdmin);
+  app.use("/admin/*", requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
-    app.post(path, batchCaller, loadConfig, meter, passUpstreamHeaders, limitBody, handleInference);
+    app.post(path, batchCaller, meter, passUpstreamHeaders, limitBody, handleInference);
   }
   return app;
 }

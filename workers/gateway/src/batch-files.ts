@@ -10,7 +10,7 @@ import { BatchLineError, parseBatchLine, readLines } from "../../../shared/batch
 import { FILE_ID, newFileId } from "../../../shared/batch-message.ts";
 import type { Pool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import { authenticateInference, RequestDb } from "./access.ts";
+import { authenticateInference, type RequestDb } from "./access.ts";
 import { listAllowedModels, type KeyRecord } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
 
@@ -59,15 +59,10 @@ export async function findOwnedFile(pool: Pool, userId: string, id: string): Pro
   return rows[0] ?? null;
 }
 
-/** Authenticates the caller and runs `fn` with its key and a request-scoped pool. */
+/** Authenticates the caller and runs `fn` with its key and the request's database handle. */
 export async function withCaller(c: Ctx, fn: (key: KeyRecord, db: RequestDb) => Promise<Response>): Promise<Response> {
-  const config = c.get("config");
-  const db = new RequestDb(config);
-  try {
-    return await fn(await authenticateInference(c.req.header("authorization"), db, config), db);
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  const db = c.var.database;
+  return fn(await authenticateInference(c.req.header("authorization"), db, c.get("config")), db);
 }
 
 interface Checked {

@@ -1,20 +1,16 @@
 /** GET /ai/v1/models and /ai/v1/models/{model}: the models this key may use, in OpenAI's shapes. */
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
-import { authenticateInference, RequestDb } from "./access.ts";
+import { authenticateInference } from "./access.ts";
 import { listAllowedModels, type ListedModel } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
 
 export async function handleListModels(c: Context<GatewayApp>): Promise<Response> {
   const config = c.get("config");
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const models = await listAllowedModels(db.get(), key.userId);
-    return c.json({ object: "list", data: models.map(modelObject) });
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  const models = await listAllowedModels(db.get(), key.userId);
+  return c.json({ object: "list", data: models.map(modelObject) });
 }
 
 function modelObject(m: ListedModel) {
@@ -25,13 +21,9 @@ function modelObject(m: ListedModel) {
 export async function handleGetModel(c: Context<GatewayApp>): Promise<Response> {
   const config = c.get("config");
   const alias = c.req.param("model") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const found = (await listAllowedModels(db.get(), key.userId)).find((m) => m.alias === alias);
-    if (!found) throw new ApiError("model_not_found", `The model '${alias}' does not exist or you do not have access to it.`, { param: "model" });
-    return c.json(modelObject(found));
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  const found = (await listAllowedModels(db.get(), key.userId)).find((m) => m.alias === alias);
+  if (!found) throw new ApiError("model_not_found", `The model '${alias}' does not exist or you do not have access to it.`, { param: "model" });
+  return c.json(modelObject(found));
 }

@@ -12,6 +12,7 @@ import { ApiError } from "../../../shared/errors.ts";
 import {
   messageBytes,
   newResponseId,
+  liveObjectKey,
   RESPONSE_ID,
   RESPONSE_MESSAGE_INLINE_LIMIT,
   responseObjectKey,
@@ -21,8 +22,9 @@ import {
 } from "../../../shared/response-message.ts";
 import { ConversationError, continueConversation } from "../../../shared/responses-conversation.ts";
 import { InputItemsQuerySchema, pageInputItems, storedInputItems } from "../../../shared/responses-input-items.ts";
+import { withConnection } from "../../../shared/db.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
-import { authenticateInference, RequestDb } from "./access.ts";
+import { authenticateInference, type RequestDb } from "./access.ts";
 import { sendWithRetry } from "./outbox.ts";
 import type { KeyRecord, ModelRecord } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
@@ -138,16 +140,12 @@ export class ResponseRecorder {
   }
 }
 
-/**
- * The read-after-write copy of a stored response: its bodies in R2 under a key named by owner and
- * id, with the owner in the object's metadata too. GET, input_items and `previous_response_id`
- * read it while the queue path's row is not in Postgres yet; the row stays the durable record
- * (an R2 lifecycle rule on `live/` may expire these copies after a day: see the README).
+/*
+ * The read-after-write copy of a stored response (liveObjectKey, shared/response-message.ts): its
+ * bodies in R2 under a key named by owner and id, with the owner in the object's metadata too.
+ * GET, input_items and `previous_response_id` read it while the queue path's row is not in
+ * Postgres yet; the consumer deletes it once the row is written (the durable record).
  */
-export function liveObjectKey(ownerId: string, id: string): string {
-  return `live/${ownerId}/${id}.json`;
-}
-
 async function putLiveCopy(bucket: R2Bucket, ownerId: string, message: ResponseMessageV1): Promise<void> {
   const bodies: StoredBodies = { request_body: message.request_body, response_body: message.response_body ?? "" };
   try {
@@ -174,8 +172,14 @@ async function readLiveCopy(bucket: R2Bucket, ownerId: string, id: string): Prom
  */
 async function findOwnedBodies(db: RequestDb, bucket: R2Bucket, ownerId: string, id: string): Promise<StoredBodies | null> {
   if (!RESPONSE_ID.test(id)) return null;
-  const row = await findOwnedResponse(db.get(), id, ownerId);
-  if (!row) return readLiveCopy(bucket, ownerId, id);
+  let row = await findOwnedResponse(db.get(), id, ownerId);
+  if (!row) {
+    const live = await readLiveCopy(bucket, ownerId, id);
+    if (live) return live;
+    // The consumer may have written the row and removed the live copy between the two reads.
+    row = await findOwnedResponse(db.get(), id, ownerId);
+    if (!row) return null;
+  }
   if (!row.body_object_key) return { request_body: row.request_body, response_body: row.response_body ?? "null" };
   const bodies = await readStoredBodies(bucket, row.body_object_key);
   if (!bodies) {
@@ -228,14 +232,10 @@ async function ownedBodies(c: Ctx, db: RequestDb, userId: string, id: string): P
 export async function handleGetResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const bodies = await ownedBodies(c, db, key.userId, id);
-    return new Response(bodies.response_body, { status: 200, headers: { "content-type": "application/json" } });
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  const bodies = await ownedBodies(c, db, key.userId, id);
+  return new Response(bodies.response_body, { status: 200, headers: { "content-type": "application/json" } });
 }
 
 /**
@@ -246,49 +246,43 @@ export async function handleGetResponse(c: Ctx): Promise<Response> {
 export async function handleGetInputItems(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    const query = InputItemsQuerySchema.safeParse(c.req.query());
-    if (!query.success) {
-      const issue = query.error.issues[0];
-      throw new ApiError("invalid_request_error", `Invalid query parameter '${String(issue?.path[0] ?? "")}': ${issue?.message ?? "invalid"}.`, { param: String(issue?.path[0] ?? "") });
-    }
-    const bodies = await ownedBodies(c, db, key.userId, id);
-    let input: unknown = [];
-    try {
-      input = (JSON.parse(bodies.request_body ?? "null") as { input?: unknown } | null)?.input ?? [];
-    } catch {
-      console.error(`stored response ${id}: its request body is not JSON`);
-    }
-    return c.json(pageInputItems(storedInputItems(id, input), query.data));
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  const query = InputItemsQuerySchema.safeParse(c.req.query());
+  if (!query.success) {
+    const issue = query.error.issues[0];
+    throw new ApiError("invalid_request_error", `Invalid query parameter '${String(issue?.path[0] ?? "")}': ${issue?.message ?? "invalid"}.`, { param: String(issue?.path[0] ?? "") });
   }
+  const bodies = await ownedBodies(c, db, key.userId, id);
+  let input: unknown = [];
+  try {
+    input = (JSON.parse(bodies.request_body ?? "null") as { input?: unknown } | null)?.input ?? [];
+  } catch {
+    console.error(`stored response ${id}: its request body is not JSON`);
+  }
+  return c.json(pageInputItems(storedInputItems(id, input), query.data));
 }
 
 /** DELETE /ai/v1/responses/{id}: removes the owner's row and its R2 object. */
 export async function handleDeleteResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = new RequestDb(config);
-  try {
-    const key = await authenticateInference(c.req.header("authorization"), db, config);
-    if (!RESPONSE_ID.test(id)) throw notFound(id);
-    const deleted = await deleteOwnedResponse(db.get(), id, key.userId);
-    const live = await c.env.RESPONSES_BUCKET.head(liveObjectKey(key.userId, id));
-    if (!deleted && !live) throw notFound(id);
-    if (live) await c.env.RESPONSES_BUCKET.delete(liveObjectKey(key.userId, id));
-    if (deleted?.body_object_key) {
-      try {
-        await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
-      } catch (err) {
-        // The row is gone, so nothing can reach the object any more; operators can sweep it.
-        console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${describe(err)}`);
-      }
+  const db = c.var.database;
+  const key = await authenticateInference(c.req.header("authorization"), db, config);
+  if (!RESPONSE_ID.test(id)) throw notFound(id);
+  // A live copy means the row may still be on its way: the delete leaves a tombstone the
+  // consumer honours, so the response cannot reappear when its row arrives.
+  const live = await c.env.RESPONSES_BUCKET.head(liveObjectKey(key.userId, id));
+  const deleted = await withConnection(db.get(), (client) => deleteOwnedResponse(client, id, key.userId, live !== null));
+  if (!deleted && !live) throw notFound(id);
+  if (live) await c.env.RESPONSES_BUCKET.delete(liveObjectKey(key.userId, id));
+  if (deleted?.body_object_key) {
+    try {
+      await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
+    } catch (err) {
+      // The row is gone, so nothing can reach the object any more; operators can sweep it.
+      console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${describe(err)}`);
     }
-    return c.json({ id, object: "response", deleted: true });
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
   }
+  return c.json({ id, object: "response", deleted: true });
 }

@@ -1,3 +1,4 @@
+import type { RequestDb } from "./access.ts";
 import type { AdminPrincipal } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { BatchCall } from "./batch-trust.ts";
@@ -8,6 +9,8 @@ export interface GatewayApp {
   Bindings: GatewayEnv;
   Variables: {
     config: GatewayConfig;
+    /** The request's lazy database handle (init.ts closes it after the request). */
+    database: RequestDb;
     meter: Meter;
     /** Set only on the batch runner's own in-process calls (batch-trust.ts). */
     batchCall: BatchCall | null;

@@ -10,7 +10,8 @@
 import type { Context } from "hono";
 import Decimal from "decimal.js";
 import * as z from "zod";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import { withTransaction } from "../../../../shared/db.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import { DecimalString, type AdminInput } from "./validation.ts";
@@ -82,37 +83,27 @@ export async function getCachePricing(c: Context<AdminApp>, parsed: AdminInput<"
 export async function putCachePricing(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof CachePricingInput>): Promise<Response> {
   const id = parsed.params.id;
   const input = parsed.body;
-  const client = await c.get("db").connect();
-  try {
-    const state = await inTransaction(client, async () => {
-      // The model row lock serialises concurrent PUTs, so only one row is ever active.
-      await findModel(client, id, true);
-      const { active } = await stateOf(client, id);
-      if (active && unchanged(active, input)) return stateOf(client, id);
-      if (active) await client.query("UPDATE model_cache_tariffs SET valid_until = now() WHERE id = $1", [active.id]);
-      await client.query(
-        `INSERT INTO model_cache_tariffs (deployed_model_id, read_multiplier, write_multiplier_5m, write_multiplier_1h, write_multiplier_24h, min_prefix_tokens, valid_from)
-         VALUES ($1, $2::numeric, $3::numeric, $4::numeric, $5::numeric, $6, now())`,
-        [id, input.read_multiplier, input.write_multiplier_5m ?? null, input.write_multiplier_1h ?? null, input.write_multiplier_24h ?? null, input.min_prefix_tokens ?? 1024],
-      );
-      return stateOf(client, id);
-    });
-    return c.json(state);
-  } finally {
-    client.release();
-  }
+  const state = await withTransaction(c.get("db"), async (client) => {
+    // The model row lock serialises concurrent PUTs, so only one row is ever active.
+    await findModel(client, id, true);
+    const { active } = await stateOf(client, id);
+    if (active && unchanged(active, input)) return stateOf(client, id);
+    if (active) await client.query("UPDATE model_cache_tariffs SET valid_until = now() WHERE id = $1", [active.id]);
+    await client.query(
+      `INSERT INTO model_cache_tariffs (deployed_model_id, read_multiplier, write_multiplier_5m, write_multiplier_1h, write_multiplier_24h, min_prefix_tokens, valid_from)
+       VALUES ($1, $2::numeric, $3::numeric, $4::numeric, $5::numeric, $6, now())`,
+      [id, input.read_multiplier, input.write_multiplier_5m ?? null, input.write_multiplier_1h ?? null, input.write_multiplier_24h ?? null, input.min_prefix_tokens ?? 1024],
+    );
+    return stateOf(client, id);
+  });
+  return c.json(state);
 }
 
 export async function deleteCachePricing(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const id = parsed.params.id;
-  const client = await c.get("db").connect();
-  try {
-    await inTransaction(client, async () => {
-      await findModel(client, id, true);
-      await client.query("UPDATE model_cache_tariffs SET valid_until = now() WHERE deployed_model_id = $1 AND valid_until IS NULL", [id]);
-    });
-    return c.body(null, 204);
-  } finally {
-    client.release();
-  }
+  await withTransaction(c.get("db"), async (client) => {
+    await findModel(client, id, true);
+    await client.query("UPDATE model_cache_tariffs SET valid_until = now() WHERE deployed_model_id = $1 AND valid_until IS NULL", [id]);
+  });
+  return c.body(null, 204);
 }

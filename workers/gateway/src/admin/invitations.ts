@@ -7,8 +7,8 @@
 import type { Context } from "hono";
 import * as z from "zod";
 import { hashToken, newSecretToken } from "../../../../shared/auth/tokens.ts";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction } from "../../../../shared/sql/client.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import type { MemberView } from "./organizations.ts";
 import { organizationRole, type AdminApp } from "./principal.ts";
@@ -84,34 +84,29 @@ export async function acceptInvitation(c: Context<AdminApp>): Promise<Response> 
   const actor = c.get("actor");
   if (actor.userId === SYSTEM_USER_ID) throw new ApiError("permission_denied", "The built-in system user (the ADMIN_TOKEN) cannot join organizations; sign in as yourself.");
   const tokenHash = await tokenHashOf(c);
-  const client = await c.get("db").connect();
-  try {
-    const member = await inTransaction(client, async () => {
-      const { rows } = await client.query<InvitationRow>(`${OPEN_INVITATION} FOR UPDATE OF i`, [tokenHash]);
-      const invitation = rows[0];
-      if (!invitation) throw invitationNotFound();
-      const me = await client.query<{ email: string; user_type: string }>("SELECT email, user_type FROM users WHERE id = $1", [actor.userId]);
-      if (me.rows[0]?.user_type !== "individual") throw new ApiError("permission_denied", "Only people join organizations.");
-      if (invitation.email !== null && invitation.email !== me.rows[0].email.toLowerCase()) {
-        throw new ApiError("permission_denied", "This invitation is for another email address.");
-      }
-      const joined = await client.query<{ created_at: Date | string }>(
-        `INSERT INTO user_organizations (user_id, organization_id, role) VALUES ($1, $2, $3)
-         ON CONFLICT (user_id, organization_id) DO NOTHING RETURNING created_at`,
-        [actor.userId, invitation.organization_id, invitation.role],
-      );
-      if (!joined.rows[0]) throw new ConflictError("You are already a member of this organization.", null);
-      await client.query("UPDATE organization_invitations SET accepted_at = now(), accepted_by = $2 WHERE id = $1", [invitation.id, actor.userId]);
-      const { rows: people } = await client.query<{ username: string; email: string; display_name: string | null }>(
-        "SELECT username, email, display_name FROM users WHERE id = $1",
-        [actor.userId],
-      );
-      const person = people[0]!;
-      const view: MemberView = { user_id: actor.userId, ...person, role: invitation.role, joined_at: new Date(joined.rows[0].created_at).toISOString() };
-      return view;
-    });
-    return c.json(member);
-  } finally {
-    client.release();
-  }
+  const member = await withTransaction(c.get("db"), async (client) => {
+    const { rows } = await client.query<InvitationRow>(`${OPEN_INVITATION} FOR UPDATE OF i`, [tokenHash]);
+    const invitation = rows[0];
+    if (!invitation) throw invitationNotFound();
+    const me = await client.query<{ email: string; user_type: string }>("SELECT email, user_type FROM users WHERE id = $1", [actor.userId]);
+    if (me.rows[0]?.user_type !== "individual") throw new ApiError("permission_denied", "Only people join organizations.");
+    if (invitation.email !== null && invitation.email !== me.rows[0].email.toLowerCase()) {
+      throw new ApiError("permission_denied", "This invitation is for another email address.");
+    }
+    const joined = await client.query<{ created_at: Date | string }>(
+      `INSERT INTO user_organizations (user_id, organization_id, role) VALUES ($1, $2, $3)
+       ON CONFLICT (user_id, organization_id) DO NOTHING RETURNING created_at`,
+      [actor.userId, invitation.organization_id, invitation.role],
+    );
+    if (!joined.rows[0]) throw new ConflictError("You are already a member of this organization.", null);
+    await client.query("UPDATE organization_invitations SET accepted_at = now(), accepted_by = $2 WHERE id = $1", [invitation.id, actor.userId]);
+    const { rows: people } = await client.query<{ username: string; email: string; display_name: string | null }>(
+      "SELECT username, email, display_name FROM users WHERE id = $1",
+      [actor.userId],
+    );
+    const person = people[0]!;
+    const view: MemberView = { user_id: actor.userId, ...person, role: invitation.role, joined_at: new Date(joined.rows[0].created_at).toISOString() };
+    return view;
+  });
+  return c.json(member);
 }

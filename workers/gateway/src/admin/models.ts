@@ -6,8 +6,9 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import { ConflictError, foreignKeyViolation, notFound, Pagination, RateLimitFields, uniqueViolation, type Page, JsonMetadata, type AdminInput } from "./validation.ts";
@@ -115,9 +116,8 @@ export async function listModels(c: Context<AdminApp>, parsed: AdminInput<never,
 
 export async function createModel(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateModel>): Promise<Response> {
   const input = parsed.body;
-  const client = await c.get("db").connect();
   try {
-    const model = await inTransaction(client, async () => {
+    const model = await withTransaction(c.get("db"), async (client) => {
       const { rows } = await client.query<{ id: string }>(
         `INSERT INTO deployed_models (model_name, alias, hosted_on, description, model_type, requests_per_second, burst_size, metadata, created_by, tokenizer_url, responses_via_chat, on_client_disconnect)
          VALUES ($1, $2, $3, $4, coalesce($5, 'chat'), $6, $7, coalesce($8::jsonb, '{}'::jsonb), $9, $10, $11, $12) RETURNING id`,
@@ -143,8 +143,6 @@ export async function createModel(c: Context<AdminApp>, parsed: AdminInput<never
     return c.json(model, 201);
   } catch (err) {
     mapWriteError(err);
-  } finally {
-    client.release();
   }
 }
 
@@ -167,9 +165,8 @@ export async function patchModel(c: Context<AdminApp>, parsed: AdminInput<"id", 
   if (input.tokenizer_url !== undefined) sets.push(["tokenizer_url", input.tokenizer_url]);
   if (input.responses_via_chat !== undefined) sets.push(["responses_via_chat", input.responses_via_chat]);
   if (input.on_client_disconnect !== undefined) sets.push(["on_client_disconnect", input.on_client_disconnect]);
-  const client = await c.get("db").connect();
   try {
-    const model = await inTransaction(client, async () => {
+    const model = await withTransaction(c.get("db"), async (client) => {
       await findModel(client, id, true);
       if (sets.length > 0) {
         const assignments = sets.map(([column], i) => `${column} = $${i + 2}`).join(", ");
@@ -181,8 +178,6 @@ export async function patchModel(c: Context<AdminApp>, parsed: AdminInput<"id", 
     return c.json(model);
   } catch (err) {
     mapWriteError(err);
-  } finally {
-    client.release();
   }
 }
 

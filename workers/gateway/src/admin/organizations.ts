@@ -11,8 +11,9 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { ORG_ROLES, organizationRole, type Actor, type AdminApp, type OrgRole } from "./principal.ts";
 import { findUser, findUsers, UserView } from "./users.ts";
@@ -106,9 +107,8 @@ export async function createOrganization(c: Context<AdminApp>, parsed: AdminInpu
   const owner = await findUser(c.get("db"), ownerId);
   if (!owner || owner.user_type !== "individual") throw notFound("user", ownerId);
 
-  const client = await c.get("db").connect();
   try {
-    const id = await inTransaction(client, async () => {
+    const id = await withTransaction(c.get("db"), async (client) => {
       const { rows } = await client.query<{ id: string }>(
         "INSERT INTO users (username, email, display_name, user_type) VALUES ($1, $2, $3, 'organization') RETURNING id",
         [input.name, input.email, input.display_name ?? null],
@@ -117,7 +117,7 @@ export async function createOrganization(c: Context<AdminApp>, parsed: AdminInpu
       await client.query("INSERT INTO user_organizations (user_id, organization_id, role) VALUES ($1, $2, 'owner')", [ownerId, orgId]);
       return orgId;
     });
-    return c.json(await organizationView(client, actor, id), 201);
+    return c.json(await organizationView(c.get("db"), actor, id), 201);
   } catch (err) {
     const constraint = uniqueViolation(err);
     if (constraint !== null) {
@@ -125,8 +125,6 @@ export async function createOrganization(c: Context<AdminApp>, parsed: AdminInpu
       throw new ConflictError(`A user or organization with this ${field} already exists.`, field);
     }
     throw err;
-  } finally {
-    client.release();
   }
 }
 
@@ -160,15 +158,10 @@ export async function deleteOrganization(c: Context<AdminApp>, parsed: AdminInpu
   const actor = c.get("actor");
   const orgId = parsed.params.id;
   requireRole(actor, await organizationRole(c.get("db"), actor, orgId), ["owner"], "Deleting an organization");
-  const client = await c.get("db").connect();
-  try {
-    await inTransaction(client, async () => {
-      await client.query("UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1", [orgId]);
-      await client.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND NOT is_deleted", [orgId]);
-    });
-  } finally {
-    client.release();
-  }
+  await withTransaction(c.get("db"), async (client) => {
+    await client.query("UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1", [orgId]);
+    await client.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND NOT is_deleted", [orgId]);
+  });
   return c.body(null, 204);
 }
 
@@ -226,21 +219,16 @@ export async function addMember(c: Context<AdminApp>, parsed: AdminInput<"id", u
  * would leave it without an owner.
  */
 async function changeMembership(c: Context<AdminApp>, orgId: string, userId: string, role: OrgRole | null): Promise<void> {
-  const client = await c.get("db").connect();
-  try {
-    await inTransaction(client, async () => {
-      await client.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [orgId]);
-      const current = await member(client, orgId, userId);
-      if (current.role === "owner" && role !== "owner") {
-        const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM user_organizations WHERE organization_id = $1 AND role = 'owner'", [orgId]);
-        if ((rows[0]?.n ?? 0) <= 1) throw new ConflictError("An organization must keep an owner: make someone else owner first.", "user_id");
-      }
-      if (role === null) await client.query("DELETE FROM user_organizations WHERE organization_id = $1 AND user_id = $2", [orgId, userId]);
-      else await client.query("UPDATE user_organizations SET role = $3 WHERE organization_id = $1 AND user_id = $2", [orgId, userId, role]);
-    });
-  } finally {
-    client.release();
-  }
+  await withTransaction(c.get("db"), async (client) => {
+    await client.query("SELECT id FROM users WHERE id = $1 FOR UPDATE", [orgId]);
+    const current = await member(client, orgId, userId);
+    if (current.role === "owner" && role !== "owner") {
+      const { rows } = await client.query<{ n: number }>("SELECT count(*)::int AS n FROM user_organizations WHERE organization_id = $1 AND role = 'owner'", [orgId]);
+      if ((rows[0]?.n ?? 0) <= 1) throw new ConflictError("An organization must keep an owner: make someone else owner first.", "user_id");
+    }
+    if (role === null) await client.query("DELETE FROM user_organizations WHERE organization_id = $1 AND user_id = $2", [orgId, userId]);
+    else await client.query("UPDATE user_organizations SET role = $3 WHERE organization_id = $1 AND user_id = $2", [orgId, userId, role]);
+  });
 }
 
 export async function changeMember(c: Context<AdminApp>, parsed: AdminInput<"id" | "user_id", undefined, typeof ChangeMember>): Promise<Response> {

@@ -7,8 +7,8 @@
 import type { Context } from "hono";
 import * as z from "zod";
 import { hashToken, newSecretToken } from "../../../../shared/auth/tokens.ts";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction } from "../../../../shared/sql/client.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import type { AdminApp } from "./principal.ts";
 import { findUser } from "./users.ts";
@@ -29,20 +29,15 @@ export async function createPasswordLink(c: Context<AdminApp>): Promise<Response
   if (!user) throw notFound("user", id);
   if (user.user_type !== "individual") throw new ApiError("invalid_request_error", "Organizations do not sign in; send the link to one of their members instead.");
   const token = newSecretToken();
-  const client = await c.get("db").connect();
-  try {
-    const expiresAt = await inTransaction(client, async () => {
-      await client.query("UPDATE password_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL", [id]);
-      const { rows } = await client.query<{ expires_at: Date | string }>(
-        `INSERT INTO password_tokens (token_hash, user_id, created_by, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(hours => $4::int)) RETURNING expires_at`,
-        [await hashToken(token), id, actor.userId, PASSWORD_LINK_HOURS],
-      );
-      return new Date(rows[0]!.expires_at);
-    });
-    c.header("cache-control", "no-store");
-    return c.json({ url: `/set-password?token=${token}`, expires_at: expiresAt.toISOString() }, 201);
-  } finally {
-    client.release();
-  }
+  const expiresAt = await withTransaction(c.get("db"), async (client) => {
+    await client.query("UPDATE password_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL", [id]);
+    const { rows } = await client.query<{ expires_at: Date | string }>(
+      `INSERT INTO password_tokens (token_hash, user_id, created_by, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(hours => $4::int)) RETURNING expires_at`,
+      [await hashToken(token), id, actor.userId, PASSWORD_LINK_HOURS],
+    );
+    return new Date(rows[0]!.expires_at);
+  });
+  c.header("cache-control", "no-store");
+  return c.json({ url: `/set-password?token=${token}`, expires_at: expiresAt.toISOString() }, 201);
 }

@@ -19,7 +19,6 @@ import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { Pool } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { RequestDb } from "../access.ts";
 import type { AdminPrincipal } from "../admin-auth.ts";
 import type { GatewayApp } from "../types.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
@@ -101,20 +100,15 @@ export async function enterOrganization(actor: Actor, orgId: string, db: SqlClie
 }
 
 /**
- * Per request: one lazily opened pool (closed off the response path), the actor, and their
+ * Per request: the pool of the request's database handle (init.ts closes it), the actor, and their
  * organization context. Mounted on the admin router, after the gateway's `requireAdmin` door.
  */
 export const adminContext = createMiddleware<AdminApp>(async function adminContext(c, next) {
-  const db = new RequestDb(c.get("config"));
-  try {
-    c.set("db", db.get());
-    const actor = await resolveActor(c.get("admin"), c.get("db"));
-    const orgId = requestedOrganization(c.req.header("x-organization-id"), getCookie(c, ORG_COOKIE));
-    c.set("actor", orgId ? await enterOrganization(actor, orgId, c.get("db")) : actor);
-    await next();
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  c.set("db", c.var.database.get());
+  const actor = await resolveActor(c.get("admin"), c.get("db"));
+  const orgId = requestedOrganization(c.req.header("x-organization-id"), getCookie(c, ORG_COOKIE));
+  c.set("actor", orgId ? await enterOrganization(actor, orgId, c.get("db")) : actor);
+  await next();
 });
 
 /** Platform-wide routes (endpoints, models, the user list): managers only. */

@@ -10,8 +10,9 @@
 import type { Context } from "hono";
 import Decimal from "decimal.js";
 import * as z from "zod";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import { DecimalString, type AdminInput } from "./validation.ts";
@@ -89,40 +90,35 @@ export async function putTariffs(c: Context<AdminApp>, parsed: AdminInput<"id", 
     bySlot.set(key, t);
   }
 
-  const client = await c.get("db").connect();
-  try {
-    const data = await inTransaction(client, async () => {
-      await findModel(client, id, true);
-      const active = await tariffsOf(client, id, false);
-      const toClose: string[] = [];
-      const kept = new Set<string>();
-      for (const row of active) {
-        const key = slot(row.purpose, row.completion_window);
-        const next = bySlot.get(key);
-        // Decimal equality, so "0.10" and "0.1" are the same price and change nothing.
-        if (next && new Decimal(next.input_price_per_token).eq(row.input_price_per_token) && new Decimal(next.output_price_per_token).eq(row.output_price_per_token)) {
-          kept.add(key);
-        } else {
-          toClose.push(row.id);
-        }
+  const data = await withTransaction(c.get("db"), async (client) => {
+    await findModel(client, id, true);
+    const active = await tariffsOf(client, id, false);
+    const toClose: string[] = [];
+    const kept = new Set<string>();
+    for (const row of active) {
+      const key = slot(row.purpose, row.completion_window);
+      const next = bySlot.get(key);
+      // Decimal equality, so "0.10" and "0.1" are the same price and change nothing.
+      if (next && new Decimal(next.input_price_per_token).eq(row.input_price_per_token) && new Decimal(next.output_price_per_token).eq(row.output_price_per_token)) {
+        kept.add(key);
+      } else {
+        toClose.push(row.id);
       }
-      if (toClose.length > 0) {
-        await client.query("UPDATE model_tariffs SET valid_until = now() WHERE id = ANY($1::uuid[])", [toClose]);
-      }
-      const toOpen = [...bySlot.entries()].filter(([key]) => !kept.has(key)).map(([, t]) => t);
-      if (toOpen.length > 0) {
-        // valid_from = now() is the transaction's instant: the closed row ends exactly where the new one starts.
-        await client.query(
-          `INSERT INTO model_tariffs (deployed_model_id, name, api_key_purpose, completion_window, input_price_per_token, output_price_per_token, valid_from)
-           SELECT $1, 'default', p, w, i::numeric, o::numeric, now()
-             FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(p, w, i, o)`,
-          [id, toOpen.map((t) => t.purpose), toOpen.map((t) => t.completion_window ?? null), toOpen.map((t) => t.input_price_per_token), toOpen.map((t) => t.output_price_per_token)],
-        );
-      }
-      return tariffsOf(client, id, false);
-    });
-    return c.json({ data });
-  } finally {
-    client.release();
-  }
+    }
+    if (toClose.length > 0) {
+      await client.query("UPDATE model_tariffs SET valid_until = now() WHERE id = ANY($1::uuid[])", [toClose]);
+    }
+    const toOpen = [...bySlot.entries()].filter(([key]) => !kept.has(key)).map(([, t]) => t);
+    if (toOpen.length > 0) {
+      // valid_from = now() is the transaction's instant: the closed row ends exactly where the new one starts.
+      await client.query(
+        `INSERT INTO model_tariffs (deployed_model_id, name, api_key_purpose, completion_window, input_price_per_token, output_price_per_token, valid_from)
+         SELECT $1, 'default', p, w, i::numeric, o::numeric, now()
+           FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS t(p, w, i, o)`,
+        [id, toOpen.map((t) => t.purpose), toOpen.map((t) => t.completion_window ?? null), toOpen.map((t) => t.input_price_per_token), toOpen.map((t) => t.output_price_per_token)],
+      );
+    }
+    return tariffsOf(client, id, false);
+  });
+  return c.json({ data });
 }

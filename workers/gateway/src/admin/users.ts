@@ -6,8 +6,9 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { revokeUserSessions, SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
@@ -92,9 +93,8 @@ export const CreateUser = z.strictObject({
 export async function createUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateUser>): Promise<Response> {
   const input = parsed.body;
   const roles = [...new Set<Role>(["standard_user", ...input.roles])];
-  const client = await c.get("db").connect();
   try {
-    const id = await inTransaction(client, async () => {
+    const id = await withTransaction(c.get("db"), async (client) => {
       const { rows } = await client.query<{ id: string }>(
         "INSERT INTO users (username, email, display_name) VALUES ($1, $2, $3) RETURNING id",
         [input.username, input.email, input.display_name ?? null],
@@ -103,7 +103,7 @@ export async function createUser(c: Context<AdminApp>, parsed: AdminInput<never,
       await client.query("INSERT INTO user_roles (user_id, role) SELECT $1, unnest($2::text[])", [userId, roles]);
       return userId;
     });
-    const user = await findUser(client, id);
+    const user = await findUser(c.get("db"), id);
     return c.json(user, 201);
   } catch (err) {
     const constraint = uniqueViolation(err);
@@ -112,8 +112,6 @@ export async function createUser(c: Context<AdminApp>, parsed: AdminInput<never,
       throw new ConflictError(`A user with this ${field} already exists.`, field);
     }
     throw err;
-  } finally {
-    client.release();
   }
 }
 
@@ -158,9 +156,8 @@ export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<never, 
   if (input.roles !== undefined && !actor.isManager) {
     throw new ApiError("permission_denied", "Only a platform_manager may change roles.", { param: "roles" });
   }
-  const client = await c.get("db").connect();
   try {
-    const user = await inTransaction(client, async () => {
+    const user = await withTransaction(c.get("db"), async (client) => {
       const { rows } = await client.query<{ id: string }>(
         `UPDATE users SET email = coalesce($2, email),
                 display_name = CASE WHEN $3::boolean THEN $4 ELSE display_name END,
@@ -180,8 +177,6 @@ export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<never, 
   } catch (err) {
     if (uniqueViolation(err) !== null) throw new ConflictError("A user with this email already exists.", "email");
     throw err;
-  } finally {
-    client.release();
   }
 }
 
@@ -193,19 +188,14 @@ export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<never, 
 export async function deleteUser(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const id = parsed.params.id;
   refuseSystemUser(id, "deleted");
-  const client = await c.get("db").connect();
-  try {
-    await inTransaction(client, async () => {
-      const { rows } = await client.query<{ id: string }>(
-        "UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
-        [id],
-      );
-      if (!rows[0]) throw notFound("user", id);
-      await client.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND NOT is_deleted", [id]);
-      await revokeUserSessions(client, id);
-    });
-    return c.body(null, 204);
-  } finally {
-    client.release();
-  }
+  await withTransaction(c.get("db"), async (client) => {
+    const { rows } = await client.query<{ id: string }>(
+      "UPDATE users SET deleted_at = now(), updated_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+      [id],
+    );
+    if (!rows[0]) throw notFound("user", id);
+    await client.query("UPDATE api_keys SET is_deleted = true, deleted_at = now() WHERE user_id = $1 AND NOT is_deleted", [id]);
+    await revokeUserSessions(client, id);
+  });
+  return c.body(null, 204);
 }

@@ -10,10 +10,10 @@ import * as z from "zod";
 import { constantTimeEqual, hashApiKey } from "../../../../shared/api-keys.ts";
 import { burnPasswordCheck, hashPassword, PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH, verifyPassword } from "../../../../shared/auth/passwords.ts";
 import { hashToken } from "../../../../shared/auth/tokens.ts";
-import type { Pool } from "../../../../shared/db.ts";
+import { type Pool, withConnection, withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
-import { authenticateKeyOnly, RequestDb } from "../access.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
+import { authenticateKeyOnly } from "../access.ts";
 import { findUser, type UserView } from "../admin/users.ts";
 import { parseBody } from "../admin/validation.ts";
 import type { GatewayApp } from "../types.ts";
@@ -58,15 +58,10 @@ const SetPassword = z.strictObject({
   password: Password,
 });
 
-/** One lazily opened pool per request, closed off the response path; small bodies only. */
+/** The pool of the request's database handle (init.ts closes it). */
 const authContext = createMiddleware<AuthApp>(async function authContext(c, next) {
-  const db = new RequestDb(c.get("config"));
-  try {
-    c.set("db", db.get());
-    await next();
-  } finally {
-    db.close((p) => c.executionCtx.waitUntil(p));
-  }
+  c.set("db", c.var.database.get());
+  await next();
 });
 
 export function authRouter(): Hono<AuthApp> {
@@ -156,17 +151,12 @@ async function signIn(c: Context<AuthApp>): Promise<Response> {
     if (config.ADMIN_TOKEN && (await constantTimeEqual(input.token, config.ADMIN_TOKEN))) {
       return startSession(c, { userId: SYSTEM_USER_ID, via: "admin_token", adminToken: config.ADMIN_TOKEN });
     }
-    const db = new RequestDb(config);
-    try {
-      const key = await authenticateKeyOnly(await hashApiKey(input.token), db, config);
-      if (!key) throw new ApiError("invalid_credentials", "Incorrect token: it is neither the admin token nor a live platform key.", { param: "token" });
-      if (key.purpose !== "platform") {
-        throw new ApiError("permission_denied", `This is a ${key.purpose} key, which cannot sign in to the console; use a platform key, the admin token, or your email and password.`, { param: "token" });
-      }
-      return await startSession(c, { userId: key.userId, via: "platform_key", apiKeyId: key.id });
-    } finally {
-      db.close((p) => c.executionCtx.waitUntil(p));
+    const key = await authenticateKeyOnly(await hashApiKey(input.token), c.var.database, config);
+    if (!key) throw new ApiError("invalid_credentials", "Incorrect token: it is neither the admin token nor a live platform key.", { param: "token" });
+    if (key.purpose !== "platform") {
+      throw new ApiError("permission_denied", `This is a ${key.purpose} key, which cannot sign in to the console; use a platform key, the admin token, or your email and password.`, { param: "token" });
     }
+    return await startSession(c, { userId: key.userId, via: "platform_key", apiKeyId: key.id });
   }
   if (input.token === undefined && input.email !== undefined && input.password !== undefined) {
     const userId = await checkPassword(c.get("db"), input.email, input.password);
@@ -214,13 +204,11 @@ async function currentSession(c: Context<AuthApp>): Promise<Response> {
   const assertion = c.req.header(ACCESS_ASSERTION_HEADER);
   if (config.access && assertion) {
     const email = await verifyAccessAssertion(assertion, config.access);
-    const client = await c.get("db").connect();
-    try {
-      const userId = await accessUser(client, email, config.access.defaultRole);
-      return await startSession(c, { userId, via: "access" }, client);
-    } finally {
-      client.release();
-    }
+    const defaultRole = config.access.defaultRole;
+    return await withConnection(c.get("db"), async (client) => {
+      const userId = await accessUser(client, email, defaultRole);
+      return startSession(c, { userId, via: "access" }, client);
+    });
   }
   // A stale cookie is cleared, so the browser stops sending it.
   throw new ApiError("invalid_credentials", "Not signed in: no live console session.", { headers: cookie ? { "set-cookie": CLEARED_SESSION_COOKIE } : {} });
@@ -255,32 +243,27 @@ const BAD_LINK = "This set-password link is invalid, expired or already used. As
 async function setPasswordWithLink(c: Context<AuthApp>, token: string, password: string): Promise<Response> {
   const hash = await hashPassword(password);
   const tokenHash = await hashToken(token);
-  const client = await c.get("db").connect();
-  try {
-    const userId = await inTransaction(client, async () => {
-      // Consuming the link is the first write, so two concurrent uses cannot both succeed.
-      const { rows } = await client.query<{ user_id: string }>(
-        `UPDATE password_tokens t SET used_at = now()
-           FROM users u
-          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
-            AND u.id = t.user_id AND u.deleted_at IS NULL AND u.user_type = 'individual' AND u.id <> $2
-          RETURNING t.user_id`,
-        [tokenHash, SYSTEM_USER_ID],
-      );
-      const id = rows[0]?.user_id;
-      if (!id) throw new ApiError("invalid_credentials", BAD_LINK, { param: "token" });
-      await client.query(
-        `INSERT INTO user_passwords (user_id, hash) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = now()`,
-        [id, hash],
-      );
-      await revokeUserSessions(client, id);
-      return id;
-    });
-    return await startSession(c, { userId, via: "password" }, client);
-  } finally {
-    client.release();
-  }
+  const userId = await withTransaction(c.get("db"), async (client) => {
+    // Consuming the link is the first write, so two concurrent uses cannot both succeed.
+    const { rows } = await client.query<{ user_id: string }>(
+      `UPDATE password_tokens t SET used_at = now()
+         FROM users u
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()
+          AND u.id = t.user_id AND u.deleted_at IS NULL AND u.user_type = 'individual' AND u.id <> $2
+        RETURNING t.user_id`,
+      [tokenHash, SYSTEM_USER_ID],
+    );
+    const id = rows[0]?.user_id;
+    if (!id) throw new ApiError("invalid_credentials", BAD_LINK, { param: "token" });
+    await client.query(
+      `INSERT INTO user_passwords (user_id, hash) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = now()`,
+      [id, hash],
+    );
+    await revokeUserSessions(client, id);
+    return id;
+  });
+  return await startSession(c, { userId, via: "password" });
 }
 
 async function changePassword(c: Context<AuthApp>, current: string, password: string): Promise<Response> {
@@ -298,14 +281,9 @@ async function changePassword(c: Context<AuthApp>, current: string, password: st
   }
   if (!(await verifyPassword(current, stored)).ok) throw new ApiError("invalid_credentials", "The current password is incorrect.", { param: "current_password" });
   const hash = await hashPassword(password);
-  const client = await db.connect();
-  try {
-    await inTransaction(client, async () => {
-      await client.query("UPDATE user_passwords SET hash = $2, updated_at = now() WHERE user_id = $1", [session.userId, hash]);
-      await revokeUserSessions(client, session.userId, session.id);
-    });
-  } finally {
-    client.release();
-  }
+  await withTransaction(db, async (client) => {
+    await client.query("UPDATE user_passwords SET hash = $2, updated_at = now() WHERE user_id = $1", [session.userId, hash]);
+    await revokeUserSessions(client, session.userId, session.id);
+  });
   return sessionResponse(c, session, await userView(db, session.userId));
 }
