@@ -58,38 +58,50 @@ export function parseBatchLine(text: string, line: number): BatchLine | null {
 }
 
 /**
- * Splits a byte stream into lines (LF or CRLF, UTF-8), yielding each with its 1-based number.
- * Lines longer than `maxLineBytes` throw BatchLineError (nothing that long is a sensible request).
+ * Splits a byte stream into lines (LF or CRLF; a leading BOM dropped), yielding each decoded as
+ * UTF-8 with its 1-based number. Splitting on the LF byte is safe: no multi-byte UTF-8 sequence
+ * contains it. Invalid UTF-8, or a line longer than `maxLineBytes`, throws BatchLineError naming
+ * the line.
  */
 export async function* readLines(stream: ReadableStream<Uint8Array>, maxLineBytes: number): AsyncGenerator<{ text: string; line: number }> {
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  let pending = "";
+  const decode = (bytes: Uint8Array, line: number) => {
+    try {
+      return decoder.decode(bytes).replace(/\r$/, "");
+    } catch {
+      throw new BatchLineError(line, "not valid UTF-8.");
+    }
+  };
+  let pending = new Uint8Array(0);
   let line = 0;
   const reader = stream.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
-      let chunk: string;
-      try {
-        chunk = done ? decoder.decode() : decoder.decode(value, { stream: true });
-      } catch {
-        throw new BatchLineError(line + 1, "not valid UTF-8.");
-      }
-      pending += chunk;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        line++;
-        const text = pending.slice(0, nl).replace(/\r$/, "");
-        pending = pending.slice(nl + 1);
-        yield { text, line };
-      }
-      if (pending.length > maxLineBytes) throw new BatchLineError(line + 1, `longer than ${maxLineBytes} bytes.`);
       if (done) break;
+      const buffer = pending.length === 0 ? value : concat(pending, value);
+      let start = 0;
+      let nl: number;
+      while ((nl = buffer.indexOf(0x0a, start)) >= 0) {
+        line++;
+        if (nl - start > maxLineBytes) throw new BatchLineError(line, `longer than ${maxLineBytes} bytes.`);
+        yield { text: decode(buffer.subarray(start, nl), line), line };
+        start = nl + 1;
+      }
+      pending = buffer.slice(start);
+      if (pending.length > maxLineBytes) throw new BatchLineError(line + 1, `longer than ${maxLineBytes} bytes.`);
     }
-    if (pending !== "") yield { text: pending.replace(/\r$/, ""), line: line + 1 };
+    if (pending.length > 0) yield { text: decode(pending, line + 1), line: line + 1 };
   } finally {
     reader.releaseLock();
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** An output or error file line (OpenAI's shape). */

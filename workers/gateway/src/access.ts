@@ -228,7 +228,9 @@ export async function resolveInference(
   if (!allowed) {
     throw new ApiError("model_access_denied", `Your key does not have access to the model '${alias}'.`, { param: "model" });
   }
-  if (!hasCredit && needsCredit(model, k.purpose, dateMicros(new Date()))) {
+  // The batch runner's requests are priced as batch requests whatever the key's purpose.
+  const pricedAs = typeof authorization === "object" ? "batch" : k.purpose;
+  if (!hasCredit && needsCredit(model, pricedAs, dateMicros(new Date()))) {
     throw new ApiError("insufficient_credits", "Your credit balance is exhausted. Top up your credits to keep using this model.");
   }
   return { key: k, model };
