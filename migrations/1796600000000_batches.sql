@@ -59,6 +59,8 @@ CREATE TABLE batch_requests (
     line          integer NOT NULL,
     request_id    uuid NOT NULL,
     url           text NOT NULL,
+    -- body.model: requests in flight are bounded per model (BATCH_MODEL_CONCURRENCY).
+    model         text NOT NULL,
     body          text NOT NULL,
     state         text NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'running', 'completed', 'failed', 'expired', 'cancelled')),
     attempts      integer NOT NULL DEFAULT 0,
@@ -73,6 +75,7 @@ CREATE TABLE batch_requests (
     PRIMARY KEY (batch_id, custom_id)
 );
 CREATE INDEX batch_requests_line_idx ON batch_requests (batch_id, line);
+CREATE INDEX batch_requests_running_idx ON batch_requests (model) WHERE state = 'running';
 
 -- Down Migration
 DROP TABLE batch_requests;

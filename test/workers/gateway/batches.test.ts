@@ -230,6 +230,17 @@ describe("Batches API", () => {
     await sleep(500);
     expect(await upstreamCount(marker)).toBe(calls);
     await expectError(await api("POST", `/batches/${created.id}/cancel`, otherKey), 404, "not_found");
+
+    // BATCH_MODEL_CONCURRENCY (4 here): never more of the model's requests in flight at once.
+    const { rows } = await pool.query<{ peak: number }>(
+      `SELECT max(n)::int AS peak FROM (
+         SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n FROM (
+           SELECT started_at AS t, 1 AS d FROM batch_requests WHERE batch_id = $1 AND finished_at IS NOT NULL AND started_at IS NOT NULL
+           UNION ALL SELECT finished_at, -1 FROM batch_requests WHERE batch_id = $1 AND finished_at IS NOT NULL AND started_at IS NOT NULL) e) x`,
+      [batchRowId(created.id)],
+    );
+    expect(rows[0]!.peak).toBeGreaterThan(0);
+    expect(rows[0]!.peak).toBeLessThanOrEqual(4);
   });
 
   it("expires at the end of a short window: unfinished requests become batch_expired errors", async () => {

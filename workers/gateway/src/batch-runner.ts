@@ -36,6 +36,8 @@ const SEND_CHUNK = 100;
 const FINALIZE_RECHECK_SECONDS = 2;
 /** How long a request waits when its batch is still being read in, or another delivery holds it. */
 const BUSY_RETRY_SECONDS = 2;
+/** How long a request whose model is at its concurrency bound waits before trying again. */
+const MODEL_BUSY_RESEND_SECONDS = 1;
 /** Retry delays are capped at this (seconds). */
 const MAX_RETRY_DELAY_SECONDS = 300;
 
@@ -44,6 +46,11 @@ export const BATCH_EXPIRED_ERROR = { code: "batch_expired", message: "This reque
 interface Outcome {
   /** Ack, or retry after this many seconds. */
   retryAfter: number | null;
+  /**
+   * Ack, and send the message again after this many seconds: for waits that say nothing about
+   * the message (its model is busy), so they do not use up its retries.
+   */
+  resendAfter?: number;
 }
 const ACK: Outcome = { retryAfter: null };
 
@@ -62,6 +69,7 @@ export async function handleBatchQueue(batch: MessageBatch<unknown>, env: Gatewa
         }
         try {
           const outcome = await handleMessage(parsed.data, { env, config, pool, fetchApp });
+          if (outcome.resendAfter !== undefined) await sendBatchMessage(env.BATCH_QUEUE, parsed.data, outcome.resendAfter);
           if (outcome.retryAfter === null) message.ack();
           else message.retry({ delaySeconds: outcome.retryAfter });
         } catch (err) {
@@ -141,21 +149,21 @@ async function startBatch(id: string, { env, pool }: Deps): Promise<Outcome> {
 }
 
 async function insertRequests(pool: Pool, batchId: string, stream: ReadableStream<Uint8Array>): Promise<void> {
-  let chunk: { custom_id: string; line: number; url: string; body: string }[] = [];
+  let chunk: { custom_id: string; line: number; url: string; model: string; body: string }[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
     await pool.query(
-      `INSERT INTO batch_requests (batch_id, custom_id, line, request_id, url, body)
-       SELECT $1, c, l, gen_random_uuid(), u, b FROM unnest($2::text[], $3::int[], $4::text[], $5::text[]) AS t(c, l, u, b)
+      `INSERT INTO batch_requests (batch_id, custom_id, line, request_id, url, model, body)
+       SELECT $1, c, l, gen_random_uuid(), u, m, b FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[]) AS t(c, l, u, m, b)
        ON CONFLICT (batch_id, custom_id) DO NOTHING`,
-      [batchId, chunk.map((r) => r.custom_id), chunk.map((r) => r.line), chunk.map((r) => r.url), chunk.map((r) => r.body)],
+      [batchId, chunk.map((r) => r.custom_id), chunk.map((r) => r.line), chunk.map((r) => r.url), chunk.map((r) => r.model), chunk.map((r) => r.body)],
     );
     chunk = [];
   };
   for await (const { text, line } of readLines(stream, BATCH_LINE_MAX_BYTES)) {
     const parsed = parseBatchLine(text, line);
     if (!parsed) continue;
-    chunk.push({ custom_id: parsed.custom_id, line, url: parsed.url, body: JSON.stringify(parsed.body) });
+    chunk.push({ custom_id: parsed.custom_id, line, url: parsed.url, model: parsed.model, body: JSON.stringify(parsed.body) });
     if (chunk.length >= INSERT_CHUNK_ROWS) await flush();
   }
   await flush();
@@ -172,23 +180,43 @@ interface Claimed {
   key_hash: string | null;
 }
 
-/** Claims, runs and records one request. */
-async function runRequest(batchId: string, customId: string, { env, config, pool, fetchApp }: Deps): Promise<Outcome> {
-  const claim = crypto.randomUUID();
-  const leaseMs = config.UPSTREAM_TIMEOUT_MS + 60_000;
-  const { rows } = await pool.query<Claimed>(
-    `UPDATE batch_requests r
+const CLAIM_SQL = `UPDATE batch_requests r
         SET state = 'running', attempts = r.attempts + 1, claim = $3, lease_until = now() + $4 * interval '1 millisecond',
             started_at = coalesce(r.started_at, now())
        FROM batches b
       WHERE r.batch_id = $1 AND r.custom_id = $2 AND b.id = r.batch_id
         AND b.status = 'in_progress' AND b.expires_at > now()
         AND (r.state = 'pending' OR (r.state = 'running' AND r.lease_until < now()))
+        AND (SELECT count(*) FROM batch_requests x WHERE x.model = r.model AND x.state = 'running' AND x.lease_until > now()) < $5
   RETURNING r.url, r.body, r.request_id, r.attempts, b.created_at, b.completion_window, b.expires_at,
-            (SELECT k.key_hash FROM api_keys k WHERE k.id = b.api_key_id) AS key_hash`,
-    [batchId, customId, claim, leaseMs],
-  );
-  const claimed = rows[0];
+            (SELECT k.key_hash FROM api_keys k WHERE k.id = b.api_key_id) AS key_hash`;
+
+/**
+ * Claims a request for one run: pending (or its last run's lease lapsed), its batch in progress
+ * and unexpired, and fewer than `perModel` requests of its model in flight. Under a transaction
+ * lock on the model, so concurrent claimers count each other's claims; null when not claimed.
+ */
+async function claimRequest(pool: Pool, batchId: string, customId: string, claim: string, leaseMs: number, perModel: number): Promise<Claimed | null> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock(hashtext('tollgate-batch-model:' || model)) FROM batch_requests WHERE batch_id = $1 AND custom_id = $2", [batchId, customId]);
+    const { rows } = await client.query<Claimed>(CLAIM_SQL, [batchId, customId, claim, leaseMs, perModel]);
+    await client.query("COMMIT");
+    return rows[0] ?? null;
+  } catch (err) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Claims, runs and records one request. */
+async function runRequest(batchId: string, customId: string, { env, config, pool, fetchApp }: Deps): Promise<Outcome> {
+  const claim = crypto.randomUUID();
+  const leaseMs = config.UPSTREAM_TIMEOUT_MS + 60_000;
+  const claimed = await claimRequest(pool, batchId, customId, claim, leaseMs, config.BATCH_MODEL_CONCURRENCY);
   if (!claimed) return whyNotClaimed(batchId, customId, pool, env);
 
   const body = JSON.parse(claimed.body) as Record<string, unknown>;
@@ -251,7 +279,10 @@ async function runRequest(batchId: string, customId: string, { env, config, pool
   return ACK;
 }
 
-/** A request that could not be claimed: done already (ack), held by another delivery or its batch not started (later), or its batch over (ack). */
+/**
+ * A request that could not be claimed: done already (ack), held by another delivery or its batch
+ * not started (retry), its model at its bound (sent again shortly), or its batch over (ack).
+ */
 async function whyNotClaimed(batchId: string, customId: string, pool: Pool, env: GatewayEnv): Promise<Outcome> {
   const { rows } = await pool.query<{ state: string; leased: boolean; status: string; expired: boolean }>(
     `SELECT r.state, coalesce(r.lease_until > now(), false) AS leased, b.status, b.expires_at <= now() AS expired
@@ -266,6 +297,8 @@ async function whyNotClaimed(batchId: string, customId: string, pool: Pool, env:
     return ACK;
   }
   if (row.state === "running" && row.leased && row.status === "in_progress") return { retryAfter: BUSY_RETRY_SECONDS };
+  // Pending in a live batch: its model has BATCH_MODEL_CONCURRENCY requests in flight.
+  if (row.state === "pending" && row.status === "in_progress") return { retryAfter: null, resendAfter: MODEL_BUSY_RESEND_SECONDS };
   return ACK;
 }
 

@@ -52,6 +52,7 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
     .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
   BATCH_FILE_MAX_BYTES: positiveInt("BATCH_FILE_MAX_BYTES").optional().default(100 * 1024 * 1024),
   BATCH_MAX_ATTEMPTS: positiveInt("BATCH_MAX_ATTEMPTS").optional().default(5),
+  BATCH_MODEL_CONCURRENCY: positiveInt("BATCH_MODEL_CONCURRENCY").optional().default(32),
   BATCH_RETRY_DELAY_SECONDS: z
     .string()
     .regex(/^\d{1,5}$/, { error: "BATCH_RETRY_DELAY_SECONDS must be a whole number of seconds" })
