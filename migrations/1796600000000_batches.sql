@@ -77,7 +77,40 @@ CREATE TABLE batch_requests (
 CREATE INDEX batch_requests_line_idx ON batch_requests (batch_id, line);
 CREATE INDEX batch_requests_running_idx ON batch_requests (model) WHERE state = 'running';
 
+-- Claims one batch request for a run (workers/gateway/src/batch-runner.ts): pending, or running
+-- with a lapsed lease; its batch in progress and unexpired; fewer than p_per_model requests of its
+-- model running. The advisory lock on the model (held to the end of the calling statement's
+-- transaction) serialises claimers of a model, and the UPDATE, being a new statement of a volatile
+-- function, sees every claim committed before the lock was granted: the bound is exact, and the
+-- lock is held for one statement, with no client round trip inside it.
+CREATE FUNCTION tollgate_claim_batch_request(p_batch uuid, p_custom_id text, p_claim uuid, p_lease_ms bigint, p_per_model integer)
+RETURNS TABLE (url text, body text, request_id uuid, attempts integer, created_at timestamptz, completion_window text, expires_at timestamptz, key_hash text)
+LANGUAGE plpgsql VOLATILE AS $$
+#variable_conflict use_column
+DECLARE
+    v_model text;
+BEGIN
+    SELECT r.model INTO v_model FROM batch_requests r WHERE r.batch_id = p_batch AND r.custom_id = p_custom_id;
+    IF v_model IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('tollgate-batch-model:' || v_model));
+    RETURN QUERY
+    UPDATE batch_requests r
+       SET state = 'running', attempts = r.attempts + 1, claim = p_claim,
+           lease_until = now() + p_lease_ms * interval '1 millisecond', started_at = coalesce(r.started_at, now())
+      FROM batches b
+     WHERE r.batch_id = p_batch AND r.custom_id = p_custom_id AND b.id = r.batch_id
+       AND b.status = 'in_progress' AND b.expires_at > now()
+       AND (r.state = 'pending' OR (r.state = 'running' AND r.lease_until < now()))
+       AND (SELECT count(*) FROM batch_requests x WHERE x.model = r.model AND x.state = 'running' AND x.lease_until > now()) < p_per_model
+    RETURNING r.url, r.body, r.request_id, r.attempts, b.created_at, b.completion_window, b.expires_at,
+              (SELECT k.key_hash FROM api_keys k WHERE k.id = b.api_key_id);
+END
+$$;
+
 -- Down Migration
+DROP FUNCTION tollgate_claim_batch_request(uuid, text, uuid, bigint, integer);
 DROP TABLE batch_requests;
 DROP TABLE batches;
 DROP TABLE batch_files;

@@ -57,7 +57,7 @@ const ACK: Outcome = { retryAfter: null };
 /** The queue handler: each message handled on its own; a thrown error retries that message alone. */
 export async function handleBatchQueue(batch: MessageBatch<unknown>, env: GatewayEnv, fetchApp: AppFetch): Promise<void> {
   const config = gatewayConfig(env);
-  const pool = createPool(config, 6);
+  const pool = createPool(config, 12);
   try {
     await Promise.all(
       batch.messages.map(async (message) => {
@@ -180,36 +180,15 @@ interface Claimed {
   key_hash: string | null;
 }
 
-const CLAIM_SQL = `UPDATE batch_requests r
-        SET state = 'running', attempts = r.attempts + 1, claim = $3, lease_until = now() + $4 * interval '1 millisecond',
-            started_at = coalesce(r.started_at, now())
-       FROM batches b
-      WHERE r.batch_id = $1 AND r.custom_id = $2 AND b.id = r.batch_id
-        AND b.status = 'in_progress' AND b.expires_at > now()
-        AND (r.state = 'pending' OR (r.state = 'running' AND r.lease_until < now()))
-        AND (SELECT count(*) FROM batch_requests x WHERE x.model = r.model AND x.state = 'running' AND x.lease_until > now()) < $5
-  RETURNING r.url, r.body, r.request_id, r.attempts, b.created_at, b.completion_window, b.expires_at,
-            (SELECT k.key_hash FROM api_keys k WHERE k.id = b.api_key_id) AS key_hash`;
-
 /**
  * Claims a request for one run: pending (or its last run's lease lapsed), its batch in progress
- * and unexpired, and fewer than `perModel` requests of its model in flight. Under a transaction
- * lock on the model, so concurrent claimers count each other's claims; null when not claimed.
+ * and unexpired, and fewer than `perModel` requests of its model in flight — counted exactly, under
+ * a lock on the model held for this one statement (the SQL function's comment says how). Null when
+ * not claimed.
  */
 async function claimRequest(pool: Pool, batchId: string, customId: string, claim: string, leaseMs: number, perModel: number): Promise<Claimed | null> {
-  const client = await pool.connect();
-  try {
-    await client.query("BEGIN");
-    await client.query("SELECT pg_advisory_xact_lock(hashtext('tollgate-batch-model:' || model)) FROM batch_requests WHERE batch_id = $1 AND custom_id = $2", [batchId, customId]);
-    const { rows } = await client.query<Claimed>(CLAIM_SQL, [batchId, customId, claim, leaseMs, perModel]);
-    await client.query("COMMIT");
-    return rows[0] ?? null;
-  } catch (err) {
-    await client.query("ROLLBACK").catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  const { rows } = await pool.query<Claimed>("SELECT * FROM tollgate_claim_batch_request($1, $2, $3, $4, $5)", [batchId, customId, claim, leaseMs, perModel]);
+  return rows[0] ?? null;
 }
 
 /** Claims, runs and records one request. */
