@@ -12,7 +12,8 @@ import gateway from "../../../workers/gateway/src/index.ts";
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, type ModelFixture } from "../../support/db-fixtures.ts";
 import OpenAI, { toFile } from "openai";
-import { adminApi, adminPrincipal, expectError, jsonWith, mockBase, sleep, upstreamRequests } from "./helpers.ts";
+import { api as adminApi, ok as jsonWith, principal as adminPrincipal } from "./admin-helpers.ts";
+import { expectError, mockBase, sleep, upstreamRequests } from "./helpers.ts";
 import { received } from "./test-main.ts";
 
 let pool: Pool;

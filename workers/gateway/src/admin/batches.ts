@@ -12,7 +12,10 @@ import * as z from "zod";
 import { batchRowId } from "../../../../shared/batch-message.ts";
 import { batchObject, type BatchRow } from "../batches.ts";
 import { listScope, type AdminApp } from "./principal.ts";
-import { notFound, Pagination, type AdminInput, type Page } from "./validation.ts";
+import { notFound, Pagination, pathKeySchema, type AdminInput, type Page } from "./validation.ts";
+
+/** A batch's public id (`batch_<32 hex>`); anything else names no batch (404). */
+export const BatchId = pathKeySchema(/^batch_[0-9a-f]{32}$/, (id) => notFound("batch", id));
 
 const Timestamp = z.number().int().nullable().describe("Unix seconds");
 

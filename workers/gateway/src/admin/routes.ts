@@ -29,18 +29,18 @@ import {
   patchOrganization,
   removeMember,
 } from "./organizations.ts";
-import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
+import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponseId, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
-import { pageOf, Pagination, PathText, pathIdSchema, type AdminInput } from "./validation.ts";
-import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationView } from "./invitations.ts";
+import { pageOf, Pagination, pathIdSchema, type AdminInput } from "./validation.ts";
+import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationToken, InvitationView } from "./invitations.ts";
 import { createPasswordLink, PasswordLink } from "./password-links.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
-import { getRequest, RequestDetailView } from "./request-detail.ts";
+import { getRequest, RequestDetailView, RequestRowId } from "./request-detail.ts";
 import { issuePlaygroundKey, PlaygroundKey } from "./playground.ts";
 import { EndpointTestResult, testEndpoint } from "./endpoint-test.ts";
 import { listModelGroups } from "./model-groups.ts";
-import { BatchDetailView, BatchesQuery, BatchView, getBatch, listBatches } from "./batches.ts";
+import { BatchDetailView, BatchesQuery, BatchId, BatchView, getBatch, listBatches } from "./batches.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -99,9 +99,9 @@ const GROUP_MEMBER = pathIdSchema("group member");
 const GROUP_MODEL = pathIdSchema("group model");
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
-  route({ method: "get", path: "/users", summary: "List users", tag: "Users", managersOnly: true, handler: listUsers, query: Pagination, response: { status: 200, schema: pageOf(UserView) } }),
+  route({ method: "get", path: "/users", summary: "List users (platform and billing managers; billing managers read only)", tag: "Users", managersOnly: false, handler: listUsers, query: Pagination, response: { status: 200, schema: pageOf(UserView) } }),
   route({ method: "post", path: "/users", summary: "Create a user", tag: "Users", managersOnly: true, handler: createUser, body: CreateUser, response: { status: 201, schema: UserView }, conflicts: true }),
-  route({ method: "get", path: "/users/{id}", summary: "Get a user (`current` is the caller)", tag: "Users", managersOnly: false, params: { id: USER_OR_CURRENT }, handler: getUser, response: { status: 200, schema: UserView } }),
+  route({ method: "get", path: "/users/{id}", summary: "Get a user (`current` is the caller; others: platform and billing managers)", tag: "Users", managersOnly: false, params: { id: USER_OR_CURRENT }, handler: getUser, response: { status: 200, schema: UserView } }),
 
   route({ method: "get", path: "/organizations", summary: "List organizations (yours; managers: all)", tag: "Organizations", managersOnly: false, handler: listOrganizations, query: Pagination, response: { status: 200, schema: pageOf(OrganizationView) } }),
   route({ method: "post", path: "/organizations", summary: "Create an organization (you become its owner)", tag: "Organizations", managersOnly: false, handler: createOrganization, body: CreateOrganization, response: { status: 201, schema: OrganizationView }, conflicts: true }),
@@ -155,14 +155,14 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } }),
   route({ method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } }),
   // After /requests/aggregate, which it would otherwise shadow.
-  route({ method: "get", path: "/requests/{id}", summary: "One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list)", tag: "Analytics", managersOnly: false, params: { id: PathText }, handler: getRequest, response: { status: 200, schema: RequestDetailView } }),
+  route({ method: "get", path: "/requests/{id}", summary: "One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list)", tag: "Analytics", managersOnly: false, params: { id: RequestRowId }, handler: getRequest, response: { status: 200, schema: RequestDetailView } }),
 
   route({ method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } }),
-  route({ method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, params: { id: PathText }, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } }),
-  route({ method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, params: { id: PathText }, handler: deleteStoredResponse, response: { status: 204 } }),
+  route({ method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } }),
+  route({ method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: deleteStoredResponse, response: { status: 204 } }),
   // After /batches/requests, which {id} would otherwise shadow.
   route({ method: "get", path: "/batches", summary: "List batches (yours; managers: everyone's)", tag: "Batches", managersOnly: false, handler: listBatches, query: BatchesQuery, response: { status: 200, schema: pageOf(BatchView) } }),
-  route({ method: "get", path: "/batches/{id}", summary: "One batch (`batch_…`) with its requests' states", tag: "Batches", managersOnly: false, params: { id: PathText }, handler: getBatch, response: { status: 200, schema: BatchDetailView } }),
+  route({ method: "get", path: "/batches/{id}", summary: "One batch (`batch_…`) with its requests' states", tag: "Batches", managersOnly: false, params: { id: BatchId }, handler: getBatch, response: { status: 200, schema: BatchDetailView } }),
 
   route({ method: "post", path: "/playground/key", summary: "Your console playground key: a new secret on each call (the previous one stops working), shown once", tag: "Playground", managersOnly: false, handler: issuePlaygroundKey, response: { status: 200, schema: PlaygroundKey } }),
 
@@ -171,8 +171,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   route({ method: "post", path: "/users/{id}/password-link", summary: "Issue a one-time set-password link (24 h; replaces an unused earlier one)", tag: "Users", managersOnly: true, params: { id: USER }, handler: createPasswordLink, response: { status: 201, schema: PasswordLink } }),
   route({ method: "post", path: "/organizations/{id}/invitations", summary: "Create an invitation link (owners and admins; 7 days, one use)", tag: "Organizations", managersOnly: false, params: { id: ORGANIZATION }, handler: createInvitation, body: CreateInvitation, response: { status: 201, schema: InvitationCreated } }),
-  route({ method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, params: { token: PathText }, handler: getInvitation, response: { status: 200, schema: InvitationView } }),
-  route({ method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, params: { token: PathText }, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true }),
+  route({ method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, params: { token: InvitationToken }, handler: getInvitation, response: { status: 200, schema: InvitationView } }),
+  route({ method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, params: { token: InvitationToken }, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true }),
 ];
 
 /**

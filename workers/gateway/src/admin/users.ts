@@ -1,5 +1,6 @@
 /**
- * `/users`: managers list, create and (softly) delete users; anyone reads and edits themselves
+ * `/users`: managers list, create and (softly) delete users (billing managers list and read them);
+ * anyone reads and edits themselves
  * (`/users/current`), but only managers change roles. Every user
  * carries their roles and credit balance (a decimal string, computed as the gateway's 402 gate
  * computes it).
@@ -12,7 +13,7 @@ import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { revokeUserSessions, SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
-import { ConflictError, notFound, Pagination, pathId, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
+import { ConflictError, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const UserView = z.object({
   id: z.uuid(),
@@ -72,7 +73,16 @@ export async function visibleUser(db: SqlClient, actor: Actor, id: string): Prom
   return user;
 }
 
+/**
+ * Reads every user: platform managers, and billing managers (who credit accounts and so must find
+ * them; they read, they do not edit).
+ */
+export function readsAllUsers(actor: Actor): boolean {
+  return actor.isManager || actor.roles.includes("billing_manager");
+}
+
 export async function listUsers(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
+  if (!readsAllUsers(c.get("actor"))) throw new ApiError("permission_denied", "Listing users needs the platform_manager or billing_manager role.");
   const { skip, limit } = parsed.query;
   const db = c.get("db");
   // One after the other: an admin request holds at most one connection.
@@ -117,10 +127,15 @@ export async function createUser(c: Context<AdminApp>, parsed: AdminInput<never,
 
 export async function getUser(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const actor = c.get("actor");
-  if (c.req.param("id") === "current") {
+  if (parsed.params.id === "current") {
     const me = await findUser(c.get("db"), actor.userId);
     if (!me) throw notFound("user", actor.userId);
     return c.json(me);
+  }
+  if (readsAllUsers(actor) && !actor.isManager) {
+    const user = await findUser(c.get("db"), parsed.params.id);
+    if (!user) throw notFound("user", parsed.params.id);
+    return c.json(user);
   }
   return c.json(await visibleUser(c.get("db"), actor, parsed.params.id));
 }
@@ -133,8 +148,8 @@ export const PatchUser = z.strictObject({
 });
 
 /** `{id}` for PATCH: a user id, or `current` for the caller's own user. */
-function targetUser(c: Context<AdminApp>): string {
-  const id = c.req.param("id") === "current" ? c.get("actor").userId : pathId(c, "id", "user");
+function targetUser(c: Context<AdminApp>, param: string): string {
+  const id = param === "current" ? c.get("actor").userId : param;
   refuseSystemUser(id, "changed");
   return id;
 }
@@ -148,9 +163,9 @@ function refuseSystemUser(id: string, what: "changed" | "deleted"): void {
  * Users edit their own display name and email; only managers edit anyone's, and only managers
  * change roles (which would otherwise be a self-service path to platform_manager).
  */
-export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof PatchUser>): Promise<Response> {
+export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchUser>): Promise<Response> {
   const actor = c.get("actor");
-  const id = targetUser(c);
+  const id = targetUser(c, parsed.params.id);
   const input = parsed.body;
   await visibleUser(c.get("db"), actor, id);
   if (input.roles !== undefined && !actor.isManager) {
