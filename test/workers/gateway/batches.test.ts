@@ -179,6 +179,16 @@ describe("Batches API", () => {
     expect(sums.rows[0]!.ledger).toBe(sums.rows[0]!.analytics);
     expect(sums.rows[0]!.origins).toEqual(["fusillade"]);
 
+    // The stored-responses view shows the results, with tokens and cost from their usage rows;
+    // the Responses API does not serve them (they are not response objects).
+    const stored = await jsonWith<{ data: { id: string; batch_id: string | null; total_cost: string | null; response_status: number }[] }>(
+      await adminApi("GET", `/batches/requests?limit=1000&member_id=${userId}`, env.ADMIN_TOKEN),
+    );
+    const rows = stored.data.filter((r) => r.batch_id === created.id);
+    expect(rows).toHaveLength(40);
+    expect(rows.every((r) => r.response_status === 200 && Number(r.total_cost) === 0.00015)).toBe(true);
+    await expectError(await api("GET", `/responses/${rows[0]!.id}`, key), 404, "not_found");
+
     // Redelivery of every request message: no upstream call repeated, every message acked.
     const messages = lines.map((_, i) => ({ id: `re-${i}`, timestamp: new Date(), attempts: 2, body: { kind: "batch_request", v: 1, batch_id: uuid, custom_id: `req-${i}` } }));
     const batch = createMessageBatch("tollgate-batch", [...messages, ...messages.slice(0, 5)]);

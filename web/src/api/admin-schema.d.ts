@@ -1351,7 +1351,8 @@ export interface components {
         };
         ResponseSummary: {
             id: string;
-            batch_id: null;
+            /** @description The batch (`batch_…`) whose request this was; null for a Responses API call */
+            batch_id: string | null;
             model: string;
             status: string;
             created_at: string;
@@ -1376,7 +1377,8 @@ export interface components {
         };
         ResponseDetail: {
             id: string;
-            batch_id: null;
+            /** @description The batch (`batch_…`) whose request this was; null for a Responses API call */
+            batch_id: string | null;
             model: string;
             status: string;
             created_at: string;

@@ -245,7 +245,14 @@ async function runRequest(batchId: string, customId: string, { env, config, pool
     `WITH r AS (
        UPDATE batch_requests SET state = $4, status_code = $5, response_body = $6, event_id = $7, finished_at = now(), claim = NULL, lease_until = NULL
         WHERE batch_id = $1 AND custom_id = $2 AND claim = $3 AND state = 'running'
-        RETURNING state
+        RETURNING state, request_id, model, body, started_at, finished_at
+     ), stored AS (
+       -- The stored-responses views (admin /batches/requests) show batch results too.
+       INSERT INTO requests (id, created_by, api_key_id, batch_id, model, status, service_tier, response_status, request_body, response_body, created_at, completed_at, duration_ms, event_id)
+       SELECT 'resp_batch_' || replace(r.request_id::text, '-', ''), b.user_id, b.api_key_id, b.id, r.model, r.state, 'batch', $5, r.body, $6,
+              r.started_at, r.finished_at, (extract(epoch FROM r.finished_at - r.started_at) * 1000)::bigint, $7
+         FROM r JOIN batches b ON b.id = $1
+       ON CONFLICT (id) DO NOTHING
      )
      UPDATE batches b SET completed = b.completed + (SELECT count(*) FROM r WHERE state = 'completed'),
                           failed = b.failed + (SELECT count(*) FROM r WHERE state = 'failed')
