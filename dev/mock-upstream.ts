@@ -34,7 +34,7 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
 
 /**
  * Per-model modes: `name+mode[+mode…]`. A failure mode (see FailureMode); `slow` (20 frames,
- * 100 ms apart); `long` (30 frames, 100 ms apart); `count` (prompt_tokens estimated from the request's size, about 3 characters a
+ * 100 ms apart); `long` (30 frames, 100 ms apart); `wait` (300 ms before answering); `count` (prompt_tokens estimated from the request's size, about 3 characters a
  * token, so long prompts report realistic counts); `big` (the reply text grows by 300 KB, for
  * bodies that do not fit in a queue message); `tool` (kept for older tests: the same tool-call
  * behaviour every model has by default, see `wantsToolCall`); usage faults for metering tests: `nousage` (no
@@ -84,6 +84,7 @@ function optionsFor(model: string, base: MockOptions, body: Record<string, unkno
   for (const mode of model.split("+").slice(1)) {
     if (mode === "slow") Object.assign(o, { frames: 20, frameIntervalMs: 100 });
     else if (mode === "long") Object.assign(o, { frames: 30, frameIntervalMs: 100 });
+    else if (mode === "wait") o.ttfbMs = 300;
     else if (mode === "big") o.padBytes = 300_000;
     else if (mode === "tool") o.toolCall = wantsToolCall(body);
     else if (mode === "nousage" || mode === "badusage" || mode === "hugeusage" || mode === "garbage") o.usageFault = mode;

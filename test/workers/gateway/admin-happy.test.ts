@@ -305,6 +305,8 @@ describe("OpenAPI", () => {
         "/admin/api/v1/requests/{id}",
         "/admin/api/v1/batches/requests",
         "/admin/api/v1/batches/requests/{id}",
+        "/admin/api/v1/batches",
+        "/admin/api/v1/batches/{id}",
         "/admin/api/v1/users/{id}/password-link",
         "/admin/api/v1/organizations/{id}/invitations",
         "/admin/api/v1/invitations/{token}",

@@ -18,9 +18,15 @@ describe("/ai/openapi.json", () => {
     const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/ai/v1/batches",
+      "/ai/v1/batches/{id}",
+      "/ai/v1/batches/{id}/cancel",
       "/ai/v1/chat/completions",
       "/ai/v1/completions",
       "/ai/v1/embeddings",
+      "/ai/v1/files",
+      "/ai/v1/files/{id}",
+      "/ai/v1/files/{id}/content",
       "/ai/v1/models",
       "/ai/v1/models/{model}",
       "/ai/v1/responses",

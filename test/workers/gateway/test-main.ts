@@ -18,7 +18,9 @@ export const rawBodies: string[] = [];
 
 export default {
   fetch: gateway.fetch,
-  async queue(batch) {
+  async queue(batch, env, ctx) {
+    // The Batches API's queue is the gateway's own: run it as production does.
+    if (batch.queue === "tollgate-batch") return gateway.queue(batch, env, ctx);
     for (const message of batch.messages) {
       rawBodies.push(JSON.stringify(message.body));
       if (isResponseMessage(message.body)) responsesReceived.push(ResponseMessageSchema.parse(message.body));

@@ -537,6 +537,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/v1/batches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List batches (yours; managers: everyone's) */
+        get: operations["getBatches"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/admin/api/v1/batches/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One batch (`batch_…`) with its requests' states */
+        get: operations["getBatchesId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/v1/playground/key": {
         parameters: {
             query?: never;
@@ -1456,7 +1490,8 @@ export interface components {
         };
         ResponseSummary: {
             id: string;
-            batch_id: null;
+            /** @description The batch (`batch_…`) whose request this was; null for a Responses API call */
+            batch_id: string | null;
             model: string;
             status: string;
             created_at: string;
@@ -1481,7 +1516,8 @@ export interface components {
         };
         ResponseDetail: {
             id: string;
-            batch_id: null;
+            /** @description The batch (`batch_…`) whose request this was; null for a Responses API call */
+            batch_id: string | null;
             model: string;
             status: string;
             created_at: string;
@@ -1502,6 +1538,102 @@ export interface components {
             response_body: string | null;
             error: string | null;
             created_by: string;
+        };
+        BatchView: {
+            /** @description `batch_…`, as the Batches API names it */
+            id: string;
+            /** @constant */
+            object: "batch";
+            endpoint: string;
+            errors: unknown | null;
+            input_file_id: string;
+            completion_window: string;
+            /** @enum {string} */
+            status: "validating" | "in_progress" | "finalizing" | "completed" | "failed" | "expired" | "cancelling" | "cancelled";
+            output_file_id: string | null;
+            error_file_id: string | null;
+            created_at: number;
+            /** @description Unix seconds */
+            in_progress_at: number | null;
+            /** @description Unix seconds */
+            expires_at: number | null;
+            /** @description Unix seconds */
+            finalizing_at: number | null;
+            /** @description Unix seconds */
+            completed_at: number | null;
+            /** @description Unix seconds */
+            failed_at: number | null;
+            /** @description Unix seconds */
+            expired_at: number | null;
+            /** @description Unix seconds */
+            cancelling_at: number | null;
+            /** @description Unix seconds */
+            cancelled_at: number | null;
+            request_counts: {
+                total: number;
+                completed: number;
+                failed: number;
+            };
+            metadata: {
+                [key: string]: string;
+            } | null;
+            /** @description The owner (the key's billing principal) */
+            user_id: string;
+            /** @description The key the batch's requests run as */
+            api_key_id: string;
+        };
+        BatchViewPage: {
+            data: components["schemas"]["BatchView"][];
+            total_count: number;
+            skip: number;
+            limit: number;
+        };
+        BatchDetailView: {
+            /** @description `batch_…`, as the Batches API names it */
+            id: string;
+            /** @constant */
+            object: "batch";
+            endpoint: string;
+            errors: unknown | null;
+            input_file_id: string;
+            completion_window: string;
+            /** @enum {string} */
+            status: "validating" | "in_progress" | "finalizing" | "completed" | "failed" | "expired" | "cancelling" | "cancelled";
+            output_file_id: string | null;
+            error_file_id: string | null;
+            created_at: number;
+            /** @description Unix seconds */
+            in_progress_at: number | null;
+            /** @description Unix seconds */
+            expires_at: number | null;
+            /** @description Unix seconds */
+            finalizing_at: number | null;
+            /** @description Unix seconds */
+            completed_at: number | null;
+            /** @description Unix seconds */
+            failed_at: number | null;
+            /** @description Unix seconds */
+            expired_at: number | null;
+            /** @description Unix seconds */
+            cancelling_at: number | null;
+            /** @description Unix seconds */
+            cancelled_at: number | null;
+            request_counts: {
+                total: number;
+                completed: number;
+                failed: number;
+            };
+            metadata: {
+                [key: string]: string;
+            } | null;
+            /** @description The owner (the key's billing principal) */
+            user_id: string;
+            /** @description The key the batch's requests run as */
+            api_key_id: string;
+            /** @description How many of the batch's requests are in each state (pending, running, completed, failed, expired, cancelled) */
+            request_states: {
+                [key: string]: number;
+            };
         };
         PlaygroundKey: {
             /** @description The secret; shown only in this response. The previous one stops working */
@@ -5165,6 +5297,130 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBatches: {
+        parameters: {
+            query?: {
+                skip?: number;
+                limit?: number;
+                status?: "validating" | "in_progress" | "finalizing" | "completed" | "failed" | "expired" | "cancelling" | "cancelled";
+            };
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchViewPage"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description An inference key, or an action reserved to managers */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getBatchesId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchDetailView"];
+                };
             };
             /** @description Invalid input; `param` names the field */
             400: {

@@ -54,6 +54,15 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
     .default("24h,1h")
     .transform((s) => s.split(",").map((w) => w.trim()).filter(Boolean))
     .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
+  BATCH_FILE_MAX_BYTES: positiveInt("BATCH_FILE_MAX_BYTES").optional().default(100 * 1024 * 1024),
+  BATCH_MAX_ATTEMPTS: positiveInt("BATCH_MAX_ATTEMPTS").optional().default(5),
+  BATCH_MODEL_CONCURRENCY: positiveInt("BATCH_MODEL_CONCURRENCY").optional().default(32),
+  BATCH_RETRY_DELAY_SECONDS: z
+    .string()
+    .regex(/^\d{1,5}$/, { error: "BATCH_RETRY_DELAY_SECONDS must be a whole number of seconds" })
+    .transform(Number)
+    .optional()
+    .default(5),
   /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
   CORS_ALLOWED_ORIGINS: z
     .string()

@@ -51,18 +51,21 @@ export async function handleInference(c: Ctx): Promise<Response> {
   // Every client string reaches Postgres safely or not at all: no alias has a control character.
   const badAlias = typeof body.model === "string" && !isCleanText(body.model);
   const db = c.var.database;
+  // Tollgate's batch runner calling in-process: its key by hash, its batch metadata as given.
+  const internal = c.get("batchCall");
+  const credential = internal ? { keyHash: internal.keyHash } : c.req.header("authorization");
 
   if (typeof body.model !== "string" || body.model === "" || badAlias) {
     // Authenticate first so an anonymous caller learns nothing about the body rules.
-    await resolveInference(c.req.header("authorization"), "", db, config, meter).catch((err: unknown) => {
+    await resolveInference(credential, "", db, config, meter).catch((err: unknown) => {
       if (err instanceof ApiError && err.code !== "model_not_found") throw err;
     });
     if (badAlias) throw new ApiError("model_not_found", "The model does not exist: a model name has no control characters.", { param: "model" });
     throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
   }
-  const { key, model } = await resolveInference(c.req.header("authorization"), body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
+  const { key, model } = await resolveInference(credential, body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
   meter.pricedBy(key.purpose, model);
-  const batch = trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
+  const batch = internal ? internal.batch : trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
   if (batch) meter.batchTrusted(batch);
   // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
   for (const [name, value] of Object.entries(await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p)))) c.res.headers.set(name, value);

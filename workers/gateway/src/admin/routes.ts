@@ -41,6 +41,7 @@ import { getRequest, RequestDetailView, RequestRowId } from "./request-detail.ts
 import { issuePlaygroundKey, PlaygroundKey } from "./playground.ts";
 import { EndpointTestResult, testEndpoint } from "./endpoint-test.ts";
 import { listModelGroups } from "./model-groups.ts";
+import { BatchDetailView, BatchesQuery, BatchId, BatchView, getBatch, listBatches } from "./batches.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -57,7 +58,7 @@ interface RouteFields<P extends ParamsShape, Q extends z.ZodObject | undefined, 
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses" | "Playground";
+  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses" | "Batches" | "Playground";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   /** One schema per path parameter; the router refuses a route whose path and params disagree. */
@@ -162,6 +163,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } }),
   route({ method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } }),
   route({ method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: deleteStoredResponse, response: { status: 204 } }),
+  // After /batches/requests, which {id} would otherwise shadow.
+  route({ method: "get", path: "/batches", summary: "List batches (yours; managers: everyone's)", tag: "Batches", managersOnly: false, handler: listBatches, query: BatchesQuery, response: { status: 200, schema: pageOf(BatchView) } }),
+  route({ method: "get", path: "/batches/{id}", summary: "One batch (`batch_…`) with its requests' states", tag: "Batches", managersOnly: false, params: { id: BatchId }, handler: getBatch, response: { status: 200, schema: BatchDetailView } }),
 
   route({ method: "post", path: "/playground/key", summary: "Your console playground key: a new secret on each call (the previous one stops working), shown once", tag: "Playground", managersOnly: false, handler: issuePlaygroundKey, response: { status: 200, schema: PlaygroundKey } }),
 
@@ -216,6 +220,8 @@ export const SCHEMA_NAMES: ReadonlyMap<z.ZodType, string> = new Map(
     RequestView,
     ResponseDetail,
     ResponseSummary,
+    BatchView,
+    BatchDetailView,
     TariffList,
     TariffSet,
     TransactionCreated,
