@@ -27,7 +27,7 @@
  */
 import { hashApiKey } from "../../../shared/api-keys.ts";
 import { createPool, DatabaseUnavailableError, isDatabaseUnavailable, withDeadline, type Pool } from "../../../shared/db.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../shared/errors.ts";
 import { dateMicros, findBestTariff, isTariffValidAt } from "../../../shared/pricing.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -74,7 +74,7 @@ async function readAccess(pool: Pool, hash: string, alias: string, config: Gatew
 
 /** The 503 for a request that needed Postgres while it could not be reached. */
 export function unavailable(err: unknown, log = true): ApiError {
-  if (log) console.warn(`Postgres unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  if (log) console.warn(`Postgres unavailable: ${errorMessage(err)}`);
   return new ApiError("service_unavailable", "The gateway cannot reach its database right now. Retry shortly.", { headers: { "retry-after": String(DB_RETRY_AFTER_S) } });
 }
 
@@ -307,7 +307,7 @@ async function refreshAhead(hash: string, alias: string, config: GatewayConfig):
     remember(hash, alias, await readAccess(pool, hash, alias, config), config.ACCESS_CACHE_TTL_MS, now);
   } catch (err) {
     // The entries simply expire and the next request reads through; nothing to surface here.
-    console.warn(`access refresh failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.warn(`access refresh failed: ${errorMessage(err)}`);
   } finally {
     reading.delete(id);
     await pool.end().catch(() => {});

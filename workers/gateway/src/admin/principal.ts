@@ -22,6 +22,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import type { AdminPrincipal } from "../admin-auth.ts";
 import type { GatewayApp } from "../types.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 import { notFound } from "./validation.ts";
 
 import { ROLES, type Role } from "../../../../shared/roles.ts";
@@ -68,7 +69,6 @@ export async function resolveActor(admin: AdminPrincipal, pool: Pool): Promise<A
 }
 
 const ORG_COOKIE = "tollgate_org";
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The organization id the request asks to act for: the header wins over the cookie. */
 export function requestedOrganization(header: string | undefined, cookie: string | undefined): string | null {
