@@ -9,13 +9,13 @@
  * Refresh ahead: once an entry is older than half the TTL, the next request that uses it starts
  * one background re-read (at most one per key and model per isolate) and is itself answered from
  * the cache. Under steady traffic entries are renewed before they expire, so requests do not all
- * miss together at expiry and open a Postgres connection each (at 200 req/s that exhausted the
- * server's connections).
+ * miss together at expiry and open a Postgres connection each, which at a few hundred requests a
+ * second exhausts the server's connections.
  *
  * One read per pair at a time: while a refresh or a read-through of a key and model is under way
  * in the isolate, other requests for the pair whose entries have expired are answered from them
  * for up to one more TTL rather than each opening a connection (when Postgres is slow to answer,
- * that pile-up is what exhausted its connections). So an answer is normally at most one TTL old,
+ * such a pile-up exhausts its connections). So an answer is normally at most one TTL old,
  * and never more than two. With nothing that recent to serve (a cold isolate hit by a burst), the
  * others wait for that read instead of each starting their own.
  *

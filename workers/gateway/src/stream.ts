@@ -136,9 +136,8 @@ export interface ClientStream {
 
 export function clientStream(onCancel?: () => void): ClientStream {
   // The runtime's own byte pipe, not a JavaScript ReadableStream: a write hands the bytes straight
-  // to the response (measured here: about a fifth more streams per second than enqueueing into a
-  // JavaScript stream). Writes are not awaited, as enqueues were not: the relay never waits on a
-  // slow client, and the pipe keeps them in order.
+  // to the response, which is measurably cheaper (docs/benchmarks.md). Writes are not awaited: the
+  // relay never waits on a slow client, and the pipe keeps them in order.
   const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
   let gone = false;
