@@ -153,7 +153,7 @@ export interface SseTeeOptions {
 }
 
 // Cheap prefilters: a block that contains none of these has nothing for the meter.
-const INTERESTING = /"usage"|"finish_reason"\s*:\s*"|"error"|"status"\s*:\s*"(completed|incomplete|failed)"|\[DONE\]/;
+const INTERESTING = /"usage"\s*:\s*\{|"finish_reason"\s*:\s*"|"error"|"status"\s*:\s*"(completed|incomplete|failed)"|\[DONE\]/;
 
 const decoder = new TextDecoder();
 

@@ -108,9 +108,18 @@ describe("the console in Chromium", () => {
     const stat = (name: string) => page.locator(`[data-stat="${name}"]`);
     await expect.poll(() => stat("requests").textContent()).toBe(api.totals.requests.toLocaleString("en-US"));
     expect(await stat("tokens").textContent()).toBe((api.totals.prompt_tokens + api.totals.completion_tokens).toLocaleString("en-US"));
-    // Spend shows the API's decimal, trimmed to significant digits (never a float round-trip).
-    const spend = (await stat("spend").textContent())!.replace(/[$,]/g, "");
+    // Spend shows the API's decimal in credits (not a currency), trimmed to significant digits
+    // (never a float round-trip).
+    const spendText = (await stat("spend").textContent())!;
+    expect(spendText).toMatch(/^[\d,.]+ credits$/);
+    const spend = spendText.replace(/,| credits$/g, "");
     expect(Number(api.totals.total_cost) - Number(spend)).toBeCloseTo(0, 6);
+    // The ADMIN_TOKEN's system user holds no credits: the overview shows every account's together.
+    const users = await admin<{ data: { balance: string }[] }>("GET", "/admin/api/v1/users?limit=500");
+    const held = users.data.reduce((sum, u) => sum + Number(u.balance), 0);
+    expect(held).toBeGreaterThan(0);
+    expect(await page.locator("#balance-label").textContent()).toBe("Credits held");
+    await expect.poll(async () => Number((await stat("balance").textContent())!.replace(/,| credits$/g, ""))).toBeCloseTo(held, 2);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -151,7 +160,8 @@ describe("the console in Chromium", () => {
     await table.waitFor();
     await expect.poll(() => table.getByRole("row").count()).toBe(2);
     const cost = await table.locator("[data-cost]").first().textContent();
-    expect(Number(cost!.replace(/[$,]/g, ""))).toBeCloseTo(Number(row!.total_cost), 9);
+    expect(cost).not.toContain("$");
+    expect(Number(cost!.replace(/,/g, ""))).toBeCloseTo(Number(row!.total_cost), 9);
     await screenshot(page, "requests");
 
     await table.getByRole("link").first().click();
@@ -269,18 +279,154 @@ describe("the console in Chromium", () => {
     const conversation = page.getByRole("log", { name: "Conversation" });
     await conversation.getByText("Hello word1 word2").waitFor();
     const usage = conversation.locator("[data-turn-usage]");
-    await expect.poll(() => usage.textContent(), { timeout: 15_000 }).toMatch(/cost \$\d/);
+    await expect.poll(() => usage.textContent(), { timeout: 15_000 }).toMatch(/cost [\d.]+ credits/);
     // The turn's cost is the usage log's, for a request made with the playground key.
     const rows = await admin<{ data: { api_key_id: string | null; total_cost: string | null; request_origin: string }[] }>("GET", `/admin/api/v1/requests?limit=1&user_id=${stack.demoUserId}`);
-    const cost = (await usage.textContent())!.match(/cost \$([\d.]+)/)![1]!;
+    const cost = (await usage.textContent())!.match(/cost ([\d.]+) credits/)![1]!;
     expect(Number(cost)).toBeCloseTo(Number(rows.data[0]!.total_cost), 9);
     await screenshot(page, "playground-turn");
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);
 
+  it("a billing manager lists users (read only) and grants credits to one", async () => {
+    const carol = await admin<{ id: string }>("POST", "/admin/api/v1/users", { username: "carol", email: "carol@example.com", roles: ["billing_manager"] });
+    const key = await admin<{ key: string }>("POST", `/admin/api/v1/users/${carol.id}/api-keys`, { name: "carol console", purpose: "platform" });
+    const before = (await admin<{ balance: string }>("GET", `/admin/api/v1/users/${stack.demoUserId}`)).balance;
+    const { context, page, errors } = await newPage();
+    await signInWithToken(page, key.key);
+    await go(page, "Billing");
+    await page.getByLabel("Account").selectOption(stack.demoUserId);
+    await page.getByLabel("Amount (credits)").fill("5");
+    await page.getByLabel("Description").fill("from the billing manager");
+    await page.getByRole("button", { name: "Grant credits" }).click();
+    await page.getByRole("status").filter({ hasText: "Granted 5.00 credits." }).waitFor();
+    expect(Number((await admin<{ balance: string }>("GET", `/admin/api/v1/users/${stack.demoUserId}`)).balance)).toBeCloseTo(Number(before) + 5, 9);
+    // Users & orgs: the list, without the actions only platform managers may take.
+    await go(page, "Users & orgs");
+    const users = page.getByRole("table", { name: "Users" });
+    await users.getByRole("cell", { name: /demo/ }).first().waitFor();
+    expect(await page.getByRole("button", { name: "Add user" }).count()).toBe(0);
+    expect(await users.getByRole("button").count()).toBe(0);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it("invites by link: the manager makes the link, the invitee sets a password, signs in on the link and joins", async () => {
+    // An organization owned by the demo user; the manager (ADMIN_TOKEN) may invite to any.
+    const platform = await admin<{ key: string }>("POST", `/admin/api/v1/users/${stack.demoUserId}/api-keys`, { name: "demo org owner", purpose: "platform" });
+    const org = await admin<{ id: string }>("POST", "/admin/api/v1/organizations", { name: "acme", email: "billing@acme.example" }, platform.key);
+
+    const manager = await newPage();
+    await signInWithToken(manager.page, stack.adminToken);
+    await go(manager.page, "Users & orgs");
+    // The invitee's account, and their set-password link.
+    await manager.page.getByRole("button", { name: "Add user" }).click();
+    const add = manager.page.getByRole("dialog", { name: "Add a user" });
+    await add.getByLabel("Username").fill("dave");
+    await add.getByLabel("Email").fill("dave@example.com");
+    await add.getByLabel("Display name").fill("Dave Invitee");
+    await add.getByRole("button", { name: "Add user" }).click();
+    await manager.page.getByRole("button", { name: "Password link for dave" }).click();
+    const passwordUrl = await manager.page.getByRole("dialog", { name: "Set-password link" }).getByRole("textbox", { name: "Link" }).inputValue();
+    await manager.page.getByRole("button", { name: "Done" }).click();
+    // The invitation link, from the organization's page.
+    await manager.page.getByRole("tab", { name: "Organizations" }).click();
+    await manager.page.getByRole("list", { name: "Organizations" }).getByRole("button", { name: /acme/ }).click();
+    await manager.page.getByLabel("Invite by link as").selectOption("member");
+    await manager.page.getByRole("button", { name: "Create invitation link" }).click();
+    const inviteUrl = await manager.page.getByRole("dialog", { name: "Invitation link" }).getByRole("textbox", { name: "Link" }).inputValue();
+    expect(inviteUrl).toMatch(/\/invite\?token=/);
+    await screenshot(manager.page, "invitation-link", false);
+    await manager.page.getByRole("button", { name: "Done" }).click();
+    expect(manager.errors).toEqual([]);
+    await manager.context.close();
+
+    const { context, page, errors } = await newPage();
+    await page.goto(passwordUrl);
+    const password = "dave's long enough password";
+    await page.getByLabel("New password").fill(password);
+    await page.getByLabel("Repeat the password").fill(password);
+    await page.getByRole("button", { name: "Set password and sign in" }).click();
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor();
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in to the console" }).waitFor();
+    // The invitation link asks for a sign-in first and keeps its address through it.
+    await page.goto(inviteUrl);
+    await page.getByRole("tab", { name: "Email" }).click();
+    await page.getByRole("textbox", { name: "Email" }).fill("dave@example.com");
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Sign in", exact: true }).click();
+    await page.getByRole("heading", { name: "Join acme" }).waitFor();
+    await screenshot(page, "invite");
+    await expectAccessible(page, "invite");
+    await page.getByRole("button", { name: "Accept and join" }).click();
+    await page.getByRole("heading", { name: "Users, organizations and groups", level: 1 }).waitFor();
+    const members = await admin<{ data: { username: string; role: string }[] }>("GET", `/admin/api/v1/organizations/${org.id}/members`);
+    expect(members.data).toContainEqual(expect.objectContaining({ username: "dave", role: "member" }));
+    // Now acting for the organization they joined.
+    await expect.poll(() => page.getByLabel("Organization", { exact: true }).inputValue()).toBe(org.id);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it("a group's detail: members and granted models are added and removed", async () => {
+    const { context, page, errors } = await newPage();
+    await signInWithToken(page, stack.adminToken);
+    await go(page, "Users & orgs");
+    await page.getByRole("tab", { name: "Groups" }).click();
+    await page.getByLabel("New group name").fill("testers");
+    await page.getByRole("button", { name: "Create", exact: true }).click();
+    await page.getByRole("heading", { name: "Members" }).waitFor();
+    const group = (await admin<{ data: { id: string; name: string }[] }>("GET", "/admin/api/v1/groups?limit=500")).data.find((g) => g.name === "testers")!;
+
+    await page.getByLabel("User to add").selectOption({ label: "demo" });
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    await page.getByRole("button", { name: "Remove demo from the group" }).waitFor();
+    await page.getByLabel("Model to grant").selectOption({ label: stack.modelAlias });
+    await page.getByRole("button", { name: "Grant", exact: true }).click();
+    await page.getByRole("button", { name: `Withdraw ${stack.modelAlias} from the group` }).waitFor();
+    await screenshot(page, "group-detail");
+    await expectAccessible(page, "group detail");
+    expect((await admin<{ data: { username: string }[] }>("GET", `/admin/api/v1/groups/${group.id}/users`)).data.map((u) => u.username)).toEqual(["demo"]);
+    expect((await admin<{ data: { alias: string }[] }>("GET", `/admin/api/v1/groups/${group.id}/models`)).data.map((m) => m.alias)).toEqual([stack.modelAlias]);
+
+    await page.getByRole("button", { name: "Remove demo from the group" }).click();
+    await page.getByRole("button", { name: `Withdraw ${stack.modelAlias} from the group` }).click();
+    await expect.poll(() => page.getByRole("button", { name: /from the group$/ }).count()).toBe(0);
+    expect((await admin<{ data: unknown[] }>("GET", `/admin/api/v1/groups/${group.id}/users`)).data).toEqual([]);
+    expect((await admin<{ data: unknown[] }>("GET", `/admin/api/v1/groups/${group.id}/models`)).data).toEqual([]);
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it("an endpoint's connection is tested and the endpoint edited", async () => {
+    const { context, page, errors } = await newPage();
+    await signInWithToken(page, stack.adminToken);
+    await go(page, "Models");
+    await page.getByRole("tab", { name: "Endpoints" }).click();
+    const table = page.getByRole("table", { name: "Endpoints" });
+    const name = (await table.getByRole("row").nth(1).getByRole("cell").first().textContent())!;
+    await table.getByRole("button", { name: `Test connection to ${name}` }).click();
+    await table.getByRole("status").filter({ hasText: /^OK in/ }).waitFor();
+    await table.getByRole("button", { name: `Edit ${name}` }).click();
+    const dialog = page.getByRole("dialog", { name: `Edit ${name}` });
+    await dialog.getByLabel("Endpoint name").fill(`${name}-renamed`);
+    await dialog.getByRole("button", { name: "Save endpoint" }).click();
+    await table.getByRole("cell", { name: `${name}-renamed`, exact: true }).waitFor();
+    const endpoints = await admin<{ data: { name: string }[] }>("GET", "/admin/api/v1/endpoints");
+    expect(endpoints.data.map((e) => e.name)).toContain(`${name}-renamed`);
+    // An endpoint that hosts a model cannot go: the refusal says why, in the dialog.
+    await table.getByRole("button", { name: `Delete ${name}-renamed` }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Delete endpoint" }).click();
+    await page.getByRole("dialog").getByRole("alert").waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
   it("every page, light and dark: rendered, screenshotted, no serious accessibility violation", async () => {
     const timings: number[] = [];
+    const referenceTimes: number[] = [];
     for (const theme of ["light", "dark"] as const) {
       const { context, page, errors } = await newPage(theme);
       await signInWithToken(page, stack.adminToken);
@@ -300,8 +446,10 @@ describe("the console in Chromium", () => {
         // Interactive: the page is rendered with its controls (its code loaded and run).
         await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
         const interactive = Date.now() - started;
-        // Complete: its data is in (no loading placeholder left).
+        // Complete: its data is in (no loading placeholder left; the API reference: Scalar has
+        // rendered the document's first section).
         await page.waitForFunction(() => document.querySelectorAll('[role="status"][aria-label^="Loading"]').length === 0);
+        if (name === "reference") await page.locator(".scalar-app h1").first().waitFor();
         const complete = Date.now() - started;
         await page.waitForLoadState("networkidle");
         console.log(`${name} (${theme}): interactive ${interactive} ms, data in ${complete} ms`);
@@ -309,17 +457,35 @@ describe("the console in Chromium", () => {
         // Hard bounds that catch a regression (a heavy import on a route) without failing on a
         // busy machine; the 1 s target is checked on the median below.
         expect(interactive, `${name} interactive`).toBeLessThan(2000);
-        // The API reference renders the documents with Scalar (about 1.5 MB of script, lazy).
-        expect(complete, `${name} data`).toBeLessThan(name === "reference" ? 30_000 : 5000);
+        if (name === "reference") referenceTimes.push(complete);
+        expect(complete, `${name} data`).toBeLessThan(5000);
         // Scalar lays the whole document out on one long page: the first screen says enough.
         await screenshot(page, name, name !== "reference");
         await expectAccessible(page, `${name} (${theme})`);
+        if (name === "people") {
+          // The users table fits the page at 1400 px; the built-in system user offers no actions
+          // (the API refuses to edit, delete or give it a password).
+          const table = page.getByRole("table", { name: "Users" });
+          expect(await table.evaluate((t) => t.parentElement!.scrollWidth <= t.parentElement!.clientWidth)).toBe(true);
+          expect(await table.getByRole("button", { name: "Password link for admin-token" }).count()).toBe(0);
+          expect(await table.getByRole("button", { name: "Delete admin-token" }).count()).toBe(0);
+          expect(await table.getByRole("button", { name: "Password link for demo" }).count()).toBe(1);
+        }
+        if (name === "reference" && theme === "light") {
+          // The admin document is shown a section at a time; another section is one choice away.
+          const t = Date.now();
+          await page.getByLabel("Reference section").selectOption("Models");
+          await page.locator(".scalar-app h2", { hasText: "Models" }).first().waitFor();
+          referenceTimes.push(Date.now() - t);
+        }
       }
       expect(errors).toEqual([]);
       await context.close();
     }
     const median = timings.sort((a, b) => a - b)[Math.floor(timings.length / 2)]!;
-    console.log(`pages interactive: median ${median} ms, max ${timings.at(-1)} ms`);
+    console.log(`pages interactive: median ${median} ms, max ${timings.at(-1)} ms; API reference rendered in ${referenceTimes.join(" ms, ")} ms`);
+    // Scalar renders one section of the admin document, preloaded (code and document) while idle.
+    expect(Math.min(...referenceTimes), "the API reference is rendered within 1 s").toBeLessThan(1000);
     expect(median, "a page is interactive within 1 s (median over every page, light and dark)").toBeLessThan(1000);
   }, 240_000);
 });

@@ -1,5 +1,7 @@
 import type { QueryClient } from "@tanstack/react-query";
 import { createRootRouteWithContext, createRoute, createRouter, lazyRouteComponent, Outlet } from "@tanstack/react-router";
+import { openApiQuery } from "./api/openapi";
+import { scalarReference, usageChart } from "./lib/preloads";
 import { AppShell } from "./components/app-shell";
 import { NotFound } from "./components/page";
 import { isPeriod, type Period } from "./lib/period";
@@ -55,6 +57,22 @@ export const requestsRoute = createRoute({
 });
 export const requestDetailRoute = page("/requests/$requestId", () => import("./pages/request-detail"));
 export const responseDetailRoute = page("/responses/$responseId", () => import("./pages/response-detail"));
+export interface ReferenceSearch {
+  doc: "admin" | "ai";
+  section?: string;
+}
+const referenceRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: "/reference",
+  validateSearch: (s: Record<string, unknown>): ReferenceSearch => ({ doc: s.doc === "ai" ? "ai" : "admin", section: str(s.section) }),
+  // Scalar's code and the document load side by side with the page's own code (not one after the other).
+  loaderDeps: ({ search }) => ({ doc: search.doc }),
+  loader: ({ context, deps }) => {
+    void scalarReference.preload();
+    void context.queryClient.prefetchQuery(openApiQuery(deps.doc));
+  },
+  component: lazyRouteComponent(() => import("./pages/reference")),
+});
 const inviteRoute = createRoute({ getParentRoute: () => appRoute, path: "/invite", validateSearch: tokenSearch, component: lazyRouteComponent(() => import("./pages/invite")) });
 
 const routeTree = rootRoute.addChildren([
@@ -70,15 +88,18 @@ const routeTree = rootRoute.addChildren([
     page("/responses", () => import("./pages/responses")),
     responseDetailRoute,
     page("/playground", () => import("./pages/playground")),
-    page("/reference", () => import("./pages/reference")),
+    referenceRoute,
     inviteRoute,
   ]),
 ]);
 
 export { overviewRoute, inviteRoute, setPasswordRoute };
 
-/** Fetches every page's code once the app is idle, so the first visit to a page waits only for its data. */
-export function preloadPages(): void {
+/**
+ * Fetches every page's code once the app is idle, so the first visit to a page waits only for its
+ * data; and the API reference's renderer and documents, so that page waits for nothing.
+ */
+export function preloadPages(queryClient: QueryClient): void {
   const load = () => {
     for (const page of [
       () => import("./pages/overview"),
@@ -95,8 +116,13 @@ export function preloadPages(): void {
     ]) {
       void page();
     }
+    void usageChart.preload();
     // The API reference's renderer is large: fetched last, a few seconds after the rest.
-    setTimeout(() => void import("./components/scalar-reference"), 3000);
+    setTimeout(() => {
+      void scalarReference.preload();
+      void queryClient.prefetchQuery(openApiQuery("admin"));
+      void queryClient.prefetchQuery(openApiQuery("ai"));
+    }, 3000);
   };
   if ("requestIdleCallback" in window) requestIdleCallback(load, { timeout: 2000 });
   else setTimeout(load, 500);

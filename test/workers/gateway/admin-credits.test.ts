@@ -107,6 +107,24 @@ describe("POST /transactions", () => {
   });
 });
 
+describe("billing managers find the accounts they credit", () => {
+  it("lists and reads every user, read-only; a standard user or request viewer cannot list", async () => {
+    const page = await ok<Page<{ id: string; balance: string }>>(await api("GET", "/users?limit=500", billing.admin));
+    expect(page.data.map((u) => u.id)).toEqual(expect.arrayContaining([alice.id, viewer.id, billing.id]));
+    expect(page.data.every((u) => typeof u.balance === "string")).toBe(true);
+    expect((await ok<{ id: string }>(await api("GET", `/users/${alice.id}`, billing.admin))).id).toBe(alice.id);
+    // Reading is all: no creating, editing, deleting users or handing out links.
+    await expectError(await api("POST", "/users", billing.admin, { username: `x-${suffix()}`, email: `x-${suffix()}@example.com` }), 403, "permission_denied");
+    await expectError(await api("PATCH", `/users/${alice.id}`, billing.admin, { display_name: "renamed" }), 404, "not_found");
+    await expectError(await api("DELETE", `/users/${alice.id}`, billing.admin), 403, "permission_denied");
+    await expectError(await api("POST", `/users/${alice.id}/password-link`, billing.admin), 403, "permission_denied");
+    for (const who of [alice, viewer]) {
+      await expectError(await api("GET", "/users", who.admin), 403, "permission_denied");
+      await expectError(await api("GET", `/users/${billing.id}`, who.admin), 404, "not_found");
+    }
+  });
+});
+
 describe("GET /transactions", () => {
   it("managers filter anyone's ledger, newest first, paginated", async () => {
     const user = await principal([]);

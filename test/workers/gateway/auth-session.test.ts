@@ -3,7 +3,8 @@
  * and the ADMIN_TOKEN acting as the built-in system user.
  */
 import { env } from "cloudflare:test";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { api, ok, principal, suffix } from "./admin-helpers.ts";
 import { authCall, consoleApi, ORIGIN, sessionCookieOf, signIn, SYSTEM_USER_ID } from "./auth-helpers.ts";
 import { expectError } from "./helpers.ts";
@@ -137,5 +138,45 @@ describe("the ADMIN_TOKEN acts as the built-in system user", () => {
     await expectError(await api("DELETE", `/users/${SYSTEM_USER_ID}`), 403, "permission_denied");
     await expectError(await api("PATCH", `/users/${SYSTEM_USER_ID}`, env.ADMIN_TOKEN, { display_name: "x" }), 403, "permission_denied");
     expect(await ok(await api("GET", `/users/${SYSTEM_USER_ID}`))).toMatchObject({ id: SYSTEM_USER_ID, roles: ["platform_manager", "standard_user"] });
+  });
+});
+
+describe("old sign-in rows are purged as people sign in", () => {
+  let pool: Pool | undefined;
+  afterAll(async () => {
+    await pool?.end();
+  });
+  const hex = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+  it("sessions ended over 30 days ago and failures older than the throttle window go, a bounded batch per sign-in; recent ones stay", async () => {
+    pool = createPool(DbSettingsSchema.parse(env));
+    const alice = await principal();
+    const insert = (ended: string, revoked: boolean, n = 1) =>
+      pool!.query(
+        `INSERT INTO sessions (token_hash, user_id, via, created_at, expires_at, revoked_at)
+         SELECT md5(random()::text) || md5(random()::text), $1, 'password', now() - interval '60 days', now() - $2::interval, CASE WHEN $3 THEN now() - $2::interval END
+           FROM generate_series(1, $4)`,
+        [alice.id, ended, revoked, n],
+      );
+    await insert("40 days", false, 150); // expired long ago: purged, 100 per sign-in
+    await insert("31 days", true); // revoked long ago: purged
+    await insert("2 days", false); // expired recently: kept (who signed in, how and when)
+    await insert("29 days", true); // revoked within the retention: kept
+    const subject = hex();
+    await pool.query(`INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, now() - interval '20 minutes'), ($1, now() - interval '16 minutes'), ($1, now() - interval '1 minute')`, [subject]);
+    const old = async () => (await pool!.query<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND coalesce(revoked_at, expires_at) < now() - interval '30 days'`, [alice.id])).rows[0]!.n;
+    const all = async () => (await pool!.query<{ n: number }>("SELECT count(*)::int AS n FROM sessions WHERE user_id = $1", [alice.id])).rows[0]!.n;
+    expect(await old()).toBe(151);
+
+    await signIn({ token: env.ADMIN_TOKEN });
+    // One sign-in removes at most a batch (other test files' sign-ins may take more meanwhile).
+    expect(await old()).toBeLessThanOrEqual(51);
+    const failures = await pool.query<{ age: number }>("SELECT extract(epoch FROM now() - failed_at)::int AS age FROM sign_in_failures WHERE subject = $1", [subject]);
+    expect(failures.rows.map((r) => r.age)).toEqual([expect.any(Number)]);
+    expect(failures.rows[0]!.age).toBeLessThan(120);
+
+    await signIn({ token: env.ADMIN_TOKEN });
+    expect(await old()).toBe(0);
+    expect(await all()).toBe(2);
   });
 });

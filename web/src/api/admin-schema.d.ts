@@ -8,7 +8,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List users */
+        /** List users (platform and billing managers; billing managers read only) */
         get: operations["getUsers"];
         put?: never;
         /** Create a user */
@@ -26,7 +26,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a user (`current` is the caller) */
+        /** Get a user (`current` is the caller; others: platform and billing managers) */
         get: operations["getUsersId"];
         put?: never;
         post?: never;
@@ -1450,7 +1450,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not a platform_manager, or an inference key */
+            /** @description An inference key, or an action reserved to managers */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -108,6 +108,10 @@ export function acceptInvitation(token: string): Promise<unknown> {
   return call("POST", `/admin/api/v1/invitations/${encodeURIComponent(token)}/accept`, (v) => v, undefined, { organization: false });
 }
 
+/** The built-in system user the ADMIN_TOKEN acts as: it holds no credits and owns nothing. */
+export const SYSTEM_USER_ID = "00000000-0000-0000-0000-000000000000";
+export const isSystemUser = (s: Session | null) => s?.user.id === SYSTEM_USER_ID;
+
 export function hasRole(session: Session | null, ...roles: Role[]): boolean {
   return !!session && session.user.roles.some((r) => (roles as readonly string[]).includes(r));
 }
@@ -115,3 +119,5 @@ export function hasRole(session: Session | null, ...roles: Role[]): boolean {
 export const seesAll = (s: Session | null) => hasRole(s, "platform_manager", "billing_manager", "request_viewer");
 export const isManager = (s: Session | null) => hasRole(s, "platform_manager");
 export const managesCredits = (s: Session | null) => hasRole(s, "platform_manager", "billing_manager");
+/** May list every user (platform managers; billing managers, read-only, to pick whom to credit). */
+export const readsAllUsers = managesCredits;

@@ -30,6 +30,8 @@ let organizationId: string | null = localStorage.getItem(ORG_KEY);
 let bearerToken: string | null = null;
 let onUnauthorized: (() => void) | null = null;
 
+const organizationListeners = new Set<() => void>();
+
 export function currentOrganization(): string | null {
   return organizationId;
 }
@@ -37,6 +39,12 @@ export function setOrganization(id: string | null): void {
   organizationId = id;
   if (id) localStorage.setItem(ORG_KEY, id);
   else localStorage.removeItem(ORG_KEY);
+  for (const fn of organizationListeners) fn();
+}
+/** For useSyncExternalStore: the switcher follows changes made elsewhere (accepting an invitation). */
+export function subscribeOrganization(fn: () => void): () => void {
+  organizationListeners.add(fn);
+  return () => organizationListeners.delete(fn);
 }
 export function setBearerToken(token: string | null): void {
   bearerToken = token;

@@ -1,9 +1,9 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useRouterState } from "@tanstack/react-router";
 import { BarChart3, BookOpen, Boxes, CreditCard, FileText, KeyRound, ListTree, LogOut, MessageSquare, Moon, Sun, Users } from "lucide-react";
-import { useEffect, useState } from "react";
+import { useEffect, useState, useSyncExternalStore } from "react";
 import { isManager, signOut } from "@/api/auth";
-import { api, currentOrganization, setOrganization, unwrap } from "@/api/client";
+import { api, currentOrganization, setOrganization, subscribeOrganization, unwrap } from "@/api/client";
 import { SESSION_KEY, SessionProvider, useSession, useSessionQuery } from "@/lib/session";
 import { initialTheme, saveTheme, type Theme } from "@/lib/theme";
 import { cn } from "@/lib/utils";
@@ -63,7 +63,7 @@ function ThemeToggle() {
 
 function OrganizationSwitcher() {
   const qc = useQueryClient();
-  const [org, setOrg] = useState(currentOrganization() ?? "");
+  const org = useSyncExternalStore(subscribeOrganization, currentOrganization) ?? "";
   const orgs = useQuery({
     queryKey: ["organizations", "switcher"],
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/organizations", { params: { query: { limit: 100 } }, headers: { "X-Organization-Id": "" } })),
@@ -83,7 +83,6 @@ function OrganizationSwitcher() {
         onChange={(e) => {
           const id = e.target.value || null;
           setOrganization(id);
-          setOrg(e.target.value);
           // Everything shown belongs to the old context: refetch it all.
           void qc.invalidateQueries({ predicate: (q) => q.queryKey[0] !== SESSION_KEY[0] });
         }}
@@ -101,8 +100,8 @@ function OrganizationSwitcher() {
 
 function Shell() {
   const session = useSession();
-  useEffect(preloadPages, []);
   const qc = useQueryClient();
+  useEffect(() => preloadPages(qc), [qc]);
   const path = useRouterState({ select: (s) => s.location.pathname });
   const manager = isManager(session);
   const [signingOut, setSigningOut] = useState(false);

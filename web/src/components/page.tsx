@@ -1,6 +1,7 @@
 import { Link } from "@tanstack/react-router";
 import { AlertCircle, ChevronLeft, ChevronRight } from "lucide-react";
 import type * as React from "react";
+import { ApiError } from "@/api/client";
 import { Alert, AlertDescription, AlertTitle } from "./ui/alert";
 import { Button } from "./ui/button";
 import { Skeleton } from "./ui/skeleton";
@@ -17,12 +18,29 @@ export function PageHeader({ title, description, actions }: { title: string; des
   );
 }
 
+/** What the person can do about an error, from its status (the message says what went wrong). */
+export function advice(error: unknown): string | null {
+  if (error instanceof ApiError) {
+    if (error.status === 403) return "Your role does not allow this: ask a platform manager.";
+    if (error.status === 404) return "It may have been deleted, or it belongs to someone else.";
+    if (error.status === 429) return "Wait a moment, then try again.";
+    if (error.status >= 500) return "The gateway could not finish this: try again in a moment; if it persists, check the gateway's logs.";
+    return null;
+  }
+  if (error instanceof TypeError) return "The gateway did not answer: check the connection and reload the page.";
+  return null;
+}
+
 export function QueryError({ error, title = "Could not load this" }: { error: unknown; title?: string }) {
+  const hint = advice(error);
   return (
     <Alert variant="destructive">
       <AlertCircle aria-hidden />
       <AlertTitle>{title}</AlertTitle>
-      <AlertDescription>{error instanceof Error ? error.message : String(error)}</AlertDescription>
+      <AlertDescription>
+        {error instanceof Error ? error.message : String(error)}
+        {hint && ` ${hint}`}
+      </AlertDescription>
     </Alert>
   );
 }

@@ -1,22 +1,43 @@
 import Decimal from "decimal.js";
 
-/** Money arrives as decimal strings; it is formatted without ever becoming a float. */
-export function money(value: string | null | undefined, digits = 2): string {
+/**
+ * Credits: the gateway's prepaid unit. Not a currency: no sign, and never turned into a float.
+ * `creditAmount` is the bare number (for table cells whose header names the unit); `credits`
+ * adds the unit ("12.50 credits") wherever a figure stands alone.
+ */
+export function creditAmount(value: string | null | undefined, digits = 2): string {
   if (value === null || value === undefined) return "—";
   const d = new Decimal(value);
-  if (!d.isZero() && d.abs().lt(new Decimal(10).pow(-digits))) {
-    return "$" + d.toSignificantDigits(3).toString();
-  }
-  // Up to `digits` decimals, trailing zeros trimmed down to cents.
+  // Tiny amounts (a single request's cost) keep three significant digits instead of rounding to 0.
+  if (!d.isZero() && d.abs().lt(new Decimal(10).pow(-digits))) return d.toSignificantDigits(3).toFixed();
+  // Up to `digits` decimals, trailing zeros trimmed down to two.
   const [int, frac = ""] = d.toFixed(digits).split(".");
   const cents = frac.replace(/0+$/, "").padEnd(Math.min(2, digits), "0");
-  return (d.isNeg() ? "-$" : "$") + (int ?? "0").replace("-", "").replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (cents ? "." + cents : "");
+  return (d.isNeg() ? "-" : "") + (int ?? "0").replace("-", "").replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (cents ? "." + cents : "");
 }
 
-/** Exact price (per-token prices are tiny): all significant digits. */
-export function price(value: string | null | undefined): string {
+export function credits(value: string | null | undefined, digits = 2): string {
   if (value === null || value === undefined) return "—";
-  return "$" + new Decimal(value).toString();
+  return `${creditAmount(value, digits)} credits`;
+}
+
+/** A tariff's exact price per token (tiny): all significant digits, no exponent. */
+export function exactAmount(value: string | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  return new Decimal(value).toFixed();
+}
+
+export function pricePerToken(value: string | null | undefined): string {
+  if (value === null || value === undefined) return "—";
+  return `${exactAmount(value)} credits`;
+}
+
+/** A chart axis tick in credits (a float is fine for drawing). */
+export function creditTick(v: number): string {
+  if (v === 0) return "0";
+  if (Math.abs(v) >= 1000) return compact(v);
+  if (Math.abs(v) < 0.01) return String(Number(v.toPrecision(2)));
+  return v.toFixed(2);
 }
 
 const intl = new Intl.NumberFormat("en-US");

@@ -1,13 +1,13 @@
 import { useQuery } from "@tanstack/react-query";
-import { isManager } from "@/api/auth";
+import { readsAllUsers } from "@/api/auth";
 import { api, unwrap } from "@/api/client";
 import type { Session } from "@/api/auth";
 
-/** Users a manager may pick from (first 500), for filters and names. */
+/** Users a platform or billing manager may pick from (first 500), for filters and names. */
 export function useUsers(session: Session, enabled = true) {
   return useQuery({
     queryKey: ["users", "all"],
-    enabled: enabled && isManager(session),
+    enabled: enabled && readsAllUsers(session),
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/users", { params: { query: { limit: 500 } } })).data,
   });
 }

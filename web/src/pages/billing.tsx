@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { managesCredits } from "@/api/auth";
-import { api, unwrap } from "@/api/client";
+import { isSystemUser, managesCredits, SYSTEM_USER_ID } from "@/api/auth";
+import { api, currentOrganization, unwrap } from "@/api/client";
 import { Field } from "@/components/field";
 import { Empty, Loading, PageHeader, Pager, QueryError } from "@/components/page";
 import { Badge } from "@/components/ui/badge";
@@ -10,11 +10,13 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/com
 import { Input } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { money, shortId, when } from "@/lib/format";
+import { creditAmount, credits, shortId, when } from "@/lib/format";
 import { nameMap, useUsers } from "@/lib/names";
 import { useSession } from "@/lib/session";
 
 const LIMIT = 25;
+/** Credit accounts: every user and organization but the built-in system user (it holds no credits). */
+const accounts = <T extends { id: string }>(users: T[] | undefined) => (users ?? []).filter((u) => u.id !== SYSTEM_USER_ID);
 const CREDIT_TYPES = new Set(["admin_grant", "purchase"]);
 
 function GrantForm() {
@@ -34,7 +36,7 @@ function GrantForm() {
         }),
       ),
     onSuccess: (t) => {
-      setDone(`${type === "admin_grant" ? "Granted" : "Removed"} ${money(t.amount)}.`);
+      setDone(`${type === "admin_grant" ? "Granted" : "Removed"} ${credits(t.amount)}.`);
       setAmount("");
       setDescription("");
       void qc.invalidateQueries({ queryKey: ["transactions"] });
@@ -60,9 +62,9 @@ function GrantForm() {
             {(id) => (
               <NativeSelect id={id} required value={userId} onChange={(e) => setUserId(e.target.value)}>
                 <option value="">Choose a user or organization…</option>
-                {(users.data ?? []).map((u) => (
+                {accounts(users.data).map((u) => (
                   <option key={u.id} value={u.id ?? ""}>
-                    {u.username} ({money(u.balance)})
+                    {u.username} ({credits(u.balance)})
                   </option>
                 ))}
               </NativeSelect>
@@ -77,7 +79,7 @@ function GrantForm() {
                 </NativeSelect>
               )}
             </Field>
-            <Field label="Amount (USD)">{(id) => <Input id={id} required inputMode="decimal" pattern="[0-9]+(\.[0-9]+)?" value={amount} onChange={(e) => setAmount(e.target.value)} placeholder="25.00" />}</Field>
+            <Field label="Amount (credits)">{(id) => <Input id={id} required inputMode="decimal" pattern="[0-9]+(\.[0-9]+)?" value={amount} onChange={(e) => setAmount(e.target.value)} placeholder="25.00" />}</Field>
           </div>
           <Field label="Description">{(id) => <Input id={id} maxLength={500} value={description} onChange={(e) => setDescription(e.target.value)} placeholder="Why (shown in the ledger)" />}</Field>
           {grant.error && <p role="alert" className="text-destructive text-sm">{grant.error.message}</p>}
@@ -94,8 +96,12 @@ function GrantForm() {
 export default function Billing() {
   const session = useSession();
   const manager = managesCredits(session);
+  // The system user (ADMIN_TOKEN) outside an organization: there is no balance of its own to show.
+  const system = isSystemUser(session) && !currentOrganization();
   const [skip, setSkip] = useState(0);
-  const me = useQuery({ queryKey: ["users", "current"], queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: "current" } } })) });
+  // Whose balance: the organization acted for (its ledger is the one listed), else the caller's own.
+  const holder = currentOrganization() ?? "current";
+  const me = useQuery({ queryKey: ["users", holder], queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: holder } } })) });
   const ledger = useQuery({
     queryKey: ["transactions", skip],
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/transactions", { params: { query: { limit: LIMIT, skip } } })),
@@ -108,16 +114,20 @@ export default function Billing() {
       <div className="grid gap-6 lg:grid-cols-3">
         <Card>
           <CardHeader>
-            <CardDescription>{me.data?.user_type === "organization" ? "Organization balance" : "Your balance"}</CardDescription>
+            <CardDescription>{system ? "Admin token" : me.data?.user_type === "organization" ? "Organization balance" : "Your balance"}</CardDescription>
             <CardTitle>
-              <span className="text-3xl tabular-nums" data-stat="balance">
-                {me.data ? money(me.data.balance) : "…"}
-              </span>
+              {system ? (
+                <span className="text-lg">Holds no credits</span>
+              ) : (
+                <span className="text-3xl tabular-nums" data-stat="balance">
+                  {me.data ? credits(me.data.balance) : "…"}
+                </span>
+              )}
             </CardTitle>
           </CardHeader>
           <CardContent className="text-muted-foreground text-sm">
-            {me.data && me.data.id === null
-              ? "The admin token is not a credit account; grant credits to users and organizations here."
+            {system
+              ? "The admin token acts as the built-in system user, which is not a credit account: grant credits to users and organizations here, and see every balance below."
               : `Requests are refused with 402 when the balance cannot cover them.${manager ? "" : " Ask a billing manager for credits."}`}
           </CardContent>
         </Card>
@@ -146,7 +156,7 @@ export default function Billing() {
                   {manager && <TableHead>Account</TableHead>}
                   <TableHead>Type</TableHead>
                   <TableHead>Description</TableHead>
-                  <TableHead className="text-right">Amount</TableHead>
+                  <TableHead className="text-right">Amount (credits)</TableHead>
                 </TableRow>
               </TableHeader>
               <TableBody>
@@ -160,7 +170,7 @@ export default function Billing() {
                     <TableCell className="text-muted-foreground max-w-xs truncate">{t.description ?? "—"}</TableCell>
                     <TableCell className="text-right font-medium tabular-nums">
                       {CREDIT_TYPES.has(t.transaction_type) ? "+" : "−"}
-                      {money(t.amount, 6)}
+                      {creditAmount(t.amount, 6)}
                     </TableCell>
                   </TableRow>
                 ))}
@@ -186,16 +196,16 @@ export default function Billing() {
                     <TableHead>Account</TableHead>
                     <TableHead>Kind</TableHead>
                     <TableHead>Email</TableHead>
-                    <TableHead className="text-right">Balance</TableHead>
+                    <TableHead className="text-right">Balance (credits)</TableHead>
                   </TableRow>
                 </TableHeader>
                 <TableBody>
-                  {(users.data ?? []).map((u) => (
+                  {accounts(users.data).map((u) => (
                     <TableRow key={u.id}>
                       <TableCell className="font-medium">{u.display_name || u.username}</TableCell>
                       <TableCell className="text-muted-foreground">{u.user_type}</TableCell>
                       <TableCell className="text-muted-foreground">{u.email ?? "—"}</TableCell>
-                      <TableCell className="text-right tabular-nums">{money(u.balance)}</TableCell>
+                      <TableCell className="text-right tabular-nums">{creditAmount(u.balance)}</TableCell>
                     </TableRow>
                   ))}
                 </TableBody>

@@ -1,8 +1,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { KeyRound, Plus, RotateCw, Trash2 } from "lucide-react";
 import { useState } from "react";
-import { isManager } from "@/api/auth";
-import { api, unwrap } from "@/api/client";
+import { isManager, isSystemUser, SYSTEM_USER_ID } from "@/api/auth";
+import { api, currentOrganization, unwrap } from "@/api/client";
 import { Confirm } from "@/components/confirm";
 import { CopyButton } from "@/components/copy-button";
 import { Field } from "@/components/field";
@@ -120,9 +120,10 @@ export default function Keys() {
   const session = useSession();
   const qc = useQueryClient();
   const users = useUsers(session);
-  // The ADMIN_TOKEN alone is no user and owns no keys: it manages other users' keys.
-  const [chosen, setOwner] = useState<string | null>(session.user.id ? "current" : null);
-  const owner = chosen ?? users.data?.find((u) => u.id)?.id ?? "current";
+  // The ADMIN_TOKEN's system user owns no keys (the API refuses them): it manages other users'.
+  const system = isSystemUser(session) && !currentOrganization();
+  const [chosen, setOwner] = useState<string | null>(system ? null : "current");
+  const owner = chosen ?? users.data?.find((u) => u.id !== SYSTEM_USER_ID)?.id ?? "current";
   const [creating, setCreating] = useState(false);
   const [secret, setSecret] = useState<{ name: string; key: string } | null>(null);
   const keys = useQuery({
@@ -140,9 +141,9 @@ export default function Keys() {
           <>
             {isManager(session) && (
               <NativeSelect aria-label="Whose keys" value={owner} onChange={(e) => setOwner(e.target.value)}>
-                {session.user.id && <option value="current">Mine</option>}
+                {!system && <option value="current">{currentOrganization() ? "The organization's" : "Mine"}</option>}
                 {(users.data ?? [])
-                  .filter((u) => u.id && u.id !== session.user.id)
+                  .filter((u) => u.id !== session.user.id && u.id !== SYSTEM_USER_ID)
                   .map((u) => (
                     <option key={u.id} value={u.id ?? ""}>
                       {u.username}

@@ -1,8 +1,9 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { CheckCircle2, Plug, Plus, Settings2, XCircle } from "lucide-react";
+import { CheckCircle2, Plug, Plus, Settings2, Trash2, XCircle } from "lucide-react";
 import { useState } from "react";
 import { api, unwrap } from "@/api/client";
 import { modelGroups, testEndpoint, type EndpointTest } from "@/api/console";
+import { Confirm } from "@/components/confirm";
 import { Field } from "@/components/field";
 import { Empty, Loading, PageHeader, QueryError } from "@/components/page";
 import { Badge } from "@/components/ui/badge";
@@ -14,7 +15,7 @@ import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { Textarea } from "@/components/ui/textarea";
-import { ms, price, when } from "@/lib/format";
+import { exactAmount, ms, when } from "@/lib/format";
 
 type Model = Awaited<ReturnType<typeof listModels>>[number];
 type Endpoint = Awaited<ReturnType<typeof listEndpoints>>[number];
@@ -155,8 +156,8 @@ function Pricing({ model }: { model: Model }) {
             <TableHeader>
               <TableRow>
                 <TableHead>Purpose</TableHead>
-                <TableHead>Input / token</TableHead>
-                <TableHead>Output / token</TableHead>
+                <TableHead>Input (credits / token)</TableHead>
+                <TableHead>Output (credits / token)</TableHead>
                 <TableHead>Valid</TableHead>
               </TableRow>
             </TableHeader>
@@ -167,8 +168,8 @@ function Pricing({ model }: { model: Model }) {
                     {t.purpose}
                     {t.completion_window ? ` (${t.completion_window})` : ""} {t.valid_until === null && <Badge variant="success">in force</Badge>}
                   </TableCell>
-                  <TableCell className="font-mono text-xs">{price(t.input_price_per_token)}</TableCell>
-                  <TableCell className="font-mono text-xs">{price(t.output_price_per_token)}</TableCell>
+                  <TableCell className="font-mono text-xs">{exactAmount(t.input_price_per_token)}</TableCell>
+                  <TableCell className="font-mono text-xs">{exactAmount(t.output_price_per_token)}</TableCell>
                   <TableCell className="text-xs">
                     {when(t.valid_from)} → {t.valid_until ? when(t.valid_until) : "now"}
                   </TableCell>
@@ -200,8 +201,8 @@ function Pricing({ model }: { model: Model }) {
               </NativeSelect>
             )}
           </Field>
-          <Field label="Input price per token">{(id) => <Input id={id} required inputMode="decimal" value={input} onChange={(e) => setInput(e.target.value)} placeholder="0.000001" />}</Field>
-          <Field label="Output price per token">{(id) => <Input id={id} required inputMode="decimal" value={output} onChange={(e) => setOutput(e.target.value)} placeholder="0.000002" />}</Field>
+          <Field label="Input price per token (credits)">{(id) => <Input id={id} required inputMode="decimal" value={input} onChange={(e) => setInput(e.target.value)} placeholder="0.000001" />}</Field>
+          <Field label="Output price per token (credits)">{(id) => <Input id={id} required inputMode="decimal" value={output} onChange={(e) => setOutput(e.target.value)} placeholder="0.000002" />}</Field>
           <Button type="submit" disabled={setTariff.isPending}>
             Set price
           </Button>
@@ -258,13 +259,23 @@ function Pricing({ model }: { model: Model }) {
   );
 }
 
-function EndpointDialog({ open, onOpenChange }: { open: boolean; onOpenChange: (o: boolean) => void }) {
+function EndpointDialog({ endpoint, open, onOpenChange }: { endpoint: Endpoint | null; open: boolean; onOpenChange: (o: boolean) => void }) {
   const qc = useQueryClient();
-  const [name, setName] = useState("");
-  const [url, setUrl] = useState("");
+  const [name, setName] = useState(endpoint?.name ?? "");
+  const [url, setUrl] = useState(endpoint?.url ?? "");
   const [key, setKey] = useState("");
+  const [clearKey, setClearKey] = useState(false);
   const create = useMutation({
-    mutationFn: async () => unwrap(await api.POST("/admin/api/v1/endpoints", { body: { name: name.trim(), url: url.trim(), api_key: key || null } })),
+    mutationFn: async () =>
+      endpoint
+        ? unwrap(
+            await api.PATCH("/admin/api/v1/endpoints/{id}", {
+              params: { path: { id: endpoint.id } },
+              // An empty key field keeps the stored key; "remove" clears it.
+              body: { name: name.trim(), url: url.trim(), ...(clearKey ? { api_key: null } : key ? { api_key: key } : {}) },
+            }),
+          )
+        : unwrap(await api.POST("/admin/api/v1/endpoints", { body: { name: name.trim(), url: url.trim(), api_key: key || null } })),
     onSuccess: () => {
       void qc.invalidateQueries({ queryKey: ["endpoints"] });
       onOpenChange(false);
@@ -274,7 +285,7 @@ function EndpointDialog({ open, onOpenChange }: { open: boolean; onOpenChange: (
     <Dialog open={open} onOpenChange={onOpenChange}>
       <DialogContent>
         <DialogHeader>
-          <DialogTitle>Add an endpoint</DialogTitle>
+          <DialogTitle>{endpoint ? `Edit ${endpoint.name}` : "Add an endpoint"}</DialogTitle>
           <DialogDescription>An OpenAI-compatible model server. Its API key is stored encrypted and never shown again.</DialogDescription>
         </DialogHeader>
         <form
@@ -288,13 +299,19 @@ function EndpointDialog({ open, onOpenChange }: { open: boolean; onOpenChange: (
           <Field label="Base URL" hint="e.g. https://api.example.com/v1">
             {(id, hint) => <Input id={id} required type="url" aria-describedby={hint} value={url} onChange={(e) => setUrl(e.target.value)} />}
           </Field>
-          <Field label="Upstream API key" hint="Optional">
-            {(id, hint) => <Input id={id} type="password" autoComplete="off" aria-describedby={hint} value={key} onChange={(e) => setKey(e.target.value)} />}
+          <Field label="Upstream API key" hint={endpoint?.has_api_key ? "Empty: keep the stored key" : "Optional"}>
+            {(id, hint) => <Input id={id} type="password" autoComplete="off" aria-describedby={hint} disabled={clearKey} value={key} onChange={(e) => setKey(e.target.value)} />}
           </Field>
+          {endpoint?.has_api_key && (
+            <label className="flex items-center gap-2 text-sm">
+              <input type="checkbox" className="accent-primary size-4" checked={clearKey} onChange={(e) => setClearKey(e.target.checked)} />
+              Remove the stored key
+            </label>
+          )}
           {create.error && <p role="alert" className="text-destructive text-sm">{create.error.message}</p>}
           <DialogFooter>
             <Button type="submit" disabled={create.isPending}>
-              Add endpoint
+              {create.isPending ? "Saving…" : endpoint ? "Save endpoint" : "Add endpoint"}
             </Button>
           </DialogFooter>
         </form>
@@ -317,7 +334,9 @@ export default function Models() {
   const endpoints = useQuery({ queryKey: ["endpoints"], queryFn: listEndpoints });
   const [editing, setEditing] = useState<Model | "new" | null>(null);
   const [managing, setManaging] = useState<Model | null>(null);
+  const qc = useQueryClient();
   const [addingEndpoint, setAddingEndpoint] = useState(false);
+  const [editingEndpoint, setEditingEndpoint] = useState<Endpoint | null>(null);
   const [tests, setTests] = useState<Record<string, EndpointTest | string>>({});
   const endpointName = new Map((endpoints.data ?? []).map((e) => [e.id, e.name]));
   return (
@@ -397,6 +416,7 @@ export default function Models() {
                       <TableHead>URL</TableHead>
                       <TableHead>Key</TableHead>
                       <TableHead>Connection</TableHead>
+                      <TableHead className="text-right">Actions</TableHead>
                     </TableRow>
                   </TableHeader>
                   <TableBody>
@@ -412,6 +432,7 @@ export default function Models() {
                               variant="outline"
                               size="sm"
                               aria-label={`Test connection to ${ep.name}`}
+                              disabled={t === "testing"}
                               onClick={async () => {
                                 setTests((s) => ({ ...s, [ep.id]: "testing" }));
                                 try {
@@ -426,6 +447,25 @@ export default function Models() {
                             </Button>
                             {t === "testing" ? <span className="text-muted-foreground text-sm">Testing…</span> : typeof t === "string" ? <span role="status" className="text-destructive text-sm">{t}</span> : t ? <TestResult result={t} /> : null}
                           </TableCell>
+                          <TableCell className="text-right whitespace-nowrap">
+                            <Button variant="ghost" size="sm" aria-label={`Edit ${ep.name}`} onClick={() => setEditingEndpoint(ep)}>
+                              Edit
+                            </Button>
+                            <Confirm
+                              trigger={
+                                <Button variant="ghost" size="icon" className="text-destructive" title="Delete endpoint" aria-label={`Delete ${ep.name}`}>
+                                  <Trash2 aria-hidden />
+                                </Button>
+                              }
+                              title={`Delete ${ep.name}?`}
+                              description="Only an endpoint that hosts no models can be deleted: move or delete its models first."
+                              action="Delete endpoint"
+                              onConfirm={async () => {
+                                unwrap(await api.DELETE("/admin/api/v1/endpoints/{id}", { params: { path: { id: ep.id } } }));
+                                await qc.invalidateQueries({ queryKey: ["endpoints"] });
+                              }}
+                            />
+                          </TableCell>
                         </TableRow>
                       );
                     })}
@@ -439,7 +479,8 @@ export default function Models() {
       {editing !== null && (
         <ModelDialog key={editing === "new" ? "new" : editing.id} model={editing === "new" ? null : editing} endpoints={endpoints.data ?? []} open onOpenChange={(o) => !o && setEditing(null)} />
       )}
-      <EndpointDialog open={addingEndpoint} onOpenChange={setAddingEndpoint} />
+      <EndpointDialog key="new-endpoint" endpoint={null} open={addingEndpoint} onOpenChange={setAddingEndpoint} />
+      {editingEndpoint && <EndpointDialog key={editingEndpoint.id} endpoint={editingEndpoint} open onOpenChange={(o) => !o && setEditingEndpoint(null)} />}
       <Dialog open={managing !== null} onOpenChange={(o) => !o && setManaging(null)}>
         <DialogContent className="sm:max-w-3xl">
           <DialogHeader>

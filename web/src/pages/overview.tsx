@@ -1,23 +1,24 @@
 import { useQuery } from "@tanstack/react-query";
 import { getRouteApi, Link, useNavigate } from "@tanstack/react-router";
 import Decimal from "decimal.js";
-import { lazy, Suspense, useMemo } from "react";
+import { Suspense, useMemo } from "react";
 import { cachedTokens, fetchAggregate, type Aggregate, type Metrics } from "@/api/analytics";
-import { seesAll } from "@/api/auth";
-import { api, unwrap } from "@/api/client";
+import { isSystemUser, seesAll, type Session } from "@/api/auth";
+import { api, currentOrganization, unwrap } from "@/api/client";
 import { Loading, PageHeader, QueryError } from "@/components/page";
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from "@/components/ui/card";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { compact, money, ms, num, pct, shortId } from "@/lib/format";
+import { compact, creditAmount, credits, creditTick, ms, num, pct, shortId } from "@/lib/format";
 import { nameMap, useOwnKeys, useUsers } from "@/lib/names";
 import { PERIODS, windowOf, type Period } from "@/lib/period";
+import { usageChart } from "@/lib/preloads";
 import { useSession } from "@/lib/session";
 import type { Series } from "@/components/usage-chart";
 
 const routeApi = getRouteApi("/app/");
 
-const UsageChart = lazy(() => import("@/components/usage-chart"));
+const UsageChart = usageChart.Component;
 
 function Stat({ label, value, detail, testId }: { label: string; value: string; detail?: string; testId: string }) {
   return (
@@ -62,7 +63,41 @@ function chartData(agg: Aggregate, label: (key: string | null) => string): { tim
   return { times, series: [...series].map(([l, values]) => ({ label: l, values })) };
 }
 
-const moneyAxis = (v: number) => (v === 0 ? "$0" : v >= 1000 ? `$${compact(v)}` : v < 0.01 ? `$${Number(v.toPrecision(2))}` : `$${v.toFixed(2)}`);
+
+interface CreditHolder {
+  label: string;
+  balance: string;
+  detail: string;
+  /** "own": the signed-in user's credits (whose burn is their own spend, not the page's totals). */
+  scope: "org" | "platform" | "own";
+}
+
+/**
+ * Whose credits the balance and runway cards show: the organization acted for; for the ADMIN_TOKEN
+ * (the system user, which holds no credits) every account's together, the platform's prepaid
+ * credits; else the signed-in user's own.
+ */
+function useCreditHolder(session: Session) {
+  const org = currentOrganization();
+  const system = isSystemUser(session);
+  return useQuery({
+    queryKey: ["users", "credit-holder", org, system],
+    queryFn: async (): Promise<CreditHolder> => {
+      if (org) {
+        const o = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: org } } }));
+        return { label: "Balance", balance: o.balance, detail: `${o.display_name || o.username}'s credits`, scope: "org" };
+      }
+      if (system) {
+        const page = unwrap(await api.GET("/admin/api/v1/users", { params: { query: { limit: 500 } } }));
+        const total = page.data.reduce((sum, u) => sum.plus(u.balance), new Decimal(0));
+        const shown = page.data.length < page.total_count ? ` (the first ${page.data.length} of ${page.total_count})` : "";
+        return { label: "Credits held", balance: total.toFixed(), detail: `all ${page.data.length === 1 ? "account" : "accounts"} together${shown}`, scope: "platform" };
+      }
+      const me = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: "current" } } }));
+      return { label: "Balance", balance: me.balance, detail: "your credits", scope: "own" };
+    },
+  });
+}
 
 export default function Overview() {
   const session = useSession();
@@ -71,7 +106,7 @@ export default function Overview() {
   const window = useMemo(() => windowOf(period), [period]);
   const bucket = PERIODS[period].bucket;
   const agg = useQuery({ queryKey: ["aggregate", window, bucket, by], queryFn: () => fetchAggregate({ ...window, bucket, group_by: by }) });
-  const me = useQuery({ queryKey: ["users", "current"], queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: "current" } } })) });
+  const credit = useCreditHolder(session);
   const users = useUsers(session, by === "user");
   const keys = useOwnKeys();
   const names = useMemo(() => {
@@ -84,8 +119,17 @@ export default function Overview() {
   const t = agg.data?.totals;
   const days = PERIODS[period].ms / 86400_000;
   const burn = t ? new Decimal(t.total_cost).div(days) : null;
-  const balance = me.data?.balance ?? null;
-  const runway = burn && balance && burn.gt(0) ? new Decimal(balance).div(burn) : null;
+  const balance = credit.data?.balance ?? null;
+  // The runway divides a balance by the spend of the same account(s): someone who sees everyone's
+  // usage but holds their own credits burns at their own rate.
+  const ownBurnNeeded = credit.data?.scope === "own" && seesAll(session);
+  const own = useQuery({
+    queryKey: ["aggregate", window, "own", session.user.id],
+    enabled: ownBurnNeeded,
+    queryFn: () => fetchAggregate({ ...window, bucket: "day", group_by: "model", user_id: session.user.id! }),
+  });
+  const holderBurn = ownBurnNeeded ? (own.data ? new Decimal(own.data.totals.total_cost).div(days) : null) : burn;
+  const runway = holderBurn && balance && holderBurn.gt(0) ? new Decimal(balance).div(holderBurn) : null;
   const chart = useMemo(() => (agg.data ? chartData(agg.data, label) : null), [agg.data, names]); // eslint-disable-line react-hooks/exhaustive-deps
 
   return (
@@ -112,14 +156,14 @@ export default function Overview() {
       />
       {agg.error && <QueryError error={agg.error} />}
       <section aria-label="Totals" className="grid grid-cols-2 gap-4 lg:grid-cols-4">
-        <Stat testId="spend" label="Spend" value={t ? money(t.total_cost) : "…"} detail={burn ? `${money(burn.toString())} per day` : undefined} />
+        <Stat testId="spend" label="Spend" value={t ? credits(t.total_cost) : "…"} detail={burn ? `${credits(burn.toString())} per day` : undefined} />
         <Stat testId="requests" label="Requests" value={t ? num(t.requests) : "…"} />
         <Stat testId="tokens" label="Tokens" value={t ? num(t.prompt_tokens + t.completion_tokens) : "…"} detail={t ? `${compact(t.prompt_tokens)} in · ${compact(t.completion_tokens)} out` : undefined} />
         <Stat testId="cache-hit" label="Cache-hit rate" value={t ? pct(hitRate(t)) : "…"} detail={t ? `${compact(cachedTokens(t))} cached prompt tokens` : undefined} />
         <Stat testId="latency" label="Latency p50 / p95" value={t ? `${ms(t.p50_duration_ms)} / ${ms(t.p95_duration_ms)}` : "…"} />
         <Stat testId="ttfb" label="Time to first byte p50 / p95" value={t ? `${ms(t.p50_ttfb_ms)} / ${ms(t.p95_ttfb_ms)}` : "…"} />
-        <Stat testId="balance" label="Balance" value={me.data ? money(balance) : "…"} detail={me.data ? (me.data.user_type === "organization" ? "the organization's credits" : "your credits") : undefined} />
-        <Stat testId="runway" label="Runway at this burn rate" value={runway ? `${runway.lt(1) ? "< 1" : runway.toFixed(0)} days` : burn?.isZero() ? "no spend" : "—"} />
+        <Stat testId="balance" label={credit.data?.label ?? "Balance"} value={credit.data ? credits(balance) : credit.error ? "—" : "…"} detail={credit.data?.detail} />
+        <Stat testId="runway" label={isSystemUser(session) && !currentOrganization() ? "Runway of all credits" : "Runway at this burn rate"} value={runway ? (runway.lt(1) ? "< 1 day" : runway.gte(365) ? "over a year" : `${runway.toFixed(0)} days`) : holderBurn?.isZero() ? "no spend" : "—"} detail={credit.data?.scope === "own" && seesAll(session) ? "at your own spend" : undefined} />
       </section>
       <Card className="mt-6">
         <CardHeader>
@@ -133,7 +177,7 @@ export default function Overview() {
             <Loading rows={4} label="Loading chart" />
           ) : chart && chart.times.length > 0 ? (
             <Suspense fallback={<Loading rows={4} label="Loading chart" />}>
-              <UsageChart times={chart.times} series={chart.series} yLabel="Spend" format={moneyAxis} />
+              <UsageChart times={chart.times} series={chart.series} yLabel="Spend (credits)" format={creditTick} />
             </Suspense>
           ) : (
             <p className="text-muted-foreground py-12 text-center text-sm">No requests in this period.</p>
@@ -155,7 +199,7 @@ export default function Overview() {
                 <TableHead className="text-right">Cache hit</TableHead>
                 <TableHead className="text-right">p50</TableHead>
                 <TableHead className="text-right">p95</TableHead>
-                <TableHead className="text-right">Spend</TableHead>
+                <TableHead className="text-right">Spend (credits)</TableHead>
               </TableRow>
             </TableHeader>
             <TableBody>
@@ -179,7 +223,7 @@ export default function Overview() {
                     <TableCell className="text-right tabular-nums">{pct(hitRate(g))}</TableCell>
                     <TableCell className="text-right tabular-nums">{ms(g.p50_duration_ms)}</TableCell>
                     <TableCell className="text-right tabular-nums">{ms(g.p95_duration_ms)}</TableCell>
-                    <TableCell className="text-right font-medium tabular-nums">{money(g.total_cost, 4)}</TableCell>
+                    <TableCell className="text-right font-medium tabular-nums">{creditAmount(g.total_cost, 4)}</TableCell>
                   </TableRow>
                 ))}
               {agg.data && agg.data.groups.length === 0 && (

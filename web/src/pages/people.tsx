@@ -1,7 +1,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Link2, Plus, Trash2, UserPlus } from "lucide-react";
+import { Link2, Plus, ShieldCheck, Trash2, UserPlus } from "lucide-react";
 import { useState, type ReactNode } from "react";
-import { isManager, ROLES, type Role } from "@/api/auth";
+import { isManager, readsAllUsers, ROLES, SYSTEM_USER_ID, type Role } from "@/api/auth";
 import { api, unwrap } from "@/api/client";
 import { inviteToOrganization, passwordLink } from "@/api/console";
 import { Confirm } from "@/components/confirm";
@@ -16,7 +16,7 @@ import { Input } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
-import { money, when } from "@/lib/format";
+import { creditAmount, credits, when } from "@/lib/format";
 import { useUsers } from "@/lib/names";
 import { useSession } from "@/lib/session";
 
@@ -118,17 +118,23 @@ function UsersTab() {
   const session = useSession();
   const qc = useQueryClient();
   const users = useUsers(session);
+  // Billing managers read the list (to find whom to credit); only platform managers change it.
+  const manager = isManager(session);
   const [editing, setEditing] = useState<{ id: string; username: string; roles: Role[] } | "new" | null>(null);
   const [link, setLink] = useState<{ url: string; expires_at: string } | null>(null);
   const [linkError, setLinkError] = useState<string | null>(null);
   return (
     <Card className="py-2">
       <CardContent className="px-2">
-        <div className="flex justify-end p-2">
-          <Button onClick={() => setEditing("new")}>
-            <UserPlus aria-hidden /> Add user
-          </Button>
-        </div>
+        {manager ? (
+          <div className="flex justify-end p-2">
+            <Button onClick={() => setEditing("new")}>
+              <UserPlus aria-hidden /> Add user
+            </Button>
+          </div>
+        ) : (
+          <p className="text-muted-foreground p-2 text-sm">Read only: platform managers add users and change their roles.</p>
+        )}
         {linkError && <p role="alert" className="text-destructive px-3 pb-2 text-sm">{linkError}</p>}
         {users.error && <QueryError error={users.error} />}
         {users.isPending ? (
@@ -138,22 +144,27 @@ function UsersTab() {
             <TableHeader>
               <TableRow>
                 <TableHead>User</TableHead>
-                <TableHead>Email</TableHead>
-                <TableHead>Kind</TableHead>
                 <TableHead>Roles</TableHead>
-                <TableHead className="text-right">Balance</TableHead>
-                <TableHead className="text-right">Actions</TableHead>
+                <TableHead className="text-right">Balance (credits)</TableHead>
+                {manager && <TableHead className="text-right">Actions</TableHead>}
               </TableRow>
             </TableHeader>
             <TableBody>
               {(users.data ?? []).map((u) => (
                 <TableRow key={u.id}>
                   <TableCell>
-                    <div className="font-medium">{u.display_name || u.username}</div>
-                    <div className="text-muted-foreground text-xs">{u.username}</div>
+                    <div className="font-medium">
+                      {u.display_name || u.username}
+                      {u.user_type === "organization" && (
+                        <Badge variant="outline" className="ml-2">
+                          organization
+                        </Badge>
+                      )}
+                    </div>
+                    <div className="text-muted-foreground text-xs">
+                      {u.username} · {u.email ?? "no email"}
+                    </div>
                   </TableCell>
-                  <TableCell className="text-muted-foreground">{u.email ?? "—"}</TableCell>
-                  <TableCell>{u.user_type}</TableCell>
                   <TableCell>
                     <div className="flex flex-wrap gap-1">
                       {u.roles.filter((r) => r !== "standard_user").map((r) => (
@@ -164,45 +175,55 @@ function UsersTab() {
                       {u.roles.every((r) => r === "standard_user") && <span className="text-muted-foreground text-xs">standard</span>}
                     </div>
                   </TableCell>
-                  <TableCell className="text-right tabular-nums">{money(u.balance)}</TableCell>
-                  <TableCell className="text-right whitespace-nowrap">
-                    {u.id && u.user_type === "individual" && (
-                      <>
-                        <Button variant="ghost" size="sm" aria-label={`Edit roles of ${u.username}`} onClick={() => setEditing({ id: u.id!, username: u.username, roles: u.roles })}>
-                          Roles
-                        </Button>
-                        <Button
-                          variant="ghost"
-                          size="sm"
-                          aria-label={`Password link for ${u.username}`}
-                          onClick={async () => {
-                            setLinkError(null);
-                            try {
-                              setLink(await passwordLink(u.id!));
-                            } catch (err) {
-                              setLinkError(err instanceof Error ? err.message : String(err));
-                            }
-                          }}
-                        >
-                          <Link2 aria-hidden /> Password link
-                        </Button>
-                        <Confirm
-                          trigger={
-                            <Button variant="ghost" size="sm" className="text-destructive" aria-label={`Delete ${u.username}`}>
-                              <Trash2 aria-hidden />
+                  <TableCell className="text-right tabular-nums">{creditAmount(u.balance)}</TableCell>
+                  {manager && (
+                    <TableCell className="text-right whitespace-nowrap">
+                      {u.id === SYSTEM_USER_ID ? (
+                        // The API refuses to edit, delete or give a password to the built-in user.
+                        <span className="text-muted-foreground text-xs">built in</span>
+                      ) : (
+                        u.user_type === "individual" && (
+                          <div className="inline-flex gap-0.5">
+                            <Button variant="ghost" size="icon" title="Edit roles" aria-label={`Edit roles of ${u.username}`} onClick={() => setEditing({ id: u.id, username: u.username, roles: u.roles })}>
+                              <ShieldCheck aria-hidden />
                             </Button>
-                          }
-                          title={`Delete ${u.username}?`}
-                          description="Their API keys stop working; their usage and ledger rows stay."
-                          action="Delete user"
-                          onConfirm={async () => {
-                            unwrap(await api.DELETE("/admin/api/v1/users/{id}", { params: { path: { id: u.id! } } }));
-                            await qc.invalidateQueries({ queryKey: ["users"] });
-                          }}
-                        />
-                      </>
-                    )}
-                  </TableCell>
+                            <Button
+                              variant="ghost"
+                              size="icon"
+                              title="Set-password link"
+                              aria-label={`Password link for ${u.username}`}
+                              onClick={async () => {
+                                setLinkError(null);
+                                try {
+                                  setLink(await passwordLink(u.id));
+                                } catch (err) {
+                                  setLinkError(`No link for ${u.username}: ${err instanceof Error ? err.message : String(err)}`);
+                                }
+                              }}
+                            >
+                              <Link2 aria-hidden />
+                            </Button>
+                            {u.id !== session.user.id && (
+                              <Confirm
+                                trigger={
+                                  <Button variant="ghost" size="icon" className="text-destructive" title="Delete user" aria-label={`Delete ${u.username}`}>
+                                    <Trash2 aria-hidden />
+                                  </Button>
+                                }
+                                title={`Delete ${u.username}?`}
+                                description="Their API keys stop working; their usage and ledger rows stay."
+                                action="Delete user"
+                                onConfirm={async () => {
+                                  unwrap(await api.DELETE("/admin/api/v1/users/{id}", { params: { path: { id: u.id } } }));
+                                  await qc.invalidateQueries({ queryKey: ["users"] });
+                                }}
+                              />
+                            )}
+                          </div>
+                        )
+                      )}
+                    </TableCell>
+                  )}
                 </TableRow>
               ))}
             </TableBody>
@@ -404,7 +425,7 @@ function OrganizationsTab() {
                   >
                     <span className="font-medium">{o.display_name || o.username}</span>
                     <span className="text-muted-foreground block text-xs">
-                      {o.member_count} member(s){o.your_role ? ` · you: ${o.your_role}` : ""} · {money(o.balance)}
+                      {o.member_count} member(s){o.your_role ? ` · you: ${o.your_role}` : ""} · {credits(o.balance)}
                     </span>
                   </button>
                 </li>
@@ -418,7 +439,7 @@ function OrganizationsTab() {
           <CardHeader>
             <CardTitle>{current.display_name || current.username}</CardTitle>
             <CardDescription>
-              {current.email} · balance {money(current.balance)}
+              {current.email} · balance {credits(current.balance)}
             </CardDescription>
           </CardHeader>
           <CardContent>{current.id && <Members orgId={current.id} myRole={current.your_role ?? null} />}</CardContent>
@@ -470,26 +491,48 @@ function GroupHoldings(props: {
   onAdd: (id: string) => Promise<void>;
 }) {
   const [picked, setPicked] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const run = async (fn: () => Promise<void>, what: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      await fn();
+    } catch (err) {
+      setError(`${what} failed: ${err instanceof Error ? err.message : String(err)} Reload the page and try again.`);
+    } finally {
+      setBusy(false);
+    }
+  };
   return (
     <section aria-labelledby={props.headingId} className="grid gap-2">
       <h3 id={props.headingId} className="font-medium">
         {props.title}
       </h3>
       <ul className="grid gap-1 text-sm">
+        {props.held.length === 0 && <li className="text-muted-foreground px-3 py-1.5">None yet.</li>}
         {props.held.map((h) => (
           <li key={h.id} className="flex items-center justify-between rounded-md border px-3 py-1.5">
             {h.label}
-            <Button variant="ghost" size="sm" aria-label={h.removeLabel} onClick={() => props.onRemove(h.id)}>
+            <Button variant="ghost" size="sm" aria-label={h.removeLabel} disabled={busy} onClick={() => void run(() => props.onRemove(h.id), h.removeLabel)}>
               <Trash2 aria-hidden />
             </Button>
           </li>
         ))}
       </ul>
+      {error && (
+        <p role="alert" className="text-destructive text-sm">
+          {error}
+        </p>
+      )}
       <form
         className="flex items-end gap-2"
-        onSubmit={async (e) => {
+        onSubmit={(e) => {
           e.preventDefault();
-          await props.onAdd(picked);
+          void run(async () => {
+            await props.onAdd(picked);
+            setPicked("");
+          }, props.addLabel);
         }}
       >
         <NativeSelect aria-label={props.pickLabel} value={picked} onChange={(e) => setPicked(e.target.value)}>
@@ -500,7 +543,7 @@ function GroupHoldings(props: {
             </option>
           ))}
         </NativeSelect>
-        <Button type="submit" variant="outline" disabled={!picked}>
+        <Button type="submit" variant="outline" disabled={!picked || busy}>
           {props.addLabel}
         </Button>
       </form>
@@ -532,7 +575,7 @@ function GroupDetail({ groupId }: { groupId: string }) {
           unwrap(await api.DELETE("/admin/api/v1/groups/{id}/users/{user_id}", { params: { path: { id: groupId, user_id: userId } } }));
           await refresh();
         }}
-        candidates={(users.data ?? []).map((u) => ({ id: u.id ?? "", label: u.username }))}
+        candidates={(users.data ?? []).filter((u) => u.id !== SYSTEM_USER_ID && !members.data?.some((m) => m.id === u.id)).map((u) => ({ id: u.id, label: u.username }))}
         pickLabel="User to add"
         placeholder="Choose a user…"
         addLabel="Add"
@@ -549,7 +592,7 @@ function GroupDetail({ groupId }: { groupId: string }) {
           unwrap(await api.DELETE("/admin/api/v1/groups/{id}/models/{model_id}", { params: { path: { id: groupId, model_id: modelId } } }));
           await refresh();
         }}
-        candidates={(allModels.data ?? []).map((m) => ({ id: m.id, label: m.alias }))}
+        candidates={(allModels.data ?? []).filter((m) => !models.data?.some((g) => g.id === m.id)).map((m) => ({ id: m.id, label: m.alias }))}
         pickLabel="Model to grant"
         placeholder="Choose a model…"
         addLabel="Grant"
@@ -631,7 +674,7 @@ function GroupsTab() {
 
 export default function People() {
   const session = useSession();
-  const manager = isManager(session);
+  const manager = readsAllUsers(session);
   return (
     <>
       <PageHeader title="Users, organizations and groups" description="Who can sign in, what they may do, and which teams share credits and keys." />

@@ -16,7 +16,7 @@ import { Button } from "@/components/ui/button";
 import { Card, CardContent } from "@/components/ui/card";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Textarea } from "@/components/ui/textarea";
-import { money, ms, num } from "@/lib/format";
+import { credits, ms, num } from "@/lib/format";
 
 interface Turn {
   role: "user" | "assistant";
@@ -159,7 +159,7 @@ export default function Playground() {
                   {t.role === "assistant" && t.usage && (
                     <p className="text-muted-foreground mt-1 text-xs" data-turn-usage>
                       {num(t.usage.prompt_tokens)} in · {num(t.usage.completion_tokens)} out · first token {ms(t.ttfbMs)} · total {ms(t.totalMs)} · cost{" "}
-                      {t.cost === undefined ? "metering…" : t.cost === null ? "not metered yet" : money(t.cost, 6)}
+                      {t.cost === undefined ? "metering…" : t.cost === null ? "not metered yet" : credits(t.cost, 6)}
                     </p>
                   )}
                 </div>

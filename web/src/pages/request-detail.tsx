@@ -8,7 +8,7 @@ import { Loading, PageHeader, QueryError } from "@/components/page";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { money, ms, num, price, when } from "@/lib/format";
+import { creditAmount, credits, ms, num, pricePerToken, when } from "@/lib/format";
 import { StatusBadge } from "./requests";
 
 const routeApi = getRouteApi("/app/requests/$requestId");
@@ -28,7 +28,7 @@ function Facts({ rows }: { rows: [string, React.ReactNode][] }) {
 
 function Breakdown({ r }: { r: RequestDetail }) {
   const b = r.cost_breakdown;
-  if (!b) return <p className="text-muted-foreground text-sm">This gateway does not report a cost breakdown. Total cost: {money(r.total_cost, 6)}.</p>;
+  if (!b) return <p className="text-muted-foreground text-sm">This gateway does not report a cost breakdown. Total cost: {credits(r.total_cost, 6)}.</p>;
   const lines: [string, number, string][] = [
     ["Input (uncached)", r.prompt_tokens - r.cache_read_tokens - r.cache_write_5m_tokens - r.cache_write_1h_tokens - r.cache_write_24h_tokens, b.input],
     ["Cached read", r.cache_read_tokens, b.cache_read],
@@ -44,7 +44,7 @@ function Breakdown({ r }: { r: RequestDetail }) {
           <TableRow>
             <TableHead>Part</TableHead>
             <TableHead className="text-right">Tokens</TableHead>
-            <TableHead className="text-right">Cost</TableHead>
+            <TableHead className="text-right">Cost (credits)</TableHead>
           </TableRow>
         </TableHeader>
         <TableBody>
@@ -52,19 +52,19 @@ function Breakdown({ r }: { r: RequestDetail }) {
             <TableRow key={label}>
               <TableCell>{label}</TableCell>
               <TableCell className="text-right tabular-nums">{num(Math.max(tokens, 0))}</TableCell>
-              <TableCell className="text-right tabular-nums">{money(cost, 6)}</TableCell>
+              <TableCell className="text-right tabular-nums">{creditAmount(cost, 6)}</TableCell>
             </TableRow>
           ))}
           <TableRow>
             <TableCell className="font-semibold">Total</TableCell>
             <TableCell />
-            <TableCell className="text-right font-semibold tabular-nums">{money(b.total, 6)}</TableCell>
+            <TableCell className="text-right font-semibold tabular-nums">{creditAmount(b.total, 6)}</TableCell>
           </TableRow>
         </TableBody>
       </Table>
       <p className="text-muted-foreground mt-3 text-sm">
         {b.tariff
-          ? `Tariff: ${b.tariff.name ?? b.tariff.purpose ?? "default"}${b.tariff.completion_window ? ` (${b.tariff.completion_window})` : ""} — ${price(b.tariff.input_price_per_token)} in, ${price(b.tariff.output_price_per_token)} out per token, from ${when(b.tariff.valid_from)}.`
+          ? `Tariff: ${b.tariff.name ?? b.tariff.purpose ?? "default"}${b.tariff.completion_window ? ` (${b.tariff.completion_window})` : ""} — ${pricePerToken(b.tariff.input_price_per_token)} in, ${pricePerToken(b.tariff.output_price_per_token)} out per token, from ${when(b.tariff.valid_from)}.`
           : "No tariff applied (free)."}
       </p>
     </>

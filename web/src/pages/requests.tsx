@@ -9,7 +9,7 @@ import { Card, CardContent } from "@/components/ui/card";
 import { Input } from "@/components/ui/input";
 import { NativeSelect } from "@/components/ui/native-select";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { money, ms, num, shortId, when } from "@/lib/format";
+import { creditAmount, ms, num, shortId, when } from "@/lib/format";
 import { nameMap, useOwnKeys, useUsers } from "@/lib/names";
 import { PERIODS, windowOf, type Period } from "@/lib/period";
 import { useSession } from "@/lib/session";
@@ -129,7 +129,7 @@ export default function Requests() {
                   <TableHead className="text-right">Tokens in / out</TableHead>
                   <TableHead className="text-right">Cached</TableHead>
                   <TableHead className="text-right">Latency</TableHead>
-                  <TableHead className="text-right">Cost</TableHead>
+                  <TableHead className="text-right">Cost (credits)</TableHead>
                 </TableRow>
               </TableHeader>
               <TableBody>
@@ -156,7 +156,7 @@ export default function Requests() {
                     <TableCell className="text-right tabular-nums">{num(r.cache_read_tokens)}</TableCell>
                     <TableCell className="text-right tabular-nums">{ms(r.duration_ms)}</TableCell>
                     <TableCell className="text-right font-medium tabular-nums" data-cost>
-                      {money(r.total_cost, 6)}
+                      {creditAmount(r.total_cost, 6)}
                     </TableCell>
                   </TableRow>
                 ))}

@@ -7,7 +7,7 @@ import { JsonView } from "@/components/json-view";
 import { Loading, PageHeader, QueryError } from "@/components/page";
 import { Button } from "@/components/ui/button";
 import { Card, CardContent, CardHeader, CardTitle } from "@/components/ui/card";
-import { money, ms, num, when } from "@/lib/format";
+import { credits, ms, num, when } from "@/lib/format";
 import { ResponseStatus } from "./responses";
 
 const routeApi = getRouteApi("/app/responses/$responseId");
@@ -73,7 +73,7 @@ export default function ResponseDetailPage() {
               </div>
               <div>
                 <div className="text-muted-foreground text-xs">Cost</div>
-                {money(r.total_cost, 6)}
+                {credits(r.total_cost, 6)}
               </div>
             </CardContent>
           </Card>

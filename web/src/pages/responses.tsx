@@ -6,7 +6,7 @@ import { Empty, Loading, PageHeader, Pager, QueryError } from "@/components/page
 import { Badge } from "@/components/ui/badge";
 import { Card, CardContent } from "@/components/ui/card";
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@/components/ui/table";
-import { money, ms, num, when } from "@/lib/format";
+import { creditAmount, ms, num, when } from "@/lib/format";
 
 const LIMIT = 50;
 
@@ -42,7 +42,7 @@ export default function Responses() {
                   <TableHead>By</TableHead>
                   <TableHead className="text-right">Tokens</TableHead>
                   <TableHead className="text-right">Duration</TableHead>
-                  <TableHead className="text-right">Cost</TableHead>
+                  <TableHead className="text-right">Cost (credits)</TableHead>
                 </TableRow>
               </TableHeader>
               <TableBody>
@@ -61,7 +61,7 @@ export default function Responses() {
                     <TableCell className="text-muted-foreground">{r.created_by_email ?? "—"}</TableCell>
                     <TableCell className="text-right tabular-nums">{num(r.total_tokens)}</TableCell>
                     <TableCell className="text-right tabular-nums">{ms(r.duration_ms)}</TableCell>
-                    <TableCell className="text-right tabular-nums">{money(r.total_cost, 6)}</TableCell>
+                    <TableCell className="text-right tabular-nums">{creditAmount(r.total_cost, 6)}</TableCell>
                   </TableRow>
                 ))}
               </TableBody>

@@ -203,8 +203,19 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     leaving.left();
   });
 
-  const send = async (parts: TeeOutput[]) => {
-    for (const part of parts) {
+  // Plain bytes go out synchronously: no promise per chunk. Only the usage chunk (its hook may
+  // be async) and the final response's hold take the asynchronous path.
+  const send = (parts: TeeOutput[]): void | Promise<void> => {
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i]!;
+      if (!(part instanceof Uint8Array)) return sendFrom(parts, i);
+      if (client.gone) return;
+      client.send(part);
+    }
+  };
+  const sendFrom = async (parts: TeeOutput[], start: number): Promise<void> => {
+    for (let i = start; i < parts.length; i++) {
+      const part = parts[i]!;
       let bytes: Uint8Array;
       if (part instanceof Uint8Array) {
         bytes = part;
@@ -219,13 +230,13 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
   };
 
   let finalHeld = false;
-  const release = async (parts: TeeOutput[]) => {
+  const release = (parts: TeeOutput[]): void | Promise<void> => {
     const final = tee.observation.finalResponse;
     if (final && !finalHeld && options.beforeFinal) {
       finalHeld = true;
-      await options.beforeFinal(final);
+      return options.beforeFinal(final).then(() => send(parts));
     }
-    await send(parts);
+    return send(parts);
   };
 
   const first: { at: number | null } = { at: null };
@@ -243,7 +254,9 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       cut = !leaving.cancelled;
       reader.cancel(err);
-      await release(tee.end()).catch(() => undefined);
+      await Promise.resolve()
+        .then(() => release(tee.end()))
+        .catch(() => undefined);
       client.fail(err);
     }
     return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };

@@ -98,9 +98,9 @@ const GROUP_MEMBER = pathIdSchema("group member");
 const GROUP_MODEL = pathIdSchema("group model");
 
 export const ADMIN_ROUTES: readonly AdminRoute[] = [
-  route({ method: "get", path: "/users", summary: "List users", tag: "Users", managersOnly: true, handler: listUsers, query: Pagination, response: { status: 200, schema: pageOf(UserView) } }),
+  route({ method: "get", path: "/users", summary: "List users (platform and billing managers; billing managers read only)", tag: "Users", managersOnly: false, handler: listUsers, query: Pagination, response: { status: 200, schema: pageOf(UserView) } }),
   route({ method: "post", path: "/users", summary: "Create a user", tag: "Users", managersOnly: true, handler: createUser, body: CreateUser, response: { status: 201, schema: UserView }, conflicts: true }),
-  route({ method: "get", path: "/users/{id}", summary: "Get a user (`current` is the caller)", tag: "Users", managersOnly: false, params: { id: USER_OR_CURRENT }, handler: getUser, response: { status: 200, schema: UserView } }),
+  route({ method: "get", path: "/users/{id}", summary: "Get a user (`current` is the caller; others: platform and billing managers)", tag: "Users", managersOnly: false, params: { id: USER_OR_CURRENT }, handler: getUser, response: { status: 200, schema: UserView } }),
 
   route({ method: "get", path: "/organizations", summary: "List organizations (yours; managers: all)", tag: "Organizations", managersOnly: false, handler: listOrganizations, query: Pagination, response: { status: 200, schema: pageOf(OrganizationView) } }),
   route({ method: "post", path: "/organizations", summary: "Create an organization (you become its owner)", tag: "Organizations", managersOnly: false, handler: createOrganization, body: CreateOrganization, response: { status: 201, schema: OrganizationView }, conflicts: true }),

@@ -1,5 +1,6 @@
 /**
- * `/users`: managers list, create and (softly) delete users; anyone reads and edits themselves
+ * `/users`: managers list, create and (softly) delete users (billing managers list and read them);
+ * anyone reads and edits themselves
  * (`/users/current`), but only managers change roles. Every user
  * carries their roles and credit balance (a decimal string, computed as the gateway's 402 gate
  * computes it).
@@ -72,7 +73,16 @@ export async function visibleUser(db: SqlClient, actor: Actor, id: string): Prom
   return user;
 }
 
+/**
+ * Reads every user: platform managers, and billing managers (who credit accounts and so must find
+ * them; they read, they do not edit).
+ */
+export function readsAllUsers(actor: Actor): boolean {
+  return actor.isManager || actor.roles.includes("billing_manager");
+}
+
 export async function listUsers(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
+  if (!readsAllUsers(c.get("actor"))) throw new ApiError("permission_denied", "Listing users needs the platform_manager or billing_manager role.");
   const { skip, limit } = parsed.query;
   const db = c.get("db");
   // One after the other: an admin request holds at most one connection.
@@ -121,6 +131,11 @@ export async function getUser(c: Context<AdminApp>, parsed: AdminInput<"id">): P
     const me = await findUser(c.get("db"), actor.userId);
     if (!me) throw notFound("user", actor.userId);
     return c.json(me);
+  }
+  if (readsAllUsers(actor) && !actor.isManager) {
+    const user = await findUser(c.get("db"), parsed.params.id);
+    if (!user) throw notFound("user", parsed.params.id);
+    return c.json(user);
   }
   return c.json(await visibleUser(c.get("db"), actor, parsed.params.id));
 }

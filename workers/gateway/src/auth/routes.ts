@@ -97,7 +97,7 @@ async function userView(db: SqlClient, userId: string): Promise<UserView> {
 
 /** Starts a session, sets its cookie and answers with who is signed in. */
 async function startSession(c: Context<AuthApp>, input: NewSession, db: SqlClient = c.get("db")): Promise<Response> {
-  const { token, session } = await createSession(db, { ...input, userAgent: c.req.header("user-agent") ?? null }, c.get("config").SESSION_TTL_HOURS);
+  const { token, session } = await createSession(db, { ...input, userAgent: c.req.header("user-agent") ?? null }, c.get("config").SESSION_TTL_HOURS, SIGN_IN_FAILURE_WINDOW_MINUTES);
   setSessionCookie(c, token, session.expiresAt);
   return sessionResponse(c, session, await userView(db, session.userId));
 }

@@ -42,13 +42,42 @@ export interface NewSession {
 /** Binds an ADMIN_TOKEN session to the secret, keyed by the session token so the row alone reveals nothing. */
 const secretCheck = (sessionToken: string, adminToken: string) => hmacHex(sessionToken, `tollgate-admin-token:${adminToken}`);
 
-export async function createSession(db: SqlClient, input: NewSession, ttlHours: number): Promise<{ token: string; session: Session }> {
+/** Ended sessions (expired or revoked) are kept this long as a record of who signed in, then purged. */
+export const ENDED_SESSION_RETENTION_DAYS = 30;
+/** At most this many old sessions and old failed sign-ins are purged per sign-in. */
+export const PURGE_BATCH = 100;
+
+/**
+ * Starts a session. The same statement purges a bounded batch of what no check reads any more:
+ * sessions ended more than ENDED_SESSION_RETENTION_DAYS ago, and failed password sign-ins older
+ * than the guess-throttle window. Sign-ins outnumber the rows they leave behind, so the batches
+ * keep up without a scheduled job, and no sign-in pays for a backlog.
+ */
+export async function createSession(db: SqlClient, input: NewSession, ttlHours: number, failureWindowMinutes: number): Promise<{ token: string; session: Session }> {
   const token = newSecretToken();
   const check = input.via === "admin_token" ? await secretCheck(token, input.adminToken ?? "") : null;
   const { rows } = await db.query<{ id: string; expires_at: Date | string }>(
-    `INSERT INTO sessions (token_hash, user_id, via, api_key_id, secret_check, user_agent, expires_at)
+    `WITH old_sessions AS (
+       DELETE FROM sessions WHERE id IN (
+         SELECT id FROM sessions WHERE coalesce(revoked_at, expires_at) < now() - make_interval(days => $8::int) LIMIT $10::int)
+     ), old_failures AS (
+       DELETE FROM sign_in_failures WHERE id IN (
+         SELECT id FROM sign_in_failures WHERE failed_at < now() - make_interval(mins => $9::int) LIMIT $10::int)
+     )
+     INSERT INTO sessions (token_hash, user_id, via, api_key_id, secret_check, user_agent, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(hours => $7::int)) RETURNING id, expires_at`,
-    [await hashToken(token), input.userId, input.via, input.apiKeyId ?? null, check, input.userAgent?.slice(0, 300) ?? null, ttlHours],
+    [
+      await hashToken(token),
+      input.userId,
+      input.via,
+      input.apiKeyId ?? null,
+      check,
+      input.userAgent?.slice(0, 300) ?? null,
+      ttlHours,
+      ENDED_SESSION_RETENTION_DAYS,
+      failureWindowMinutes,
+      PURGE_BATCH,
+    ],
   );
   const row = rows[0]!;
   return { token, session: { id: row.id, userId: input.userId, via: input.via, apiKeyId: input.apiKeyId ?? null, expiresAt: new Date(row.expires_at) } };
