@@ -8,6 +8,7 @@ import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
 import { useTestPool } from "../test-pool.ts";
+import { ok } from "./admin-helpers.ts";
 import { expectError, mockBase, post } from "./helpers.ts";
 
 const pool = useTestPool();
@@ -24,12 +25,6 @@ async function api(method: string, path: string, token: string, body?: unknown):
   const text = await res.text();
   bodies.push(text);
   return new Response(res.status === 204 ? null : text, { status: res.status, headers: res.headers });
-}
-
-async function ok<T>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text) as T;
 }
 
 const suffix = () => crypto.randomUUID().slice(0, 8);
