@@ -1,5 +1,5 @@
 import type { RequestDb } from "./access.ts";
-import type { AdminPrincipal } from "./admin-auth.ts";
+import type { Identity } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Meter } from "./meter.ts";
 
@@ -11,7 +11,8 @@ export interface GatewayApp {
     /** The request's lazy database handle (init.ts closes it after the request). */
     database: RequestDb;
     meter: Meter;
-    admin: AdminPrincipal;
+    /** The admin API caller, as the door established them (admin-auth.ts). */
+    identity: Identity;
     /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */
     upstreamHeaders: Headers;
   };
