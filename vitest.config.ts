@@ -59,7 +59,7 @@ export default defineConfig({
       // The gateway runs from a test entry that wraps the real one and collects its queue
       // messages, so tests can assert exactly what was enqueued.
       workersProject("gateway", "./wrangler.toml", "./test/workers/gateway/test-main.ts", {
-        bindings: { UPSTREAM_TIMEOUT_MS: "2000", UPSTREAM_STREAM_IDLE_MS: "1500", ACCESS_CACHE_TTL_MS: "300" },
+        bindings: { UPSTREAM_TIMEOUT_MS: "2000", UPSTREAM_STREAM_IDLE_MS: "1500", ACCESS_CACHE_TTL_MS: "300", ROUTING_EJECT_COOLDOWN_MS: "1000" },
         queueConsumers: { "tollgate-usage": { maxBatchTimeout: 0.05 } },
         setupFiles: ["test/workers/gateway/tokenizer-ranks-setup.ts"],
       }),

@@ -1,5 +1,6 @@
 import { newApp } from "./app.ts";
 
+export { ConcurrencyLimiter } from "./capacity.ts";
 export { RateLimiter } from "./rate-limiter.ts";
 
 const app = newApp();
