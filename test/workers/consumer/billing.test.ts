@@ -3,11 +3,10 @@
  * the reference's integration tests (test_batcher_*) plus the cases Tollgate adds. Asserted as a
  * user sees them: ledger rows, balances (exact decimal text), analytics rows, acks.
  */
-import { env } from "cloudflare:test";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { balanceCrossing } from "../../../shared/pricing.ts";
 import { checkpointBalance, grantCredits, ledgerBalance, usageRows } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import {
   analyticsRows,
   batchInfo,
@@ -22,15 +21,8 @@ import {
   userWithBalance,
 } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 
-beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-
-afterAll(async () => {
-  await pool?.end();
-});
 
 afterEach(() => {
   vi.restoreAllMocks();

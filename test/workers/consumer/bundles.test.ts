@@ -4,22 +4,14 @@
  * charged exactly once, a bad record dead-lettered alone, a malformed bundle dead-lettered whole,
  * redelivery harmless, and a batch too large for one write split without changing the outcome.
  */
-import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { Money, moneyText } from "../../../shared/pricing.ts";
 import { usageBundles, type UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { analyticsRows, batchOf, deliver, exact, keyFor, pricedModel, usage, usageChargesFor, userWithBalance } from "./helpers.ts";
+import { useTestPool } from "../test-pool.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-
-afterAll(async () => {
-  await pool?.end();
-});
 
 async function balanceOf(userId: string): Promise<string> {
   const { rows } = await pool.query<{ balance: string }>("SELECT balance::text AS balance FROM user_balance_checkpoints WHERE user_id = $1", [userId]);

@@ -3,21 +3,14 @@
  * queue, are consumed by this same worker, and charge exactly once however often they are replayed.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { checkpointBalance } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { analyticsRows, exact, keyFor, pricedModel, usage, usageChargesFor, userWithBalance } from "./helpers.ts";
 
 const URL_ = "http://consumer.test/admin/dlq/replay";
-let pool: Pool;
+const pool = useTestPool();
 
-beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-
-afterAll(async () => {
-  await pool?.end();
-});
 
 const replay = (token: string | null = env.ADMIN_TOKEN, method = "POST") =>
   SELF.fetch(URL_, { method, headers: token === null ? {} : { authorization: `Bearer ${token}` } });

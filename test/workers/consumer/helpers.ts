@@ -32,7 +32,7 @@ export async function deliver(batch: MessageBatch<unknown>, e: Cloudflare.Env = 
 /** Delivers through the batch handler directly, for its result value (crossings, counts). */
 export async function deliverForResult(batch: MessageBatch<unknown>): Promise<{ result: UsageBatchResult; queue: Awaited<ReturnType<typeof getQueueResult>> }> {
   const ctx = createExecutionContext();
-  const result = await handleUsageBatch(batch, DbSettingsSchema.parse(env));
+  const result = await handleUsageBatch(batch, DbSettingsSchema.parse(env), { responsesBucket: env.RESPONSES_BUCKET });
   return { result, queue: await getQueueResult(batch, ctx) };
 }
 
@@ -92,13 +92,15 @@ export type AnalyticsView = {
   uncached_cost: string | null;
   request_origin: string;
   fusillade_batch_id: string | null;
+  prompt_tokens: string;
 };
 
 export async function analyticsRows(db: Queryable, eventIds: string[]): Promise<AnalyticsView[]> {
   const { rows } = await db.query<AnalyticsView>(
     `SELECT event_id::text AS event_id, user_id::text AS user_id, api_key_id::text AS api_key_id, access_source, provider_name,
             input_price_per_token::text AS input_price_per_token, output_price_per_token::text AS output_price_per_token,
-            total_cost::text AS total_cost, uncached_cost::text AS uncached_cost, request_origin, fusillade_batch_id::text AS fusillade_batch_id
+            total_cost::text AS total_cost, uncached_cost::text AS uncached_cost, request_origin, fusillade_batch_id::text AS fusillade_batch_id,
+            prompt_tokens::text AS prompt_tokens
        FROM http_analytics WHERE event_id = ANY($1::uuid[]) ORDER BY event_id`,
     [eventIds],
   );

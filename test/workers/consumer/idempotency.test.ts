@@ -3,24 +3,18 @@
  * redelivery, concurrent overlapping deliveries, a failure part-way through the transaction, and
  * poison beside good messages. Asserted as ledger rows, balances, acks and retries.
  */
-import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../../../shared/backoff.ts";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { checkpointBalance, ledgerBalance, usageRows } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { analyticsRows, batchOf, deliver, deliverForResult, exact, keyFor, pricedModel, usage, usageChargesFor, userWithBalance } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let alias: string;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   ({ alias } = await pricedModel(pool, [{ purpose: "realtime", input: "0.00001", output: "0.00003" }]));
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("redelivery", () => {

@@ -2,23 +2,15 @@
  * `api_keys.last_used_at`: the consumer stamps a key's latest request, at most once a minute per
  * key, and the admin API lists it.
  */
-import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { markKeysUsed } from "../../../workers/consumer/src/key-last-used.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage } from "../../support/samples.ts";
+import { useTestPool } from "../test-pool.ts";
 import { batchOf, deliver } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-
-afterAll(async () => {
-  await pool?.end();
-});
 
 async function lastUsed(keyId: string): Promise<string | null> {
   const { rows } = await pool.query<{ at: Date | null }>("SELECT last_used_at AS at FROM api_keys WHERE id = $1", [keyId]);

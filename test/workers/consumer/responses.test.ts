@@ -3,28 +3,22 @@
  * share the usage queue and batch handler; their rows land in `requests`, once, owned by the key's
  * user; records nobody owns are dropped and counted; usage billing beside them is unchanged.
  */
-import { createExecutionContext, env, getQueueResult } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
 import { liveObjectKey, responseObjectKey, type ResponseMessageV1 } from "../../../shared/response-message.ts";
 import { deleteOwnedResponse } from "../../../shared/sql/responses.ts";
-import { handleUsageBatch } from "../../../workers/consumer/src/usage-batch.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage, sampleResponseMessage } from "../../support/samples.ts";
-import { analyticsRows, batchOf, deliver } from "./helpers.ts";
+import { useTestPool } from "../test-pool.ts";
+import { analyticsRows, batchOf, deliver, deliverForResult } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let userId: string;
 let keyId: string;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   userId = await createUser(pool);
   keyId = (await createKey(pool, userId)).id;
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 type RequestRow = {
@@ -51,11 +45,6 @@ async function requestRows(ids: string[]): Promise<RequestRow[]> {
 }
 
 /** Delivers straight to the batch handler for its result value, with the worker's R2 bucket. */
-async function deliverForResult(batch: MessageBatch<unknown>) {
-  const ctx = createExecutionContext();
-  const result = await handleUsageBatch(batch, DbSettingsSchema.parse(env), { responsesBucket: env.RESPONSES_BUCKET });
-  return { result, queue: await getQueueResult(batch, ctx) };
-}
 
 const owned = (overrides: Partial<ResponseMessageV1> = {}) => sampleResponseMessage({ api_key_id: keyId, ...overrides });
 

@@ -2,50 +2,23 @@
  * The consumer's queue handler inside workerd, against a real Postgres through the Neon driver.
  * Outcomes asserted: rows written, acks and retries.
  */
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { env } from "cloudflare:test";
+import { beforeAll, describe, expect, it, vi } from "vitest";
 import { retryDelaySeconds } from "../../../shared/backoff.ts";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
-import worker from "../../../workers/consumer/src/index.ts";
 import { createKey, createUser } from "../../support/db-fixtures.ts";
 import { sampleMessage } from "../../support/samples.ts";
+import { useTestPool } from "../test-pool.ts";
+import { analyticsRows, batchOf, deliver } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let userId: string;
 let keyId: string;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   userId = await createUser(pool);
   keyId = (await createKey(pool, userId, "playground")).id;
 });
-
-afterAll(async () => {
-  await pool?.end();
-});
-
-let seq = 0;
-function batchOf(bodies: unknown[], queue = "tollgate-usage", attempts = 1) {
-  return createMessageBatch(
-    queue,
-    bodies.map((body) => ({ id: `msg-${++seq}-${crypto.randomUUID()}`, timestamp: new Date(), attempts, body })),
-  );
-}
-
-async function deliver(batch: MessageBatch<unknown>, e: Cloudflare.Env = env) {
-  const ctx = createExecutionContext();
-  await worker.queue(batch, e, ctx);
-  return getQueueResult(batch, ctx);
-}
-
-async function analyticsRows(eventIds: string[]) {
-  const { rows } = await pool.query<{ event_id: string; user_id: string | null; api_key_id: string | null; access_source: string; request_origin: string; prompt_tokens: string }>(
-    "SELECT event_id, user_id, api_key_id, access_source, request_origin, prompt_tokens FROM http_analytics WHERE event_id = ANY($1::uuid[]) ORDER BY event_id",
-    [eventIds],
-  );
-  return rows;
-}
 
 describe("usage batches", () => {
   it("writes one enriched analytics row per message and acks the batch", async () => {
@@ -59,7 +32,7 @@ describe("usage batches", () => {
     expect(result.retryBatch.retry).toBe(false);
     expect(result.retryMessages).toEqual([]);
 
-    const rows = await analyticsRows(messages.map((m) => m.event_id));
+    const rows = await analyticsRows(pool, messages.map((m) => m.event_id));
     expect(rows).toHaveLength(3);
     const byEvent = new Map(rows.map((r) => [r.event_id, r]));
     expect(byEvent.get(messages[0]!.event_id)).toMatchObject({ user_id: userId, api_key_id: keyId, access_source: "api_key", request_origin: "frontend", prompt_tokens: "3" });
@@ -70,8 +43,8 @@ describe("usage batches", () => {
   it("a redelivered batch changes nothing", async () => {
     const messages = [sampleMessage({ api_key_id: keyId }), sampleMessage({ api_key_id: keyId })];
     expect((await deliver(batchOf(messages))).ackAll).toBe(true);
-    expect((await deliver(batchOf(messages, "tollgate-usage", 2))).ackAll).toBe(true);
-    expect(await analyticsRows(messages.map((m) => m.event_id))).toHaveLength(2);
+    expect((await deliver(batchOf(messages, 2))).ackAll).toBe(true);
+    expect(await analyticsRows(pool, messages.map((m) => m.event_id))).toHaveLength(2);
   });
 
   it("a poison message beside good ones: good ones committed, poison dead-lettered and acked", async () => {
@@ -79,7 +52,7 @@ describe("usage batches", () => {
     const batch = batchOf([good, { v: 1, event_id: "nope" }, "not even json"]);
     const result = await deliver(batch);
     expect(result.ackAll).toBe(true);
-    expect(await analyticsRows([good.event_id])).toHaveLength(1);
+    expect(await analyticsRows(pool, [good.event_id])).toHaveLength(1);
     const ids = batch.messages.slice(1).map((m) => m.id);
     const { rows } = await pool.query<{ message_id: string; reason: string; body: string }>(
       "SELECT message_id, reason, body FROM dead_letters WHERE message_id = ANY($1) ORDER BY message_id",
@@ -92,7 +65,7 @@ describe("usage batches", () => {
   it("a database outage retries every message with backoff and writes nothing", async () => {
     const messages = [sampleMessage({ api_key_id: keyId }), sampleMessage()];
     const down = { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:9/none" };
-    const batch = batchOf(messages, "tollgate-usage", 3);
+    const batch = batchOf(messages, 3);
     // getQueueResult reports which messages were retried but not their delay: watch the calls.
     const retries = batch.messages.map((m) => vi.spyOn(m, "retry"));
     const result = await deliver(batch, down);
@@ -100,16 +73,16 @@ describe("usage batches", () => {
     expect(result.explicitAcks).toEqual([]);
     expect(result.retryMessages).toHaveLength(2);
     for (const spy of retries) expect(spy).toHaveBeenCalledWith({ delaySeconds: retryDelaySeconds(3) });
-    expect(await analyticsRows(messages.map((m) => m.event_id))).toHaveLength(0);
+    expect(await analyticsRows(pool, messages.map((m) => m.event_id))).toHaveLength(0);
 
     // When the database is back, the same messages go through exactly once.
-    expect((await deliver(batchOf(messages, "tollgate-usage", 4))).ackAll).toBe(true);
-    expect(await analyticsRows(messages.map((m) => m.event_id))).toHaveLength(2);
+    expect((await deliver(batchOf(messages, 4))).ackAll).toBe(true);
+    expect(await analyticsRows(pool, messages.map((m) => m.event_id))).toHaveLength(2);
   });
 
   it("messages that exhausted their retries are stored from the dead-letter queue", async () => {
     const msg = sampleMessage();
-    const batch = batchOf([msg], env.DEAD_LETTER_QUEUE, 6);
+    const batch = batchOf([msg], 6, env.DEAD_LETTER_QUEUE);
     expect((await deliver(batch)).ackAll).toBe(true);
     const { rows } = await pool.query<{ queue: string; body: string; attempts: number }>("SELECT queue, body, attempts FROM dead_letters WHERE message_id = $1", [batch.messages[0]!.id]);
     expect(rows).toHaveLength(1);

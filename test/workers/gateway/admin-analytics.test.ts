@@ -8,19 +8,12 @@
  * the windows queried here.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { api, badRequest, insertAnalytics, ok, principal, suffix, type Page, type Principal } from "./admin-helpers.ts";
 import { expectError } from "./helpers.ts";
+import { useTestPool } from "../test-pool.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 interface Row {
   id: string;
   timestamp: string;

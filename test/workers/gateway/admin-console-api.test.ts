@@ -9,8 +9,7 @@
  * what the consumer charged.
  */
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { Money } from "../../../shared/pricing.ts";
 import { responseObjectKey } from "../../../shared/response-message.ts";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
@@ -18,17 +17,11 @@ import { writeResponseBatch } from "../../../workers/consumer/src/response-write
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createTariff, EVERYONE_GROUP } from "../../support/db-fixtures.ts";
 import { sampleMessage, sampleResponseMessage } from "../../support/samples.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api, ok, principal, suffix, TTL_MS, type Principal } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep, upstreamRequests } from "./helpers.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 const DAY_MS = 86_400_000;
 const ago = (days: number) => new Date(Date.now() - days * DAY_MS).toISOString();
 

@@ -5,12 +5,13 @@
  * sees which rows; cache pricing is versioned history and switches the gateway's caching on and off.
  */
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createTariff } from "../../support/db-fixtures.ts";
-import { adminApi as api, adminPrincipal, expectError, jsonWith as ok, mockBase, post, sleep, type AdminPrincipal } from "./helpers.ts";
+import { useTestPool } from "../test-pool.ts";
+import { api, ok, principal, type Principal } from "./admin-helpers.ts";
+import { expectError, mockBase, post, sleep } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
 const suffix = () => crypto.randomUUID().slice(0, 8);
 
@@ -36,19 +37,14 @@ async function ledgerRows(userId: string): Promise<number> {
   return rows[0]!.n;
 }
 
-let billing: AdminPrincipal;
-let viewer: AdminPrincipal;
-let alice: AdminPrincipal;
+let billing: Principal;
+let viewer: Principal;
+let alice: Principal;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
-  billing = await adminPrincipal(["billing_manager"]);
-  viewer = await adminPrincipal(["request_viewer"]);
-  alice = await adminPrincipal([]);
-});
-
-afterAll(async () => {
-  await pool?.end();
+  billing = await principal(["billing_manager"]);
+  viewer = await principal(["request_viewer"]);
+  alice = await principal([]);
 });
 
 describe("POST /transactions", () => {
@@ -69,7 +65,7 @@ describe("POST /transactions", () => {
   });
 
   it("a repeated source_id is a no-op answering the original row, even sent ten times at once", async () => {
-    const user = await adminPrincipal([]);
+    const user = await principal([]);
     const body = { user_id: user.id, transaction_type: "admin_grant", amount: "5", source_id: `invoice-${suffix()}` };
     const responses = await Promise.all(Array.from({ length: 10 }, () => api("POST", "/transactions", billing.admin, body)));
     const statuses = responses.map((r) => r.status).sort();
@@ -131,7 +127,7 @@ describe("billing managers find the accounts they credit", () => {
 
 describe("GET /transactions", () => {
   it("managers filter anyone's ledger, newest first, paginated", async () => {
-    const user = await adminPrincipal([]);
+    const user = await principal([]);
     for (const amount of ["1", "2", "3"]) {
       await ok(await api("POST", "/transactions", billing.admin, { user_id: user.id, transaction_type: "admin_grant", amount }), 201);
     }
@@ -159,7 +155,7 @@ describe("GET /transactions", () => {
 
 describe("the gateway's 402 gate follows the ledger", () => {
   it("a removal to zero is refused within the cache TTL; a grant serves again within it", async () => {
-    const customer = await adminPrincipal([]);
+    const customer = await principal([]);
     const { key } = await createKey(pool, customer.id);
     const model = await createModel(pool, { url: mockBase() });
     await createTariff(pool, model.modelId, { purpose: "realtime", input: "0.001", output: "0.002" });
@@ -227,7 +223,7 @@ describe("/models/{id}/cache-pricing", () => {
   });
 
   it("turns the gateway's caching on and off", async () => {
-    const customer = await adminPrincipal([]);
+    const customer = await principal([]);
     const { key } = await createKey(pool, customer.id);
     const model = await createModel(pool, { url: mockBase(), modelName: "mock+count" });
     const path = `/models/${model.modelId}/cache-pricing`;

@@ -3,19 +3,12 @@
  * `param` names the field; uniqueness clashes are 409; unknown ids are 404; nothing is half-written.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { createUser } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase } from "./helpers.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 function api(method: string, path: string, body?: unknown, token = env.ADMIN_TOKEN): Promise<Response> {
   return SELF.fetch(`https://gateway.test/admin/api/v1${path}`, {
     method,

@@ -4,20 +4,13 @@
  * group's protections (errors); the role matrix and BOLA (security).
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, EVERYONE_GROUP } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api, badRequest, ok, principal, suffix, TTL_MS, type Page, type Principal } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep } from "./helpers.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 interface Group {
   id: string;
   name: string;

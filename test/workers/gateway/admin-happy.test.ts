@@ -4,35 +4,14 @@
  * (open_to_everyone is what the gateway's access gate sees) and versioned tariffs.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createModel, createUser } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
+import { api, ok, TTL_MS } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep, upstreamRequest } from "./helpers.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
-const TTL_MS = Number(env.ACCESS_CACHE_TTL_MS);
-
-function api(method: string, path: string, token: string, body?: unknown): Promise<Response> {
-  return SELF.fetch(`https://gateway.test/admin/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-async function ok<T>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
+const pool = useTestPool();
 
 interface User {
   id: string | null;

@@ -6,11 +6,11 @@
  */
 import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 /** Every response body any test here received, checked for secrets at the end. */
 const bodies: string[] = [];
 const upstreamSecrets: string[] = [];
@@ -52,7 +52,6 @@ let alice: Principal;
 let bob: Principal;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   // One after another: the embedded Postgres serves every connection in one session, so
   // concurrent transactions would interleave there.
   manager = await principal(["platform_manager"]);
@@ -70,7 +69,6 @@ afterAll(async () => {
   for (const secret of upstreamSecrets) expect(all).not.toContain(secret);
   expect(all).not.toContain("key_hash");
   expect(all).not.toContain("api_key_encrypted");
-  await pool?.end();
 });
 
 describe("role matrix", () => {

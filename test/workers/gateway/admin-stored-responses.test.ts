@@ -5,26 +5,19 @@
  * request's usage record, and bodies read back from R2.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { responseObjectKey, type ResponseMessage } from "../../../shared/response-message.ts";
 import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
 import { sampleResponseMessage } from "../../support/samples.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
 const ADMIN_TOKEN = "test-admin-token-0123456789";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 function api(method: string, path: string, token: string | null): Promise<Response> {
   return SELF.fetch(`https://gateway.test/admin/api/v1/batches/requests${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
 }

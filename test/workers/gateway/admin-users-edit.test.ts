@@ -4,20 +4,13 @@
  * user's keys stop working at the gateway within the cache TTL). Happy paths, errors, security.
  */
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
 import { createModel } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api, badRequest, ok, principal, TTL_MS, type Page } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep } from "./helpers.ts";
 
-let pool: Pool;
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-afterAll(async () => {
-  await pool?.end();
-});
-
+const pool = useTestPool();
 interface User {
   id: string;
   username: string;

@@ -4,14 +4,14 @@
  */
 import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { writeResponseBatch } from "../../../workers/consumer/src/response-writer.ts";
 import { newApp } from "../../../workers/gateway/src/app.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let client: OpenAI;
 let key: string;
 let model: ModelFixture;
@@ -30,14 +30,9 @@ function sdk(apiKey: string): OpenAI {
 }
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   ({ key } = await createKey(pool, await createUser(pool)));
   model = await createModel(pool, { url: mockBase() });
   client = sdk(key);
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("the mock upstream answers like the real thing (item 5)", () => {

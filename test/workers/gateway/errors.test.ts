@@ -2,12 +2,12 @@
  * Every gate and failure answers in the OpenAI envelope with the right status — and is metered.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 let model: ModelFixture;
 const TTL = Number(env.ACCESS_CACHE_TTL_MS);
@@ -42,13 +42,8 @@ async function untilStatus(status: number, fn: () => Promise<Response>, withinMs
 }
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   key = (await createKey(pool, await createUser(pool))).key;
   model = await createModel(pool, { url: mockBase() });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("400 / 413: the request itself", () => {

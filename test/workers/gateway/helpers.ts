@@ -70,36 +70,6 @@ export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** An admin API call as a client makes it (`/admin/api/v1` + path). */
-export function adminApi(method: string, path: string, token: string, body?: unknown): Promise<Response> {
-  return SELF.fetch(`https://gateway.test/admin/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-}
-
-/** The JSON body of a response that must have `status` (the body is shown when it does not). */
-export async function jsonWith<T>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text) as T;
-}
-
-/** A user created through the admin API with `roles`, and a platform key acting for them. */
-export interface AdminPrincipal {
-  id: string;
-  /** A platform key for the admin API. */
-  admin: string;
-}
-
-export async function adminPrincipal(roles: string[] = []): Promise<AdminPrincipal> {
-  const name = `u-${crypto.randomUUID().slice(0, 8)}`;
-  const user = await jsonWith<{ id: string }>(await adminApi("POST", "/users", env.ADMIN_TOKEN, { username: name, email: `${name}@example.com`, roles }), 201);
-  const key = await jsonWith<{ key: string }>(await adminApi("POST", `/users/${user.id}/api-keys`, env.ADMIN_TOKEN, { name: "admin", purpose: "platform" }), 201);
-  return { id: user.id, admin: key.key };
-}
-
 /** The response message the gateway enqueued for stored response `id`. */
 export async function responseMessageFor(id: string, timeoutMs = 5000): Promise<ResponseMessage> {
   const deadline = Date.now() + timeoutMs;

@@ -6,13 +6,14 @@
  */
 import { env } from "cloudflare:test";
 import { countTokens } from "gpt-tokenizer/encoding/cl100k_base";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { UsageMessageSchema } from "../../../shared/usage-message.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, type ModelFixture } from "../../support/db-fixtures.ts";
-import { adminApi, expectError, jsonWith, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
+import { useTestPool } from "../test-pool.ts";
+import { api, ok } from "./admin-helpers.ts";
+import { expectError, mockBase, post, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 const models = new Map<string, ModelFixture>();
 
@@ -27,12 +28,7 @@ async function modelWith(mode: string): Promise<ModelFixture> {
 }
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   key = (await createKey(pool, await createUser(pool))).key;
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 const PROMPT = "Count the words in this sentence, please.";
@@ -181,13 +177,13 @@ describe("honest client disconnects", () => {
 
   it("on_client_disconnect through the admin API: cancel by default, drain settable, anything else a 400", async () => {
     const token = env.ADMIN_TOKEN;
-    const ep = await jsonWith<{ id: string }>(await adminApi("POST", "/endpoints", token, { name: `ep-${crypto.randomUUID()}`, url: mockBase() }), 201);
-    const created = await jsonWith<{ id: string; on_client_disconnect: string }>(await adminApi("POST", "/models", token, { model_name: "mock-gpt", alias: `m-${crypto.randomUUID()}`, hosted_on: ep.id }), 201);
+    const ep = await ok<{ id: string }>(await api("POST", "/endpoints", token, { name: `ep-${crypto.randomUUID()}`, url: mockBase() }), 201);
+    const created = await ok<{ id: string; on_client_disconnect: string }>(await api("POST", "/models", token, { model_name: "mock-gpt", alias: `m-${crypto.randomUUID()}`, hosted_on: ep.id }), 201);
     expect(created.on_client_disconnect).toBe("cancel");
-    const patched = await jsonWith<{ on_client_disconnect: string }>(await adminApi("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "drain" }));
+    const patched = await ok<{ on_client_disconnect: string }>(await api("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "drain" }));
     expect(patched.on_client_disconnect).toBe("drain");
-    expect((await jsonWith<{ on_client_disconnect: string }>(await adminApi("GET", `/models/${created.id}`, token))).on_client_disconnect).toBe("drain");
-    const bad = await expectError(await adminApi("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "ignore" }), 400, "invalid_request_error");
+    expect((await ok<{ on_client_disconnect: string }>(await api("GET", `/models/${created.id}`, token))).on_client_disconnect).toBe("drain");
+    const bad = await expectError(await api("PATCH", `/models/${created.id}`, token, { on_client_disconnect: "ignore" }), 400, "invalid_request_error");
     expect(bad.param).toBe("on_client_disconnect");
   });
 });

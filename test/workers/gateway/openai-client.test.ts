@@ -1,26 +1,21 @@
 /**
  * The official `openai` client, unchanged, against the gateway inside workerd.
  */
-import { env, SELF } from "cloudflare:test";
+import { SELF } from "cloudflare:test";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { mockBase } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let client: OpenAI;
 let model: ModelFixture;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   const { key } = await createKey(pool, await createUser(pool));
   model = await createModel(pool, { url: mockBase() });
   client = new OpenAI({ apiKey: key, baseURL: "https://gateway.test/ai/v1", maxRetries: 0, fetch: (input, init) => SELF.fetch(input, init) });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("openai SDK", () => {

@@ -5,25 +5,18 @@
  * the upstream), plus first-byte, disconnect and stream/JSON agreement.
  */
 import { env } from "cloudflare:test";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { afterEach, describe, expect, it } from "vitest";
 import { parsePrompt } from "../../../shared/prompt-cache/markers.ts";
 import { prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
 import { BUILTIN_TOKENIZER_VERSION, cumulativeTokens } from "../../../shared/prompt-cache/tokenizer.ts";
 import { builtinCounter } from "../../../workers/gateway/src/tokenizer.ts";
 import { setClassifyDelayForTests } from "../../../workers/gateway/src/prompt-cache.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 
-beforeAll(() => {
-  pool = createPool(DbSettingsSchema.parse(env));
-});
-
-afterAll(async () => {
-  await pool?.end();
-});
 
 afterEach(() => setClassifyDelayForTests(0));
 

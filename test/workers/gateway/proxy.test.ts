@@ -3,27 +3,22 @@
  * receives, exactly what the upstream is sent, and the usage message enqueued.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { encryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, upstreamRequest, upstreamRequests, usageMessageFor } from "./helpers.ts";
 import { received } from "./test-main.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 let keyId: string;
 let model: ModelFixture;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   const userId = await createUser(pool);
   ({ key, id: keyId } = await createKey(pool, userId));
   model = await createModel(pool, { url: mockBase(), modelName: "mock-gpt" });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 describe("GET /healthz", () => {

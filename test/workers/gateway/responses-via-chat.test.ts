@@ -7,14 +7,15 @@
  */
 import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { ResponseMessage } from "../../../shared/response-message.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
-import { adminApi, expectError, jsonWith, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
+import { useTestPool } from "../test-pool.ts";
+import { api, ok } from "./admin-helpers.ts";
+import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequest, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 let client: OpenAI;
 let model: ModelFixture;
@@ -29,15 +30,10 @@ const WEATHER_TOOL = {
 };
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   ({ key } = await createKey(pool, await createUser(pool)));
   model = await createModel(pool, { url: mockBase(), modelName: "mock-chat", responsesViaChat: true });
   toolModel = await createModel(pool, { url: mockBase(), modelName: "mock-chat+tool", responsesViaChat: true });
   client = new OpenAI({ apiKey: key, baseURL: "https://gateway.test/ai/v1", maxRetries: 0, fetch: (input, init) => SELF.fetch(input, init) });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 
@@ -49,20 +45,20 @@ const bodyHas = (marker: string) => (r: { body: unknown }) => JSON.stringify(r.b
 
 describe("responses_via_chat on the admin API", () => {
   it("defaults to false, is set on create and patch, and the gateway follows it", async () => {
-    const ep = await jsonWith<{ id: string }>(await adminApi("POST", "/endpoints", env.ADMIN_TOKEN, { name: `ep-${crypto.randomUUID().slice(0, 8)}`, url: mockBase() }), 201);
+    const ep = await ok<{ id: string }>(await api("POST", "/endpoints", env.ADMIN_TOKEN, { name: `ep-${crypto.randomUUID().slice(0, 8)}`, url: mockBase() }), 201);
     const alias = `m-${crypto.randomUUID().slice(0, 8)}`;
-    const plain = await jsonWith<{ id: string; responses_via_chat: boolean }>(
-      await adminApi("POST", "/models", env.ADMIN_TOKEN, { model_name: "mock-chat", alias: `${alias}-plain`, hosted_on: ep.id }),
+    const plain = await ok<{ id: string; responses_via_chat: boolean }>(
+      await api("POST", "/models", env.ADMIN_TOKEN, { model_name: "mock-chat", alias: `${alias}-plain`, hosted_on: ep.id }),
       201,
     );
     expect(plain.responses_via_chat).toBe(false);
-    const created = await jsonWith<{ id: string; responses_via_chat: boolean }>(
-      await adminApi("POST", "/models", env.ADMIN_TOKEN, { model_name: "mock-chat", alias, hosted_on: ep.id, open_to_everyone: true, responses_via_chat: true }),
+    const created = await ok<{ id: string; responses_via_chat: boolean }>(
+      await api("POST", "/models", env.ADMIN_TOKEN, { model_name: "mock-chat", alias, hosted_on: ep.id, open_to_everyone: true, responses_via_chat: true }),
       201,
     );
     expect(created.responses_via_chat).toBe(true);
-    expect(await jsonWith<{ responses_via_chat: boolean }>(await adminApi("GET", `/models/${created.id}`, env.ADMIN_TOKEN))).toMatchObject({ responses_via_chat: true });
-    expect(await jsonWith<{ responses_via_chat: boolean }>(await adminApi("PATCH", `/models/${plain.id}`, env.ADMIN_TOKEN, { responses_via_chat: true }))).toMatchObject({
+    expect(await ok<{ responses_via_chat: boolean }>(await api("GET", `/models/${created.id}`, env.ADMIN_TOKEN))).toMatchObject({ responses_via_chat: true });
+    expect(await ok<{ responses_via_chat: boolean }>(await api("PATCH", `/models/${plain.id}`, env.ADMIN_TOKEN, { responses_via_chat: true }))).toMatchObject({
       responses_via_chat: true,
     });
 

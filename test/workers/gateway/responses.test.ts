@@ -6,14 +6,14 @@
  */
 import { env, SELF } from "cloudflare:test";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { messageBytes, type ResponseMessage } from "../../../shared/response-message.ts";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, persistResponse, post, responseMessageFor, sleep, upstreamRequests, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let ownerId: string;
 let key: string;
 let keyId: string;
@@ -23,17 +23,12 @@ let model: ModelFixture;
 let bigModel: ModelFixture;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   ownerId = await createUser(pool);
   ({ key, id: keyId } = await createKey(pool, ownerId));
   sameOwnerKey = (await createKey(pool, ownerId, "playground")).key;
   otherKey = (await createKey(pool, await createUser(pool))).key;
   model = await createModel(pool, { url: mockBase(), modelName: "mock-gpt" });
   bigModel = await createModel(pool, { url: mockBase(), modelName: "mock-gpt+big" });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 

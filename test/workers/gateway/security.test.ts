@@ -3,23 +3,18 @@
  * enqueued.
  */
 import { env, SELF } from "cloudflare:test";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { afterEach, beforeAll, describe, expect, it, vi, type MockInstance } from "vitest";
 import { encryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { expectError, mockBase, post, upstreamRequest, usageMessageFor } from "./helpers.ts";
 import { rawBodies } from "./test-main.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 const logs: MockInstance[] = [];
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   for (const level of ["log", "info", "warn", "error", "debug"] as const) logs.push(vi.spyOn(console, level));
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 afterEach(() => {

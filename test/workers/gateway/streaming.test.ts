@@ -4,23 +4,18 @@
  * and cuts reach the client honestly; a client that leaves still gets its usage recorded.
  */
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { mockBase, post, sameBytes, upstreamRequest, usageMessageFor, type Recorded } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let key: string;
 let model: ModelFixture;
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   key = (await createKey(pool, await createUser(pool))).key;
   model = await createModel(pool, { url: mockBase() });
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 async function readAll(res: Response): Promise<Uint8Array> {

@@ -18,7 +18,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { currentOwner, type Actor, type AdminApp } from "./principal.ts";
 import { visibleUser } from "./users.ts";
-import { notFound, Pagination, pathId, RateLimitFields, type Page, type AdminInput } from "./validation.ts";
+import { notFound, Pagination, RateLimitFields, type Page, type AdminInput } from "./validation.ts";
 
 export const ApiKeyView = z.object({
   id: z.uuid(),
@@ -58,18 +58,16 @@ function toView(row: KeyRow): ApiKeyView {
 }
 
 /** `{user_id}`: a user id, or `current` for the caller (or their active organization; the ADMIN_TOKEN has none). */
-function ownerId(c: Context<AdminApp>): string {
-  if (c.req.param("user_id") === "current") {
-    // In organization context, `current` is the organization the caller acts for.
-    const owner = currentOwner(c.get("actor"));
-    if (owner === null) throw notFound("user", "current");
-    return owner;
-  }
-  return pathId(c, "user_id", "user");
+function ownerId(c: Context<AdminApp>, userId: string): string {
+  if (userId !== "current") return userId;
+  // In organization context, `current` is the organization the caller acts for.
+  const owner = currentOwner(c.get("actor"));
+  if (owner === null) throw notFound("user", "current");
+  return owner;
 }
 
-export async function listApiKeys(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
-  const userId = ownerId(c);
+export async function listApiKeys(c: Context<AdminApp>, parsed: AdminInput<"user_id", typeof Pagination>): Promise<Response> {
+  const userId = ownerId(c, parsed.params.user_id);
   const { skip, limit } = parsed.query;
   await visibleUser(c.get("db"), c.get("actor"), userId);
   // One after the other: an admin request holds at most one connection.
@@ -88,8 +86,8 @@ export const CreateKey = z.strictObject({
   ...RateLimitFields,
 });
 
-export async function createApiKey(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof CreateKey>): Promise<Response> {
-  const userId = ownerId(c);
+export async function createApiKey(c: Context<AdminApp>, parsed: AdminInput<"user_id", undefined, typeof CreateKey>): Promise<Response> {
+  const userId = ownerId(c, parsed.params.user_id);
   const input = parsed.body;
   const actor = c.get("actor");
   // Its only credential is the ADMIN_TOKEN, so rotating that secret locks it out completely.
@@ -128,8 +126,8 @@ function restrictedToCreator(actor: Actor, userId: string): string | null {
   return actor.userId ?? crypto.randomUUID();
 }
 
-export async function deleteApiKey(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
-  const userId = ownerId(c);
+export async function deleteApiKey(c: Context<AdminApp>, parsed: AdminInput<"user_id" | "id">): Promise<Response> {
+  const userId = ownerId(c, parsed.params.user_id);
   const keyId = parsed.params.id;
   const actor = c.get("actor");
   await visibleUser(c.get("db"), actor, userId);
@@ -143,8 +141,8 @@ export async function deleteApiKey(c: Context<AdminApp>, parsed: AdminInput<"id"
 }
 
 /** A new secret for the same key id (name, purpose, limits kept); the old secret stops within the TTL. */
-export async function rotateApiKey(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
-  const userId = ownerId(c);
+export async function rotateApiKey(c: Context<AdminApp>, parsed: AdminInput<"user_id" | "id">): Promise<Response> {
+  const userId = ownerId(c, parsed.params.user_id);
   const keyId = parsed.params.id;
   const actor = c.get("actor");
   await visibleUser(c.get("db"), actor, userId);

@@ -14,7 +14,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
-import { ConflictError, notFound, Pagination, pathId, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
+import { ConflictError, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const GroupView = z.object({
   id: z.uuid(),
@@ -65,8 +65,7 @@ export const AddGroupModel = z.strictObject({ model_id: IdField("model") });
 const MEMBER_OF = `(g.id = '${EVERYONE_GROUP}' OR EXISTS (SELECT 1 FROM user_groups ug WHERE ug.group_id = g.id AND ug.user_id = $USER))`;
 
 /** The group, or 404 if it is missing or (for a non-manager) not one of theirs. */
-async function visibleGroup(c: Context<AdminApp>, db: SqlClient = c.get("db")): Promise<GroupView> {
-  const id = pathId(c, "id", "group");
+async function visibleGroup(c: Context<AdminApp>, id: string, db: SqlClient = c.get("db")): Promise<GroupView> {
   const actor = c.get("actor");
   const { rows } =
     actor.isManager
@@ -110,8 +109,8 @@ export async function createGroup(c: Context<AdminApp>, parsed: AdminInput<never
   }
 }
 
-export async function getGroup(c: Context<AdminApp>): Promise<Response> {
-  return c.json(await visibleGroup(c));
+export async function getGroup(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  return c.json(await visibleGroup(c, parsed.params.id));
 }
 
 export async function patchGroup(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchGroup>): Promise<Response> {
@@ -146,8 +145,8 @@ export async function deleteGroup(c: Context<AdminApp>, parsed: AdminInput<"id">
 const MEMBER_COLUMNS = "u.id, u.username, u.email, u.display_name";
 
 /** Everyone's members are every live user; another group's are its `user_groups` rows. */
-export async function listGroupUsers(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
-  const group = await visibleGroup(c);
+export async function listGroupUsers(c: Context<AdminApp>, parsed: AdminInput<"id", typeof Pagination>): Promise<Response> {
+  const group = await visibleGroup(c, parsed.params.id);
   const { skip, limit } = parsed.query;
   const everyone = group.builtin;
   const from = everyone ? "users u WHERE u.deleted_at IS NULL" : "user_groups ug JOIN users u ON u.id = ug.user_id WHERE ug.group_id = $3 AND u.deleted_at IS NULL";
@@ -160,8 +159,8 @@ export async function listGroupUsers(c: Context<AdminApp>, parsed: AdminInput<ne
   return c.json(body);
 }
 
-export async function addGroupUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof AddGroupUser>): Promise<Response> {
-  const group = await visibleGroup(c);
+export async function addGroupUser(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof AddGroupUser>): Promise<Response> {
+  const group = await visibleGroup(c, parsed.params.id);
   const { user_id } = parsed.body;
   if (group.builtin) throw new ApiError("invalid_request_error", "Every user is implicitly a member of Everyone.", { param: "user_id" });
   // Adding a member twice is not an error: the membership is what was asked for.
@@ -175,8 +174,8 @@ export async function addGroupUser(c: Context<AdminApp>, parsed: AdminInput<neve
   return c.json(rows[0], 201);
 }
 
-export async function removeGroupUser(c: Context<AdminApp>, parsed: AdminInput<"user_id">): Promise<Response> {
-  const group = await visibleGroup(c);
+export async function removeGroupUser(c: Context<AdminApp>, parsed: AdminInput<"id" | "user_id">): Promise<Response> {
+  const group = await visibleGroup(c, parsed.params.id);
   const userId = parsed.params.user_id;
   if (group.builtin) throw new ApiError("invalid_request_error", "Nobody can leave Everyone; delete the user instead.");
   const { rows } = await c.get("db").query<{ user_id: string }>("DELETE FROM user_groups WHERE group_id = $1 AND user_id = $2 RETURNING user_id", [group.id, userId]);
@@ -186,8 +185,8 @@ export async function removeGroupUser(c: Context<AdminApp>, parsed: AdminInput<"
 
 const GROUP_MODEL_FROM = "deployment_groups dg JOIN deployed_models dm ON dm.id = dg.deployment_id WHERE dg.group_id = $1 AND dm.deleted_at IS NULL";
 
-export async function listGroupModels(c: Context<AdminApp>, parsed: AdminInput<never, typeof Pagination>): Promise<Response> {
-  const group = await visibleGroup(c);
+export async function listGroupModels(c: Context<AdminApp>, parsed: AdminInput<"id", typeof Pagination>): Promise<Response> {
+  const group = await visibleGroup(c, parsed.params.id);
   const { skip, limit } = parsed.query;
   const page = await c.get("db").query<GroupModelView>(
     `SELECT dm.id, dm.alias, dm.model_name, dm.model_type FROM ${GROUP_MODEL_FROM} ORDER BY dm.alias LIMIT $2 OFFSET $3`,
@@ -199,8 +198,8 @@ export async function listGroupModels(c: Context<AdminApp>, parsed: AdminInput<n
 }
 
 /** Granting Everyone a model is the same as the model's `open_to_everyone: true`. */
-export async function addGroupModel(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof AddGroupModel>): Promise<Response> {
-  const group = await visibleGroup(c);
+export async function addGroupModel(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof AddGroupModel>): Promise<Response> {
+  const group = await visibleGroup(c, parsed.params.id);
   const { model_id } = parsed.body;
   const { rows } = await c.get("db").query<GroupModelView>(
     `WITH m AS (SELECT dm.id, dm.alias, dm.model_name, dm.model_type FROM deployed_models dm WHERE dm.id = $2 AND dm.deleted_at IS NULL),
@@ -212,8 +211,8 @@ export async function addGroupModel(c: Context<AdminApp>, parsed: AdminInput<nev
   return c.json(rows[0], 201);
 }
 
-export async function removeGroupModel(c: Context<AdminApp>, parsed: AdminInput<"model_id">): Promise<Response> {
-  const group = await visibleGroup(c);
+export async function removeGroupModel(c: Context<AdminApp>, parsed: AdminInput<"id" | "model_id">): Promise<Response> {
+  const group = await visibleGroup(c, parsed.params.id);
   const modelId = parsed.params.model_id;
   const { rows } = await c.get("db").query<{ deployment_id: string }>(
     "DELETE FROM deployment_groups WHERE group_id = $1 AND deployment_id = $2 RETURNING deployment_id",

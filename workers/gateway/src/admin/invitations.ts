@@ -12,7 +12,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import type { MemberView } from "./organizations.ts";
 import { organizationRole, type AdminApp } from "./principal.ts";
-import { ConflictError, parseBody, pathId } from "./validation.ts";
+import { ConflictError, pathKeySchema, type AdminInput } from "./validation.ts";
 
 export const INVITATION_DAYS = 7;
 const INVITABLE_ROLES = ["member", "admin"] as const;
@@ -35,10 +35,10 @@ export const InvitationView = z.object({
   expires_at: z.iso.datetime(),
 });
 
-export async function createInvitation(c: Context<AdminApp>): Promise<Response> {
+export async function createInvitation(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof CreateInvitation>): Promise<Response> {
   const actor = c.get("actor");
-  const orgId = pathId(c, "id", "organization");
-  const input = await parseBody(c, CreateInvitation);
+  const orgId = parsed.params.id;
+  const input = parsed.body;
   const role = await organizationRole(c.get("db"), actor, orgId);
   if (!actor.isManager && role !== "owner" && role !== "admin") {
     throw new ApiError("permission_denied", "Inviting members needs the owner or admin role in this organization.");
@@ -66,24 +66,21 @@ function invitationNotFound(): ApiError {
   return new ApiError("not_found", "No open invitation for this link: it may have expired or been used already. Ask for a new one.");
 }
 
-async function tokenHashOf(c: Context<AdminApp>): Promise<string> {
-  const token = c.req.param("token") ?? "";
-  if (!/^[A-Za-z0-9_-]{20,100}$/.test(token)) throw invitationNotFound();
-  return hashToken(token);
-}
+/** `{token}` of /invitations/{token}: the link's token (anything else is the 404 a used one gets). */
+export const InvitationToken = pathKeySchema(/^[A-Za-z0-9_-]{20,100}$/, () => invitationNotFound());
 
-export async function getInvitation(c: Context<AdminApp>): Promise<Response> {
-  const { rows } = await c.get("db").query<InvitationRow>(OPEN_INVITATION, [await tokenHashOf(c)]);
+export async function getInvitation(c: Context<AdminApp>, parsed: AdminInput<"token">): Promise<Response> {
+  const { rows } = await c.get("db").query<InvitationRow>(OPEN_INVITATION, [await hashToken(parsed.params.token)]);
   const row = rows[0];
   if (!row) throw invitationNotFound();
   const body: z.output<typeof InvitationView> = { organization: { id: row.organization_id, name: row.name }, role: row.role, expires_at: new Date(row.expires_at).toISOString() };
   return c.json(body);
 }
 
-export async function acceptInvitation(c: Context<AdminApp>): Promise<Response> {
+export async function acceptInvitation(c: Context<AdminApp>, parsed: AdminInput<"token">): Promise<Response> {
   const actor = c.get("actor");
   if (actor.userId === SYSTEM_USER_ID) throw new ApiError("permission_denied", "The built-in system user (the ADMIN_TOKEN) cannot join organizations; sign in as yourself.");
-  const tokenHash = await tokenHashOf(c);
+  const tokenHash = await hashToken(parsed.params.token);
   const member = await withTransaction(c.get("db"), async (client) => {
     const { rows } = await client.query<InvitationRow>(`${OPEN_INVITATION} FOR UPDATE OF i`, [tokenHash]);
     const invitation = rows[0];

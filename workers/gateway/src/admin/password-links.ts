@@ -12,7 +12,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { SYSTEM_USER_ID } from "../auth/sessions.ts";
 import type { AdminApp } from "./principal.ts";
 import { findUser } from "./users.ts";
-import { notFound, pathId } from "./validation.ts";
+import { notFound, type AdminInput } from "./validation.ts";
 
 export const PASSWORD_LINK_HOURS = 24;
 
@@ -21,9 +21,9 @@ export const PasswordLink = z.object({
   expires_at: z.iso.datetime(),
 });
 
-export async function createPasswordLink(c: Context<AdminApp>): Promise<Response> {
+export async function createPasswordLink(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const actor = c.get("actor");
-  const id = c.req.param("id") === "current" ? actor.userId : pathId(c, "id", "user");
+  const id = parsed.params.id;
   if (id === SYSTEM_USER_ID) throw new ApiError("permission_denied", "The built-in system user signs in only with the ADMIN_TOKEN, never with a password.");
   const user = await findUser(c.get("db"), id);
   if (!user) throw notFound("user", id);

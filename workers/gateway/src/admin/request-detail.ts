@@ -20,7 +20,7 @@ import { REQUEST_COLUMNS } from "../../../../shared/sql/analytics-query.ts";
 import { readStoredBodies } from "../responses.ts";
 import { RequestView, requestScope } from "./analytics.ts";
 import type { AdminApp } from "./principal.ts";
-import { notFound } from "./validation.ts";
+import { notFound, pathKeySchema, type AdminInput } from "./validation.ts";
 
 const Dec = z.string().describe("Decimal string");
 
@@ -74,9 +74,11 @@ type CacheRow = { id: string; read: string; w5m: string | null; w1h: string | nu
 const ROW_ID = /^[1-9][0-9]{0,18}$/;
 const MICROS = (col: string) => `(extract(epoch from ${col}) * 1000000)::bigint::text`;
 
-export async function getRequest(c: Context<AdminApp>): Promise<Response> {
-  const id = c.req.param("id") ?? "";
-  if (!ROW_ID.test(id)) throw notFound("request", id);
+/** `{id}` of /requests/{id}: a row id (anything else is the 404 a missing row gets). */
+export const RequestRowId = pathKeySchema(ROW_ID, (id) => notFound("request", id));
+
+export async function getRequest(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const id = parsed.params.id;
   const db = c.get("db");
   const { rows } = await db.query<DetailRow>(
     `SELECT ${REQUEST_COLUMNS}, ${MICROS('"timestamp"')} AS at_us, input_price_per_token::text AS input_price,

@@ -29,14 +29,14 @@ import {
   patchOrganization,
   removeMember,
 } from "./organizations.ts";
-import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponsesQuery } from "./stored-responses.ts";
+import { deleteStoredResponse, getStoredResponse, listStoredResponses, ResponseDetail, ResponseSummary, StoredResponseId, StoredResponsesQuery } from "./stored-responses.ts";
 import { CreateUser, createUser, deleteUser, getUser, listUsers, PatchUser, patchUser, UserView } from "./users.ts";
-import { pageOf, Pagination, PathText, pathIdSchema, type AdminInput } from "./validation.ts";
-import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationView } from "./invitations.ts";
+import { pageOf, Pagination, pathIdSchema, type AdminInput } from "./validation.ts";
+import { acceptInvitation, CreateInvitation, createInvitation, getInvitation, InvitationCreated, InvitationToken, InvitationView } from "./invitations.ts";
 import { createPasswordLink, PasswordLink } from "./password-links.ts";
 import { AddGroupModel, AddGroupUser, addGroupModel, addGroupUser, CreateGroup, createGroup, deleteGroup, getGroup, GroupMemberView, GroupModelView, GroupView, listGroupModels, listGroupUsers, listGroups, PatchGroup, patchGroup, removeGroupModel, removeGroupUser } from "./groups.ts";
 import { AggregateQuery, aggregateRequests, AggregateView, listRequests, RequestsQuery, RequestView } from "./analytics.ts";
-import { getRequest, RequestDetailView } from "./request-detail.ts";
+import { getRequest, RequestDetailView, RequestRowId } from "./request-detail.ts";
 import { issuePlaygroundKey, PlaygroundKey } from "./playground.ts";
 import { EndpointTestResult, testEndpoint } from "./endpoint-test.ts";
 import { listModelGroups } from "./model-groups.ts";
@@ -154,11 +154,11 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "get", path: "/requests", summary: "List analytics rows, newest first (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: listRequests, query: RequestsQuery, response: { status: 200, schema: pageOf(RequestView) } }),
   route({ method: "get", path: "/requests/aggregate", summary: "Usage totals, per key and per time bucket (viewer roles: all; others: their own)", tag: "Analytics", managersOnly: false, handler: aggregateRequests, query: AggregateQuery, response: { status: 200, schema: AggregateView } }),
   // After /requests/aggregate, which it would otherwise shadow.
-  route({ method: "get", path: "/requests/{id}", summary: "One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list)", tag: "Analytics", managersOnly: false, params: { id: PathText }, handler: getRequest, response: { status: 200, schema: RequestDetailView } }),
+  route({ method: "get", path: "/requests/{id}", summary: "One analytics row with its cost breakdown (tariff used) and stored response (same visibility as the list)", tag: "Analytics", managersOnly: false, params: { id: RequestRowId }, handler: getRequest, response: { status: 200, schema: RequestDetailView } }),
 
   route({ method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } }),
-  route({ method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, params: { id: PathText }, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } }),
-  route({ method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, params: { id: PathText }, handler: deleteStoredResponse, response: { status: 204 } }),
+  route({ method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } }),
+  route({ method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: deleteStoredResponse, response: { status: 204 } }),
 
   route({ method: "post", path: "/playground/key", summary: "Your console playground key: a new secret on each call (the previous one stops working), shown once", tag: "Playground", managersOnly: false, handler: issuePlaygroundKey, response: { status: 200, schema: PlaygroundKey } }),
 
@@ -167,8 +167,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
 
   route({ method: "post", path: "/users/{id}/password-link", summary: "Issue a one-time set-password link (24 h; replaces an unused earlier one)", tag: "Users", managersOnly: true, params: { id: USER }, handler: createPasswordLink, response: { status: 201, schema: PasswordLink } }),
   route({ method: "post", path: "/organizations/{id}/invitations", summary: "Create an invitation link (owners and admins; 7 days, one use)", tag: "Organizations", managersOnly: false, params: { id: ORGANIZATION }, handler: createInvitation, body: CreateInvitation, response: { status: 201, schema: InvitationCreated } }),
-  route({ method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, params: { token: PathText }, handler: getInvitation, response: { status: 200, schema: InvitationView } }),
-  route({ method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, params: { token: PathText }, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true }),
+  route({ method: "get", path: "/invitations/{token}", summary: "What an invitation link offers", tag: "Organizations", managersOnly: false, params: { token: InvitationToken }, handler: getInvitation, response: { status: 200, schema: InvitationView } }),
+  route({ method: "post", path: "/invitations/{token}/accept", summary: "Accept an invitation: the caller joins the organization", tag: "Organizations", managersOnly: false, params: { token: InvitationToken }, handler: acceptInvitation, response: { status: 200, schema: MemberView }, conflicts: true }),
 ];
 
 /**

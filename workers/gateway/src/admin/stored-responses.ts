@@ -16,7 +16,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { RESPONSE_ID } from "../../../../shared/response-message.ts";
 import { readStoredBodies } from "../responses.ts";
 import { listScope, type Actor, type AdminApp } from "./principal.ts";
-import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
+import { notFound, Pagination, pathKeySchema, type Page, type AdminInput } from "./validation.ts";
 
 const commaList = z
   .string()
@@ -153,9 +153,7 @@ export async function listStoredResponses(c: Context<AdminApp>, parsed: AdminInp
 }
 
 /** The row if the actor may see it; 404 otherwise (unknown and foreign ids alike). */
-async function visibleRow(c: Context<AdminApp>): Promise<DetailRow> {
-  const id = c.req.param("id") ?? "";
-  if (!RESPONSE_ID.test(id)) throw notFound("response", id);
+async function visibleRow(c: Context<AdminApp>, id: string): Promise<DetailRow> {
   const { rows } = await c.get("db").query<DetailRow>(
     `SELECT ${COLUMNS}, r.request_body, r.response_body, r.body_object_key ${FROM} WHERE r.id = $1`,
     [id],
@@ -167,8 +165,11 @@ async function visibleRow(c: Context<AdminApp>): Promise<DetailRow> {
   return row;
 }
 
-export async function getStoredResponse(c: Context<AdminApp>): Promise<Response> {
-  const row = await visibleRow(c);
+/** `{id}` of /batches/requests/{id}: a `resp_…` id (anything else is the 404 a missing one gets). */
+export const StoredResponseId = pathKeySchema(RESPONSE_ID, (id) => notFound("response", id));
+
+export async function getStoredResponse(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const row = await visibleRow(c, parsed.params.id);
   let requestBody = row.request_body;
   let responseBody = row.response_body;
   if (row.body_object_key) {
@@ -181,8 +182,8 @@ export async function getStoredResponse(c: Context<AdminApp>): Promise<Response>
 }
 
 /** Hard delete for erasure: the row and its R2 object. Usage records and the ledger are kept. */
-export async function deleteStoredResponse(c: Context<AdminApp>): Promise<Response> {
-  const row = await visibleRow(c);
+export async function deleteStoredResponse(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
+  const row = await visibleRow(c, parsed.params.id);
   await c.get("db").query("DELETE FROM requests WHERE id = $1", [row.id]);
   if (row.body_object_key) {
     try {

@@ -13,7 +13,7 @@ import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { revokeUserSessions, SYSTEM_USER_ID } from "../auth/sessions.ts";
 import { balanceSql } from "../store.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
-import { ConflictError, notFound, Pagination, pathId, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
+import { ConflictError, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const UserView = z.object({
   id: z.uuid(),
@@ -127,7 +127,7 @@ export async function createUser(c: Context<AdminApp>, parsed: AdminInput<never,
 
 export async function getUser(c: Context<AdminApp>, parsed: AdminInput<"id">): Promise<Response> {
   const actor = c.get("actor");
-  if (c.req.param("id") === "current") {
+  if (parsed.params.id === "current") {
     const me = await findUser(c.get("db"), actor.userId);
     if (!me) throw notFound("user", actor.userId);
     return c.json(me);
@@ -148,8 +148,8 @@ export const PatchUser = z.strictObject({
 });
 
 /** `{id}` for PATCH: a user id, or `current` for the caller's own user. */
-function targetUser(c: Context<AdminApp>): string {
-  const id = c.req.param("id") === "current" ? c.get("actor").userId : pathId(c, "id", "user");
+function targetUser(c: Context<AdminApp>, param: string): string {
+  const id = param === "current" ? c.get("actor").userId : param;
   refuseSystemUser(id, "changed");
   return id;
 }
@@ -163,9 +163,9 @@ function refuseSystemUser(id: string, what: "changed" | "deleted"): void {
  * Users edit their own display name and email; only managers edit anyone's, and only managers
  * change roles (which would otherwise be a self-service path to platform_manager).
  */
-export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<never, undefined, typeof PatchUser>): Promise<Response> {
+export async function patchUser(c: Context<AdminApp>, parsed: AdminInput<"id", undefined, typeof PatchUser>): Promise<Response> {
   const actor = c.get("actor");
-  const id = targetUser(c);
+  const id = targetUser(c, parsed.params.id);
   const input = parsed.body;
   await visibleUser(c.get("db"), actor, id);
   if (input.roles !== undefined && !actor.isManager) {

@@ -63,16 +63,6 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * A path id. Anything that is not a UUID cannot name a row, so it answers 404 like a missing or
- * foreign row does: the caller learns nothing from the id's shape.
- */
-export function pathId(c: Context, name: string, what: string): string {
-  const value = c.req.param(name) ?? "";
-  if (!UUID.test(value)) throw notFound(what, value);
-  return value.toLowerCase();
-}
-
-/**
  * What the admin router hands a handler (routes.ts): the path parameters, query and body, parsed
  * with the route table's schemas. `undefined` where the route declares none.
  *
@@ -84,28 +74,34 @@ export interface AdminInput<Params extends string = never, Query extends z.ZodTy
   body: Body extends z.ZodType ? z.output<Body> : undefined;
 }
 
-/** What each path-id schema names in its 404 ("user", "model"), for the router's answer. */
-const PATH_ID_WHAT = new WeakMap<z.ZodType, string>();
+/** The 404 each path schema answers a value it refuses with, for the router. */
+const PATH_NOT_FOUND = new WeakMap<z.ZodType, (value: string) => ApiError>();
 
 /**
- * A route table's path id: a UUID, lower-cased. The router answers anything else with the 404
- * of `pathId` (`No ${what} with id '…'`), never a 400: the id's shape tells the caller nothing.
+ * A route table's path id: a UUID, lower-cased. The router answers anything else with a 404
+ * (`No ${what} with id '…'`), never a 400: the id's shape tells the caller nothing.
  * `current: true` also admits the literal `current` (the caller, or their active organization).
  */
 export function pathIdSchema(what: string, options: { current?: boolean } = {}): z.ZodType<string, string> {
   const uuid = z.string().regex(UUID).transform((v) => v.toLowerCase());
   const schema = options.current ? z.union([z.literal("current"), uuid]) : uuid;
-  PATH_ID_WHAT.set(schema, what);
+  PATH_NOT_FOUND.set(schema, (value) => notFound(what, value));
   return schema;
 }
 
-/** A path segment the handler checks itself (a `resp_…` id, an event id). */
-export const PathText = z.string();
+/**
+ * A route table's path key of another shape (a `resp_…` id, a row number, a link's token): a
+ * value that does not match `pattern` names nothing, so the router answers `missing(value)`.
+ */
+export function pathKeySchema(pattern: RegExp, missing: (value: string) => ApiError): z.ZodType<string, string> {
+  const schema = z.string().regex(pattern);
+  PATH_NOT_FOUND.set(schema, missing);
+  return schema;
+}
 
-/** The router's 404 for a path value its schema refuses (pathIdSchema), or null for a plain 400. */
+/** The router's 404 for a path value its schema refuses, or null for a plain 400. */
 export function pathNotFound(schema: z.ZodType, value: string): ApiError | null {
-  const what = PATH_ID_WHAT.get(schema);
-  return what === undefined ? null : notFound(what, value);
+  return PATH_NOT_FOUND.get(schema)?.(value) ?? null;
 }
 
 export function notFound(what: string, id: string): ApiError {
