@@ -273,7 +273,8 @@ export interface PricedUsage {
 /**
  * Prices one usage message against its model's tariffs and cache tariffs (all of them, expired
  * included, so a batch created last month pays last month's prices). Null when no tariff applies:
- * the request is free.
+ * the request is free. A request of a batch (a batch id: the Batches API's runner, or a batch
+ * runner's headers) is priced at the `batch` tariffs whatever key submitted the batch.
  */
 export function priceUsage(
   message: Pick<UsageMessageV1, "timestamp" | "batch" | "usage" | "cache">,
@@ -282,7 +283,8 @@ export function priceUsage(
   cacheTariffs: readonly CacheTariff[] = [],
 ): PricedUsage | null {
   const at = pricingInstantUs(message);
-  const tariff = findBestTariff(tariffs, keyPurpose, message.batch?.completion_window, at);
+  const purpose = message.batch?.batch_id ? "batch" : keyPurpose;
+  const tariff = findBestTariff(tariffs, purpose, message.batch?.completion_window, at);
   if (!tariff) return null;
   const cost = computeCost(
     { promptTokens: message.usage.prompt_tokens, completionTokens: message.usage.completion_tokens, cache: message.cache },

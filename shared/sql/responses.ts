@@ -85,10 +85,13 @@ export type StoredResponseRow = {
   body_object_key: string | null;
 };
 
-/** The owner's stored response, or null (unknown id and another owner's id alike). */
+/**
+ * The owner's stored response, or null (unknown id and another owner's id alike). A batch request's
+ * row is not a Responses API object: the Batches API's output file is where it is read.
+ */
 export async function findOwnedResponse(client: SqlClient, id: string, ownerId: string): Promise<StoredResponseRow | null> {
   const { rows } = await client.query<StoredResponseRow>(
-    "SELECT id, response_body, request_body, body_object_key FROM requests WHERE id = $1 AND created_by = $2::uuid",
+    "SELECT id, response_body, request_body, body_object_key FROM requests WHERE id = $1 AND created_by = $2::uuid AND batch_id IS NULL",
     [id, ownerId],
   );
   return rows[0] ?? null;

@@ -224,6 +224,16 @@ describe("pricing time", () => {
     expect(moneyText(priceUsage({ ...msg, batch: null }, "batch", tariffs)!.cost.totalCost)).toBe("0.02");
     expect(priceUsage(msg, "batch", [])).toBeNull();
   });
+
+  it("a request of a batch is priced at the batch tariff of its window whatever key submitted it", () => {
+    const tariffs = [tariff("realtime", 0, null, "0.00002", "0.00004"), tariff("batch", 0, null, "0.00001", "0.00002", "24h"), tariff("batch", 0, null, "0.000015", "0.00003", "1h")];
+    const usage = { prompt_tokens: 1000, completion_tokens: 500, reasoning_tokens: 0, total_tokens: 1500, cached_tokens: 0 };
+    const batch = (window: string) => ({ batch_id: crypto.randomUUID(), request_id: null, custom_id: "x", completion_window: window, created_at: "2025-06-09T00:00:00Z", request_source: "batches-api" });
+    const msg = (window: string | null) => sampleMessage({ timestamp: "2025-06-10T00:00:00Z", usage, batch: window === null ? null : batch(window) });
+    expect(moneyText(priceUsage(msg("24h"), "realtime", tariffs)!.cost.totalCost)).toBe("0.02");
+    expect(moneyText(priceUsage(msg("1h"), "realtime", tariffs)!.cost.totalCost)).toBe("0.03");
+    expect(moneyText(priceUsage(msg(null), "realtime", tariffs)!.cost.totalCost)).toBe("0.04");
+  });
 });
 
 describe("balance crossings", () => {

@@ -18,9 +18,15 @@ describe("/ai/openapi.json", () => {
     const doc = JSON.parse(text) as { openapi: string; paths: Record<string, Record<string, Op>>; components: { schemas: Record<string, { properties?: Record<string, unknown> }> } };
     expect(doc.openapi).toBe("3.1.0");
     expect(Object.keys(doc.paths).sort()).toEqual([
+      "/ai/v1/batches",
+      "/ai/v1/batches/{id}",
+      "/ai/v1/batches/{id}/cancel",
       "/ai/v1/chat/completions",
       "/ai/v1/completions",
       "/ai/v1/embeddings",
+      "/ai/v1/files",
+      "/ai/v1/files/{id}",
+      "/ai/v1/files/{id}/content",
       "/ai/v1/models",
       "/ai/v1/models/{model}",
       "/ai/v1/responses",
@@ -29,7 +35,7 @@ describe("/ai/openapi.json", () => {
       "/healthz",
     ]);
     const chat = doc.paths["/ai/v1/chat/completions"]!.post!;
-    expect(Object.keys(chat.responses).sort()).toEqual(["200", "400", "401", "402", "403", "404", "413", "429", "502", "504"]);
+    expect(Object.keys(chat.responses).sort()).toEqual(["200", "400", "401", "402", "403", "404", "413", "429", "502", "503", "504"]);
     expect(chat.responses["400"]!.description).toContain("invalid_cache_control");
     expect(chat.responses["402"]!.description).toContain("insufficient_credits");
     const component = (ref: string) => doc.components.schemas[ref.replace("#/components/schemas/", "")];

@@ -7,7 +7,7 @@ import gateway from "../../../workers/gateway/src/index.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { UsageBundleSchema, UsageMessageSchema, isUsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
 
-export { RateLimiter } from "../../../workers/gateway/src/index.ts";
+export { ConcurrencyLimiter, RateLimiter } from "../../../workers/gateway/src/index.ts";
 
 /** Every usage message the gateway enqueued (unpacked from its bundles), parsed with the consumer's schema. */
 export const received: UsageMessage[] = [];
@@ -18,7 +18,9 @@ export const rawBodies: string[] = [];
 
 export default {
   fetch: gateway.fetch,
-  async queue(batch) {
+  async queue(batch, env, ctx) {
+    // The Batches API's queue is the gateway's own: run it as production does.
+    if (batch.queue === "tollgate-batch") return gateway.queue(batch, env, ctx);
     for (const message of batch.messages) {
       rawBodies.push(JSON.stringify(message.body));
       if (isResponseMessage(message.body)) responsesReceived.push(ResponseMessageSchema.parse(message.body));

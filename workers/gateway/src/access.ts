@@ -156,18 +156,20 @@ function checkKey(key: KeyRecord | null, meter: Meter | undefined): KeyRecord {
 }
 
 /**
- * Authenticates the key and resolves the model alias, applying the gates in order:
+ * Authenticates the key (a bearer `authorization` header, or the batch runner's key hash) and
+ * resolves the model alias, applying the gates in order:
  * 401 key → 404 model → 403 access → 402 credit (priced models only).
  */
 export async function resolveInference(
-  authorization: string | undefined,
+  authorization: string | undefined | { keyHash: string },
   alias: string,
   db: RequestDb,
   config: GatewayConfig,
   meter: Meter,
   background?: (p: Promise<unknown>) => void,
 ): Promise<Resolved> {
-  const hash = await keyHashFrom(authorization);
+  // The batch runner names its key by hash (it never holds the secret).
+  const hash = typeof authorization === "object" ? authorization.keyHash : await keyHashFrom(authorization);
   const now = Date.now();
   const ttl = config.ACCESS_CACHE_TTL_MS;
   const pair = `${hash}|${alias}`;
@@ -226,7 +228,9 @@ export async function resolveInference(
   if (!allowed) {
     throw new ApiError("model_access_denied", `Your key does not have access to the model '${alias}'.`, { param: "model" });
   }
-  if (!hasCredit && needsCredit(model, k.purpose, dateMicros(new Date()))) {
+  // The batch runner's requests are priced as batch requests whatever the key's purpose.
+  const pricedAs = typeof authorization === "object" ? "batch" : k.purpose;
+  if (!hasCredit && needsCredit(model, pricedAs, dateMicros(new Date()))) {
     throw new ApiError("insufficient_credits", "Your credit balance is exhausted. Top up your credits to keep using this model.");
   }
   return { key: k, model };

@@ -9,6 +9,9 @@ import { ApiError } from "../../../shared/errors.ts";
 import { unavailable } from "./access.ts";
 import { requireAdmin } from "./admin-auth.ts";
 import { adminRouter } from "./admin/router.ts";
+import { handleDeleteFile, handleFileContent, handleGetFile, handleListFiles, handleUploadFile } from "./batch-files.ts";
+import { batchCaller } from "./batch-trust.ts";
+import { handleCancelBatch, handleCreateBatch, handleGetBatch, handleListBatches } from "./batches.ts";
 import { authRouter } from "./auth/routes.ts";
 import { ConfigError } from "./config.ts";
 import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
@@ -78,13 +81,23 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/ai/v1/responses/:id", handleGetResponse);
   app.get("/ai/v1/responses/:id/input_items", handleGetInputItems);
   app.delete("/ai/v1/responses/:id", handleDeleteResponse);
+  // Files and Batches APIs (OpenAI's; docs/batches.md).
+  app.post("/ai/v1/files", handleUploadFile);
+  app.get("/ai/v1/files", handleListFiles);
+  app.get("/ai/v1/files/:id", handleGetFile);
+  app.get("/ai/v1/files/:id/content", handleFileContent);
+  app.delete("/ai/v1/files/:id", handleDeleteFile);
+  app.post("/ai/v1/batches", handleCreateBatch);
+  app.get("/ai/v1/batches", handleListBatches);
+  app.get("/ai/v1/batches/:id", handleGetBatch);
+  app.post("/ai/v1/batches/:id/cancel", handleCancelBatch);
   // Console sign-in: before the door, which these routes open (docs/auth.md).
   app.route("/admin/auth", authRouter());
   // Everything else under /admin needs admin credentials before it can even learn a route exists.
   app.use("/admin/*", requireAdmin);
   app.route("/admin", adminRouter());
   for (const path of INFERENCE_ROUTES) {
-    app.post(path, meter, passUpstreamHeaders, limitBody, handleInference);
+    app.post(path, batchCaller, meter, passUpstreamHeaders, limitBody, handleInference);
   }
   return app;
 }

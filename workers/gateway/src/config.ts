@@ -7,6 +7,7 @@ import { DbSettingsSchema } from "../../../shared/db.ts";
 import { windowMs } from "../../../shared/batch-headers.ts";
 import { TIERS, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { ROLES } from "../../../shared/roles.ts";
+import { HEALTH_DEFAULTS } from "../../../shared/routing.ts";
 
 const positiveInt = (name: string) =>
   z
@@ -34,6 +35,9 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   DB_CONNECT_TIMEOUT_MS: positiveInt("DB_CONNECT_TIMEOUT_MS").optional().default(2_000),
   DB_QUERY_TIMEOUT_MS: positiveInt("DB_QUERY_TIMEOUT_MS").optional().default(3_000),
   ACCESS_STALE_IF_ERROR_MS: positiveInt("ACCESS_STALE_IF_ERROR_MS").optional().default(300_000),
+  // Passive health of composite models' components (docs/routing.md).
+  ROUTING_EJECT_AFTER_FAILURES: positiveInt("ROUTING_EJECT_AFTER_FAILURES").optional().default(HEALTH_DEFAULTS.failures),
+  ROUTING_EJECT_COOLDOWN_MS: positiveInt("ROUTING_EJECT_COOLDOWN_MS").optional().default(HEALTH_DEFAULTS.cooldownMs),
   CACHE_ENABLED_TIERS: z
     .string()
     .optional()
@@ -50,6 +54,15 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
     .default("24h,1h")
     .transform((s) => s.split(",").map((w) => w.trim()).filter(Boolean))
     .refine((ws) => ws.length > 0 && ws.every((w) => windowMs(w) !== null), { error: "BATCH_COMPLETION_WINDOWS must list durations such as 24h,1h" }),
+  BATCH_FILE_MAX_BYTES: positiveInt("BATCH_FILE_MAX_BYTES").optional().default(100 * 1024 * 1024),
+  BATCH_MAX_ATTEMPTS: positiveInt("BATCH_MAX_ATTEMPTS").optional().default(5),
+  BATCH_MODEL_CONCURRENCY: positiveInt("BATCH_MODEL_CONCURRENCY").optional().default(32),
+  BATCH_RETRY_DELAY_SECONDS: z
+    .string()
+    .regex(/^\d{1,5}$/, { error: "BATCH_RETRY_DELAY_SECONDS must be a whole number of seconds" })
+    .transform(Number)
+    .optional()
+    .default(5),
   /** `*` or a comma-separated list of exact origins (`https://app.example.com`). */
   CORS_ALLOWED_ORIGINS: z
     .string()

@@ -1,6 +1,7 @@
 import type { RequestDb } from "./access.ts";
 import type { AdminPrincipal } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
+import type { BatchCall } from "./batch-trust.ts";
 import type { Meter } from "./meter.ts";
 
 /** Hono generics for the gateway: bindings from `wrangler types`, request-scoped state in Variables. */
@@ -11,6 +12,8 @@ export interface GatewayApp {
     /** The request's lazy database handle (init.ts closes it after the request). */
     database: RequestDb;
     meter: Meter;
+    /** Set only on the batch runner's own in-process calls (batch-trust.ts). */
+    batchCall: BatchCall | null;
     admin: AdminPrincipal;
     /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */
     upstreamHeaders: Headers;

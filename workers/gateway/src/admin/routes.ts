@@ -8,6 +8,7 @@ import type * as z from "zod";
 import { ApiKeyView, ApiKeyWithSecret, CreateKey, createApiKey, deleteApiKey, listApiKeys, rotateApiKey } from "./api-keys.ts";
 import { CreateEndpoint, createEndpoint, deleteEndpoint, EndpointView, getEndpoint, listEndpoints, PatchEndpoint, patchEndpoint } from "./endpoints.ts";
 import { CachePricingInput, CachePricingState, deleteCachePricing, getCachePricing, putCachePricing } from "./cache-pricing.ts";
+import { ComponentList, ComponentSet, getComponents, putComponents } from "./components.ts";
 import { CreateModel, createModel, deleteModel, getModel, listModels, ModelView, PatchModel, patchModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./tariffs.ts";
@@ -40,6 +41,7 @@ import { getRequest, RequestDetailView, RequestRowId } from "./request-detail.ts
 import { issuePlaygroundKey, PlaygroundKey } from "./playground.ts";
 import { EndpointTestResult, testEndpoint } from "./endpoint-test.ts";
 import { listModelGroups } from "./model-groups.ts";
+import { BatchDetailView, BatchesQuery, BatchId, BatchView, getBatch, listBatches } from "./batches.ts";
 
 export const ADMIN_API_PREFIX = "/api/v1";
 
@@ -56,7 +58,7 @@ interface RouteFields<P extends ParamsShape, Q extends z.ZodObject | undefined, 
   /** OpenAPI spelling, under /admin/api/v1: `/users/{user_id}/api-keys`. */
   path: string;
   summary: string;
-  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses" | "Playground";
+  tag: "Users" | "Organizations" | "API keys" | "Endpoints" | "Models" | "Credits" | "Groups" | "Analytics" | "Stored responses" | "Batches" | "Playground";
   /** Needs platform_manager; otherwise the handler limits the caller to their own things. */
   managersOnly: boolean;
   /** One schema per path parameter; the router refuses a route whose path and params disagree. */
@@ -131,6 +133,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "delete", path: "/models/{id}", summary: "Delete a deployed model (its alias stays reserved)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: deleteModel, response: { status: 204 } }),
   route({ method: "get", path: "/models/{id}/tariffs", summary: "A model's tariffs (with `include_history=true`, closed ones too)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: getTariffs, query: TariffQuery, response: { status: 200, schema: TariffList } }),
   route({ method: "put", path: "/models/{id}/tariffs", summary: "Set a model's tariffs: changed prices close the old row and open a new one", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: putTariffs, body: TariffSet, response: { status: 200, schema: TariffList } }),
+  route({ method: "get", path: "/models/{id}/components", summary: "A composite model's components", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: getComponents, response: { status: 200, schema: ComponentList } }),
+  route({ method: "put", path: "/models/{id}/components", summary: "Set a composite model's components (ordinary models; weight 1–100, sort_order, enabled)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: putComponents, body: ComponentSet, response: { status: 200, schema: ComponentList } }),
   route({ method: "get", path: "/models/{id}/groups", summary: "The groups that grant a model (Everyone: open to all)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: listModelGroups, query: Pagination, response: { status: 200, schema: pageOf(GroupView) } }),
   route({ method: "get", path: "/models/{id}/cache-pricing", summary: "A model's prompt-cache tariff (active and closed rows)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: getCachePricing, response: { status: 200, schema: CachePricingState } }),
   route({ method: "put", path: "/models/{id}/cache-pricing", summary: "Set a model's prompt-cache tariff: closes the active row and opens a new one (turns caching on)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: putCachePricing, body: CachePricingInput, response: { status: 200, schema: CachePricingState } }),
@@ -159,6 +163,9 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "get", path: "/batches/requests", summary: "List stored responses (yours; managers: everyone's, or one member's with member_id)", tag: "Stored responses", managersOnly: false, handler: listStoredResponses, query: StoredResponsesQuery, response: { status: 200, schema: pageOf(ResponseSummary) } }),
   route({ method: "get", path: "/batches/requests/{id}", summary: "A stored response with its bodies, tokens and cost", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: getStoredResponse, response: { status: 200, schema: ResponseDetail } }),
   route({ method: "delete", path: "/batches/requests/{id}", summary: "Erase a stored response and its body object (usage and ledger rows stay)", tag: "Stored responses", managersOnly: false, params: { id: StoredResponseId }, handler: deleteStoredResponse, response: { status: 204 } }),
+  // After /batches/requests, which {id} would otherwise shadow.
+  route({ method: "get", path: "/batches", summary: "List batches (yours; managers: everyone's)", tag: "Batches", managersOnly: false, handler: listBatches, query: BatchesQuery, response: { status: 200, schema: pageOf(BatchView) } }),
+  route({ method: "get", path: "/batches/{id}", summary: "One batch (`batch_…`) with its requests' states", tag: "Batches", managersOnly: false, params: { id: BatchId }, handler: getBatch, response: { status: 200, schema: BatchDetailView } }),
 
   route({ method: "post", path: "/playground/key", summary: "Your console playground key: a new secret on each call (the previous one stops working), shown once", tag: "Playground", managersOnly: false, handler: issuePlaygroundKey, response: { status: 200, schema: PlaygroundKey } }),
 
@@ -186,6 +193,8 @@ export const SCHEMA_NAMES: ReadonlyMap<z.ZodType, string> = new Map(
     CachePricingInput,
     CachePricingState,
     ChangeMember,
+    ComponentList,
+    ComponentSet,
     CreateEndpoint,
     CreateGroup,
     CreateKey,
@@ -211,6 +220,8 @@ export const SCHEMA_NAMES: ReadonlyMap<z.ZodType, string> = new Map(
     RequestView,
     ResponseDetail,
     ResponseSummary,
+    BatchView,
+    BatchDetailView,
     TariffList,
     TariffSet,
     TransactionCreated,

@@ -12,6 +12,7 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { batchPublicId } from "../../../../shared/batch-message.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import { RESPONSE_ID } from "../../../../shared/response-message.ts";
 import { readStoredBodies } from "../responses.ts";
@@ -36,6 +37,7 @@ export const StoredResponsesQuery = Pagination.extend({
 
 type SummaryRow = {
   id: string;
+  batch_id: string | null;
   model: string;
   status: string;
   service_tier: string | null;
@@ -56,7 +58,7 @@ type DetailRow = SummaryRow & { request_body: string | null; response_body: stri
 
 export const ResponseSummary = z.object({
   id: z.string(),
-  batch_id: z.null(),
+  batch_id: z.string().nullable().describe("The batch (`batch_…`) whose request this was; null for a Responses API call"),
   model: z.string(),
   status: z.string(),
   created_at: z.string(),
@@ -83,7 +85,7 @@ export const ResponseDetail = ResponseSummary.extend({
 export type ResponseDetail = z.output<typeof ResponseDetail>;
 
 // Timestamps come back as ISO text from SQL so no driver parsing is involved.
-const COLUMNS = `r.id, r.model, r.status, r.service_tier, r.response_status,
+const COLUMNS = `r.id, r.batch_id::text AS batch_id, r.model, r.status, r.service_tier, r.response_status,
   to_json(r.created_at) #>> '{}' AS created_at, to_json(r.completed_at) #>> '{}' AS completed_at,
   r.duration_ms::int AS duration_ms, r.created_by::text AS created_by, u.email AS created_by_email,
   ha.prompt_tokens::int AS prompt_tokens, ha.completion_tokens::int AS completion_tokens,
@@ -95,7 +97,7 @@ const FROM = `FROM requests r
 function toSummary(row: SummaryRow): ResponseSummary {
   return {
     id: row.id,
-    batch_id: null,
+    batch_id: row.batch_id === null ? null : batchPublicId(row.batch_id),
     model: row.model,
     status: row.status,
     created_at: row.created_at,

@@ -8,6 +8,7 @@
  */
 import * as z from "zod";
 import { ERROR_CODES, ERROR_ENVELOPE_JSON_SCHEMA, type ErrorCode } from "../../../../shared/errors.ts";
+import { BATCH_URLS } from "../../../../shared/batch-jsonl.ts";
 import { InputItemsQuerySchema } from "../../../../shared/responses-input-items.ts";
 
 type JsonSchema = Record<string, unknown>;
@@ -54,9 +55,57 @@ const InputItemList = z.object({
   has_more: z.boolean(),
 });
 
+const FileObject = z.object({
+  id: z.string().describe("`file-…`"),
+  object: z.literal("file"),
+  bytes: z.int(),
+  created_at: z.int(),
+  filename: z.string(),
+  purpose: z.enum(["batch", "batch_output"]),
+  status: z.literal("processed"),
+  status_details: z.null(),
+  expires_at: z.null(),
+});
+const FileList = z.object({ object: z.literal("list"), data: z.array(FileObject), first_id: z.string().nullable(), last_id: z.string().nullable(), has_more: z.boolean() });
+const DeletedFile = z.object({ id: z.string(), object: z.literal("file"), deleted: z.literal(true) });
+const CreateBatchRequest = z.object({
+  input_file_id: z.string().describe("A file of yours uploaded with purpose `batch`"),
+  endpoint: z.enum(BATCH_URLS).describe("Every line of the file must name this url"),
+  completion_window: z.string().describe("One of the operator's BATCH_COMPLETION_WINDOWS (default `24h`, `1h`); it chooses the batch tariff"),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+});
+const BatchObject = z.looseObject({
+  id: z.string().describe("`batch_…`"),
+  object: z.literal("batch"),
+  status: z.enum(["validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled"]),
+  request_counts: z.object({ total: z.int(), completed: z.int(), failed: z.int() }),
+  output_file_id: z.string().nullable(),
+  error_file_id: z.string().nullable(),
+}).describe("OpenAI's batch object");
+const BatchList = z.object({ object: z.literal("list"), data: z.array(BatchObject), first_id: z.string().nullable(), last_id: z.string().nullable(), has_more: z.boolean() });
+const FilesQuery = z.object({ purpose: z.string(), limit: z.int().min(1).max(10_000), after: z.string(), order: z.enum(["asc", "desc"]) }).partial();
+const BatchesQuery = z.object({ limit: z.int().min(1).max(100), after: z.string() }).partial();
+
 /** Component names in the document (`#/components/schemas/<name>`). */
 const SCHEMA_NAMES: ReadonlyMap<z.ZodType, string> = new Map(
-  Object.entries({ CacheControl, Usage, InferenceRequest, ChatCompletionRequest, InferenceResponse, Model, ModelList, ResponseObject, DeletedResponse, InputItemList }).map(([name, schema]) => [schema, name]),
+  Object.entries({
+    CacheControl,
+    Usage,
+    InferenceRequest,
+    ChatCompletionRequest,
+    InferenceResponse,
+    Model,
+    ModelList,
+    ResponseObject,
+    DeletedResponse,
+    InputItemList,
+    FileObject,
+    FileList,
+    DeletedFile,
+    CreateBatchRequest,
+    BatchObject,
+    BatchList,
+  }).map(([name, schema]) => [schema, name]),
 );
 
 const GATE_ERRORS: ErrorCode[] = [
@@ -68,6 +117,8 @@ const GATE_ERRORS: ErrorCode[] = [
   "model_not_found",
   "request_too_large",
   "rate_limit_exceeded",
+  "concurrency_limit_exceeded",
+  "service_unavailable",
   "upstream_error",
   "upstream_timeout",
 ];
@@ -80,7 +131,7 @@ export interface AiRoute {
   path: string;
   summary: string;
   description?: string;
-  tag: "Inference" | "Models" | "Responses" | "Operations";
+  tag: "Inference" | "Models" | "Responses" | "Files" | "Batches" | "Operations";
   /** A description per `{name}` in the path. */
   params?: Record<string, string>;
   /** The schema the handler parses the query with. */
@@ -94,6 +145,8 @@ export interface AiRoute {
 }
 
 const RESPONSE_ID = "A stored response's id (`resp_…`)";
+const FILE_ID = "A file's id (`file-…`)";
+const BATCH_ID = "A batch's id (`batch_…`)";
 
 function inference(path: string, summary: string, description: string, body: z.ZodType = InferenceRequest, errors: readonly ErrorCode[] = GATE_ERRORS): AiRoute {
   return {
@@ -162,6 +215,53 @@ export const AI_ROUTES: readonly AiRoute[] = [
     query: InputItemsQuerySchema,
     response: { description: "OpenAI's list shape", schema: InputItemList },
     errors: ["invalid_request_error", ...KEY_ERRORS, "not_found"],
+  },
+  {
+    method: "post",
+    path: "/ai/v1/files",
+    summary: "Upload a batch input file",
+    description:
+      "multipart/form-data with `purpose=batch` and `file`: JSONL, one `{custom_id, method: \"POST\", url, body}` per line, `custom_id`s unique, `url` one of " +
+      BATCH_URLS.join(", ") +
+      ", `body.model` a model your key may use. A bad file is a 400 naming its first bad line. Up to BATCH_FILE_MAX_BYTES (100 MB).",
+    tag: "Files",
+    response: { description: "OpenAI's file object", schema: FileObject },
+    errors: ["invalid_request_error", ...KEY_ERRORS, "request_too_large", "unsupported_media_type"],
+  },
+  { method: "get", path: "/ai/v1/files", summary: "List your files", tag: "Files", query: FilesQuery, response: { description: "OpenAI's list shape", schema: FileList }, errors: ["invalid_request_error", ...KEY_ERRORS, "not_found"] },
+  { method: "get", path: "/ai/v1/files/{id}", summary: "One of your files", tag: "Files", params: { id: FILE_ID }, response: { description: "OpenAI's file object", schema: FileObject }, errors: [...KEY_ERRORS, "not_found"] },
+  { method: "delete", path: "/ai/v1/files/{id}", summary: "Delete one of your files", tag: "Files", params: { id: FILE_ID }, response: { description: "Deleted", schema: DeletedFile }, errors: [...KEY_ERRORS, "not_found"] },
+  {
+    method: "get",
+    path: "/ai/v1/files/{id}/content",
+    summary: "A file's bytes",
+    description: "Input files as uploaded; output and error files in OpenAI's JSONL (`{id, custom_id, response: {status_code, request_id, body}, error}`).",
+    tag: "Files",
+    params: { id: FILE_ID },
+    response: { description: "The file (application/jsonl)" },
+    errors: [...KEY_ERRORS, "not_found"],
+  },
+  {
+    method: "post",
+    path: "/ai/v1/batches",
+    summary: "Create a batch",
+    description: "Its requests run through the gateway (same routing, limits and metering) and are priced at the batch tariff of the completion window in force when the batch was created.",
+    tag: "Batches",
+    body: CreateBatchRequest,
+    response: { description: "OpenAI's batch object", schema: BatchObject },
+    errors: ["invalid_request_error", ...KEY_ERRORS, "not_found", "service_unavailable"],
+  },
+  { method: "get", path: "/ai/v1/batches", summary: "List your batches, newest first", tag: "Batches", query: BatchesQuery, response: { description: "OpenAI's list shape", schema: BatchList }, errors: ["invalid_request_error", ...KEY_ERRORS] },
+  { method: "get", path: "/ai/v1/batches/{id}", summary: "One of your batches", tag: "Batches", params: { id: BATCH_ID }, response: { description: "OpenAI's batch object", schema: BatchObject }, errors: [...KEY_ERRORS, "not_found"] },
+  {
+    method: "post",
+    path: "/ai/v1/batches/{id}/cancel",
+    summary: "Cancel a batch",
+    description: "No request of the batch starts after this; those in flight finish and are written to the output or error file.",
+    tag: "Batches",
+    params: { id: BATCH_ID },
+    response: { description: "The batch, `cancelling`", schema: BatchObject },
+    errors: [...KEY_ERRORS, "not_found", "conflict"],
   },
   { method: "get", path: "/healthz", summary: "Liveness", tag: "Operations", response: { description: '`{"status":"ok"}`' }, errors: [], open: true },
 ];

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:batch` — the Batches API's throughput, on the stack `npm start` runs (both
+ * workers under `wrangler dev`, the local queues and R2, the bundled mock upstream):
+ *
+ *   mock saturation   chat completions sent straight to the mock upstream at BENCH_CONCURRENCY:
+ *                     what the upstream itself can serve (requests/s)
+ *   batch path        one file of BENCH_BATCH_LINES chat requests, one 24h batch, polled to
+ *                     `completed`: requests/s from the first upstream call to completion, and the
+ *                     time from `POST /ai/v1/batches` answering to the first upstream call
+ *
+ * It also checks what a user relies on: the output file has every custom_id once.
+ *
+ * Environment: DATABASE_URL (a fresh database on that server; else embedded Postgres),
+ * BENCH_BATCH_LINES (default 1000), BENCH_CONCURRENCY (64), BENCH_SATURATION_MS (3000).
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import OpenAI, { toFile } from "openai";
+import { startStack } from "../dev/stack.ts";
+import { createTestDatabase } from "../test/support/test-database.ts";
+
+const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
+const LINES = num("BENCH_BATCH_LINES", 1000);
+const CONCURRENCY = num("BENCH_CONCURRENCY", 64);
+const SATURATION_MS = num("BENCH_SATURATION_MS", 3000);
+const log = (msg: string) => console.error(`· ${msg}`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function mockSaturation(baseUrl: string): Promise<number> {
+  const body = JSON.stringify({ model: "mock-gpt", messages: [{ role: "user", content: "saturation" }] });
+  let done = 0;
+  const until = Date.now() + SATURATION_MS;
+  const started = Date.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (Date.now() < until) {
+        const res = await fetch(`${baseUrl}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body });
+        await res.arrayBuffer();
+        if (res.ok) done++;
+      }
+    }),
+  );
+  return done / ((Date.now() - started) / 1000);
+}
+
+async function main(): Promise<void> {
+  const stateDir = mkdtempSync(join(tmpdir(), "tollgate-bench-batch-"));
+  const db = process.env.DATABASE_URL ? await createTestDatabase("bench_batch") : undefined;
+  log("starting the stack (wrangler dev, both workers, mock upstream)");
+  const stack = await startStack({ databaseUrl: db?.url, port: 0, stateDir, log, wranglerOutput: "ignore" });
+  try {
+    const mock = stack.mock;
+    if (!mock) throw new Error("bench:batch needs the bundled mock upstream (unset UPSTREAM_URL)");
+    log(`mock saturation: ${CONCURRENCY} concurrent for ${SATURATION_MS} ms`);
+    const saturation = await mockSaturation(mock.baseUrl);
+
+    const client = new OpenAI({ apiKey: stack.demoKey, baseURL: `${stack.gatewayUrl}/ai/v1`, maxRetries: 0 });
+    const marker = `bench-${crypto.randomUUID()}`;
+    const text = Array.from({ length: LINES }, (_, i) =>
+      JSON.stringify({ custom_id: `r-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: stack.modelAlias, messages: [{ role: "user", content: `${marker} ${i}` }] } }),
+    ).join("\n");
+    log(`uploading ${LINES} lines`);
+    const file = await client.files.create({ file: await toFile(Buffer.from(text), "bench.jsonl"), purpose: "batch" });
+    const sawMarker = () => mock.requests.some((r) => JSON.stringify(r.body).includes(marker));
+
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
+    const created = performance.now();
+    while (!sawMarker()) {
+      if (performance.now() - created > 60_000) throw new Error("no upstream call within 60 s of POST /batches");
+      await sleep(2);
+    }
+    const firstCall = performance.now();
+    log("first upstream call seen; polling the batch");
+    let current = batch;
+    while (current.status !== "completed") {
+      if (["failed", "expired", "cancelled"].includes(current.status)) throw new Error(`batch ended ${current.status}`);
+      if (performance.now() - firstCall > 600_000) throw new Error("batch not completed within 10 minutes");
+      await sleep(50);
+      current = await client.batches.retrieve(batch.id);
+    }
+    const completed = performance.now();
+    const output = (await (await client.files.content(current.output_file_id!)).text()).trim().split("\n");
+    const ids = new Set(output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id));
+    if (output.length !== LINES || ids.size !== LINES) throw new Error(`output has ${output.length} lines, ${ids.size} distinct custom_ids; expected ${LINES}`);
+
+    const rate = LINES / ((completed - firstCall) / 1000);
+    console.log(
+      [
+        `## bench:batch (${LINES} requests, noisy shared machine; wrangler dev, local queue)`,
+        `| measure | value |`,
+        `|---|---|`,
+        `| mock upstream saturation (direct, ${CONCURRENCY} concurrent) | ${saturation.toFixed(0)} req/s |`,
+        `| batch path, first upstream call → completed | ${rate.toFixed(1)} req/s |`,
+        `| POST /batches answered → first upstream call | ${(firstCall - created).toFixed(0)} ms |`,
+        `| POST /batches answered → batch completed (polled every 50 ms) | ${((completed - created) / 1000).toFixed(2)} s |`,
+        `| output file | ${output.length} lines, every custom_id once |`,
+      ].join("\n"),
+    );
+  } finally {
+    await stack.stop();
+    await db?.drop();
+    rmSync(stateDir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
+  process.exit(1);
+});
