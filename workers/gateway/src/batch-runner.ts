@@ -386,6 +386,7 @@ async function finalizeBatch(batchId: string, { env, pool }: Deps): Promise<Outc
   const final = cancelling ? "cancelled" : (batch.ending ?? "completed");
   await pool.query(
     `UPDATE batches SET status = $2, completed = $3, failed = $4, output_file_id = $5, error_file_id = $6,
+            total = (SELECT count(*) FROM batch_requests WHERE batch_id = $1),
             completed_at = CASE WHEN $2 = 'completed' THEN now() ELSE completed_at END,
             expired_at = CASE WHEN $2 = 'expired' THEN now() ELSE expired_at END,
             cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END
