@@ -59,8 +59,18 @@ export default defineConfig({
       // The gateway runs from a test entry that wraps the real one and collects its queue
       // messages, so tests can assert exactly what was enqueued.
       workersProject("gateway", "./wrangler.toml", "./test/workers/gateway/test-main.ts", {
-        // Batches: a 3 s window for the expiry test, retries without waiting, 4 requests per model in flight.
-        bindings: { UPSTREAM_TIMEOUT_MS: "2000", UPSTREAM_STREAM_IDLE_MS: "1500", ACCESS_CACHE_TTL_MS: "300", BATCH_COMPLETION_WINDOWS: "24h,1h,3s", BATCH_MAX_ATTEMPTS: "2", BATCH_RETRY_DELAY_SECONDS: "0", BATCH_MODEL_CONCURRENCY: "4" },
+        // Routing: a 1 s health cool-down. Batches: a 3 s window for the expiry test, retries
+        // without waiting, 4 requests per model in flight.
+        bindings: {
+          UPSTREAM_TIMEOUT_MS: "2000",
+          UPSTREAM_STREAM_IDLE_MS: "1500",
+          ACCESS_CACHE_TTL_MS: "300",
+          ROUTING_EJECT_COOLDOWN_MS: "1000",
+          BATCH_COMPLETION_WINDOWS: "24h,1h,3s",
+          BATCH_MAX_ATTEMPTS: "2",
+          BATCH_RETRY_DELAY_SECONDS: "0",
+          BATCH_MODEL_CONCURRENCY: "4",
+        },
         queueConsumers: { "tollgate-usage": { maxBatchTimeout: 0.05 }, "tollgate-batch": { maxBatchTimeout: 0.05, maxRetries: 10 } },
         setupFiles: ["test/workers/gateway/tokenizer-ranks-setup.ts"],
       }),

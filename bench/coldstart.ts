@@ -35,6 +35,7 @@ const FLOOR_SCRIPT = `export default { fetch() { return Response.json({ status: 
 /** The floor with the gateway's bindings (same Miniflare services: Durable Object, queue, R2). */
 const FLOOR_GATEWAY_SCRIPT = `import { DurableObject } from "cloudflare:workers";
 export class RateLimiter extends DurableObject {}
+export class ConcurrencyLimiter extends DurableObject {}
 ${FLOOR_SCRIPT}`;
 
 /** Counts one short text with the built-in tokenizer, the gateway's way (R2) or from a bundled table. */

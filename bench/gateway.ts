@@ -15,6 +15,8 @@
  *                    key/model/access from warm per-isolate caches, one usage message per request
  *                    to the queue (sent in bundles), the SSE relay for streams
  *   gateway-limited  the same gateway with a rate-limited key (a limit it never reaches)
+ *   composite        the same gateway, a composite alias (priority) whose first component — the
+ *                    plain alias's own model — answers: what routing over components costs
  *   bare-gateway     (JSON throughput) only the steps no gateway can skip, with constants for its
  *                    key and model (BARE_GATEWAY_SCRIPT): the ceiling for the gateway's throughput
  *   portkey          the peer: `@portkey-ai/gateway` from npm on Node, started by its own bin, as
@@ -431,7 +433,7 @@ async function main(): Promise<void> {
         ACCESS_CACHE_TTL_MS: "2000",
       },
       queueProducers: { USAGE_QUEUE: "tollgate-usage" },
-      durableObjects: { RATE_LIMITER: "RateLimiter" },
+      durableObjects: { RATE_LIMITER: "RateLimiter", CONCURRENCY_LIMITER: "ConcurrencyLimiter" },
       r2Buckets: { TOKENIZERS: "tollgate-tokenizers" },
     });
     await putTokenizerRanks(gw.mf);
@@ -485,6 +487,29 @@ async function main(): Promise<void> {
         );
       }
     }
+    // A composite alias over the demo model (first, answers) and the cache-off model (never reached).
+    {
+      const { rows } = await db.query<{ id: string }>(
+        `INSERT INTO deployed_models (alias, is_composite, lb_strategy) VALUES ('bench-composite', true, 'priority')
+         ON CONFLICT (alias) DO UPDATE SET updated_at = now() RETURNING id`,
+      );
+      const id = rows[0]!.id;
+      await db.query("INSERT INTO deployment_groups (deployment_id, group_id) VALUES ($1, '00000000-0000-0000-0000-000000000000') ON CONFLICT DO NOTHING", [id]);
+      await db.query(
+        `INSERT INTO deployed_model_components (composite_model_id, deployed_model_id, sort_order)
+         SELECT $1, dm.id, CASE dm.alias WHEN 'demo-model' THEN 0 ELSE 1 END FROM deployed_models dm WHERE dm.alias IN ('demo-model', 'bench-cache-off')
+         ON CONFLICT DO NOTHING`,
+        [id],
+      );
+      // Priced like the demo model, so both paths do the same metering work.
+      await db.query(
+        `INSERT INTO model_tariffs (deployed_model_id, api_key_purpose, input_price_per_token, output_price_per_token)
+         SELECT $1, t.api_key_purpose, t.input_price_per_token, t.output_price_per_token FROM model_tariffs t
+           JOIN deployed_models dm ON dm.id = t.deployed_model_id WHERE dm.alias = 'demo-model' AND t.valid_until IS NULL
+         ON CONFLICT DO NOTHING`,
+        [id],
+      );
+    }
     await db.end();
 
     const path = "/ai/v1/chat/completions";
@@ -494,6 +519,7 @@ async function main(): Promise<void> {
     const editingRelay: Target = { name: "editing-relay", url: new URL(path, relay.url).toString(), pid: relay.pid, headers: {}, model: "demo-model" };
     const gateway: Target = { name: "gateway", url: new URL(path, gw.url).toString(), pid: gw.pid, headers: auth, model: "demo-model" };
     const limited: Target = { ...gateway, name: "gateway-limited", headers: { authorization: `Bearer ${limitedKey.key}` } };
+    const composite: Target = { ...gateway, name: "composite", model: "bench-composite" };
     const bareGateway: Target = { name: "bare-gateway", url: new URL(path, bare.url).toString(), pid: bare.pid, headers: auth, model: "demo-model" };
     const portkey: Target = {
       name: "portkey",
@@ -527,15 +553,15 @@ async function main(): Promise<void> {
     // ---- latency, instant upstream, non-streaming
     await mockConfig(JSON_MOCK);
     log("warming up");
-    await interleaved([direct, floor, gateway, limited, portkey], 200, false);
+    await interleaved([direct, floor, gateway, limited, composite, portkey], 200, false);
     log(`latency: ${ROUNDS} interleaved rounds (non-streaming, instant upstream)`);
-    const lat = await interleaved([direct, floor, gateway, portkey], ROUNDS, false);
+    const lat = await interleaved([direct, floor, gateway, composite, portkey], ROUNDS, false);
 
     // ---- time to first byte, realistic stream
     await mockConfig(STREAM_MOCK);
     log(`time to first byte: ${TTFB_ROUNDS} interleaved rounds (stream: 50 ms to first frame, 20 frames)`);
-    await interleaved([direct, floor, gateway, portkey], 5, true);
-    const ttfb = await interleaved([direct, floor, gateway, portkey], TTFB_ROUNDS, true);
+    await interleaved([direct, floor, gateway, composite, portkey], 5, true);
+    const ttfb = await interleaved([direct, floor, gateway, composite, portkey], TTFB_ROUNDS, true);
 
     // ---- throughput, instant upstream. Pairs alternate on their own: with more paths in rotation
     // the gateway sat idle for as long as its cache TTL before each of its windows and measured
@@ -549,6 +575,7 @@ async function main(): Promise<void> {
     const [bareFloorJson, bareJson] = await pair(floor, bareGateway, false);
     const [gatewayVsPeerJson, peerJson] = await pair(gateway, portkey, false);
     const [gatewayVsLimitedJson, limitedJson] = await pair(gateway, limited, false);
+    const [gatewayVsCompositeJson, compositeJson] = await pair(gateway, composite, false);
     await mockConfig(STREAM_LOAD_MOCK);
     const [floorStream, gatewayStream] = await pair(floor, gateway, true);
     const [relayFloorStream, relayStream] = await pair(floor, editingRelay, true);
@@ -567,11 +594,11 @@ async function main(): Promise<void> {
     const total = (t: Timing) => t.totalMs;
     const first = (t: Timing) => t.ttfbMs;
     const rows: [string, string, string, string][] = [["path", "p50 ms", "p99 ms", "mean ms"]];
-    for (const name of ["direct", "floor", "gateway", "portkey"]) {
+    for (const name of ["direct", "floor", "gateway", "composite", "portkey"]) {
       const v = lat.get(name)!.map(total);
       rows.push([`${name} (json)`, p(name, lat, total, 50).toFixed(3), p(name, lat, total, 99).toFixed(3), (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)]);
     }
-    for (const name of ["direct", "floor", "gateway", "portkey"]) {
+    for (const name of ["direct", "floor", "gateway", "composite", "portkey"]) {
       rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
     }
     for (const name of ["cache-off", "cache-on"]) {
@@ -585,6 +612,7 @@ async function main(): Promise<void> {
       ["floor (json)", bareFloorJson, "bare-gateway (json)", bareJson],
       ["gateway (json)", gatewayVsPeerJson, "portkey (json)", peerJson],
       ["gateway (json)", gatewayVsLimitedJson, "gateway-limited (json)", limitedJson],
+      ["gateway (json)", gatewayVsCompositeJson, "composite (json)", compositeJson],
       ["floor (stream)", floorStream, "gateway (stream)", gatewayStream],
       ["floor (stream)", relayFloorStream, "editing-relay (stream)", relayStream],
       ["gateway (stream)", gatewayVsPeerStream, "portkey (stream)", peerStream],
@@ -612,6 +640,11 @@ async function main(): Promise<void> {
       ratelimited_rps_ratio: round(limitedJson.rps / gatewayVsLimitedJson.rps),
       ratelimited_cpu_ratio: round(limitedJson.cpuUs / gatewayVsLimitedJson.cpuUs),
       ttfb_added_vs_floor: round(ttfbAdded / floorTtfbAdded),
+      // issue #19: a composite alias whose first component answers, against the plain alias
+      composite_added_p50_ms: round(p("composite", lat, total, 50) - p("gateway", lat, total, 50)),
+      composite_ttfb_added_p50_ms: round(p("composite", ttfb, first, 50) - p("gateway", ttfb, first, 50)),
+      composite_rps_ratio: round(compositeJson.rps / gatewayVsCompositeJson.rps),
+      composite_cpu_ratio: round(compositeJson.cpuUs / gatewayVsCompositeJson.cpuUs),
       // the runtime's limit for a relay that edits, and the other limits the machine sets
       editing_relay_stream_cpu_vs_floor: round(relayStream.cpuUs / relayFloorStream.cpuUs),
       editing_relay_stream_rps_ratio_vs_floor: round(relayStream.rps / relayFloorStream.rps),

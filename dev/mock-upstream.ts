@@ -41,7 +41,7 @@ const FAILURE_MODES: readonly FailureMode[] = ["none", "http_500", "disconnect",
  * usage at all: the stream ends with [DONE] and no usage chunk), `badusage` (negative and string
  * counts), `hugeusage` (`prompt_tokens: 1e16`), `nulfinish` (a NUL in `finish_reason`) and
  * `notjson` (a 200 whose body is not JSON), `garbage` (invalid counts: a string, a negative
- * number and 1e16).
+ * number and 1e16); `status503` (any `statusNNN`: answer NNN with an OpenAI error envelope).
  */
 function lastRole(body: Record<string, unknown>): unknown {
   const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
@@ -90,6 +90,7 @@ function optionsFor(model: string, base: MockOptions, body: Record<string, unkno
     else if (mode === "nousage" || mode === "badusage" || mode === "hugeusage" || mode === "garbage") o.usageFault = mode;
     else if (mode === "nulfinish") o.finishReason = "st\u0000op";
     else if (mode === "notjson") o.notJson = true;
+    else if (/^status[1-5]\d\d$/.test(mode)) o.status = Number(mode.slice("status".length));
     else if (mode === "count") o.promptTokens = Math.max(base.promptTokens, Math.ceil(JSON.stringify(body.messages ?? body.input ?? body.prompt ?? "").length / 3));
     else if ((FAILURE_MODES as readonly string[]).includes(mode)) o.failure = mode as FailureMode;
   }
@@ -117,6 +118,8 @@ export interface MockOptions {
   finishReason: string;
   /** Answer 200 with a body that is not JSON (the `notjson` mode). */
   notJson: boolean;
+  /** Answer this status with an OpenAI error envelope (the `status503` … modes); 0 = answer normally. */
+  status: number;
 }
 
 export const DEFAULT_MOCK_OPTIONS: MockOptions = {
@@ -132,6 +135,7 @@ export const DEFAULT_MOCK_OPTIONS: MockOptions = {
   usageFault: "none",
   finishReason: "stop",
   notJson: false,
+  status: 0,
 };
 
 export interface RecordedRequest {
@@ -244,6 +248,8 @@ function words(o: MockOptions): string[] {
 
 export async function startMockUpstream(initial: Partial<MockOptions> = {}, port = 0): Promise<MockUpstream> {
   let options: MockOptions = { ...DEFAULT_MOCK_OPTIONS, ...initial };
+  /** Upstream model names told to answer a status (POST /__mock/status). */
+  const forcedStatus = new Map<string, number>();
   const requests: RecordedRequest[] = [];
   let seq = 0;
   // Stored responses are keyed by this id: unique across restarts, so a persistent dev database
@@ -395,6 +401,16 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     const raw = req.method === "POST" ? await readBody(req) : "";
 
+    // Make one upstream model name answer `status` (an OpenAI error envelope) until set to 0:
+    // a deployment that goes down and comes back (composite routing's health tests).
+    if (path === "/__mock/status" && req.method === "POST") {
+      const { model, status } = JSON.parse(raw || "{}") as { model?: string; status?: number };
+      if (typeof model === "string") {
+        if (status) forcedStatus.set(model, status);
+        else forcedStatus.delete(model);
+      }
+      return sendJson(res, 200, Object.fromEntries(forcedStatus));
+    }
     if (path === "/__mock/config" && req.method === "POST") {
       options = { ...options, ...(JSON.parse(raw || "{}") as Partial<MockOptions>) };
       return sendJson(res, 200, options);
@@ -445,6 +461,10 @@ export async function startMockUpstream(initial: Partial<MockOptions> = {}, port
     res.setHeader("x-ratelimit-reset-requests", "6ms");
     res.setHeader("x-mock-internal", "not for clients");
     const o = optionsFor(typeof body.model === "string" ? body.model : "", options, body);
+    const forced = forcedStatus.get(typeof body.model === "string" ? body.model : "") ?? o.status;
+    if (forced) {
+      return sendJson(res, forced, { error: { message: `mock upstream answers ${forced}`, type: forced === 429 ? "rate_limit_error" : "server_error", code: `mock_${forced}`, param: null } });
+    }
     if (o.failure === "disconnect") return void req.socket.destroy();
     if (o.failure === "hang") return;
     await sleep(o.ttfbMs);

@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   request_too_large: { status: 413, type: "invalid_request_error" },
   unsupported_media_type: { status: 415, type: "invalid_request_error" },
   rate_limit_exceeded: { status: 429, type: "rate_limit_error" },
+  concurrency_limit_exceeded: { status: 429, type: "rate_limit_error" },
   internal_error: { status: 500, type: "api_error" },
   upstream_error: { status: 502, type: "api_error" },
   service_unavailable: { status: 503, type: "api_error" },

@@ -56,7 +56,8 @@ export const REQUEST_COLUMNS = `id::text AS id, event_id, "timestamp", method, u
   cache_write_1h_tokens::float8 AS cache_write_1h_tokens, cache_write_24h_tokens::float8 AS cache_write_24h_tokens,
   response_type, finish_reason, truncated, user_id, api_key_id, access_source, provider_name,
   total_cost::text AS total_cost, uncached_cost::text AS uncached_cost, fusillade_batch_id, custom_id,
-  request_origin, trace_id, user_agent, usage_source, client_disconnected, gateway_cost::text AS gateway_cost`;
+  request_origin, trace_id, user_agent, usage_source, client_disconnected, gateway_cost::text AS gateway_cost,
+  attempt_count, attempts, served_component`;
 
 /**
  * One page of rows, newest first (ties broken by id). The ORDER BY names the table's columns: the

@@ -57,6 +57,9 @@ export const HTTP_ANALYTICS_COLUMNS: readonly Column<AnalyticsRow>[] = [
   ["usage_source", "text", (r) => r.message.usage_source ?? "upstream"],
   ["client_disconnected", "boolean", (r) => r.message.client_disconnected ?? false],
   ["gateway_cost", "numeric", (r) => r.message.gateway_cost ?? null],
+  ["attempt_count", "int", (r) => r.message.routing?.attempts.length ?? null],
+  ["attempts", "jsonb", (r) => (r.message.routing ? JSON.stringify(r.message.routing.attempts) : null)],
+  ["served_component", "text", (r) => r.message.routing?.served_by ?? null],
 ];
 
 /**

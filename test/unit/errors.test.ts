@@ -20,6 +20,7 @@ describe("ApiError", () => {
       model_not_found: 404,
       request_too_large: 413,
       rate_limit_exceeded: 429,
+      concurrency_limit_exceeded: 429,
       upstream_error: 502,
       upstream_timeout: 504,
     } as const;

@@ -23,6 +23,15 @@ describe("usage message schema", () => {
     expect(UsageMessageSchema.parse(msg)).toEqual(msg);
   });
 
+  it("routing is optional (messages of earlier gateways stay valid) and bounded", () => {
+    const { routing: _, ...plain } = sampleMessage({ routing: null });
+    expect(UsageMessageSchema.safeParse(plain).success).toBe(true);
+    const attempt = { component: "a", status: 503, error: null };
+    expect(UsageMessageSchema.safeParse(sampleMessage({ routing: { attempts: [attempt], served_by: "a" } })).success).toBe(true);
+    expect(UsageMessageSchema.safeParse(sampleMessage({ routing: { attempts: Array(11).fill(attempt), served_by: null } })).success).toBe(false);
+    expect(UsageMessageSchema.safeParse(sampleMessage({ routing: { attempts: [{ ...attempt, error: "dns" }], served_by: null } as never })).success).toBe(false);
+  });
+
   it("rejects unknown versions, negative tokens, and bad ids", () => {
     expect(UsageMessageSchema.safeParse({ ...sampleMessage(), v: 2 }).success).toBe(false);
     expect(UsageMessageSchema.safeParse(sampleMessage({ usage: { ...ZERO_USAGE, prompt_tokens: -1 } })).success).toBe(false);
@@ -114,7 +123,11 @@ describe("queue limits", () => {
       batch: { batch_id: crypto.randomUUID(), request_id: crypto.randomUUID(), custom_id: "", completion_window: "", created_at: "+275760-09-13T00:00:00.000+00:00", request_source: "" },
     });
     const unicode = sampleMessage({ model: "é".repeat(256), user_agent: "😀".repeat(256), finish_reason: "\ud800".repeat(64), served_model: '"\\'.repeat(128) });
-    for (const m of [sampleMessage(), hostileMessage(), longestFixed, unicode, sampleMessage({ user_agent: null, finish_reason: null })]) {
+    // A composite's routing record at its largest: ten attempts at 256-character component names.
+    const name = "\u0001é😀".repeat(64);
+    const routed = sampleMessage({ routing: { attempts: Array.from({ length: 10 }, () => ({ component: name, status: 599, error: "capacity" as const })), served_by: name } });
+    expect(UsageMessageSchema.parse(routed)).toEqual(routed);
+    for (const m of [sampleMessage(), hostileMessage(), longestFixed, unicode, sampleMessage({ user_agent: null, finish_reason: null }), routed]) {
       expect(usageMessageBytesBound(m)).toBeGreaterThanOrEqual(jsonBytes(m));
     }
   });

@@ -283,6 +283,7 @@ describe("OpenAPI", () => {
         "/admin/api/v1/models/{id}",
         "/admin/api/v1/models/{id}/tariffs",
         "/admin/api/v1/models/{id}/cache-pricing",
+        "/admin/api/v1/models/{id}/components",
         "/admin/api/v1/transactions",
         "/admin/api/v1/organizations",
         "/admin/api/v1/organizations/{id}",

@@ -35,7 +35,7 @@ describe("/ai/openapi.json", () => {
       "/healthz",
     ]);
     const chat = doc.paths["/ai/v1/chat/completions"]!.post!;
-    expect(Object.keys(chat.responses).sort()).toEqual(["200", "400", "401", "402", "403", "404", "413", "429", "502", "504"]);
+    expect(Object.keys(chat.responses).sort()).toEqual(["200", "400", "401", "402", "403", "404", "413", "429", "502", "503", "504"]);
     expect(chat.responses["400"]!.description).toContain("invalid_cache_control");
     expect(chat.responses["402"]!.description).toContain("insufficient_credits");
     const component = (ref: string) => doc.components.schemas[ref.replace("#/components/schemas/", "")];

@@ -49,6 +49,8 @@ const MODEL: ModelRecord = {
   responsesViaChat: false,
   onClientDisconnect: "cancel",
   cacheTariffs: [],
+  routing: null,
+  capacity: null,
 };
 
 export default {

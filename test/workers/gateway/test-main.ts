@@ -7,7 +7,7 @@ import gateway from "../../../workers/gateway/src/index.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { UsageBundleSchema, UsageMessageSchema, isUsageBundle, type UsageMessage } from "../../../shared/usage-message.ts";
 
-export { RateLimiter } from "../../../workers/gateway/src/index.ts";
+export { ConcurrencyLimiter, RateLimiter } from "../../../workers/gateway/src/index.ts";
 
 /** Every usage message the gateway enqueued (unpacked from its bundles), parsed with the consumer's schema. */
 export const received: UsageMessage[] = [];

@@ -272,6 +272,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/admin/api/v1/models/{id}/components": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A composite model's components */
+        get: operations["getModelsIdComponents"];
+        /** Set a composite model's components (ordinary models; weight 1–100, sort_order, enabled) */
+        put: operations["putModelsIdComponents"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/admin/api/v1/models/{id}/groups": {
         parameters: {
             query?: never;
@@ -648,7 +666,7 @@ export interface components {
                 message: string;
                 type: string;
                 /** @enum {string} */
-                code: "invalid_request_error" | "invalid_cache_control" | "invalid_api_key" | "invalid_credentials" | "insufficient_credits" | "permission_denied" | "model_access_denied" | "not_found" | "model_not_found" | "method_not_allowed" | "conflict" | "request_too_large" | "unsupported_media_type" | "rate_limit_exceeded" | "internal_error" | "upstream_error" | "service_unavailable" | "upstream_timeout";
+                code: "invalid_request_error" | "invalid_cache_control" | "invalid_api_key" | "invalid_credentials" | "insufficient_credits" | "permission_denied" | "model_access_denied" | "not_found" | "model_not_found" | "method_not_allowed" | "conflict" | "request_too_large" | "unsupported_media_type" | "rate_limit_exceeded" | "concurrency_limit_exceeded" | "internal_error" | "upstream_error" | "service_unavailable" | "upstream_timeout";
                 /** @description The request field the error is about, e.g. `tariffs[1].purpose` */
                 param: string | null;
             };
@@ -720,9 +738,9 @@ export interface components {
             auth_header_prefix?: string;
         };
         CreateModel: {
-            model_name: string;
+            model_name?: string;
             alias?: string;
-            hosted_on: string;
+            hosted_on?: string;
             description?: string | null;
             /** @enum {string} */
             model_type?: "chat" | "embeddings" | "reranker";
@@ -741,6 +759,38 @@ export interface components {
              * @enum {string}
              */
             on_client_disconnect?: "cancel" | "drain";
+            /** @description Most requests in flight at once, across isolates; beyond it a 429 `concurrency_limit_exceeded` (a composite tries its next component) */
+            capacity?: number | null;
+            /**
+             * @description How the first component is chosen: by weight at random, or by sort_order (default weighted_random)
+             * @enum {string}
+             */
+            lb_strategy?: "weighted_random" | "priority";
+            /** @description Try the next component when one fails before the first byte (default true) */
+            fallback_enabled?: boolean;
+            /** @description Upstream statuses that move on to the next component (default [429, 500, 502, 503, 504]); connect errors and timeouts always do */
+            fallback_on_status?: number[];
+            /** @description Whether an upstream 429 moves on to the next component (default true) */
+            fallback_on_rate_limit?: boolean;
+            /** @description Weighted picks after the first may choose a component already tried (default false) */
+            fallback_with_replacement?: boolean;
+            /** @description Most upstream attempts per request, the first included (default 3) */
+            fallback_max_attempts?: number;
+            /** @description Wait before the second attempt (default 100) */
+            backoff_initial_ms?: number;
+            /** @description Longest single wait (default 5000) */
+            backoff_max_ms?: number;
+            /** @description Each wait is the previous times this (default 2) */
+            backoff_factor?: number;
+            /**
+             * @description `full`: each wait is uniform below its ceiling; `none`: exactly it (default full)
+             * @enum {string}
+             */
+            backoff_jitter?: "full" | "none";
+            /** @description Most time the waits of one request may add up to; no further attempt once it would be exceeded (default 10000; null = no bound) */
+            backoff_max_total_ms?: number | null;
+            /** @description A composite alias over component models: no model_name or hosted_on; set its components with PUT /models/{id}/components */
+            is_composite?: boolean;
         };
         PatchModel: {
             model_name?: string;
@@ -764,6 +814,36 @@ export interface components {
              * @enum {string}
              */
             on_client_disconnect?: "cancel" | "drain";
+            /** @description Most requests in flight at once, across isolates; beyond it a 429 `concurrency_limit_exceeded` (a composite tries its next component) */
+            capacity?: number | null;
+            /**
+             * @description How the first component is chosen: by weight at random, or by sort_order (default weighted_random)
+             * @enum {string}
+             */
+            lb_strategy?: "weighted_random" | "priority";
+            /** @description Try the next component when one fails before the first byte (default true) */
+            fallback_enabled?: boolean;
+            /** @description Upstream statuses that move on to the next component (default [429, 500, 502, 503, 504]); connect errors and timeouts always do */
+            fallback_on_status?: number[];
+            /** @description Whether an upstream 429 moves on to the next component (default true) */
+            fallback_on_rate_limit?: boolean;
+            /** @description Weighted picks after the first may choose a component already tried (default false) */
+            fallback_with_replacement?: boolean;
+            /** @description Most upstream attempts per request, the first included (default 3) */
+            fallback_max_attempts?: number;
+            /** @description Wait before the second attempt (default 100) */
+            backoff_initial_ms?: number;
+            /** @description Longest single wait (default 5000) */
+            backoff_max_ms?: number;
+            /** @description Each wait is the previous times this (default 2) */
+            backoff_factor?: number;
+            /**
+             * @description `full`: each wait is uniform below its ceiling; `none`: exactly it (default full)
+             * @enum {string}
+             */
+            backoff_jitter?: "full" | "none";
+            /** @description Most time the waits of one request may add up to; no further attempt once it would be exceeded (default 10000; null = no bound) */
+            backoff_max_total_ms?: number | null;
         };
         TariffSet: {
             /** @enum {string} */
@@ -771,6 +851,15 @@ export interface components {
             completion_window?: string | null;
             input_price_per_token: string;
             output_price_per_token: string;
+        }[];
+        ComponentSet: {
+            model_id: string;
+            /** @description Default 1 */
+            weight?: number;
+            /** @description Default: the position in the list */
+            sort_order?: number;
+            /** @description Default true */
+            enabled?: boolean;
         }[];
         CachePricingInput: {
             read_multiplier: string;
@@ -962,12 +1051,12 @@ export interface components {
         ModelView: {
             /** Format: uuid */
             id: string;
-            /** @description The name the upstream knows */
-            model_name: string;
+            /** @description The name the upstream knows (null for a composite model) */
+            model_name: string | null;
             /** @description The name clients send as `model` */
             alias: string;
-            /** Format: uuid */
-            hosted_on: string;
+            /** @description The endpoint serving it (null for a composite model) */
+            hosted_on: string | null;
             description: string | null;
             /** @enum {string} */
             model_type: "chat" | "embeddings" | "reranker";
@@ -986,6 +1075,23 @@ export interface components {
              * @enum {string}
              */
             on_client_disconnect: "cancel" | "drain";
+            /** @description Most requests in flight at once, across isolates; null = unlimited */
+            capacity: number | null;
+            /** @description Routed over component models (GET /models/{id}/components) */
+            is_composite: boolean;
+            /** @enum {string} */
+            lb_strategy: "weighted_random" | "priority";
+            fallback_enabled: boolean;
+            fallback_on_status: number[];
+            fallback_on_rate_limit: boolean;
+            fallback_with_replacement: boolean;
+            fallback_max_attempts: number;
+            backoff_initial_ms: number;
+            backoff_max_ms: number;
+            backoff_factor: number;
+            /** @enum {string} */
+            backoff_jitter: "full" | "none";
+            backoff_max_total_ms: number | null;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -1012,6 +1118,19 @@ export interface components {
                 valid_from: string;
                 /** @description Null while the tariff is in force */
                 valid_until: string | null;
+            }[];
+        };
+        ComponentList: {
+            data: {
+                /** Format: uuid */
+                model_id: string;
+                /** @description The component model's alias */
+                alias: string;
+                /** @description Share of first picks under weighted_random (1–100) */
+                weight: number;
+                /** @description Order under priority (ascending) */
+                sort_order: number;
+                enabled: boolean;
             }[];
         };
         GroupView: {
@@ -1126,7 +1245,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             alias: string;
-            model_name: string;
+            model_name: string | null;
             model_type: string;
         };
         GroupModelViewPage: {
@@ -1182,6 +1301,16 @@ export interface components {
             client_disconnected: boolean;
             /** @description Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ */
             gateway_cost: string | null;
+            /** @description Composite models: upstream attempts made (null for a plain alias) */
+            attempt_count: number | null;
+            /** @description Composite models: each attempt in order — the component's alias, the status (502 connect error, 504 timeout, 429 no capacity, else the upstream's) and which gateway error it was */
+            attempts: {
+                component: string;
+                status: number;
+                error: ("connect" | "timeout" | "capacity") | null;
+            }[] | null;
+            /** @description Composite models: the component alias that served (null when none did) */
+            served_component: string | null;
         };
         RequestViewPage: {
             data: components["schemas"]["RequestView"][];
@@ -1300,6 +1429,16 @@ export interface components {
             client_disconnected: boolean;
             /** @description Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ */
             gateway_cost: string | null;
+            /** @description Composite models: upstream attempts made (null for a plain alias) */
+            attempt_count: number | null;
+            /** @description Composite models: each attempt in order — the component's alias, the status (502 connect error, 504 timeout, 429 no capacity, else the upstream's) and which gateway error it was */
+            attempts: {
+                component: string;
+                status: number;
+                error: ("connect" | "timeout" | "capacity") | null;
+            }[] | null;
+            /** @description Composite models: the component alias that served (null when none did) */
+            served_component: string | null;
             cost_breakdown: {
                 /** @description Prompt tokens neither read from nor written to the prompt cache, at the input price */
                 input: string;
@@ -3543,6 +3682,132 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TariffList"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a platform_manager, or an inference key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getModelsIdComponents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComponentList"];
+                };
+            };
+            /** @description Invalid input; `param` names the field */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing or unknown credentials */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Not a platform_manager, or an inference key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such resource, or it belongs to someone else */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    putModelsIdComponents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Act for this organization (you must belong to it; managers may name any): `current` means it, and lists are scoped to it. The `tollgate_org` cookie does the same. */
+                "X-Organization-Id"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ComponentSet"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ComponentList"];
                 };
             };
             /** @description Invalid input; `param` names the field */

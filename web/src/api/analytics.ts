@@ -106,6 +106,10 @@ export const RequestDetail = z
       .nullable()
       .optional(),
     stored_response: z.object({ id: z.string(), request_body: z.unknown(), response_body: z.unknown() }).nullable().optional(),
+    // Composite models: the upstream attempts and the component that served (docs/routing.md).
+    attempt_count: z.number().nullable().optional(),
+    attempts: z.array(z.object({ component: z.string(), status: z.number(), error: z.string().nullable() })).nullable().optional(),
+    served_component: z.string().nullable().optional(),
   })
   .passthrough();
 export type RequestDetail = z.infer<typeof RequestDetail>;

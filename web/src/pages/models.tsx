@@ -117,6 +117,11 @@ function Pricing({ model }: { model: Model }) {
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/models/{id}/cache-pricing", { params: { path: { id: model.id } } })),
   });
   const groups = useQuery({ queryKey: ["models", model.id, "groups"], queryFn: () => modelGroups(model.id), retry: false });
+  const components = useQuery({
+    queryKey: ["models", model.id, "components"],
+    queryFn: async () => unwrap(await api.GET("/admin/api/v1/models/{id}/components", { params: { path: { id: model.id } } })).data,
+    enabled: model.is_composite,
+  });
   const [purpose, setPurpose] = useState<Tariff["purpose"]>("realtime");
   const [input, setInput] = useState("");
   const [output, setOutput] = useState("");
@@ -236,6 +241,41 @@ function Pricing({ model }: { model: Model }) {
         </form>
         {setCache.error && <p role="alert" className="text-destructive mt-2 text-sm">{setCache.error.message}</p>}
       </section>
+      {model.is_composite && (
+        <section aria-labelledby="components-h">
+          <h3 id="components-h" className="mb-2 font-medium">
+            Components
+          </h3>
+          <p className="text-muted-foreground mb-2 text-sm">
+            {model.lb_strategy === "priority" ? "By priority (sort order)" : "Weighted at random"}; fallback {model.fallback_enabled ? `on ${model.fallback_on_status.join(", ")}, up to ${model.fallback_max_attempts} attempts` : "off"}.
+          </p>
+          {components.error ? (
+            <QueryError error={components.error} />
+          ) : (
+            <Table>
+              <TableHeader>
+                <TableRow>
+                  <TableHead>Model</TableHead>
+                  <TableHead>Weight</TableHead>
+                  <TableHead>Order</TableHead>
+                  <TableHead>Enabled</TableHead>
+                </TableRow>
+              </TableHeader>
+              <TableBody>
+                {(components.data ?? []).map((c) => (
+                  <TableRow key={c.model_id}>
+                    <TableCell className="font-mono text-xs">{c.alias}</TableCell>
+                    <TableCell>{c.weight}</TableCell>
+                    <TableCell>{c.sort_order}</TableCell>
+                    <TableCell>{c.enabled ? "yes" : "no"}</TableCell>
+                  </TableRow>
+                ))}
+              </TableBody>
+            </Table>
+          )}
+          {components.data?.length === 0 && <p className="text-muted-foreground text-sm">No components yet: requests answer 503 until some are set (PUT /admin/api/v1/models/{"{id}"}/components).</p>}
+        </section>
+      )}
       <section aria-labelledby="groups-h">
         <h3 id="groups-h" className="mb-2 font-medium">
           Who may use it
@@ -378,7 +418,7 @@ export default function Models() {
                       <TableRow key={m.id}>
                         <TableCell className="font-mono text-xs font-medium">{m.alias}</TableCell>
                         <TableCell className="font-mono text-xs">{m.model_name}</TableCell>
-                        <TableCell>{endpointName.get(m.hosted_on) ?? "—"}</TableCell>
+                        <TableCell>{m.is_composite ? <Badge variant="secondary">composite</Badge> : (endpointName.get(m.hosted_on ?? "") ?? "—")}</TableCell>
                         <TableCell>{m.model_type}</TableCell>
                         <TableCell>{m.open_to_everyone ? <Badge variant="success">everyone</Badge> : <Badge variant="secondary">groups</Badge>}</TableCell>
                         <TableCell className="text-muted-foreground">{m.requests_per_second ? `${m.requests_per_second} rps` : "none"}</TableCell>

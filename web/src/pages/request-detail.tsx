@@ -106,6 +106,22 @@ export default function RequestDetailPage() {
                   ["Status", <StatusBadge key="s" code={r.status_code} />],
                   ["Model", <code key="m">{r.model ?? "—"}</code>],
                   ["Served by", `${r.served_model ?? "—"}${r.provider_name ? ` on ${r.provider_name}` : ""}`],
+                  ...(r.attempts
+                    ? ([
+                        ["Component", <code key="c">{r.served_component ?? "none served"}</code>],
+                        [
+                          `Attempts (${r.attempt_count ?? r.attempts.length})`,
+                          <ol key="a" className="list-decimal pl-4">
+                            {r.attempts.map((a, i) => (
+                              <li key={i}>
+                                <code>{a.component}</code> → {a.status}
+                                {a.error ? ` (${a.error})` : ""}
+                              </li>
+                            ))}
+                          </ol>,
+                        ],
+                      ] as [string, React.ReactNode][])
+                    : []),
                   ["Finish reason", r.finish_reason ?? "—"],
                   ["Latency", ms(r.duration_ms)],
                   ["Time to first byte", ms(r.duration_to_first_byte_ms)],

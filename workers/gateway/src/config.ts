@@ -7,6 +7,7 @@ import { DbSettingsSchema } from "../../../shared/db.ts";
 import { windowMs } from "../../../shared/batch-headers.ts";
 import { TIERS, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { ROLES } from "../../../shared/roles.ts";
+import { HEALTH_DEFAULTS } from "../../../shared/routing.ts";
 
 const positiveInt = (name: string) =>
   z
@@ -34,6 +35,9 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   DB_CONNECT_TIMEOUT_MS: positiveInt("DB_CONNECT_TIMEOUT_MS").optional().default(2_000),
   DB_QUERY_TIMEOUT_MS: positiveInt("DB_QUERY_TIMEOUT_MS").optional().default(3_000),
   ACCESS_STALE_IF_ERROR_MS: positiveInt("ACCESS_STALE_IF_ERROR_MS").optional().default(300_000),
+  // Passive health of composite models' components (docs/routing.md).
+  ROUTING_EJECT_AFTER_FAILURES: positiveInt("ROUTING_EJECT_AFTER_FAILURES").optional().default(HEALTH_DEFAULTS.failures),
+  ROUTING_EJECT_COOLDOWN_MS: positiveInt("ROUTING_EJECT_COOLDOWN_MS").optional().default(HEALTH_DEFAULTS.cooldownMs),
   CACHE_ENABLED_TIERS: z
     .string()
     .optional()

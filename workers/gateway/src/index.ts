@@ -1,6 +1,7 @@
 import { newApp } from "./app.ts";
 import { handleBatchQueue } from "./batch-runner.ts";
 
+export { ConcurrencyLimiter } from "./capacity.ts";
 export { RateLimiter } from "./rate-limiter.ts";
 
 const app = newApp();

@@ -7,12 +7,14 @@ import { ApiError } from "../../../shared/errors.ts";
 import { isCleanText, upstreamUsage } from "../../../shared/usage-message.ts";
 import { resolveInference } from "./access.ts";
 import { trustedBatchInfo } from "./batch-trust.ts";
-import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
+import { isEventStream, postUpstream, readUpstreamText, type UpstreamCall } from "./proxy.ts";
+import { direct, needsRouting, routeOptions, routeUpstream } from "./routing.ts";
 import { CacheAccounting } from "./prompt-cache.ts";
 import { enforceRateLimits } from "./rate-limiter.ts";
 import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
 import { forwardResponsesViaChat } from "./responses-via-chat.ts";
 import { relaySse } from "./stream.ts";
+import type { ModelRecord } from "./store.ts";
 import { tokenCounter } from "./token-count.ts";
 import type { GatewayApp } from "./types.ts";
 
@@ -89,12 +91,15 @@ export async function handleInference(c: Ctx): Promise<Response> {
     forwarded.stream_options = { ...(body.stream_options as object | undefined), include_usage: true };
   }
 
-  const call = await postUpstream(c.req.raw.headers, model, suffix, forwarded, config);
+  // A plain alias without a capacity is one fetch, with no other await on the way.
+  const routed = needsRouting(model)
+    ? await routeUpstream(model, routeOptions(c, suffix, (target) => ({ ...forwarded, model: target.modelName })))
+    : direct(await postUpstream(c.req.raw.headers, model, suffix, forwarded, config), model);
+  const call = routed.call;
   const upstream = call.response;
-  meter.routed(model, tokenCounter(model, outgoing));
+  meter.routed(routed.target, tokenCounter(model, outgoing));
   c.set("upstreamHeaders", upstream.headers);
 
-  const contentType = upstream.headers.get("content-type") ?? "";
   if (streaming && isEventStream(upstream)) {
     call.settled();
     const { response, ended } = relaySse(
@@ -118,10 +123,33 @@ export async function handleInference(c: Ctx): Promise<Response> {
       (p) => c.executionCtx.waitUntil(p),
     );
     const verdict = meter.streaming(ended);
+    // The capacity slots (if any) are held until the stream has ended.
+    void ended.finally(routed.release);
     if (cache) c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
     return response;
   }
 
+  try {
+    return await answerJson(c, routed.call, model, suffix, cache, recorder, previousResponseId);
+  } finally {
+    routed.release();
+  }
+}
+
+/** A whole (non-streamed) upstream answer: metered, the alias and cost filled in, stored if asked. */
+async function answerJson(
+  c: Ctx,
+  call: UpstreamCall,
+  model: ModelRecord,
+  suffix: string,
+  cache: CacheAccounting | null,
+  recorder: ResponseRecorder | null,
+  previousResponseId: string | null,
+): Promise<Response> {
+  const meter = c.get("meter");
+  const config = c.get("config");
+  const upstream = call.response;
+  const contentType = upstream.headers.get("content-type") ?? "";
   const text = await readUpstreamText(call, config.UPSTREAM_TIMEOUT_MS, model.endpointName);
   meter.responded(upstream.ok);
   let json: unknown;

@@ -8,7 +8,7 @@
  */
 import { createMiddleware } from "hono/factory";
 import { completionTextOfJson, streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
-import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, TokenUsage, UsageMessageV1, UsageSource } from "../../../shared/usage-message.ts";
+import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, RoutingInfo, TokenUsage, UsageMessageV1, UsageSource } from "../../../shared/usage-message.ts";
 import { clipUsageMessage, MAX_TOKEN_COUNT, upstreamUsage, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
 import { moneyText, priceUsage, type CacheTariff, type Tariff } from "../../../shared/pricing.ts";
 import { enqueueUsage } from "./outbox.ts";
@@ -38,6 +38,8 @@ export class Meter {
   private batch: BatchInfo | null = null;
   private usageSource: UsageSource = "upstream";
   private clientDisconnected = false;
+  /** What routing did for a composite alias (its attempts fill in as they happen). */
+  private routing: RoutingInfo | null = null;
   /** What the gateway prices with: the key's purpose and the model's cached tariffs. */
   private pricing: { purpose: string; tariffs: readonly Tariff[]; cacheTariffs: readonly CacheTariff[] } | null = null;
   /** Counts tokens for this request's model and prompt (set once the request is routed). */
@@ -76,6 +78,11 @@ export class Meter {
   routed(model: { modelName: string }, counter: TokenCounter | null = null): void {
     this.servedModel = model.modelName;
     this.counter = counter;
+  }
+
+  /** A composite alias was routed: `info` is the record routing keeps filling (routing.ts). */
+  routedVia(info: RoutingInfo): void {
+    this.routing = info;
   }
 
   /** The request will be priced at these tariffs (the consumer's price, from the same function, is what is charged). */
@@ -205,6 +212,7 @@ export class Meter {
       usage_source: this.usageSource,
       client_disconnected: this.clientDisconnected,
       gateway_cost: this.costOf(this.usage),
+      ...(this.routing ? { routing: this.routing } : {}),
     });
   }
 }

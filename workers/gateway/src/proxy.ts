@@ -5,7 +5,7 @@
 import { ApiError } from "../../../shared/errors.ts";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import type { GatewayConfig } from "./config.ts";
-import type { ModelRecord } from "./store.ts";
+import type { UpstreamTarget } from "./store.ts";
 
 /**
  * Client headers forwarded upstream. An allow-list, so credentials (Authorization, Cookie,
@@ -17,7 +17,7 @@ export function upstreamUrl(endpointUrl: string, suffix: string): string {
   return endpointUrl.replace(/\/+$/, "") + suffix;
 }
 
-export async function upstreamHeaders(client: Headers, route: ModelRecord, encryptionKey: string | undefined): Promise<Headers> {
+export async function upstreamHeaders(client: Headers, route: UpstreamTarget, encryptionKey: string | undefined): Promise<Headers> {
   const headers = new Headers({ "content-type": "application/json" });
   for (const name of FORWARDED_HEADERS) {
     const value = client.get(name);
@@ -62,7 +62,7 @@ export async function fetchUpstream(url: string, init: RequestInit, timeoutMs: n
  */
 export async function postUpstream(
   clientHeaders: Headers,
-  model: ModelRecord,
+  model: UpstreamTarget,
   suffix: string,
   payload: unknown,
   config: Pick<GatewayConfig, "UPSTREAM_TIMEOUT_MS" | "ENCRYPTION_KEY">,

@@ -14,6 +14,7 @@ import { AdapterError, chatRequestFromResponses, ChatToResponsesStream, response
 import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import { CacheAccounting } from "./prompt-cache.ts";
+import { direct, needsRouting, routeOptions, routeUpstream, type Routed } from "./routing.ts";
 import type { ResponseRecorder } from "./responses.ts";
 import type { ModelRecord } from "./store.ts";
 import { tokenCounter } from "./token-count.ts";
@@ -44,9 +45,32 @@ export async function forwardResponsesViaChat(
   // Prompt-cache accounting as for chat completions: markers validated and stripped, classify forked.
   const { forwarded, cache } = CacheAccounting.prepare(c, chat, model, principalId);
   chat = forwarded;
-  const call = await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config);
+  const outgoing = chat;
+  const routed = needsRouting(model)
+    ? await routeUpstream(model, routeOptions(c, "/chat/completions", (target) => ({ ...outgoing, model: target.modelName })))
+    : direct(await postUpstream(c.req.raw.headers, model, "/chat/completions", chat, config), model);
+  try {
+    return await relayViaChat(c, routed, body, model, chat, cache, ctx, recorder);
+  } finally {
+    routed.release();
+  }
+}
+
+async function relayViaChat(
+  c: Ctx,
+  routed: Routed,
+  body: Record<string, unknown>,
+  model: ModelRecord,
+  chat: Record<string, unknown>,
+  cache: CacheAccounting,
+  ctx: ResponseContext,
+  recorder: ResponseRecorder | null,
+): Promise<Response> {
+  const meter = c.get("meter");
+  const config = c.get("config");
+  const call = routed.call;
   const upstream = call.response;
-  meter.routed(model, tokenCounter(model, body));
+  meter.routed(routed.target, tokenCounter(model, body));
   c.set("upstreamHeaders", upstream.headers);
 
   if (chat.stream === true && isEventStream(upstream)) {
@@ -61,6 +85,10 @@ export async function forwardResponsesViaChat(
     });
     const verdict = meter.streaming(accounted);
     c.executionCtx.waitUntil(verdict.then((v) => v.complete && cache.commit(c)));
+    // The slots are held until the stream has ended, not until this returns.
+    const release = routed.release;
+    routed.release = () => {};
+    void ended.finally(release);
     return response;
   }
 

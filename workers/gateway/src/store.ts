@@ -4,6 +4,7 @@
  */
 import type { ApiKeyPurpose } from "../../../shared/api-keys.ts";
 import type { Pool } from "../../../shared/db.ts";
+import type { BackoffPolicy, FallbackPolicy, LbStrategy } from "../../../shared/routing.ts";
 import { cacheTariffFromRow, tariffFromRow, type CacheTariff, type CacheTariffRow, type Tariff } from "../../../shared/pricing.ts";
 
 export interface KeyRecord {
@@ -14,15 +15,40 @@ export interface KeyRecord {
   burstSize: number | null;
 }
 
-export interface ModelRecord {
+/** Where a request goes upstream: an ordinary model, or one component of a composite. */
+export interface UpstreamTarget {
   modelId: string;
   alias: string;
+  /** The name the upstream knows (a composite's own record carries its alias here; it is never sent). */
   modelName: string;
   endpointName: string;
   url: string;
   apiKeyEncrypted: string | null;
   authHeaderName: string;
   authHeaderPrefix: string;
+  /** Most requests in flight at once, across isolates; null = unlimited. */
+  capacity: number | null;
+}
+
+/** A composite's component, as routing sees it (enabled and live ones only). */
+export interface ComponentRecord extends UpstreamTarget {
+  /** The component model's id (health is kept per component). */
+  id: string;
+  weight: number;
+  sortOrder: number;
+}
+
+/** How a composite alias routes (shared/routing.ts). */
+export interface CompositeRouting {
+  strategy: LbStrategy;
+  fallback: FallbackPolicy;
+  backoff: BackoffPolicy;
+  components: ComponentRecord[];
+}
+
+export interface ModelRecord extends UpstreamTarget {
+  /** Set for a composite alias: the request goes to one of its components, never to `url`. */
+  routing: CompositeRouting | null;
   requestsPerSecond: number | null;
   burstSize: number | null;
   /**
@@ -82,9 +108,28 @@ const ACCESS_SQL = `
       FROM api_keys WHERE key_hash = $1 AND NOT is_deleted
        AND EXISTS (SELECT 1 FROM users u WHERE u.id = api_keys.user_id AND u.deleted_at IS NULL)
   ), m AS (
-    SELECT dm.id AS "modelId", dm.alias, dm.model_name AS "modelName", ie.name AS "endpointName", ie.url,
-           ie.api_key_encrypted AS "apiKeyEncrypted", ie.auth_header_name AS "authHeaderName",
-           ie.auth_header_prefix AS "authHeaderPrefix", dm.requests_per_second::float8 AS "requestsPerSecond",
+    SELECT dm.id AS "modelId", dm.alias, coalesce(dm.model_name, dm.alias) AS "modelName",
+           coalesce(ie.name, dm.alias) AS "endpointName", coalesce(ie.url, '') AS url,
+           ie.api_key_encrypted AS "apiKeyEncrypted", coalesce(ie.auth_header_name, '') AS "authHeaderName",
+           coalesce(ie.auth_header_prefix, '') AS "authHeaderPrefix", dm.capacity,
+           CASE WHEN dm.is_composite THEN json_build_object(
+             'strategy', dm.lb_strategy,
+             'fallback', json_build_object('enabled', dm.fallback_enabled, 'onStatus', dm.fallback_on_status,
+                'onRateLimit', dm.fallback_on_rate_limit, 'maxAttempts', dm.fallback_max_attempts,
+                'withReplacement', dm.fallback_with_replacement),
+             'backoff', json_build_object('initialMs', dm.backoff_initial_ms, 'maxMs', dm.backoff_max_ms,
+                'factor', dm.backoff_factor::float8, 'jitter', dm.backoff_jitter, 'maxTotalMs', dm.backoff_max_total_ms),
+             'components', coalesce((SELECT json_agg(json_build_object(
+                'id', cm.id, 'modelId', cm.id, 'alias', cm.alias, 'modelName', cm.model_name, 'endpointName', ce.name,
+                'url', ce.url, 'apiKeyEncrypted', ce.api_key_encrypted, 'authHeaderName', ce.auth_header_name,
+                'authHeaderPrefix', ce.auth_header_prefix, 'capacity', cm.capacity, 'weight', c.weight, 'sortOrder', c.sort_order)
+                ORDER BY c.sort_order, cm.alias)
+                FROM deployed_model_components c
+                JOIN deployed_models cm ON cm.id = c.deployed_model_id
+                JOIN inference_endpoints ce ON ce.id = cm.hosted_on
+               WHERE c.composite_model_id = dm.id AND c.enabled AND cm.deleted_at IS NULL AND NOT cm.is_composite), '[]'::json))
+           END AS routing,
+           dm.requests_per_second::float8 AS "requestsPerSecond",
            dm.burst_size AS "burstSize", dm.tokenizer_url AS "tokenizerUrl",
            dm.responses_via_chat AS "responsesViaChat", dm.on_client_disconnect AS "onClientDisconnect",
            coalesce((SELECT json_agg(json_build_object(
@@ -105,7 +150,7 @@ const ACCESS_SQL = `
              WHERE ct.deployed_model_id = dm.id AND ct.valid_from <= now()
                AND (ct.valid_until IS NULL OR ct.valid_until > now())
              ORDER BY ct.valid_from DESC LIMIT 1) AS cache
-      FROM deployed_models dm JOIN inference_endpoints ie ON ie.id = dm.hosted_on
+      FROM deployed_models dm LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on
      WHERE dm.alias = $2 AND dm.deleted_at IS NULL
   )
   SELECT (SELECT row_to_json(k) FROM k) AS key,

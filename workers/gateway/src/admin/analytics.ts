@@ -84,6 +84,12 @@ export const RequestView = z.object({
   usage_source: z.enum(["upstream", "estimated", "clamped"]).describe("Where the token counts come from: the upstream's report, Tollgate's own count (report missing or invalid), or a count cut to the maximum"),
   client_disconnected: z.boolean().describe("The client went away before the response ended"),
   gateway_cost: z.string().nullable().describe("Decimal string: the gateway's price when it answered; total_cost (what the ledger charged) wins when they differ"),
+  attempt_count: z.number().int().nullable().describe("Composite models: upstream attempts made (null for a plain alias)"),
+  attempts: z
+    .array(z.object({ component: z.string(), status: z.number().int(), error: z.enum(["connect", "timeout", "capacity"]).nullable() }))
+    .nullable()
+    .describe("Composite models: each attempt in order — the component's alias, the status (502 connect error, 504 timeout, 429 no capacity, else the upstream's) and which gateway error it was"),
+  served_component: z.string().nullable().describe("Composite models: the component alias that served (null when none did)"),
 });
 export type RequestView = z.output<typeof RequestView>;
 

@@ -37,7 +37,7 @@ export type GroupMemberView = z.output<typeof GroupMemberView>;
 export const GroupModelView = z.object({
   id: z.uuid(),
   alias: z.string(),
-  model_name: z.string(),
+  model_name: z.string().nullable(),
   model_type: z.string(),
 });
 export type GroupModelView = z.output<typeof GroupModelView>;

@@ -8,6 +8,7 @@ import type * as z from "zod";
 import { ApiKeyView, ApiKeyWithSecret, CreateKey, createApiKey, deleteApiKey, listApiKeys, rotateApiKey } from "./api-keys.ts";
 import { CreateEndpoint, createEndpoint, deleteEndpoint, EndpointView, getEndpoint, listEndpoints, PatchEndpoint, patchEndpoint } from "./endpoints.ts";
 import { CachePricingInput, CachePricingState, deleteCachePricing, getCachePricing, putCachePricing } from "./cache-pricing.ts";
+import { ComponentList, ComponentSet, getComponents, putComponents } from "./components.ts";
 import { CreateModel, createModel, deleteModel, getModel, listModels, ModelView, PatchModel, patchModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import { getTariffs, putTariffs, TariffList, TariffQuery, TariffSet } from "./tariffs.ts";
@@ -132,6 +133,8 @@ export const ADMIN_ROUTES: readonly AdminRoute[] = [
   route({ method: "delete", path: "/models/{id}", summary: "Delete a deployed model (its alias stays reserved)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: deleteModel, response: { status: 204 } }),
   route({ method: "get", path: "/models/{id}/tariffs", summary: "A model's tariffs (with `include_history=true`, closed ones too)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: getTariffs, query: TariffQuery, response: { status: 200, schema: TariffList } }),
   route({ method: "put", path: "/models/{id}/tariffs", summary: "Set a model's tariffs: changed prices close the old row and open a new one", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: putTariffs, body: TariffSet, response: { status: 200, schema: TariffList } }),
+  route({ method: "get", path: "/models/{id}/components", summary: "A composite model's components", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: getComponents, response: { status: 200, schema: ComponentList } }),
+  route({ method: "put", path: "/models/{id}/components", summary: "Set a composite model's components (ordinary models; weight 1–100, sort_order, enabled)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: putComponents, body: ComponentSet, response: { status: 200, schema: ComponentList } }),
   route({ method: "get", path: "/models/{id}/groups", summary: "The groups that grant a model (Everyone: open to all)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: listModelGroups, query: Pagination, response: { status: 200, schema: pageOf(GroupView) } }),
   route({ method: "get", path: "/models/{id}/cache-pricing", summary: "A model's prompt-cache tariff (active and closed rows)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: getCachePricing, response: { status: 200, schema: CachePricingState } }),
   route({ method: "put", path: "/models/{id}/cache-pricing", summary: "Set a model's prompt-cache tariff: closes the active row and opens a new one (turns caching on)", tag: "Models", managersOnly: true, params: { id: MODEL }, handler: putCachePricing, body: CachePricingInput, response: { status: 200, schema: CachePricingState } }),
@@ -190,6 +193,8 @@ export const SCHEMA_NAMES: ReadonlyMap<z.ZodType, string> = new Map(
     CachePricingInput,
     CachePricingState,
     ChangeMember,
+    ComponentList,
+    ComponentSet,
     CreateEndpoint,
     CreateGroup,
     CreateKey,

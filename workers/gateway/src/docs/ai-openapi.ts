@@ -117,6 +117,8 @@ const GATE_ERRORS: ErrorCode[] = [
   "model_not_found",
   "request_too_large",
   "rate_limit_exceeded",
+  "concurrency_limit_exceeded",
+  "service_unavailable",
   "upstream_error",
   "upstream_timeout",
 ];
