@@ -8,7 +8,9 @@
  *                     `completed`: requests/s from the first upstream call to completion, and the
  *                     time from `POST /ai/v1/batches` answering to the first upstream call
  *
- * It also checks what a user relies on: the output file has every custom_id once.
+ * It also checks what a user relies on: the output file has every custom_id once, and once the
+ * consumer has written the usage, the ledger holds one charge per request at the 24h batch tariff
+ * (half the realtime price here) and Σ ledger = Σ analytics cost.
  *
  * Environment: DATABASE_URL (a fresh database on that server; else embedded Postgres),
  * BENCH_BATCH_LINES (default 1000), BENCH_CONCURRENCY (64), BENCH_SATURATION_MS (3000).
@@ -17,7 +19,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI, { toFile } from "openai";
+import pg from "pg";
 import { startStack } from "../dev/stack.ts";
+import { batchRowId } from "../shared/batch-message.ts";
 import { createTestDatabase } from "../test/support/test-database.ts";
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -55,6 +59,23 @@ async function main(): Promise<void> {
     log(`mock saturation: ${CONCURRENCY} concurrent for ${SATURATION_MS} ms`);
     const saturation = await mockSaturation(mock.baseUrl);
 
+    // A 24h batch tariff at half the demo model's realtime price.
+    const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
+      const res = await fetch(`${stack.gatewayUrl}/admin/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return (await res.json()) as T;
+    };
+    const models = await admin<{ data: { id: string; alias: string }[] }>("GET", "/models?limit=1000");
+    const modelId = models.data.find((m) => m.alias === stack.modelAlias)!.id;
+    await admin("PUT", `/models/${modelId}/tariffs`, [
+      { purpose: "realtime", completion_window: null, input_price_per_token: "0.000001", output_price_per_token: "0.000002" },
+      { purpose: "batch", completion_window: "24h", input_price_per_token: "0.0000005", output_price_per_token: "0.000001" },
+    ]);
+
     const client = new OpenAI({ apiKey: stack.demoKey, baseURL: `${stack.gatewayUrl}/ai/v1`, maxRetries: 0 });
     const marker = `bench-${crypto.randomUUID()}`;
     const text = Array.from({ length: LINES }, (_, i) =>
@@ -84,6 +105,31 @@ async function main(): Promise<void> {
     const ids = new Set(output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id));
     if (output.length !== LINES || ids.size !== LINES) throw new Error(`output has ${output.length} lines, ${ids.size} distinct custom_ids; expected ${LINES}`);
 
+    // The consumer's write: one analytics row and one charge per request.
+    const uuid = batchRowId(batch.id)!;
+    const db = new pg.Client({ connectionString: stack.databaseUrl });
+    await db.connect();
+    let billing: { rows: number; charges: number; amounts: string[]; ledger: string; analytics: string } | undefined;
+    try {
+      for (const until = Date.now() + 120_000; Date.now() < until; await sleep(250)) {
+        const { rows } = await db.query<{ rows: number; charges: number; amounts: string[]; ledger: string; analytics: string }>(
+          `SELECT (SELECT count(*)::int FROM http_analytics WHERE fusillade_batch_id = $1) AS rows,
+                  (SELECT count(*)::int FROM credits_transactions WHERE fusillade_batch_id = $1) AS charges,
+                  (SELECT array_agg(DISTINCT amount::text) FROM credits_transactions WHERE fusillade_batch_id = $1) AS amounts,
+                  (SELECT coalesce(sum(amount), 0)::text FROM credits_transactions WHERE fusillade_batch_id = $1) AS ledger,
+                  (SELECT coalesce(sum(total_cost), 0)::text FROM http_analytics WHERE fusillade_batch_id = $1) AS analytics`,
+          [uuid],
+        );
+        billing = rows[0];
+        if (billing && billing.rows >= LINES && billing.charges >= LINES) break;
+      }
+    } finally {
+      await db.end();
+    }
+    if (!billing || billing.rows !== LINES || billing.charges !== LINES || billing.ledger !== billing.analytics) {
+      throw new Error(`billing does not reconcile: ${JSON.stringify(billing)}`);
+    }
+
     const rate = LINES / ((completed - firstCall) / 1000);
     console.log(
       [
@@ -95,6 +141,7 @@ async function main(): Promise<void> {
         `| POST /batches answered → first upstream call | ${(firstCall - created).toFixed(0)} ms |`,
         `| POST /batches answered → batch completed (polled every 50 ms) | ${((completed - created) / 1000).toFixed(2)} s |`,
         `| output file | ${output.length} lines, every custom_id once |`,
+        `| ledger | ${billing.charges} charges of ${billing.amounts.join(", ")} credits (24h batch tariff; realtime would be 0.00003), Σ ${billing.ledger} = Σ analytics ${billing.analytics} |`,
       ].join("\n"),
     );
   } finally {

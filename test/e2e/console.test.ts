@@ -438,6 +438,7 @@ describe("the console in Chromium", () => {
         ["Models", "Models", "models"],
         ["Users & orgs", "Users, organizations and groups", "people"],
         ["Responses", "Responses", "responses"],
+        ["Batches", "Batches", "batches"],
         ["Playground", "Playground", "playground"],
         ["API reference", "API reference", "reference"],
       ] as const) {

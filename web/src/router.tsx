@@ -87,6 +87,7 @@ const routeTree = rootRoute.addChildren([
     page("/billing", () => import("./pages/billing")),
     page("/responses", () => import("./pages/responses")),
     responseDetailRoute,
+    page("/batches", () => import("./pages/batches")),
     page("/playground", () => import("./pages/playground")),
     referenceRoute,
     inviteRoute,
@@ -111,6 +112,7 @@ export function preloadPages(queryClient: QueryClient): void {
       () => import("./pages/people"),
       () => import("./pages/responses"),
       () => import("./pages/response-detail"),
+      () => import("./pages/batches"),
       () => import("./pages/playground"),
       () => import("./pages/reference"),
     ]) {

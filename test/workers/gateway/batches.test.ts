@@ -225,6 +225,28 @@ describe("Batches API", () => {
     expect(charged.rows[0]!.n).toBe("6");
   });
 
+  it("a key's rate limit slows a batch down but fails none of its requests", async () => {
+    const limitedUser = await createUser(pool);
+    await grantCredits(pool, limitedUser, "10");
+    const limited = await createKey(pool, limitedUser);
+    await pool.query("UPDATE api_keys SET requests_per_second = 4, burst_size = 2 WHERE id = $1", [limited.id]);
+    const marker = `r-${crypto.randomUUID()}`;
+    const text = Array.from({ length: 8 }, (_, i) => line(`rl-${i}`, model.alias, marker)).join("\n");
+    const file = (await (await upload(text, limited.key)).json()) as { id: string };
+    const created = (await (await api("POST", "/batches", limited.key, { input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" })).json()) as Batch;
+    const deadline = Date.now() + 15_000;
+    let done = created;
+    while (done.status !== "completed" && Date.now() < deadline) {
+      await sleep(200);
+      done = (await (await api("GET", `/batches/${created.id}`, limited.key)).json()) as Batch;
+    }
+    expect(done.status).toBe("completed");
+    expect(done.request_counts).toEqual({ total: 8, completed: 8, failed: 0 });
+    expect(await upstreamCount(marker)).toBe(8);
+    // The limit did refuse some runs (recorded as 429s, never charged), which were sent again.
+    expect(received.some((m) => m.batch?.batch_id === batchRowId(created.id) && m.status_code === 429)).toBe(true);
+  });
+
   it("cancel stops new requests at once and the counts add up", async () => {
     const marker = `c-${crypto.randomUUID()}`;
     const created = await createBatch(Array.from({ length: 60 }, (_, i) => line(`c-${i}`, waiting.alias, marker)));

@@ -1,6 +1,6 @@
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, Outlet, useRouterState } from "@tanstack/react-router";
-import { BarChart3, BookOpen, Boxes, CreditCard, FileText, KeyRound, ListTree, LogOut, MessageSquare, Moon, Sun, Users } from "lucide-react";
+import { BarChart3, BookOpen, Boxes, CreditCard, FileText, KeyRound, Layers, ListTree, LogOut, MessageSquare, Moon, Sun, Users } from "lucide-react";
 import { useEffect, useState, useSyncExternalStore } from "react";
 import { isManager, signOut } from "@/api/auth";
 import { api, currentOrganization, setOrganization, subscribeOrganization, unwrap } from "@/api/client";
@@ -21,6 +21,7 @@ const NAV = [
   { to: "/models", label: "Models", icon: Boxes, managersOnly: true },
   { to: "/people", label: "Users & orgs", icon: Users, managersOnly: false },
   { to: "/responses", label: "Responses", icon: FileText, managersOnly: false },
+  { to: "/batches", label: "Batches", icon: Layers, managersOnly: false },
   { to: "/playground", label: "Playground", icon: MessageSquare, managersOnly: false },
   { to: "/reference", label: "API reference", icon: BookOpen, managersOnly: false },
 ] as const;

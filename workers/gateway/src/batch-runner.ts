@@ -216,11 +216,13 @@ async function runRequest(batchId: string, customId: string, { env, config, pool
   let status: number;
   let text: string;
   let eventId: string | null = null;
+  let retryAfterHeader: string | null = null;
   try {
     const response = await fetchApp(request);
     status = response.status;
     text = await response.text();
     eventId = response.headers.get("x-tollgate-event-id");
+    retryAfterHeader = response.headers.get("retry-after");
   } catch (err) {
     status = 500;
     text = JSON.stringify({ error: { message: "The gateway failed to run the request.", type: "api_error", code: "internal_error", param: null } });
@@ -229,6 +231,17 @@ async function runRequest(batchId: string, customId: string, { env, config, pool
 
   const retryable = status === 429 || status >= 500;
   const beforeExpiry = Date.now() < new Date(claimed.expires_at).getTime();
+  if (status === 429 && beforeExpiry) {
+    // Rate limited (the key's or model's limits, or the upstream's): "later", not a failure. The
+    // attempt is given back and the message sent again after Retry-After, so a batch larger than
+    // its key's rate runs at that rate until its window closes instead of failing.
+    await pool.query(
+      "UPDATE batch_requests SET state = 'pending', attempts = attempts - 1, claim = NULL, lease_until = NULL WHERE batch_id = $1 AND custom_id = $2 AND claim = $3",
+      [batchId, customId, claim],
+    );
+    const wait = Number(retryAfterHeader);
+    return { retryAfter: null, resendAfter: Math.min(MAX_RETRY_DELAY_SECONDS, Math.max(1, Number.isFinite(wait) ? Math.ceil(wait) : config.BATCH_RETRY_DELAY_SECONDS)) };
+  }
   if (retryable && claimed.attempts < config.BATCH_MAX_ATTEMPTS && beforeExpiry) {
     await pool.query("UPDATE batch_requests SET state = 'pending', claim = NULL, lease_until = NULL WHERE batch_id = $1 AND custom_id = $2 AND claim = $3", [batchId, customId, claim]);
     const delay = Math.min(MAX_RETRY_DELAY_SECONDS, config.BATCH_RETRY_DELAY_SECONDS * 2 ** (claimed.attempts - 1));
@@ -386,6 +399,7 @@ async function finalizeBatch(batchId: string, { env, pool }: Deps): Promise<Outc
   const final = cancelling ? "cancelled" : (batch.ending ?? "completed");
   await pool.query(
     `UPDATE batches SET status = $2, completed = $3, failed = $4, output_file_id = $5, error_file_id = $6,
+            total = (SELECT count(*) FROM batch_requests WHERE batch_id = $1),
             completed_at = CASE WHEN $2 = 'completed' THEN now() ELSE completed_at END,
             expired_at = CASE WHEN $2 = 'expired' THEN now() ELSE expired_at END,
             cancelled_at = CASE WHEN $2 = 'cancelled' THEN now() ELSE cancelled_at END
