@@ -361,7 +361,8 @@ async function main(): Promise<void> {
     log("building the gateway bundle (wrangler deploy --dry-run)");
     const outDir = mkdtempSync(join(tmpdir(), "tollgate-bench-"));
     cleanups.push(() => rmSync(outDir, { recursive: true, force: true }));
-    buildBundle(join(ROOT, "wrangler.toml"), outDir);
+    // A profile names functions only in an unminified bundle.
+    buildBundle(join(ROOT, "wrangler.toml"), outDir, !PROFILE);
 
     log("starting the mock upstream (own process)");
     const mockProc = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "bench/mock-server.ts")], { stdio: ["pipe", "pipe", "inherit"] });

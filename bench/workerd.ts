@@ -10,10 +10,10 @@ import { unstable_getMiniflareWorkerOptions } from "wrangler";
 import { ROOT } from "../dev/stack.ts";
 
 /** Bundles a worker exactly as `wrangler deploy` would (`--dry-run --outdir`); returns the entry module's path. */
-export function buildBundle(configPath: string, outDir: string): string {
+export function buildBundle(configPath: string, outDir: string, minify = true): string {
   // wrangler needs the gateway's assets folder (the console's build) to exist; the script is what is measured.
   mkdirSync(join(ROOT, "web", "dist"), { recursive: true });
-  execFileSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir, "-c", configPath], {
+  execFileSync(process.execPath, [join(ROOT, "node_modules/wrangler/bin/wrangler.js"), "deploy", "--dry-run", "--outdir", outDir, "-c", configPath, ...(minify ? [] : ["--minify=false"])], {
     cwd: ROOT,
     stdio: "ignore",
     env: { ...process.env, WRANGLER_SEND_METRICS: "false" },
