@@ -407,6 +407,8 @@ export class ChatToResponsesStream {
   /** Chat tool-call index → the function_call item it streams into. */
   private readonly calls = new Map<number, OpenItem>();
   private finished = false;
+  /** Cached prompt tokens to report instead of the upstream's (the gateway's prompt-cache accounting). */
+  private cachedTokens: number | null = null;
 
   constructor(private readonly ctx: ResponseContext) {
     this.parser = createParser({ onEvent: (e) => this.onData(e.data) });
@@ -425,6 +427,11 @@ export class ChatToResponsesStream {
     return this.flush();
   }
 
+  /** Reports this many cached prompt tokens in the final response's usage (set before `finish`). */
+  reportCachedTokens(tokens: number): void {
+    this.cachedTokens = tokens;
+  }
+
   /**
    * The upstream ended. `clean` = its body ended normally (not a read error or timeout). Sends
    * the terminal events when the stream is complete, else nothing more.
@@ -441,7 +448,7 @@ export class ChatToResponsesStream {
     if (clean && !seen.errorFrame && (seen.finishReason !== null || seen.sawDone)) {
       const { status, incomplete_details } = statusFor(seen.finishReason);
       this.closeOpen(status);
-      const response: Json = { ...responseShell(this.ctx, status), incomplete_details, output: this.output, usage: seen.usage ? responsesUsage(seen.usage) : null };
+      const response: Json = { ...responseShell(this.ctx, status), incomplete_details, output: this.output, usage: seen.usage ? responsesUsage(this.cachedTokens === null ? seen.usage : { ...seen.usage, cached_tokens: this.cachedTokens }) : null };
       seen.finalResponse = response;
       this.emit(status === "completed" ? "response.completed" : "response.incomplete", { response });
     }

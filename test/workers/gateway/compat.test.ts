@@ -356,10 +356,18 @@ describe("responses_via_chat models run prompt-cache accounting (item 4)", () =>
     const deadline = Date.now() + 5000;
     while ((await pool.query("SELECT 1 FROM prompt_cache_entries WHERE principal_id = $1", [userId])).rows.length === 0 && Date.now() < deadline) await sleep(50);
     const second = await post("/responses", { ...body(chatModel.alias, "q2"), stream: true }, cacheKey);
-    expect(await second.text()).toContain("response.completed");
+    const events = await second.text();
+    expect(events).toContain("response.completed");
     const billed = await usageMessageFor(second);
     expect(billed.cache.read_tokens).toBeGreaterThan(100);
     expect(billed.usage.prompt_tokens).toBeGreaterThan(billed.cache.read_tokens);
+    // The stream's final response reports the cached tokens it is billed for, as a JSON answer does.
+    const completed = events
+      .split("\n")
+      .filter((l) => l.startsWith("data: "))
+      .map((l) => JSON.parse(l.slice(6)) as { type: string; response?: { usage?: { input_tokens_details?: { cached_tokens?: number } } } })
+      .find((e) => e.type === "response.completed");
+    expect(completed?.response?.usage?.input_tokens_details?.cached_tokens).toBe(billed.cache.read_tokens);
   });
 });
 

@@ -76,7 +76,9 @@ async function relayViaChat(
   if (chat.stream === true && isEventStream(upstream)) {
     call.settled();
     const beforeFinal = recorder ? (final: Record<string, unknown>) => recorder.stream(final, upstream.status) : undefined;
-    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p), beforeFinal);
+    // The final event reports the prompt-cache read the customer is billed for, as JSON answers do.
+    const cachedTokens = async (promptTokens: number) => cachedOf(await cache.rewrite({ prompt_tokens: promptTokens }));
+    const { response, ended } = relayAsResponses(upstream, new ChatToResponsesStream(ctx), config.UPSTREAM_STREAM_IDLE_MS, model.onClientDisconnect, (p) => c.executionCtx.waitUntil(p), beforeFinal, cachedTokens);
     // Billing's cache split needs only the prompt tokens, known at the stream's end: joined there.
     const accounted = ended.then(async (end) => {
       if (end.observation.usage) await cache.rewrite({ prompt_tokens: end.observation.usage.prompt_tokens });
@@ -135,6 +137,7 @@ function relayAsResponses(
   onClientDisconnect: "cancel" | "drain",
   waitUntil: (p: Promise<unknown>) => void,
   beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>,
+  cachedTokens?: (promptTokens: number) => Promise<number>,
 ): Relayed {
   const reader = new IdleReader(upstream.body!, idleTimeoutMs);
   const leaving = clientLeaving(reader, onClientDisconnect);
@@ -160,6 +163,8 @@ function relayAsResponses(
         transcript.push(value);
         return send(translator.push(value));
       });
+      const usage = translator.observation.usage;
+      if (usage && cachedTokens) translator.reportCachedTokens(await cachedTokens(usage.prompt_tokens));
       await send(translator.finish(true));
       client.close();
     } catch (err) {
@@ -178,4 +183,10 @@ function relayAsResponses(
 
   const response = new Response(client.body, { status: upstream.status, headers: { "content-type": "text/event-stream", "cache-control": "no-cache" } });
   return { response, ended };
+}
+
+/** The cached prompt tokens of a usage object the prompt-cache layer rewrote (0 when none). */
+function cachedOf(usage: Record<string, unknown>): number {
+  const details = usage.prompt_tokens_details as { cached_tokens?: unknown } | undefined;
+  return typeof details?.cached_tokens === "number" ? details.cached_tokens : 0;
 }
