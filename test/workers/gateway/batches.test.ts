@@ -136,6 +136,34 @@ describe("Files API", () => {
   });
 });
 
+describe("Files API, streamed", () => {
+  it("stores a file larger than one R2 upload part byte for byte; a wrong purpose after the file stores nothing", async () => {
+    const pad = "x".repeat(10_000);
+    const lines = Array.from({ length: 1_100 }, (_, i) =>
+      JSON.stringify({ custom_id: `big-${i}`, method: "POST", url: "/v1/embeddings", body: { model: model.alias, input: `${pad} é😀 ${i}` } }),
+    );
+    const text = lines.join("\r\n") + "\r\n";
+    const res = await upload(text);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const file = (await res.json()) as { id: string; bytes: number };
+    const bytes = new TextEncoder().encode(text);
+    expect(file.bytes).toBe(bytes.length);
+    expect(bytes.length).toBeGreaterThan(10 * 1024 * 1024);
+    const stored = new Uint8Array(await (await api("GET", `/files/${file.id}/content`, key)).arrayBuffer());
+    expect(stored.length).toBe(bytes.length);
+    const digest = async (b: Uint8Array) => new Uint8Array(await crypto.subtle.digest("SHA-256", b)).join(",");
+    expect(await digest(stored)).toBe(await digest(bytes));
+
+    const form = new FormData();
+    form.append("file", new File([lines[0]!], "x.jsonl"));
+    form.append("purpose", "fine-tune");
+    const before = await (await api("GET", "/files", key)).json();
+    const wrong = await SELF.fetch("https://gateway.test/ai/v1/files", { method: "POST", headers: { authorization: `Bearer ${key}` }, body: form });
+    expect((await expectError(wrong, 400, "invalid_request_error")).param).toBe("purpose");
+    expect(await (await api("GET", "/files", key)).json()).toEqual(before);
+  });
+});
+
 describe("Batches API", () => {
   it("runs a 24h batch to completion: every custom_id once, charged at the 24h batch tariff", async () => {
     const marker = `m-${crypto.randomUUID()}`;
