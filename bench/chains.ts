@@ -20,6 +20,7 @@ import { join } from "node:path";
 import OpenAI from "openai";
 import pg from "pg";
 import { startStack } from "../dev/stack.ts";
+import { errorMessage } from "../shared/errors.ts";
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const CHAINS = num("BENCH_CHAINS", 1000);
@@ -82,7 +83,7 @@ async function main(): Promise<void> {
           if (second.previous_response_id !== first.id || retrieved.id !== first.id) throw new Error(`wrong objects for ${first.id}`);
           ids.push(first.id, second.id);
         } catch (err) {
-          failures.push(`step ${i}: ${err instanceof Error ? err.message : String(err)}`);
+          failures.push(`step ${i}: ${errorMessage(err)}`);
         }
       }
     };

@@ -33,6 +33,7 @@ import ws from "ws";
 import { migrate } from "../dev/migrate.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { createPool } from "../shared/db.ts";
+import { errorMessage } from "../shared/errors.ts";
 import { insertHttpAnalytics } from "../shared/sql/http-analytics.ts";
 import { LEDGER_INSERT_COLUMNS, ledgerColumnValues, usageCharges } from "../shared/sql/usage-write.ts";
 import type { UsageMessageV1 } from "../shared/usage-message.ts";
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
         await pool.end();
       }
     } catch (err) {
-      log(`Neon driver run skipped: ${err instanceof Error ? err.message : String(err)}`);
+      log(`Neon driver run skipped: ${errorMessage(err)}`);
     }
 
     // ---- end-to-end lag through the local queue -------------------------------------------------
@@ -219,7 +220,7 @@ async function main(): Promise<void> {
         lag = await measureLag({ databaseUrl: db.url, rate: LAG_RATE, seconds: LAG_SECONDS, log });
         if (lag.recorded < lag.ok) log(`lag: only ${lag.recorded} of ${lag.ok} successful requests were recorded within 60 s`);
       } catch (err) {
-        log(`lag run failed: ${err instanceof Error ? err.message : String(err)}`);
+        log(`lag run failed: ${errorMessage(err)}`);
       }
     }
 

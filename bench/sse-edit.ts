@@ -1,6 +1,6 @@
 /**
  * `npm run bench:sse-edit` — what the alias rewrite (shared/sse-edit.ts) adds to a relayed stream,
- * measured side by side in one run: the relay's per-stream work (SseTee: framing, metering, the
+ * measured side by side in one run: the relay's per-stream work (SsePassThrough: framing, metering, the
  * usage chunk) with the editor and without it, on the stream bench:gateway uses (20 chat chunks
  * of ~160 B, each its own upstream write, then the usage chunk and [DONE]), in alternating
  * windows so machine noise falls on both alike. Pure JavaScript in Node (the same V8 as workerd);
@@ -8,7 +8,7 @@
  * BENCH_GATEWAY_STREAM_CPU_US (bench:gateway's CPU per stream, µs) is given.
  */
 import { StreamEditor } from "../shared/sse-edit.ts";
-import { SseTee, type TeeOutput } from "../shared/sse-tee.ts";
+import { SsePassThrough, type PassThroughOutput } from "../shared/sse-pass-through.ts";
 
 const WINDOWS = Number(process.env.BENCH_WINDOWS ?? 10);
 const STREAMS_PER_WINDOW = Number(process.env.BENCH_STREAMS ?? 2000);
@@ -32,14 +32,14 @@ const streamBytes = frames.reduce((n, f) => n + f.length, 0);
 
 let sink = 0;
 /** Bytes forwarded, or the usage chunk the relay holds back for its hook. */
-const size = (out: TeeOutput) => (out instanceof Uint8Array ? out.length : out.original.length);
+const size = (out: PassThroughOutput) => (out instanceof Uint8Array ? out.length : out.original.length);
 function relayOne(edit: boolean): void {
-  const tee = new SseTee({
+  const passThrough = new SsePassThrough({
     dropUsageChunk: true,
     editor: edit ? new StreamEditor({ alias: "demo-model", dropNullUsage: true, previousResponseId: null }) : undefined,
   });
-  for (const frame of frames) for (const out of tee.push(frame)) sink += size(out);
-  for (const out of tee.end()) sink += size(out);
+  for (const frame of frames) for (const out of passThrough.push(frame)) sink += size(out);
+  for (const out of passThrough.end()) sink += size(out);
 }
 
 function window(edit: boolean): number {

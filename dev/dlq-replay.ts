@@ -11,6 +11,7 @@
  */
 import { fileURLToPath } from "node:url";
 import * as z from "zod";
+import { errorMessage } from "../shared/errors.ts";
 
 const CountsSchema = z.object({ replayed: z.number().int(), malformed: z.number().int(), more: z.boolean(), cursor: z.string() });
 export type ReplayCounts = Omit<z.infer<typeof CountsSchema>, "cursor">;
@@ -56,7 +57,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   replayAll(url, token, (line) => console.log(`  · ${line}`))
     .then((t) => console.log(`done: ${t.replayed} message(s) re-enqueued, ${t.malformed} malformed row(s) left in dead_letters`))
     .catch((err: unknown) => {
-      console.error(`dlq:replay failed: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`dlq:replay failed: ${errorMessage(err)}`);
       process.exit(1);
     });
 }

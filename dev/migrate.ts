@@ -6,6 +6,7 @@
  */
 import { fileURLToPath } from "node:url";
 import { runner } from "node-pg-migrate";
+import { errorMessage } from "../shared/errors.ts";
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL("../migrations", import.meta.url));
 
@@ -31,7 +32,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   migrate(url, (msg) => console.log(msg))
     .then((names) => console.log(names.length ? `applied ${names.length} migration(s): ${names.join(", ")}` : "database is up to date"))
     .catch((err: unknown) => {
-      console.error(`migration failed: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`migration failed: ${errorMessage(err)}`);
       process.exit(1);
     });
 }

@@ -127,7 +127,9 @@ export async function buildConsole(): Promise<void> {
   const child = spawn(process.execPath, [vite, "build", "-c", join(ROOT, "web", "vite.config.ts"), "--logLevel", "warn"], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, TOLLGATE_WEB_KEEP_DIST: "1" },
+    // NODE_ENV=production whatever the caller's (vitest sets "test", which made Vite build React's
+    // development JSX runtime): the browser tests measure the build that ships.
+    env: { ...process.env, NODE_ENV: "production", TOLLGATE_WEB_KEEP_DIST: "1" },
   });
   let output = "";
   child.stdout?.on("data", (d: Buffer) => (output += d.toString()));

@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import { ROOT, startStack } from "./stack.ts";
+import { errorMessage } from "../shared/errors.ts";
 
 function fail(message: string): never {
   console.error(`\nnpm start failed: ${message}`);
@@ -35,7 +36,7 @@ const stack = await startStack({
     // Keep the console readable: show wrangler's errors and the workers' own log lines.
     if (/error|✘|\[wrangler:err\]|console\./i.test(line)) console.log(`  [wrangler] ${line}`);
   },
-}).catch((err: unknown) => fail(err instanceof Error ? err.message : String(err)));
+}).catch((err: unknown) => fail(errorMessage(err)));
 
 const curl = [
   `curl ${stack.gatewayUrl}/ai/v1/chat/completions \\`,

@@ -6,8 +6,8 @@
  * window plus one hour (no batch runs that long), an unreadable time, or an unknown window.
  */
 import type { BatchInfo } from "./usage-message.ts";
+import { UUID } from "./uuid.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
 /** A batch clock may run this far ahead of ours. */

@@ -77,3 +77,8 @@ export const ERROR_ENVELOPE_JSON_SCHEMA = {
     },
   },
 } as const;
+
+/** What a caught value says, for a log line: an Error's message, anything else as text. */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

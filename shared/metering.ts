@@ -2,7 +2,7 @@
  * What metered traffic means for billing, decided in one place: the gateway's Meter
  * (workers/gateway/src/meter.ts) applies these rules; the relays only report what they saw.
  */
-import type { StreamObservation } from "./sse-tee.ts";
+import type { StreamObservation } from "./sse-pass-through.ts";
 import type { TokenUsage } from "./usage-message.ts";
 
 /** How a relayed stream ended, as its relay saw it (see stream.ts and responses-via-chat.ts). */

@@ -10,7 +10,7 @@
 import { createParser, type EventSourceParser } from "eventsource-parser";
 import * as z from "zod";
 import { upstreamUsage, type TokenUsage } from "./usage-message.ts";
-import { emptyObservation, type StreamObservation } from "./sse-tee.ts";
+import { emptyObservation, type StreamObservation } from "./sse-pass-through.ts";
 
 /** A request the adapter cannot express in chat; the gateway turns it into a 400 naming `param`. */
 export class AdapterError extends Error {

@@ -14,7 +14,7 @@
  * 1795450000000_usage-write-function.sql), and the write calls it. PL/pgSQL keeps the statement's
  * plan per server session, so a connection that writes again — the bench's, or a pooled Neon
  * backend the pooler hands the consumer — skips parsing and planning a 40-parameter statement
- * (about 1 ms of a 100-row batch here; a fresh session pays about 2 ms more once, compiling it).
+ * (figures: docs/benchmarks.md).
  * A named prepared statement would do the same but breaks behind poolers that share one backend
  * between clients. usageWriteFunctionSql() is the source of
  * the migration's text; a test fails if the installed function and this builder ever differ.
@@ -26,8 +26,8 @@
  * What is charged: a row is billable when it has an owner (user_id: a known key) and a positive
  * total_cost. Its ledger row is built here from the analytics row itself — amount = total_cost,
  * source_id = `usage:<event_id>`, the row's key and batch, and a description naming the model and
- * tokens — so a charge can never disagree with the analytics row it bills, and the batch is sent
- * once (the ledger columns used to travel as nine more arrays and be joined back on event_id).
+ * tokens — so a charge can never disagree with the analytics row it bills, and the batch's rows
+ * travel once.
  *
  * Why it is exactly-once under redelivery and concurrency:
  * - a redelivered event conflicts in `a`, so it never reaches `l`; `l` conflicts on source_id even

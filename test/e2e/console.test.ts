@@ -425,8 +425,6 @@ describe("the console in Chromium", () => {
   }, 120_000);
 
   it("every page, light and dark: rendered, screenshotted, no serious accessibility violation", async () => {
-    const timings: number[] = [];
-    const referenceTimes: number[] = [];
     for (const theme of ["light", "dark"] as const) {
       const { context, page, errors } = await newPage(theme);
       await signInWithToken(page, stack.adminToken);
@@ -442,24 +440,13 @@ describe("the console in Chromium", () => {
         ["Playground", "Playground", "playground"],
         ["API reference", "API reference", "reference"],
       ] as const) {
-        const started = Date.now();
+        // How fast is measured by `npm run bench:console` (a timed test would fail on a busy
+        // machine and say nothing on a quiet one); here: the page renders and its data arrives.
         await go(page, link);
-        // Interactive: the page is rendered with its controls (its code loaded and run).
         await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
-        const interactive = Date.now() - started;
-        // Complete: its data is in (no loading placeholder left; the API reference: Scalar has
-        // rendered the document's first section).
         await page.waitForFunction(() => document.querySelectorAll('[role="status"][aria-label^="Loading"]').length === 0);
         if (name === "reference") await page.locator(".scalar-app h1").first().waitFor();
-        const complete = Date.now() - started;
         await page.waitForLoadState("networkidle");
-        console.log(`${name} (${theme}): interactive ${interactive} ms, data in ${complete} ms`);
-        timings.push(interactive);
-        // Hard bounds that catch a regression (a heavy import on a route) without failing on a
-        // busy machine; the 1 s target is checked on the median below.
-        expect(interactive, `${name} interactive`).toBeLessThan(2000);
-        if (name === "reference") referenceTimes.push(complete);
-        expect(complete, `${name} data`).toBeLessThan(5000);
         // Scalar lays the whole document out on one long page: the first screen says enough.
         await screenshot(page, name, name !== "reference");
         await expectAccessible(page, `${name} (${theme})`);
@@ -474,19 +461,12 @@ describe("the console in Chromium", () => {
         }
         if (name === "reference" && theme === "light") {
           // The admin document is shown a section at a time; another section is one choice away.
-          const t = Date.now();
           await page.getByLabel("Reference section").selectOption("Models");
           await page.locator(".scalar-app h2", { hasText: "Models" }).first().waitFor();
-          referenceTimes.push(Date.now() - t);
         }
       }
       expect(errors).toEqual([]);
       await context.close();
     }
-    const median = timings.sort((a, b) => a - b)[Math.floor(timings.length / 2)]!;
-    console.log(`pages interactive: median ${median} ms, max ${timings.at(-1)} ms; API reference rendered in ${referenceTimes.join(" ms, ")} ms`);
-    // Scalar renders one section of the admin document, preloaded (code and document) while idle.
-    expect(Math.min(...referenceTimes), "the API reference is rendered within 1 s").toBeLessThan(1000);
-    expect(median, "a page is interactive within 1 s (median over every page, light and dark)").toBeLessThan(1000);
   }, 240_000);
 });

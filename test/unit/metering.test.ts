@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { completionTextOfJson, completionTextOfSse, promptSegments, streamVerdict, Transcript, type StreamEnd } from "../../shared/metering.ts";
-import { emptyObservation, type StreamObservation } from "../../shared/sse-tee.ts";
+import { emptyObservation, type StreamObservation } from "../../shared/sse-pass-through.ts";
 import { ZERO_USAGE } from "../../shared/usage-message.ts";
 
 const usage = { ...ZERO_USAGE, prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SseTee } from "../../shared/sse-tee.ts";
+import { SsePassThrough } from "../../shared/sse-pass-through.ts";
 import { StreamEditor } from "../../shared/sse-edit.ts";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -46,7 +46,7 @@ describe("StreamEditor", () => {
   });
 });
 
-describe("SseTee with an editor", () => {
+describe("SsePassThrough with an editor", () => {
   const stream =
     'data: {"id":"c","model":"mock-gpt","choices":[{"index":0,"delta":{"content":"h\u00e9"},"finish_reason":null}],"usage":null}\r\n\r\n' +
     'data: {"id":"c","model":"mock-gpt","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}\r\n\r\n' +
@@ -58,15 +58,15 @@ describe("SseTee with an editor", () => {
     "data: [DONE]\r\n\r\n";
 
   function run(chunks: Uint8Array[]): string {
-    const tee = new SseTee({ dropUsageChunk: true, editor: new StreamEditor({ alias: "demo-model", dropNullUsage: true, previousResponseId: null }) });
+    const passThrough = new SsePassThrough({ dropUsageChunk: true, editor: new StreamEditor({ alias: "demo-model", dropNullUsage: true, previousResponseId: null }) });
     const out: Uint8Array[] = [];
-    const take = (parts: ReturnType<SseTee["push"]>) => {
+    const take = (parts: ReturnType<SsePassThrough["push"]>) => {
       for (const p of parts) if (p instanceof Uint8Array) out.push(p);
     };
-    for (const c of chunks) take(tee.push(c));
-    take(tee.end());
-    expect(tee.observation.servedModel).toBe("mock-gpt");
-    expect(tee.observation.usage?.total_tokens).toBe(5);
+    for (const c of chunks) take(passThrough.push(c));
+    take(passThrough.end());
+    expect(passThrough.observation.servedModel).toBe("mock-gpt");
+    expect(passThrough.observation.usage?.total_tokens).toBe(5);
     return dec(new Uint8Array(out.flatMap((b) => [...b])));
   }
 

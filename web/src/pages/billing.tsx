@@ -1,3 +1,4 @@
+import { Loader2 } from "lucide-react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { isSystemUser, managesCredits, SYSTEM_USER_ID } from "@/api/auth";
@@ -84,7 +85,8 @@ function GrantForm() {
           <Field label="Description">{(id) => <Input id={id} maxLength={500} value={description} onChange={(e) => setDescription(e.target.value)} placeholder="Why (shown in the ledger)" />}</Field>
           {grant.error && <p role="alert" className="text-destructive text-sm">{grant.error.message}</p>}
           {done && <p role="status" className="text-success text-sm">{done}</p>}
-          <Button type="submit" disabled={grant.isPending || !userId || !amount}>
+          <Button type="submit" aria-busy={grant.isPending} disabled={grant.isPending || !userId || !amount}>
+            {grant.isPending && <Loader2 aria-hidden className="animate-spin" />}
             {type === "admin_grant" ? "Grant credits" : "Remove credits"}
           </Button>
         </form>

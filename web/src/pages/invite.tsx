@@ -1,5 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, useNavigate } from "@tanstack/react-router";
+import { Loader2 } from "lucide-react";
 import { acceptInvitation, getInvitation } from "@/api/auth";
 import { setOrganization } from "@/api/client";
 import { Loading, PageHeader, QueryError } from "@/components/page";
@@ -38,7 +39,8 @@ export default function Invite() {
           </CardHeader>
           <CardContent className="grid gap-3">
             {accept.error && <QueryError error={accept.error} />}
-            <Button onClick={() => accept.mutate()} disabled={accept.isPending}>
+            <Button onClick={() => accept.mutate()} aria-busy={accept.isPending} disabled={accept.isPending}>
+              {accept.isPending && <Loader2 aria-hidden className="animate-spin" />}
               Accept and join
             </Button>
           </CardContent>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { KeyRound, Plus, RotateCw, Trash2 } from "lucide-react";
+import { KeyRound, Loader2, Plus, RotateCw, Trash2 } from "lucide-react";
 import { useState } from "react";
 import { isManager, isSystemUser, SYSTEM_USER_ID } from "@/api/auth";
 import { api, currentOrganization, unwrap } from "@/api/client";
@@ -106,7 +106,8 @@ function CreateKeyDialog({ owner, open, onOpenChange, onCreated }: { owner: stri
           </div>
           {create.error && <p role="alert" className="text-destructive text-sm">{create.error.message}</p>}
           <DialogFooter>
-            <Button type="submit" disabled={create.isPending}>
+            <Button type="submit" aria-busy={create.isPending} disabled={create.isPending}>
+              {create.isPending && <Loader2 aria-hidden className="animate-spin" />}
               Create key
             </Button>
           </DialogFooter>

@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { CheckCircle2, Plug, Plus, Settings2, Trash2, XCircle } from "lucide-react";
+import { CheckCircle2, Loader2, Plug, Plus, Settings2, Trash2, XCircle } from "lucide-react";
 import { useState } from "react";
 import { api, unwrap } from "@/api/client";
 import { modelGroups, testEndpoint, type EndpointTest } from "@/api/console";
@@ -96,7 +96,8 @@ function ModelDialog({ model, endpoints, open, onOpenChange }: { model: Model | 
           </div>
           {save.error && <p role="alert" className="text-destructive text-sm">{save.error.message}</p>}
           <DialogFooter>
-            <Button type="submit" disabled={save.isPending || !hostedOn}>
+            <Button type="submit" aria-busy={save.isPending} disabled={save.isPending || !hostedOn}>
+              {save.isPending && <Loader2 aria-hidden className="animate-spin" />}
               {model ? "Save" : "Deploy"}
             </Button>
           </DialogFooter>
@@ -208,7 +209,8 @@ function Pricing({ model }: { model: Model }) {
           </Field>
           <Field label="Input price per token (credits)">{(id) => <Input id={id} required inputMode="decimal" value={input} onChange={(e) => setInput(e.target.value)} placeholder="0.000001" />}</Field>
           <Field label="Output price per token (credits)">{(id) => <Input id={id} required inputMode="decimal" value={output} onChange={(e) => setOutput(e.target.value)} placeholder="0.000002" />}</Field>
-          <Button type="submit" disabled={setTariff.isPending}>
+          <Button type="submit" aria-busy={setTariff.isPending} disabled={setTariff.isPending}>
+            {setTariff.isPending && <Loader2 aria-hidden className="animate-spin" />}
             Set price
           </Button>
         </form>
@@ -235,7 +237,8 @@ function Pricing({ model }: { model: Model }) {
           }}
         >
           <Field label="Cache read multiplier">{(id) => <Input id={id} required inputMode="decimal" value={readMult} onChange={(e) => setReadMult(e.target.value)} />}</Field>
-          <Button type="submit" variant="outline" disabled={setCache.isPending}>
+          <Button type="submit" variant="outline" aria-busy={setCache.isPending} disabled={setCache.isPending}>
+            {setCache.isPending && <Loader2 aria-hidden className="animate-spin" />}
             {cache.data?.active ? "Replace cache tariff" : "Turn caching on"}
           </Button>
         </form>
@@ -350,8 +353,9 @@ function EndpointDialog({ endpoint, open, onOpenChange }: { endpoint: Endpoint |
           )}
           {create.error && <p role="alert" className="text-destructive text-sm">{create.error.message}</p>}
           <DialogFooter>
-            <Button type="submit" disabled={create.isPending}>
-              {create.isPending ? "Saving…" : endpoint ? "Save endpoint" : "Add endpoint"}
+            <Button type="submit" aria-busy={create.isPending} disabled={create.isPending}>
+              {create.isPending && <Loader2 aria-hidden className="animate-spin" />}
+              {endpoint ? "Save endpoint" : "Add endpoint"}
             </Button>
           </DialogFooter>
         </form>
@@ -483,7 +487,7 @@ export default function Models() {
                                 }
                               }}
                             >
-                              <Plug aria-hidden /> Test
+                              {t === "testing" ? <Loader2 aria-hidden className="animate-spin" /> : <Plug aria-hidden />} Test
                             </Button>
                             {t === "testing" ? <span className="text-muted-foreground text-sm">Testing…</span> : typeof t === "string" ? <span role="status" className="text-destructive text-sm">{t}</span> : t ? <TestResult result={t} /> : null}
                           </TableCell>

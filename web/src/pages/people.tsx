@@ -1,5 +1,5 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { Link2, Plus, ShieldCheck, Trash2, UserPlus } from "lucide-react";
+import { Link2, Loader2, Plus, ShieldCheck, Trash2, UserPlus } from "lucide-react";
 import { useState, type ReactNode } from "react";
 import { isManager, readsAllUsers, ROLES, SYSTEM_USER_ID, type Role } from "@/api/auth";
 import { api, unwrap } from "@/api/client";
@@ -104,7 +104,8 @@ function UserDialog({ user, open, onOpenChange }: { user: { id: string; username
           <RolesEditor value={roles} onChange={setRoles} />
           {save.error && <p role="alert" className="text-destructive text-sm">{save.error.message}</p>}
           <DialogFooter>
-            <Button type="submit" disabled={save.isPending}>
+            <Button type="submit" aria-busy={save.isPending} disabled={save.isPending}>
+              {save.isPending && <Loader2 aria-hidden className="animate-spin" />}
               {user ? "Save roles" : "Add user"}
             </Button>
           </DialogFooter>
@@ -464,7 +465,8 @@ function OrganizationsTab() {
             <Field label="Billing email">{(id) => <Input id={id} type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />}</Field>
             {create.error && <p role="alert" className="text-destructive text-sm">{create.error.message}</p>}
             <DialogFooter>
-              <Button type="submit" disabled={create.isPending}>
+              <Button type="submit" aria-busy={create.isPending} disabled={create.isPending}>
+                {create.isPending && <Loader2 aria-hidden className="animate-spin" />}
                 Create organization
               </Button>
             </DialogFooter>
@@ -653,7 +655,8 @@ function GroupsTab() {
               }}
             >
               <Input aria-label="New group name" placeholder="New group name" required value={name} onChange={(e) => setName(e.target.value)} />
-              <Button type="submit" variant="outline" disabled={create.isPending}>
+              <Button type="submit" variant="outline" aria-busy={create.isPending} disabled={create.isPending}>
+                {create.isPending && <Loader2 aria-hidden className="animate-spin" />}
                 Create
               </Button>
             </form>

@@ -77,7 +77,7 @@ export default function Reference() {
         content && (
           <Suspense fallback={<Loading rows={8} label="Loading the API reference" />}>
             <div className="overflow-hidden rounded-xl border">
-              <ScalarReference key={`${which}/${shown}`} document={content} headers={which === "admin" ? adminHeaders : () => ({})} />
+              <ScalarReference key={`${which}/${shown}`} document={content} models={shown === ALL} headers={which === "admin" ? adminHeaders : () => ({})} />
             </div>
           </Suspense>
         )

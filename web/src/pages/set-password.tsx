@@ -1,5 +1,6 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { getRouteApi, useNavigate } from "@tanstack/react-router";
+import { Loader2 } from "lucide-react";
 import { useState } from "react";
 import { setPassword } from "@/api/auth";
 import { Field } from "@/components/field";
@@ -58,7 +59,8 @@ export default function SetPassword() {
                   <AlertDescription>{save.error.message}</AlertDescription>
                 </Alert>
               )}
-              <Button type="submit" disabled={save.isPending || mismatch}>
+              <Button type="submit" aria-busy={save.isPending} disabled={save.isPending || mismatch}>
+                {save.isPending && <Loader2 aria-hidden className="animate-spin" />}
                 Set password and sign in
               </Button>
             </form>

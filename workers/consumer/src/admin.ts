@@ -11,7 +11,7 @@
 import * as z from "zod";
 import { constantTimeEqual } from "../../../shared/api-keys.ts";
 import { withConnection, withPool } from "../../../shared/db.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../shared/errors.ts";
 import { adminSettings } from "./config.ts";
 import { replayDeadLetters, sendBatches, type ReplayableMessage } from "./dlq-replay.ts";
 
@@ -52,7 +52,7 @@ export async function handleAdminRequest(request: Request, env: ConsumerEnv): Pr
     return Response.json(counts);
   } catch (err) {
     if (err instanceof ApiError) return err.toResponse();
-    console.error(`dead-letter replay failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`dead-letter replay failed: ${errorMessage(err)}`);
     return new ApiError("service_unavailable", "Replay failed part-way; rows already sent are marked. Run it again.").toResponse();
   }
 }

@@ -3,9 +3,10 @@
  * a message to the dead-letter queue.
  */
 import { retryDelaySeconds } from "../../../shared/backoff.ts";
+import { errorMessage } from "../../../shared/errors.ts";
 
 export function retryAll(batch: MessageBatch<unknown>, err: unknown): void {
-  console.error(`batch of ${batch.messages.length} from ${batch.queue} will be retried: ${err instanceof Error ? err.message : String(err)}`);
+  console.error(`batch of ${batch.messages.length} from ${batch.queue} will be retried: ${errorMessage(err)}`);
   for (const message of batch.messages) {
     message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
   }

@@ -5,6 +5,7 @@
  * unchanged row is not rewritten, so steady traffic adds no dead tuples), and an isolate skips the
  * statement altogether for keys it stamped less than a minute ago.
  */
+import { errorMessage } from "../../../shared/errors.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import type { UsageMessage } from "../../../shared/usage-message.ts";
 
@@ -48,7 +49,7 @@ export async function markKeysUsed(client: SqlClient, messages: readonly UsageMe
     for (const [id, at] of due) memo.set(id, at);
     return rows.length;
   } catch (err) {
-    console.warn(`api_keys.last_used_at not updated: ${err instanceof Error ? err.message : String(err)}`);
+    console.warn(`api_keys.last_used_at not updated: ${errorMessage(err)}`);
     return 0;
   }
 }

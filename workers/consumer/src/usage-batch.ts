@@ -8,6 +8,7 @@
 import type { DbSettings } from "../../../shared/db.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
 import { withConnection, withPool } from "../../../shared/db.ts";
+import { errorMessage } from "../../../shared/errors.ts";
 import type { BalanceCrossing } from "../../../shared/pricing.ts";
 import { isResponseMessage, ResponseMessageSchema, type ResponseMessage } from "../../../shared/response-message.ts";
 import { isUsageBundle, repairUsageRecord, UsageBundleSchema, UsageMessageSchema, type UsageMessage } from "../../../shared/usage-message.ts";
@@ -138,7 +139,7 @@ async function deleteObjects(bucket: R2Bucket | undefined, keys: readonly string
     try {
       await bucket.delete(slice);
     } catch (err) {
-      console.warn(`could not delete ${slice.length} ${what}: ${err instanceof Error ? err.message : String(err)}`);
+      console.warn(`could not delete ${slice.length} ${what}: ${errorMessage(err)}`);
     }
   }
 }
@@ -164,6 +165,6 @@ async function attempt<T>(fn: () => Promise<T>): Promise<{ ok: true; outcome: T 
   try {
     return { ok: true, outcome: await fn() };
   } catch (err) {
-    return { ok: false, retryable: true, error: err instanceof Error ? err.message : String(err) };
+    return { ok: false, retryable: true, error: errorMessage(err) };
   }
 }

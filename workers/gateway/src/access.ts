@@ -9,13 +9,13 @@
  * Refresh ahead: once an entry is older than half the TTL, the next request that uses it starts
  * one background re-read (at most one per key and model per isolate) and is itself answered from
  * the cache. Under steady traffic entries are renewed before they expire, so requests do not all
- * miss together at expiry and open a Postgres connection each (at 200 req/s that exhausted the
- * server's connections).
+ * miss together at expiry and open a Postgres connection each, which at a few hundred requests a
+ * second exhausts the server's connections.
  *
  * One read per pair at a time: while a refresh or a read-through of a key and model is under way
  * in the isolate, other requests for the pair whose entries have expired are answered from them
  * for up to one more TTL rather than each opening a connection (when Postgres is slow to answer,
- * that pile-up is what exhausted its connections). So an answer is normally at most one TTL old,
+ * such a pile-up exhausts its connections). So an answer is normally at most one TTL old,
  * and never more than two. With nothing that recent to serve (a cold isolate hit by a burst), the
  * others wait for that read instead of each starting their own.
  *
@@ -27,7 +27,7 @@
  */
 import { hashApiKey } from "../../../shared/api-keys.ts";
 import { createPool, DatabaseUnavailableError, isDatabaseUnavailable, withDeadline, type Pool } from "../../../shared/db.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../shared/errors.ts";
 import { dateMicros, findBestTariff, isTariffValidAt } from "../../../shared/pricing.ts";
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
@@ -74,7 +74,7 @@ async function readAccess(pool: Pool, hash: string, alias: string, config: Gatew
 
 /** The 503 for a request that needed Postgres while it could not be reached. */
 export function unavailable(err: unknown, log = true): ApiError {
-  if (log) console.warn(`Postgres unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  if (log) console.warn(`Postgres unavailable: ${errorMessage(err)}`);
   return new ApiError("service_unavailable", "The gateway cannot reach its database right now. Retry shortly.", { headers: { "retry-after": String(DB_RETRY_AFTER_S) } });
 }
 
@@ -311,7 +311,7 @@ async function refreshAhead(hash: string, alias: string, config: GatewayConfig):
     remember(hash, alias, await readAccess(pool, hash, alias, config), config.ACCESS_CACHE_TTL_MS, now);
   } catch (err) {
     // The entries simply expire and the next request reads through; nothing to surface here.
-    console.warn(`access refresh failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.warn(`access refresh failed: ${errorMessage(err)}`);
   } finally {
     reading.delete(id);
     await pool.end().catch(() => {});

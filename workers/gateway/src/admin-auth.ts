@@ -15,7 +15,11 @@ import { findSession, requireCsrfHeader, sessionCookie, SYSTEM_USER_ID, type Sig
 import type { GatewayConfig } from "./config.ts";
 import type { GatewayApp } from "./types.ts";
 
-export interface AdminPrincipal {
+/**
+ * Who the admin API's caller is and how they proved it: what the door establishes. The admin
+ * router turns it into the `Actor` (admin/principal.ts), the same caller with their roles.
+ */
+export interface Identity {
   /** How the user signed in: a bearer token on this request, or the session's sign-in. */
   via: SignInVia;
   userId: string;
@@ -24,7 +28,7 @@ export interface AdminPrincipal {
   sessionId: string | null;
 }
 
-export type BearerResult = AdminPrincipal & { via: "admin_token" | "platform_key" };
+export type BearerResult = Identity & { via: "admin_token" | "platform_key" };
 
 /**
  * Who a bearer token (ADMIN_TOKEN or a platform key) is; throws 401 for an unknown or deleted
@@ -42,7 +46,7 @@ export async function authenticateBearer(token: string, config: GatewayConfig, d
   return { via: "platform_key", userId: key.userId, apiKeyId: key.id, sessionId: null };
 }
 
-export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPrincipal> {
+export async function authenticateAdmin(c: Context<GatewayApp>): Promise<Identity> {
   const token = bearerToken(c.req.header("authorization"));
   const cookie = token ? undefined : sessionCookie(c);
   if (!token && !cookie) {
@@ -59,6 +63,6 @@ export async function authenticateAdmin(c: Context<GatewayApp>): Promise<AdminPr
 }
 
 export const requireAdmin = createMiddleware<GatewayApp>(async function requireAdmin(c, next) {
-  c.set("admin", await authenticateAdmin(c));
+  c.set("identity", await authenticateAdmin(c));
   await next();
 });

@@ -13,7 +13,7 @@
  * Models without a capacity never reach this file: the gateway's hot path makes no call for them.
  */
 import { DurableObject } from "cloudflare:workers";
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../shared/errors.ts";
 
 /** How long a lease lives without a release: longer than any request a model server may hold. */
 export const LEASE_TTL_MS = 15 * 60_000;
@@ -73,7 +73,7 @@ export async function acquireSlot(ns: DurableObjectNamespace<ConcurrencyLimiter>
     release() {
       if (released) return;
       released = true;
-      waitUntil(stub.release(id).catch((err: unknown) => console.warn(`capacity release failed (the lease expires on its own): ${err instanceof Error ? err.message : String(err)}`)));
+      waitUntil(stub.release(id).catch((err: unknown) => console.warn(`capacity release failed (the lease expires on its own): ${errorMessage(err)}`)));
     },
   };
 }

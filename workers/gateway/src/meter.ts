@@ -7,6 +7,7 @@
  * never delays the caller (it leaves in a bundle with its neighbours: see outbox.ts).
  */
 import { createMiddleware } from "hono/factory";
+import { errorMessage } from "../../../shared/errors.ts";
 import { completionTextOfJson, streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
 import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, RoutingInfo, TokenUsage, UsageMessageV1, UsageSource } from "../../../shared/usage-message.ts";
 import { clipUsageMessage, MAX_TOKEN_COUNT, upstreamUsage, ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
@@ -182,7 +183,7 @@ export class Meter {
       this.usageSource = "estimated";
     } catch (err) {
       // The built-in tokenizer failing is a bug, not an input: say so, and record what is known.
-      console.error(`usage ${this.eventId} could not be counted: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`usage ${this.eventId} could not be counted: ${errorMessage(err)}`);
     }
   }
 

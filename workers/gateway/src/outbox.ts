@@ -3,6 +3,7 @@
  * through a short linger window) and stored-response messages (one queue message each: they can
  * be ~100 KB). Both go through `sendWithRetry`, sent in `waitUntil` so nothing here delays a caller.
  */
+import { errorMessage } from "../../../shared/errors.ts";
 import type { ResponseMessageV1 } from "../../../shared/response-message.ts";
 import { usageBundles, type UsageBundle, type UsageMessageV1 } from "../../../shared/usage-message.ts";
 
@@ -20,7 +21,7 @@ export async function sendWithRetry(queue: Queue, body: UsageBundle | ResponseMe
     } catch (err) {
       const delay = SEND_BACKOFF_MS[attempt];
       if (delay === undefined) {
-        console.error(`${label} not enqueued after ${attempt + 1} attempts: ${err instanceof Error ? err.message : String(err)}`);
+        console.error(`${label} not enqueued after ${attempt + 1} attempts: ${errorMessage(err)}`);
         return false;
       }
       await new Promise((r) => setTimeout(r, delay));

@@ -6,7 +6,7 @@
  */
 import type { Context } from "hono";
 import { withPool } from "../../../shared/db.ts";
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../shared/errors.ts";
 import { classify, injectCacheStats, NO_CACHE, normalizeSplit, readCandidates, scrubCacheStats, type CacheStats, type Classification, type LiveEntry } from "../../../shared/prompt-cache/classify.ts";
 import { CacheControlError, parsePrompt, TIER_SECONDS, type ParsedPrompt, type Tier } from "../../../shared/prompt-cache/markers.ts";
 import { blockText, prefixHashes } from "../../../shared/prompt-cache/prefix.ts";
@@ -145,7 +145,7 @@ export function startClassify(parsed: ParsedPrompt, scope: CacheScope, config: G
   });
   const result = Promise.race([
     work.catch((err: unknown) => {
-      if (!controller.signal.aborted) console.warn(`prompt-cache classify failed, billing uncached: ${err instanceof Error ? err.message : String(err)}`);
+      if (!controller.signal.aborted) console.warn(`prompt-cache classify failed, billing uncached: ${errorMessage(err)}`);
       return INACTIVE;
     }),
     deadline,
@@ -212,7 +212,7 @@ export async function commitIndex(c: ScopedClassification, scope: CacheScope, co
     for (const w of c.writes) rememberLive(scope, version, w.prefixHash, w.tier, now, 0);
     if (c.slide) rememberLive(scope, version, c.slide.prefixHash, slideTier, now);
   } catch (err) {
-    console.warn(`prompt-cache index commit failed: ${err instanceof Error ? err.message : String(err)}`);
+    console.warn(`prompt-cache index commit failed: ${errorMessage(err)}`);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
   }

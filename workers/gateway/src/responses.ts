@@ -8,7 +8,7 @@
  * first; the message and then the row carry the object key.
  */
 import type { Context } from "hono";
-import { ApiError } from "../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../shared/errors.ts";
 import {
   messageBytes,
   newResponseId,
@@ -60,7 +60,7 @@ export async function resolvePreviousResponse(
     };
     return { id, body: continueConversation(body, parse(requestText), parse(responseText)) };
   } catch (err) {
-    console.error(`stored response ${id} cannot be continued: ${describe(err)}`);
+    console.error(`stored response ${id} cannot be continued: ${errorMessage(err)}`);
     throw new ApiError("invalid_request_error", `The stored response '${id}' cannot be continued; send the conversation in 'input' instead.`, { param: "previous_response_id" });
   }
 }
@@ -155,7 +155,7 @@ async function putLiveCopy(bucket: R2Bucket, ownerId: string, message: ResponseM
     });
   } catch (err) {
     // Only read-after-write is lost: the queue path still stores the response.
-    console.error(`response ${message.id}: its live copy could not be written to R2: ${describe(err)}`);
+    console.error(`response ${message.id}: its live copy could not be written to R2: ${errorMessage(err)}`);
   }
 }
 
@@ -198,7 +198,7 @@ export async function sendResponseMessage(env: GatewayEnv, message: ResponseMess
     try {
       await env.RESPONSES_BUCKET.put(key, JSON.stringify(bodies), { httpMetadata: { contentType: "application/json" } });
     } catch (err) {
-      console.error(`response ${message.id} not stored: its bodies could not be written to R2: ${describe(err)}`);
+      console.error(`response ${message.id} not stored: its bodies could not be written to R2: ${errorMessage(err)}`);
       return false;
     }
     body = { ...message, request_body: null, response_body: null, body_object_key: key };
@@ -215,10 +215,6 @@ export async function readStoredBodies(bucket: R2Bucket, key: string): Promise<S
 
 function notFound(id: string, param: string | null = null): ApiError {
   return new ApiError("not_found", `No response with id '${id}' found.`, { param });
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** The owner's stored bodies, or a 404 for any other id. */
@@ -281,7 +277,7 @@ export async function handleDeleteResponse(c: Ctx): Promise<Response> {
       await c.env.RESPONSES_BUCKET.delete(deleted.body_object_key);
     } catch (err) {
       // The row is gone, so nothing can reach the object any more; operators can sweep it.
-      console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${describe(err)}`);
+      console.error(`stored response ${id} deleted, but its R2 object ${deleted.body_object_key} was not: ${errorMessage(err)}`);
     }
   }
   return c.json({ id, object: "response", deleted: true });

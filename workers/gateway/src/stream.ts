@@ -1,7 +1,7 @@
 /**
  * Relays an upstream SSE stream to the client: one JavaScript read loop over the upstream body,
  * writing into the runtime's native pipe to the response (no JavaScript stream in between). Bytes
- * go out as they arrive (shared/sse-tee.ts decides what, if anything, is changed); what the
+ * go out as they arrive (shared/sse-pass-through.ts decides what, if anything, is changed); what the
  * stream said (usage, finish reason, errors, how it ended) is returned for the meter to judge.
  *
  * The upstream is read by a pump that belongs to the request's `waitUntil`, not to the client. If
@@ -10,7 +10,7 @@
  * the usage the upstream reports at the end is recorded — within the platform's waitUntil budget.
  */
 import { StreamEditor, type StreamEditOptions } from "../../../shared/sse-edit.ts";
-import { SseTee, usageBlock, type TeeOutput } from "../../../shared/sse-tee.ts";
+import { SsePassThrough, usageBlock, type PassThroughOutput } from "../../../shared/sse-pass-through.ts";
 import { Transcript, type StreamEnd } from "../../../shared/metering.ts";
 
 export interface RelayOptions {
@@ -136,9 +136,8 @@ export interface ClientStream {
 
 export function clientStream(onCancel?: () => void): ClientStream {
   // The runtime's own byte pipe, not a JavaScript ReadableStream: a write hands the bytes straight
-  // to the response (measured here: about a fifth more streams per second than enqueueing into a
-  // JavaScript stream). Writes are not awaited, as enqueues were not: the relay never waits on a
-  // slow client, and the pipe keeps them in order.
+  // to the response, which is measurably cheaper (docs/benchmarks.md). Writes are not awaited: the
+  // relay never waits on a slow client, and the pipe keeps them in order.
   const { readable, writable } = new IdentityTransformStream();
   const writer = writable.getWriter();
   let gone = false;
@@ -197,7 +196,7 @@ export function clientLeaving(reader: IdleReader, policy: "cancel" | "drain"): {
  */
 export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (p: Promise<unknown>) => void): Relayed {
   const reader = new IdleReader(upstream.body!, options.idleTimeoutMs);
-  const tee = new SseTee({ dropUsageChunk: !options.clientWantsUsage, editor: options.edit ? new StreamEditor(options.edit) : undefined });
+  const passThrough = new SsePassThrough({ dropUsageChunk: !options.clientWantsUsage, editor: options.edit ? new StreamEditor(options.edit) : undefined });
   const leaving = clientLeaving(reader, options.onClientDisconnect);
   const client = clientStream(() => {
     options.onClientGone?.();
@@ -206,7 +205,7 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
 
   // Plain bytes go out synchronously: no promise per chunk. Only the usage chunk (its hook may
   // be async) and the final response's hold take the asynchronous path.
-  const send = (parts: TeeOutput[]): void | Promise<void> => {
+  const send = (parts: PassThroughOutput[]): void | Promise<void> => {
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       if (!(part instanceof Uint8Array)) return sendFrom(parts, i);
@@ -214,7 +213,7 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
       client.send(part);
     }
   };
-  const sendFrom = async (parts: TeeOutput[], start: number): Promise<void> => {
+  const sendFrom = async (parts: PassThroughOutput[], start: number): Promise<void> => {
     for (let i = start; i < parts.length; i++) {
       const part = parts[i]!;
       let bytes: Uint8Array;
@@ -231,8 +230,8 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
   };
 
   let finalHeld = false;
-  const release = (parts: TeeOutput[]): void | Promise<void> => {
-    const final = tee.observation.finalResponse;
+  const release = (parts: PassThroughOutput[]): void | Promise<void> => {
+    const final = passThrough.observation.finalResponse;
     if (final && !finalHeld && options.beforeFinal) {
       finalHeld = true;
       return options.beforeFinal(final).then(() => send(parts));
@@ -247,20 +246,20 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     try {
       await eachUpstreamChunk(reader, first, (value) => {
         transcript.push(value);
-        return release(tee.push(value));
+        return release(passThrough.push(value));
       });
-      await release(tee.end());
+      await release(passThrough.end());
       client.close();
     } catch (err) {
       // The upstream cut the stream: the client sees the stream break, never an invented [DONE].
       cut = !leaving.cancelled;
       reader.cancel(err);
       await Promise.resolve()
-        .then(() => release(tee.end()))
+        .then(() => release(passThrough.end()))
         .catch(() => undefined);
       client.fail(err);
     }
-    return { observation: tee.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
+    return { observation: passThrough.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
 

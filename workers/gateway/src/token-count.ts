@@ -5,6 +5,7 @@
  * in `waitUntil`.
  */
 import { builtinCounter } from "./tokenizer.ts";
+import { errorMessage } from "../../../shared/errors.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { promptSegments } from "../../../shared/metering.ts";
 import type { ModelRecord } from "./store.ts";
@@ -36,7 +37,7 @@ async function count(model: Pick<ModelRecord, "alias" | "tokenizerUrl">, segment
       const counted = await tokenizeSegments(url, model.alias, segments, version, signal);
       return counted.cumulative[counted.cumulative.length - 1] ?? 0;
     } catch (err) {
-      console.warn(`tokenizer service for '${model.alias}' failed (${err instanceof Error ? err.message : String(err)}): counted with the built-in tokenizer`);
+      console.warn(`tokenizer service for '${model.alias}' failed (${errorMessage(err)}): counted with the built-in tokenizer`);
     }
   }
   return builtin(segments);

@@ -1,5 +1,5 @@
 import type { RequestDb } from "./access.ts";
-import type { AdminPrincipal } from "./admin-auth.ts";
+import type { Identity } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { BatchCall } from "./batch-trust.ts";
 import type { Meter } from "./meter.ts";
@@ -14,7 +14,8 @@ export interface GatewayApp {
     meter: Meter;
     /** Set only on the batch runner's own in-process calls (batch-trust.ts). */
     batchCall: BatchCall | null;
-    admin: AdminPrincipal;
+    /** The admin API caller, as the door established them (admin-auth.ts). */
+    identity: Identity;
     /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */
     upstreamHeaders: Headers;
   };

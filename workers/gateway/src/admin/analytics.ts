@@ -16,6 +16,7 @@ import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
 import { aggregateRequestsSql, countRequestsSql, listRequestsSql, type AnalyticsFilters } from "../../../../shared/sql/analytics-query.ts";
 import { aggregateFromRollupSql, histogramValue, ROLLUP_MIN_WINDOW_MS } from "../../../../shared/sql/analytics-rollup.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 import { listScope, type Actor, type AdminApp, type Role } from "./principal.ts";
 import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";
 
@@ -24,7 +25,7 @@ const VIEWER_ROLES: readonly Role[] = ["platform_manager", "billing_manager", "r
 
 const Uuid = z
   .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: "must be a UUID" })
+  .regex(UUID, { error: "must be a UUID" })
   .transform((s) => s.toLowerCase());
 const Instant = z.iso.datetime({ offset: true, error: "must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z" });
 

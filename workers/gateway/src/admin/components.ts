@@ -6,13 +6,15 @@
  */
 import type { Context } from "hono";
 import * as z from "zod";
+import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
+import type { SqlClient } from "../../../../shared/sql/client.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 import { findModel } from "./models.ts";
 import type { AdminApp } from "./principal.ts";
 import type { AdminInput } from "./validation.ts";
 
-const ModelId = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: "must be a model id" });
+const ModelId = z.string().regex(UUID, { error: "must be a model id" });
 
 export const ComponentView = z.object({
   model_id: z.uuid(),
@@ -64,35 +66,30 @@ export async function putComponents(c: Context<AdminApp>, parsed: AdminInput<"id
     if (key === id.toLowerCase()) throw new ApiError("invalid_request_error", "A composite model cannot be its own component.", { param: `[${i}].model_id` });
     seen.add(key);
   }
-  const client = await c.get("db").connect();
-  try {
-    const data = await inTransaction(client, async () => {
-      await findComposite(client, id, true);
-      const ids = wanted.map((w) => w.model_id);
-      // The components, locked: none may turn composite or be deleted while this set is written.
-      const { rows } = await client.query<{ id: string; is_composite: boolean }>(
-        "SELECT id, is_composite FROM deployed_models WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL FOR SHARE",
-        [ids],
+  const data = await withTransaction(c.get("db"), async (client) => {
+    await findComposite(client, id, true);
+    const ids = wanted.map((w) => w.model_id);
+    // The components, locked: none may turn composite or be deleted while this set is written.
+    const { rows } = await client.query<{ id: string; is_composite: boolean }>(
+      "SELECT id, is_composite FROM deployed_models WHERE id = ANY($1::uuid[]) AND deleted_at IS NULL FOR SHARE",
+      [ids],
+    );
+    const found = new Map(rows.map((r) => [r.id.toLowerCase(), r]));
+    for (const [i, comp] of wanted.entries()) {
+      const row = found.get(comp.model_id.toLowerCase());
+      if (!row) throw new ApiError("invalid_request_error", `No model with id ${comp.model_id}.`, { param: `[${i}].model_id` });
+      if (row.is_composite) throw new ApiError("invalid_request_error", "A component must be an ordinary model: composites do not nest.", { param: `[${i}].model_id` });
+    }
+    await client.query("DELETE FROM deployed_model_components WHERE composite_model_id = $1", [id]);
+    if (wanted.length > 0) {
+      await client.query(
+        `INSERT INTO deployed_model_components (composite_model_id, deployed_model_id, weight, sort_order, enabled)
+         SELECT $1, m, w, s, e FROM unnest($2::uuid[], $3::int[], $4::int[], $5::bool[]) AS t(m, w, s, e)`,
+        [id, ids, wanted.map((w) => w.weight ?? 1), wanted.map((w, i) => w.sort_order ?? i), wanted.map((w) => w.enabled ?? true)],
       );
-      const found = new Map(rows.map((r) => [r.id.toLowerCase(), r]));
-      for (const [i, comp] of wanted.entries()) {
-        const row = found.get(comp.model_id.toLowerCase());
-        if (!row) throw new ApiError("invalid_request_error", `No model with id ${comp.model_id}.`, { param: `[${i}].model_id` });
-        if (row.is_composite) throw new ApiError("invalid_request_error", "A component must be an ordinary model: composites do not nest.", { param: `[${i}].model_id` });
-      }
-      await client.query("DELETE FROM deployed_model_components WHERE composite_model_id = $1", [id]);
-      if (wanted.length > 0) {
-        await client.query(
-          `INSERT INTO deployed_model_components (composite_model_id, deployed_model_id, weight, sort_order, enabled)
-           SELECT $1, m, w, s, e FROM unnest($2::uuid[], $3::int[], $4::int[], $5::bool[]) AS t(m, w, s, e)`,
-          [id, ids, wanted.map((w) => w.weight ?? 1), wanted.map((w, i) => w.sort_order ?? i), wanted.map((w) => w.enabled ?? true)],
-        );
-      }
-      await client.query("UPDATE deployed_models SET updated_at = now() WHERE id = $1", [id]);
-      return componentsOf(client, id);
-    });
-    return c.json({ data });
-  } finally {
-    client.release();
-  }
+    }
+    await client.query("UPDATE deployed_models SET updated_at = now() WHERE id = $1", [id]);
+    return componentsOf(client, id);
+  });
+  return c.json({ data });
 }

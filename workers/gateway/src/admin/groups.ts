@@ -14,6 +14,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 import { ConflictError, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
 export const GroupView = z.object({
@@ -57,7 +58,7 @@ export const CreateGroup = z.strictObject({
 });
 export const PatchGroup = CreateGroup.partial();
 const IdField = (what: string) =>
-  z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: `must be a ${what} id` }).transform((s) => s.toLowerCase());
+  z.string().regex(UUID, { error: `must be a ${what} id` }).transform((s) => s.toLowerCase());
 export const AddGroupUser = z.strictObject({ user_id: IdField("user") });
 export const AddGroupModel = z.strictObject({ model_id: IdField("model") });
 

@@ -10,6 +10,7 @@ import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import { BACKOFF_JITTERS, LB_STRATEGIES, ROUTING_DEFAULTS } from "../../../../shared/routing.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 import { EVERYONE_GROUP } from "../store.ts";
 import type { AdminApp } from "./principal.ts";
 import { ConflictError, foreignKeyViolation, notFound, Pagination, RateLimitFields, uniqueViolation, type Page, JsonMetadata, type AdminInput } from "./validation.ts";
@@ -64,7 +65,7 @@ function toView(row: ModelRow): ModelView {
 
 // What a client sends as `model`: printable, no spaces, so it survives URLs and logs unchanged.
 const Alias = z.string().trim().min(1).max(200).regex(/^[A-Za-z0-9._:/@-]+$/, { error: "letters, digits and . _ : / @ - only" });
-const HostedOn = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, { error: "must be an endpoint id" });
+const HostedOn = z.string().regex(UUID, { error: "must be an endpoint id" });
 
 const ModelFields = {
   model_name: z.string().trim().min(1).max(200),

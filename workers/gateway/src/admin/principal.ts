@@ -19,16 +19,17 @@ import { getCookie } from "hono/cookie";
 import { createMiddleware } from "hono/factory";
 import type { Pool } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
-import type { AdminPrincipal } from "../admin-auth.ts";
+import type { Identity } from "../admin-auth.ts";
 import type { GatewayApp } from "../types.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 import { notFound } from "./validation.ts";
 
 import { ROLES, type Role } from "../../../../shared/roles.ts";
 export { ROLES, type Role };
 
 export interface Actor {
-  via: AdminPrincipal["via"];
+  via: Identity["via"];
   /** The acting user (for the ADMIN_TOKEN, the built-in system user): what `created_by` records. */
   userId: string;
   apiKeyId: string | null;
@@ -51,24 +52,23 @@ export interface AdminApp {
 
 const isRole = (r: string): r is Role => (ROLES as readonly string[]).includes(r);
 
-export async function resolveActor(admin: AdminPrincipal, pool: Pool): Promise<Actor> {
-  if (admin.via === "admin_token") {
-    return { via: admin.via, userId: admin.userId, apiKeyId: null, roles: ["platform_manager", "standard_user"], isManager: true, activeOrganization: null, orgRole: null };
+export async function resolveActor(identity: Identity, pool: Pool): Promise<Actor> {
+  if (identity.via === "admin_token") {
+    return { via: identity.via, userId: identity.userId, apiKeyId: null, roles: ["platform_manager", "standard_user"], isManager: true, activeOrganization: null, orgRole: null };
   }
   const { rows } = await pool.query<{ role: string | null }>(
     `SELECT r.role FROM users u LEFT JOIN user_roles r ON r.user_id = u.id
       WHERE u.id = $1 AND u.deleted_at IS NULL`,
-    [admin.userId],
+    [identity.userId],
   );
   // A key (or session) whose user was deleted authenticates nobody.
   if (rows.length === 0) throw new ApiError("invalid_api_key", "Incorrect credentials, or the key has been deleted.");
   const roles = rows.map((r) => r.role).filter((r): r is string => r !== null).filter(isRole);
   if (!roles.includes("standard_user")) roles.push("standard_user");
-  return { via: admin.via, userId: admin.userId, apiKeyId: admin.apiKeyId, roles, isManager: roles.includes("platform_manager"), activeOrganization: null, orgRole: null };
+  return { via: identity.via, userId: identity.userId, apiKeyId: identity.apiKeyId, roles, isManager: roles.includes("platform_manager"), activeOrganization: null, orgRole: null };
 }
 
 const ORG_COOKIE = "tollgate_org";
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The organization id the request asks to act for: the header wins over the cookie. */
 export function requestedOrganization(header: string | undefined, cookie: string | undefined): string | null {
@@ -105,7 +105,7 @@ export async function enterOrganization(actor: Actor, orgId: string, db: SqlClie
  */
 export const adminContext = createMiddleware<AdminApp>(async function adminContext(c, next) {
   c.set("db", c.var.database.get());
-  const actor = await resolveActor(c.get("admin"), c.get("db"));
+  const actor = await resolveActor(c.get("identity"), c.get("db"));
   const orgId = requestedOrganization(c.req.header("x-organization-id"), getCookie(c, ORG_COOKIE));
   c.set("actor", orgId ? await enterOrganization(actor, orgId, c.get("db")) : actor);
   await next();

@@ -13,7 +13,7 @@
 import type { Context } from "hono";
 import * as z from "zod";
 import { batchPublicId } from "../../../../shared/batch-message.ts";
-import { ApiError } from "../../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../../shared/errors.ts";
 import { RESPONSE_ID } from "../../../../shared/response-message.ts";
 import { readStoredBodies } from "../responses.ts";
 import { listScope, type Actor, type AdminApp } from "./principal.ts";
@@ -191,7 +191,7 @@ export async function deleteStoredResponse(c: Context<AdminApp>, parsed: AdminIn
     try {
       await c.env.RESPONSES_BUCKET.delete(row.body_object_key);
     } catch (err) {
-      console.error(`stored response ${row.id} deleted, but its R2 object ${row.body_object_key} was not: ${err instanceof Error ? err.message : String(err)}`);
+      console.error(`stored response ${row.id} deleted, but its R2 object ${row.body_object_key} was not: ${errorMessage(err)}`);
     }
   }
   return c.body(null, 204);

@@ -5,11 +5,12 @@
 import type { Context } from "hono";
 import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
+import { UUID } from "../../../../shared/uuid.ts";
 
 /**
- * 409 for a uniqueness clash (alias, username, endpoint name, …). The shared code set has no
- * `conflict` yet, so the status is overridden here; the envelope keeps `invalid_request_error`,
- * which is what OpenAI SDKs expect for a request that cannot be applied as sent.
+ * 409 `conflict` for a uniqueness clash (alias, username, endpoint name, …); its envelope's type is
+ * `invalid_request_error`, which is what OpenAI SDKs expect for a request that cannot be applied
+ * as sent.
  */
 export class ConflictError extends ApiError {
   constructor(message: string, param: string | null = null) {
@@ -60,7 +61,6 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.output
   return parseValue(schema, c.req.query(), "query");
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * What the admin router hands a handler (routes.ts): the path parameters, query and body, parsed

@@ -9,7 +9,7 @@
  * forged tokens cannot turn into a flood of fetches.
  */
 import { importJwks, verifyAccessJwt, type AccessJwtFailure } from "../../../../shared/auth/access-jwt.ts";
-import { ApiError } from "../../../../shared/errors.ts";
+import { ApiError, errorMessage } from "../../../../shared/errors.ts";
 import type { Role } from "../../../../shared/roles.ts";
 import { inTransaction, type SqlClient } from "../../../../shared/sql/client.ts";
 import type { GatewayConfig } from "../config.ts";
@@ -57,7 +57,7 @@ export async function accessKey(url: string, kid: string): Promise<CryptoKey | n
   } catch (err) {
     // Keys we already hold still verify while the certs endpoint is unreachable.
     if (cached) return cached.keys.get(kid) ?? null;
-    console.error(`Cloudflare Access: cannot fetch the team's keys: ${err instanceof Error ? err.message : String(err)}`);
+    console.error(`Cloudflare Access: cannot fetch the team's keys: ${errorMessage(err)}`);
     throw new ApiError("service_unavailable", "Cannot verify the Cloudflare Access sign-in right now (the team's keys are unreachable). Retry shortly.");
   }
 }

@@ -113,7 +113,7 @@ export function parseBlock(text: string): EventSourceMessage[] {
 }
 
 /**
- * What a relayed stream told the meter, whichever way it was relayed (passed through by SseTee,
+ * What a relayed stream told the meter, whichever way it was relayed (passed through by SsePassThrough,
  * or translated chat → Responses by shared/responses-adapter.ts). The meter alone decides what it
  * means for billing (gateway meter.ts, `streamVerdict`).
  */
@@ -145,7 +145,7 @@ export type BlockAction =
   /** The terminal usage chunk: forward (possibly rewritten by the caller) or drop. */
   | { kind: "usage"; chunk: Record<string, unknown>; drop: boolean };
 
-export interface SseTeeOptions {
+export interface SsePassThroughOptions {
   /** Remove the usage-only chunk (the client did not ask for `stream_options.include_usage`). */
   dropUsageChunk: boolean;
   /** Byte edits on the blocks the client receives (model alias, `"usage":null`): shared/sse-edit.ts. */
@@ -164,7 +164,7 @@ const decoder = new TextDecoder();
 export class SseMeter {
   readonly observation: StreamObservation = emptyObservation();
 
-  constructor(private readonly options: SseTeeOptions) {}
+  constructor(private readonly options: SsePassThroughOptions) {}
 
   /** The last inspected block, decoded (the editor's native string search reuses it). */
   lastText = "";
@@ -242,19 +242,19 @@ export function usageBlock(chunk: Record<string, unknown>, original: Uint8Array)
  * A piece of the client's stream: bytes, or the usage chunk — always surfaced so the caller can
  * read it (cache statistics), and forwarded (possibly rewritten) unless `drop` is set.
  */
-export type TeeOutput = Uint8Array | { usage: Record<string, unknown>; original: Uint8Array; drop: boolean };
+export type PassThroughOutput = Uint8Array | { usage: Record<string, unknown>; original: Uint8Array; drop: boolean };
 
 /**
  * Framer + meter: push upstream chunks in, get what the client should receive out. Forwarded
  * blocks that are adjacent in one upstream chunk come back as one slice of it (no copy).
  */
-export class SseTee {
+export class SsePassThrough {
   private readonly framer = new SseFramer();
   readonly meter: SseMeter;
 
   private readonly editor: StreamEditor | undefined;
 
-  constructor(options: SseTeeOptions) {
+  constructor(options: SsePassThroughOptions) {
     this.meter = new SseMeter(options);
     this.editor = options.editor;
   }
@@ -265,8 +265,8 @@ export class SseTee {
 
   private lastForwarded = true;
 
-  push(chunk: Uint8Array): TeeOutput[] {
-    const out: TeeOutput[] = [];
+  push(chunk: Uint8Array): PassThroughOutput[] {
+    const out: PassThroughOutput[] = [];
     this.framer.push(chunk, (block, continuation) => {
       if (!continuation) this.route(block, out);
       else if (this.lastForwarded) out.push(block);
@@ -275,7 +275,7 @@ export class SseTee {
   }
 
   /** End of the upstream: an unterminated last block is inspected and forwarded (edited, if at all). */
-  end(): TeeOutput[] {
+  end(): PassThroughOutput[] {
     const rest = this.framer.rest();
     if (!rest) return [];
     this.meter.inspect(rest);
@@ -289,7 +289,7 @@ export class SseTee {
     return edited;
   }
 
-  private route(raw: Uint8Array, out: TeeOutput[]): void {
+  private route(raw: Uint8Array, out: PassThroughOutput[]): void {
     const action = this.meter.inspect(raw);
     this.lastForwarded = !(action.kind === "drop" || (action.kind === "usage" && action.drop));
     if (action.kind === "usage") {

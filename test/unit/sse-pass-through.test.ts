@@ -4,7 +4,7 @@
  * byte by byte and split at every offset, with identical bytes out and identical observations.
  */
 import { describe, expect, it } from "vitest";
-import { concat, SseTee, usageBlock, type StreamObservation, type TeeOutput } from "../../shared/sse-tee.ts";
+import { concat, SsePassThrough, usageBlock, type StreamObservation, type PassThroughOutput } from "../../shared/sse-pass-through.ts";
 
 const enc = new TextEncoder();
 const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 2 } };
@@ -26,12 +26,12 @@ interface Run {
   usageBlocks: number;
 }
 
-/** Runs the tee over `input` cut at `cuts`; usage chunks are forwarded re-serialised as received. */
+/** Runs the pass-through over `input` cut at `cuts`; usage chunks are forwarded re-serialised as received. */
 function run(input: Uint8Array, cuts: number[], dropUsageChunk = false): Run {
-  const tee = new SseTee({ dropUsageChunk });
+  const passThrough = new SsePassThrough({ dropUsageChunk });
   const out: Uint8Array[] = [];
   let usageBlocks = 0;
-  const take = (parts: TeeOutput[]) => {
+  const take = (parts: PassThroughOutput[]) => {
     for (const p of parts) {
       if (p instanceof Uint8Array) out.push(p.slice());
       else {
@@ -42,11 +42,11 @@ function run(input: Uint8Array, cuts: number[], dropUsageChunk = false): Run {
   };
   let start = 0;
   for (const end of [...cuts, input.length]) {
-    take(tee.push(input.subarray(start, end)));
+    take(passThrough.push(input.subarray(start, end)));
     start = end;
   }
-  take(tee.end());
-  return { bytes: concat(out.length ? out : [new Uint8Array()]), observation: tee.observation, usageBlocks };
+  take(passThrough.end());
+  return { bytes: concat(out.length ? out : [new Uint8Array()]), observation: passThrough.observation, usageBlocks };
 }
 
 /** Same bytes out (compared as bytes) and the same observation, however the input is cut. */
@@ -63,7 +63,7 @@ function expectSameEverywhere(input: Uint8Array, check: (r: Run) => void, opts: 
   for (let cut = 1; cut < input.length; cut += step) expectSame(run(input, [cut], opts.drop), whole, `split at ${cut}`);
 }
 
-describe("SseTee pass-through and metering", () => {
+describe("SsePassThrough pass-through and metering", () => {
   for (const [name, eol] of [["LF", "\n"], ["CRLF", "\r\n"], ["CR", "\r"]] as const) {
     it(`${name}: bytes unchanged; usage, finish reason and [DONE] captured`, () => {
       const input = enc.encode(stream(BASIC, eol));
@@ -170,7 +170,7 @@ describe("SseTee pass-through and metering", () => {
   });
 });
 
-describe("SseTee usage chunk handling", () => {
+describe("SsePassThrough usage chunk handling", () => {
   it("drops exactly the usage-only chunk when the client did not ask for usage", () => {
     for (const eol of ["\n", "\r\n", "\r"]) {
       const input = enc.encode(stream(BASIC, eol));
