@@ -219,13 +219,20 @@ describe("Batches API", () => {
 
     // Redelivery of every request message: no upstream call repeated, every message acked.
     const messages = lines.map((_, i) => ({ id: `re-${i}`, timestamp: new Date(), attempts: 2, body: { kind: "batch_request", v: 1, batch_id: uuid, custom_id: `req-${i}` } }));
-    const batch = createMessageBatch("tollgate-batch", [...messages, ...messages.slice(0, 5)]);
+    const control = ["batch_start", "batch_finalize", "batch_check"].map((kind) => ({ id: `re-${kind}`, timestamp: new Date(), attempts: 2, body: { kind, v: 1, batch_id: uuid } }));
+    const batch = createMessageBatch("tollgate-batch", [...messages, ...messages.slice(0, 5), ...control]);
     const ctx = createExecutionContext();
     await gateway.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
-    expect(result.explicitAcks).toHaveLength(45);
+    expect(result.explicitAcks).toHaveLength(48);
     expect(result.retryMessages).toHaveLength(0);
     expect(await upstreamCount(marker)).toBe(40);
+    // …and the batch, its files and its charges are as they were.
+    const again = (await (await api("GET", `/batches/${created.id}`, key)).json()) as Batch;
+    expect(again).toMatchObject({ status: "completed", output_file_id: done.output_file_id, request_counts: { total: 40, completed: 40, failed: 0 } });
+    expect(await contentLines(again.output_file_id)).toHaveLength(40);
+    const charges = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM credits_transactions WHERE fusillade_batch_id = $1", [uuid]);
+    expect(charges.rows[0]!.n).toBe(40);
   });
 
   it("puts failing requests in the error file, uncharged", async () => {
