@@ -58,40 +58,62 @@ export function parseBatchLine(text: string, line: number): BatchLine | null {
 }
 
 /**
- * Splits a byte stream into lines (LF or CRLF; a leading BOM dropped), yielding each decoded as
- * UTF-8 with its 1-based number. Splitting on the LF byte is safe: no multi-byte UTF-8 sequence
- * contains it. Invalid UTF-8, or a line longer than `maxLineBytes`, throws BatchLineError naming
- * the line.
+ * Splits bytes into lines as they arrive (LF or CRLF; a leading BOM dropped), each decoded as UTF-8
+ * with its 1-based number. Splitting on the LF byte is safe: no multi-byte UTF-8 sequence contains
+ * it. Invalid UTF-8, or a line longer than `maxLineBytes`, throws BatchLineError naming the line.
  */
-export async function* readLines(stream: ReadableStream<Uint8Array>, maxLineBytes: number): AsyncGenerator<{ text: string; line: number }> {
-  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
-  const decode = (bytes: Uint8Array, line: number) => {
+export class LineSplitter {
+  private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+  private pending: Uint8Array = new Uint8Array(0);
+  private line = 0;
+
+  constructor(private readonly maxLineBytes: number) {}
+
+  /** The lines `chunk` completes. */
+  push(chunk: Uint8Array): { text: string; line: number }[] {
+    const buffer = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
+    const out: { text: string; line: number }[] = [];
+    let start = 0;
+    let nl: number;
+    while ((nl = buffer.indexOf(0x0a, start)) >= 0) {
+      this.line++;
+      if (nl - start > this.maxLineBytes) throw new BatchLineError(this.line, `longer than ${this.maxLineBytes} bytes.`);
+      out.push({ text: this.decode(buffer.subarray(start, nl), this.line), line: this.line });
+      start = nl + 1;
+    }
+    this.pending = buffer.slice(start);
+    if (this.pending.length > this.maxLineBytes) throw new BatchLineError(this.line + 1, `longer than ${this.maxLineBytes} bytes.`);
+    return out;
+  }
+
+  /** The last line, if the input did not end with a line break. */
+  finish(): { text: string; line: number }[] {
+    if (this.pending.length === 0) return [];
+    const text = this.decode(this.pending, this.line + 1);
+    this.pending = new Uint8Array(0);
+    return [{ text, line: ++this.line }];
+  }
+
+  private decode(bytes: Uint8Array, line: number): string {
     try {
-      return decoder.decode(bytes).replace(/\r$/, "");
+      return this.decoder.decode(bytes).replace(/\r$/, "");
     } catch {
       throw new BatchLineError(line, "not valid UTF-8.");
     }
-  };
-  let pending = new Uint8Array(0);
-  let line = 0;
+  }
+}
+
+/** The lines of a byte stream (see LineSplitter). */
+export async function* readLines(stream: ReadableStream<Uint8Array>, maxLineBytes: number): AsyncGenerator<{ text: string; line: number }> {
+  const splitter = new LineSplitter(maxLineBytes);
   const reader = stream.getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
-      const buffer = pending.length === 0 ? value : concat(pending, value);
-      let start = 0;
-      let nl: number;
-      while ((nl = buffer.indexOf(0x0a, start)) >= 0) {
-        line++;
-        if (nl - start > maxLineBytes) throw new BatchLineError(line, `longer than ${maxLineBytes} bytes.`);
-        yield { text: decode(buffer.subarray(start, nl), line), line };
-        start = nl + 1;
-      }
-      pending = buffer.slice(start);
-      if (pending.length > maxLineBytes) throw new BatchLineError(line + 1, `longer than ${maxLineBytes} bytes.`);
+      yield* splitter.push(value);
     }
-    if (pending.length > 0) yield { text: decode(pending, line + 1), line: line + 1 };
+    yield* splitter.finish();
   } finally {
     reader.releaseLock();
   }

@@ -136,6 +136,34 @@ describe("Files API", () => {
   });
 });
 
+describe("Files API, streamed", () => {
+  it("stores a file larger than one R2 upload part byte for byte; a wrong purpose after the file stores nothing", async () => {
+    const pad = "x".repeat(10_000);
+    const lines = Array.from({ length: 1_100 }, (_, i) =>
+      JSON.stringify({ custom_id: `big-${i}`, method: "POST", url: "/v1/embeddings", body: { model: model.alias, input: `${pad} é😀 ${i}` } }),
+    );
+    const text = lines.join("\r\n") + "\r\n";
+    const res = await upload(text);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const file = (await res.json()) as { id: string; bytes: number };
+    const bytes = new TextEncoder().encode(text);
+    expect(file.bytes).toBe(bytes.length);
+    expect(bytes.length).toBeGreaterThan(10 * 1024 * 1024);
+    const stored = new Uint8Array(await (await api("GET", `/files/${file.id}/content`, key)).arrayBuffer());
+    expect(stored.length).toBe(bytes.length);
+    const digest = async (b: Uint8Array) => new Uint8Array(await crypto.subtle.digest("SHA-256", b)).join(",");
+    expect(await digest(stored)).toBe(await digest(bytes));
+
+    const form = new FormData();
+    form.append("file", new File([lines[0]!], "x.jsonl"));
+    form.append("purpose", "fine-tune");
+    const before = await (await api("GET", "/files", key)).json();
+    const wrong = await SELF.fetch("https://gateway.test/ai/v1/files", { method: "POST", headers: { authorization: `Bearer ${key}` }, body: form });
+    expect((await expectError(wrong, 400, "invalid_request_error")).param).toBe("purpose");
+    expect(await (await api("GET", "/files", key)).json()).toEqual(before);
+  });
+});
+
 describe("Batches API", () => {
   it("runs a 24h batch to completion: every custom_id once, charged at the 24h batch tariff", async () => {
     const marker = `m-${crypto.randomUUID()}`;
@@ -191,13 +219,20 @@ describe("Batches API", () => {
 
     // Redelivery of every request message: no upstream call repeated, every message acked.
     const messages = lines.map((_, i) => ({ id: `re-${i}`, timestamp: new Date(), attempts: 2, body: { kind: "batch_request", v: 1, batch_id: uuid, custom_id: `req-${i}` } }));
-    const batch = createMessageBatch("tollgate-batch", [...messages, ...messages.slice(0, 5)]);
+    const control = ["batch_start", "batch_finalize", "batch_check"].map((kind) => ({ id: `re-${kind}`, timestamp: new Date(), attempts: 2, body: { kind, v: 1, batch_id: uuid } }));
+    const batch = createMessageBatch("tollgate-batch", [...messages, ...messages.slice(0, 5), ...control]);
     const ctx = createExecutionContext();
     await gateway.queue(batch, env, ctx);
     const result = await getQueueResult(batch, ctx);
-    expect(result.explicitAcks).toHaveLength(45);
+    expect(result.explicitAcks).toHaveLength(48);
     expect(result.retryMessages).toHaveLength(0);
     expect(await upstreamCount(marker)).toBe(40);
+    // …and the batch, its files and its charges are as they were.
+    const again = (await (await api("GET", `/batches/${created.id}`, key)).json()) as Batch;
+    expect(again).toMatchObject({ status: "completed", output_file_id: done.output_file_id, request_counts: { total: 40, completed: 40, failed: 0 } });
+    expect(await contentLines(again.output_file_id)).toHaveLength(40);
+    const charges = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM credits_transactions WHERE fusillade_batch_id = $1", [uuid]);
+    expect(charges.rows[0]!.n).toBe(40);
   });
 
   it("puts failing requests in the error file, uncharged", async () => {

@@ -1,15 +1,16 @@
 /**
  * The Files API (OpenAI's, for batches): `POST /ai/v1/files` takes a JSONL file with
- * `purpose: "batch"`, checks it line by line (a bad file is a 400 naming its first bad line),
- * stores its bytes in R2 (BATCH_FILES) and its metadata in `batch_files`; list, get, content
+ * `purpose: "batch"`, checks it line by line (a bad file is a 400 naming its first bad line) while
+ * streaming its bytes into R2 (BATCH_FILES) and its metadata in `batch_files`; list, get, content
  * and delete serve the owner only (another owner's id is a 404 like an unknown one). Output and
  * error files the runner writes are files of the same owner with purpose `batch_output`.
  */
 import type { Context } from "hono";
-import { BatchLineError, parseBatchLine, readLines } from "../../../shared/batch-jsonl.ts";
+import { BatchLineError, LineSplitter, parseBatchLine } from "../../../shared/batch-jsonl.ts";
 import { FILE_ID, newFileId } from "../../../shared/batch-message.ts";
 import type { Pool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
+import { multipartBoundary, MultipartError, readMultipart } from "../../../shared/multipart.ts";
 import { authenticateInference, type RequestDb } from "./access.ts";
 import { listAllowedModels, type KeyRecord } from "./store.ts";
 import type { GatewayApp } from "./types.ts";
@@ -65,70 +66,152 @@ export async function withCaller(c: Ctx, fn: (key: KeyRecord, db: RequestDb) => 
   return fn(await authenticateInference(c.req.header("authorization"), db, c.get("config")), db);
 }
 
-interface Checked {
-  lines: number;
-  urls: string[];
+/**
+ * Checks an input file line by line as its bytes arrive: every line a valid request, `custom_id`s
+ * unique, every model one the key's owner may use. Throws a 400 naming the first bad line.
+ */
+class FileChecker {
+  private readonly ids = new Set<string>();
+  private readonly urlSet = new Set<string>();
+  private readonly splitter = new LineSplitter(BATCH_LINE_MAX_BYTES);
+  lines = 0;
+
+  constructor(private readonly allowedModels: ReadonlySet<string>) {}
+
+  push(bytes: Uint8Array): void {
+    this.guard(() => this.splitter.push(bytes).forEach((l) => this.check(l.text, l.line)));
+  }
+
+  /** The end of the file: its last line, and at least one request. */
+  finish(): { lines: number; urls: string[] } {
+    this.guard(() => this.splitter.finish().forEach((l) => this.check(l.text, l.line)));
+    if (this.lines === 0) throw new ApiError("invalid_request_error", "The file has no requests.", { param: "file" });
+    return { lines: this.lines, urls: [...this.urlSet] };
+  }
+
+  private check(text: string, line: number): void {
+    const parsed = parseBatchLine(text, line);
+    if (!parsed) return;
+    if (this.ids.has(parsed.custom_id)) throw new BatchLineError(line, `the custom_id '${parsed.custom_id.slice(0, 64)}' is used by an earlier line; each must be unique.`);
+    if (!this.allowedModels.has(parsed.model)) throw new BatchLineError(line, `the model '${parsed.model.slice(0, 64)}' does not exist or your key cannot use it.`);
+    this.ids.add(parsed.custom_id);
+    this.urlSet.add(parsed.url);
+    this.lines++;
+  }
+
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      if (err instanceof BatchLineError) throw new ApiError("invalid_request_error", err.message, { param: "file" });
+      throw err;
+    }
+  }
+}
+
+/** R2 multipart upload part size: every part but the last must have it (and R2's minimum is 5 MiB). */
+const UPLOAD_PART_BYTES = 10 * 1024 * 1024;
+
+/**
+ * The file part's bytes into R2 as they arrive, in parts of UPLOAD_PART_BYTES: memory holds at
+ * most one part, whatever the file's size.
+ */
+class PartWriter {
+  private readonly parts: R2UploadedPart[] = [];
+  private pending: Uint8Array[] = [];
+  private pendingBytes = 0;
+  bytes = 0;
+
+  constructor(private readonly upload: R2MultipartUpload) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    this.bytes += chunk.length;
+    while (this.pendingBytes >= UPLOAD_PART_BYTES) await this.flush(UPLOAD_PART_BYTES);
+  }
+
+  async complete(): Promise<void> {
+    if (this.pendingBytes > 0 || this.parts.length === 0) await this.flush(this.pendingBytes);
+    await this.upload.complete(this.parts);
+  }
+
+  private async flush(size: number): Promise<void> {
+    const part = new Uint8Array(size);
+    let at = 0;
+    while (at < size) {
+      const head = this.pending[0]!;
+      const take = Math.min(head.length, size - at);
+      part.set(head.subarray(0, take), at);
+      at += take;
+      if (take === head.length) this.pending.shift();
+      else this.pending[0] = head.subarray(take);
+    }
+    this.pendingBytes -= size;
+    this.parts.push(await this.upload.uploadPart(this.parts.length + 1, part));
+  }
 }
 
 /**
- * Reads the whole file once, line by line: every line a valid request, `custom_id`s unique, and
- * every model one the key's owner may use. Throws a 400 naming the first bad line.
+ * POST /ai/v1/files (multipart: `file`, `purpose`). Streamed: the body is read part by part, the
+ * file checked line by line and written to R2 as it arrives; a bad file, a missing `file` or a
+ * `purpose` other than "batch" (which may come after the file) aborts the upload.
  */
-async function checkFile(file: Blob, allowedModels: ReadonlySet<string>): Promise<Checked> {
-  const ids = new Set<string>();
-  const urls = new Set<string>();
-  let lines = 0;
-  try {
-    for await (const { text, line } of readLines(file.stream(), BATCH_LINE_MAX_BYTES)) {
-      const parsed = parseBatchLine(text, line);
-      if (!parsed) continue;
-      if (ids.has(parsed.custom_id)) throw new BatchLineError(line, `the custom_id '${parsed.custom_id.slice(0, 64)}' is used by an earlier line; each must be unique.`);
-      if (!allowedModels.has(parsed.model)) throw new BatchLineError(line, `the model '${parsed.model.slice(0, 64)}' does not exist or your key cannot use it.`);
-      ids.add(parsed.custom_id);
-      urls.add(parsed.url);
-      lines++;
-    }
-  } catch (err) {
-    if (err instanceof BatchLineError) throw new ApiError("invalid_request_error", err.message, { param: "file" });
-    throw err;
-  }
-  if (lines === 0) throw new ApiError("invalid_request_error", "The file has no requests.", { param: "file" });
-  return { lines, urls: [...urls] };
-}
-
-/** POST /ai/v1/files (multipart: `file`, `purpose`). */
 export async function handleUploadFile(c: Ctx): Promise<Response> {
   return withCaller(c, async (key, db) => {
     const max = c.get("config").BATCH_FILE_MAX_BYTES;
     const length = Number(c.req.header("content-length") ?? "0");
     // The multipart envelope adds a little around the file itself.
     if (length > max + 64 * 1024) throw new ApiError("request_too_large", `Files may be at most ${max} bytes.`);
-    if (!(c.req.header("content-type") ?? "").toLowerCase().startsWith("multipart/form-data")) {
-      throw new ApiError("unsupported_media_type", "Upload the file as multipart/form-data with the fields 'file' and 'purpose'.");
-    }
-    let form: FormData;
-    try {
-      form = await c.req.formData();
-    } catch {
-      throw new ApiError("invalid_request_error", "The multipart body could not be read.");
-    }
-    const purpose = form.get("purpose");
-    if (purpose !== "batch") throw new ApiError("invalid_request_error", "'purpose' must be \"batch\" (the only purpose this gateway stores files for).", { param: "purpose" });
-    const file = form.get("file");
-    if (file === null || typeof file === "string") throw new ApiError("invalid_request_error", "'file' must be a file.", { param: "file" });
-    if (file.size > max) throw new ApiError("request_too_large", `Files may be at most ${max} bytes.`);
+    const boundary = multipartBoundary(c.req.header("content-type"));
+    const body = c.req.raw.body;
+    if (!boundary || !body) throw new ApiError("unsupported_media_type", "Upload the file as multipart/form-data with the fields 'file' and 'purpose'.");
 
-    const allowed = new Set((await listAllowedModels(db.get(), key.userId)).map((m) => m.alias));
-    const checked = await checkFile(file, allowed);
+    const checker = new FileChecker(new Set((await listAllowedModels(db.get(), key.userId)).map((m) => m.alias)));
     const id = newFileId();
-    await c.env.BATCH_FILES.put(fileObjectKey(id), file, { httpMetadata: { contentType: "application/jsonl" } });
-    const filename = (file.name || "upload.jsonl").replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 255);
-    const { rows } = await db.get().query<FileRow>(
-      `INSERT INTO batch_files (id, user_id, api_key_id, purpose, filename, bytes, line_count, urls, object_key)
-       VALUES ($1, $2, $3, 'batch', $4, $5, $6, $7, $8) RETURNING *`,
-      [id, key.userId, key.id, filename, file.size, checked.lines, checked.urls, fileObjectKey(id)],
-    );
-    return c.json(fileObject(rows[0]!));
+    let upload: R2MultipartUpload | null = null;
+    let writer: PartWriter | null = null;
+    let filename = "upload.jsonl";
+    let purpose = "";
+    let field: "file" | "purpose" | null = null;
+    try {
+      for await (const event of readMultipart(body, boundary)) {
+        if (event.kind === "part") {
+          field = event.name === "file" && event.filename !== null ? "file" : event.name === "purpose" ? "purpose" : null;
+          if (field === "file") {
+            if (upload) throw new ApiError("invalid_request_error", "Send one file per upload.", { param: "file" });
+            filename = event.filename!.replace(/[\u0000-\u001f\u007f]/g, "").slice(0, 255) || filename;
+            upload = await c.env.BATCH_FILES.createMultipartUpload(fileObjectKey(id), { httpMetadata: { contentType: "application/jsonl" } });
+            writer = new PartWriter(upload);
+          }
+        } else if (event.kind === "data") {
+          if (field === "purpose") {
+            purpose += new TextDecoder().decode(event.bytes);
+            if (purpose.length > 64) throw new ApiError("invalid_request_error", "'purpose' must be \"batch\".", { param: "purpose" });
+          } else if (field === "file" && writer) {
+            if (writer.bytes + event.bytes.length > max) throw new ApiError("request_too_large", `Files may be at most ${max} bytes.`);
+            checker.push(event.bytes);
+            await writer.write(event.bytes);
+          }
+        } else {
+          field = null;
+        }
+      }
+      if (purpose !== "batch") throw new ApiError("invalid_request_error", "'purpose' must be \"batch\" (the only purpose this gateway stores files for).", { param: "purpose" });
+      if (!writer) throw new ApiError("invalid_request_error", "'file' must be a file.", { param: "file" });
+      const checked = checker.finish();
+      await writer.complete();
+      const { rows } = await db.get().query<FileRow>(
+        `INSERT INTO batch_files (id, user_id, api_key_id, purpose, filename, bytes, line_count, urls, object_key)
+         VALUES ($1, $2, $3, 'batch', $4, $5, $6, $7, $8) RETURNING *`,
+        [id, key.userId, key.id, filename, writer.bytes, checked.lines, checked.urls, fileObjectKey(id)],
+      );
+      return c.json(fileObject(rows[0]!));
+    } catch (err) {
+      if (upload) await upload.abort().catch(() => {});
+      if (err instanceof MultipartError) throw new ApiError("invalid_request_error", `The multipart body could not be read: ${err.message}.`);
+      throw err;
+    }
   });
 }
 
