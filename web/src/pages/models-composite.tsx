@@ -40,7 +40,7 @@ function FormError({ error }: { error: unknown }) {
 }
 
 /** "429, 500 ,502" → [429, 500, 502]; a wrong entry is an error naming it (before any call). */
-export function parseStatuses(text: string): number[] {
+function parseStatuses(text: string): number[] {
   const parts = text
     .split(",")
     .map((s) => s.trim())
@@ -126,7 +126,7 @@ function RoutingForm({ model, onSaved }: { model: Model | null; onSaved: (m: Mod
         <Field label="Fall back on statuses" hint="Comma-separated, e.g. 500, 502">
           {(id, hint) => <Input id={id} disabled={!fallback} aria-describedby={hint} value={statuses} onChange={(e) => setStatuses(e.target.value)} />}
         </Field>
-        <Field label="Capacity" hint="Requests in flight at once; empty: unlimited">
+        <Field label="Capacity" hint="In flight at once; empty: no limit">
           {(id, hint) => <Input id={id} type="number" min="1" aria-describedby={hint} value={capacity} onChange={(e) => setCapacity(e.target.value)} />}
         </Field>
       </div>
@@ -221,14 +221,15 @@ function ComponentsEditor({ model, models }: { model: Model; models: Model[] }) 
       </Table>
       <div className="flex items-end gap-2">
         <div className="grow">
-          <Field label="Model to add" hint={candidates.length === 0 ? "Every ordinary model is already a component" : undefined}>
-            {(id, hint) => (
-              <NativeSelect id={id} aria-describedby={hint} disabled={candidates.length === 0} value={toAdd} onChange={(e) => setAdding(e.target.value)}>
+          <Field label="Model to add">
+            {(id) => (
+              <NativeSelect id={id} disabled={candidates.length === 0} value={toAdd} onChange={(e) => setAdding(e.target.value)}>
                 {candidates.map((m) => (
                   <option key={m.id} value={m.id}>
                     {m.alias}
                   </option>
                 ))}
+                {candidates.length === 0 && <option value="">Every ordinary model is already a component</option>}
               </NativeSelect>
             )}
           </Field>
@@ -271,7 +272,7 @@ export function CompositeDialog({ model, models, onOpenChange }: { model: Model 
   const [saved, setSaved] = useState<Model | null>(model);
   return (
     <Dialog open onOpenChange={onOpenChange}>
-      <DialogContent className="sm:max-w-3xl">
+      <DialogContent className="max-h-[90vh] overflow-y-auto sm:max-w-3xl">
         <DialogHeader>
           <DialogTitle>{saved ? `Composite ${saved.alias}` : "New composite model"}</DialogTitle>
           <DialogDescription>One alias routed over ordinary models: by weight or priority, falling back to another component before the first byte.</DialogDescription>
