@@ -93,7 +93,7 @@ function RoutingForm({ model, onSaved }: { model: Model | null; onSaved: (m: Mod
       }}
     >
       <div className="grid grid-cols-2 gap-4">
-        <Field label="Alias" hint="What clients send as `model`">
+        <Field label="Alias" hint="What clients send as the model">
           {(id, hint) => <Input id={id} required aria-describedby={hint} value={alias} onChange={(e) => setAlias(e.target.value)} placeholder="gpt-4o-pool" />}
         </Field>
         <Field label="Strategy" hint="How the first component is chosen">

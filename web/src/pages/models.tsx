@@ -426,7 +426,7 @@ export default function Models() {
                     {models.data?.map((m) => (
                       <TableRow key={m.id}>
                         <TableCell className="font-mono text-xs font-medium">{m.alias}</TableCell>
-                        <TableCell className="font-mono text-xs">{m.model_name}</TableCell>
+                        <TableCell className="font-mono text-xs">{m.model_name ?? "—"}</TableCell>
                         <TableCell>{m.is_composite ? <Badge variant="secondary">composite</Badge> : (endpointName.get(m.hosted_on ?? "") ?? "—")}</TableCell>
                         <TableCell>{m.model_type}</TableCell>
                         <TableCell>{m.open_to_everyone ? <Badge variant="success">everyone</Badge> : <Badge variant="secondary">groups</Badge>}</TableCell>
