@@ -2,7 +2,8 @@
  * The console in a real browser (Debian's Chromium through playwright-core) against the stack
  * `npm start` runs, console built: sign-in, the overview's figures against the API, a key's
  * whole life (create in the console, use with the openai client, see the request and its cost,
- * revoke, 401), what a standard user can see, sign-out. Every page is screenshotted in light
+ * revoke, 401), what a standard user can see, sign-out, a composite model made and edited in the
+ * console and served through its alias. Every page is screenshotted in light
  * and dark (.artifacts/screenshots/) and checked with axe: no serious or critical violation.
  */
 import AxeBuilder from "@axe-core/playwright";
@@ -420,6 +421,74 @@ describe("the console in Chromium", () => {
     await table.getByRole("button", { name: `Delete ${name}-renamed` }).click();
     await page.getByRole("dialog").getByRole("button", { name: "Delete endpoint" }).click();
     await page.getByRole("dialog").getByRole("alert").waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  }, 120_000);
+
+  it("creates a composite over two models in the console, weighted; the openai client is served through its alias and the API has what the UI set", async () => {
+    type ModelRow = { id: string; alias: string; hosted_on: string | null; is_composite: boolean; lb_strategy: string; fallback_enabled: boolean; fallback_max_attempts: number; fallback_on_status: number[]; capacity: number | null };
+    const models = async () => (await admin<{ data: ModelRow[] }>("GET", "/admin/api/v1/models?limit=500")).data;
+    const demo = (await models()).find((m) => m.alias === stack.modelAlias)!;
+    // A second ordinary model on the same upstream.
+    await admin("POST", "/admin/api/v1/models", { alias: "console-second", model_name: "mock-gpt", hosted_on: demo.hosted_on, open_to_everyone: true });
+    const { context, page, errors } = await newPage();
+    await signInWithToken(page, stack.adminToken);
+    await go(page, "Models");
+    await page.getByRole("button", { name: "New composite model" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Alias", { exact: true }).fill("console-pool");
+    await dialog.getByLabel("Strategy", { exact: true }).selectOption({ label: "Weighted at random" });
+    await dialog.getByLabel("Max attempts", { exact: true }).fill("2");
+    await dialog.getByLabel("Fall back on statuses", { exact: true }).fill("500, 502, 503");
+    await dialog.getByLabel("Capacity", { exact: true }).fill("20");
+    await dialog.getByRole("button", { name: "Create composite" }).click();
+    // Created: the dialog stays open on the new composite for its components.
+    await page.getByRole("dialog", { name: "Composite console-pool" }).waitFor();
+    const add = dialog.getByLabel("Model to add", { exact: true });
+    await add.selectOption({ label: stack.modelAlias });
+    await dialog.getByRole("button", { name: "Add component" }).click();
+    await add.selectOption({ label: "console-second" });
+    await dialog.getByRole("button", { name: "Add component" }).click();
+    await dialog.getByLabel(`Weight of ${stack.modelAlias}`, { exact: true }).fill("70");
+    await dialog.getByLabel("Weight of console-second", { exact: true }).fill("30");
+    await dialog.getByRole("button", { name: "Save components" }).click();
+    await dialog.getByRole("status").filter({ hasText: "Components saved." }).waitFor();
+    await screenshot(page, "composite-model");
+    await expectAccessible(page, "composite model");
+
+    const pool = (await models()).find((m) => m.alias === "console-pool")!;
+    expect(pool).toMatchObject({ is_composite: true, hosted_on: null, lb_strategy: "weighted_random", fallback_enabled: true, fallback_max_attempts: 2, fallback_on_status: [500, 502, 503], capacity: 20 });
+    const components = await admin<{ data: unknown[] }>("GET", `/admin/api/v1/models/${pool.id}/components`);
+    expect(components.data).toEqual([
+      { model_id: demo.id, alias: stack.modelAlias, weight: 70, sort_order: 0, enabled: true },
+      { model_id: expect.any(String), alias: "console-second", weight: 30, sort_order: 1, enabled: true },
+    ]);
+    const openai = new OpenAI({ baseURL: gatewayAi(), apiKey: stack.demoKey, maxRetries: 0 });
+    const answer = await openai.chat.completions.create({ model: "console-pool", messages: [{ role: "user", content: "Hello" }] });
+    expect(answer.model).toBe("console-pool");
+    expect(answer.choices[0]?.message.content).toBeTruthy();
+
+    // Edited: priority, one component off, saved through PATCH and PUT.
+    await page.keyboard.press("Escape");
+    await page.getByRole("table", { name: "Models" }).getByRole("button", { name: "Edit console-pool" }).click();
+    await dialog.getByLabel("Strategy", { exact: true }).selectOption({ label: "By priority (order)" });
+    await dialog.getByRole("button", { name: "Save routing" }).click();
+    await expect.poll(async () => (await models()).find((m) => m.alias === "console-pool")?.lb_strategy).toBe("priority");
+    await dialog.getByLabel("console-second enabled", { exact: true }).uncheck();
+    await dialog.getByRole("button", { name: "Save components" }).click();
+    await dialog.getByRole("status").filter({ hasText: "Components saved." }).waitFor();
+    const after = await admin<{ data: { alias: string; enabled: boolean }[] }>("GET", `/admin/api/v1/models/${pool.id}/components`);
+    expect(after.data.map((c) => [c.alias, c.enabled])).toEqual([
+      [stack.modelAlias, true],
+      ["console-second", false],
+    ]);
+
+    // A refusal says what went wrong and what to do.
+    await page.keyboard.press("Escape");
+    await page.getByRole("button", { name: "New composite model" }).click();
+    await dialog.getByLabel("Alias", { exact: true }).fill("console-pool");
+    await dialog.getByRole("button", { name: "Create composite" }).click();
+    await dialog.getByRole("alert").filter({ hasText: "Choose another alias" }).waitFor();
     expect(errors).toEqual([]);
     await context.close();
   }, 120_000);

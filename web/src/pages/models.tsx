@@ -16,6 +16,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from "@
 import { Tabs, TabsContent, TabsList, TabsTrigger } from "@/components/ui/tabs";
 import { Textarea } from "@/components/ui/textarea";
 import { exactAmount, ms, when } from "@/lib/format";
+import { CompositeDialog } from "./models-composite";
 
 type Model = Awaited<ReturnType<typeof listModels>>[number];
 type Endpoint = Awaited<ReturnType<typeof listEndpoints>>[number];
@@ -276,7 +277,7 @@ function Pricing({ model }: { model: Model }) {
               </TableBody>
             </Table>
           )}
-          {components.data?.length === 0 && <p className="text-muted-foreground text-sm">No components yet: requests answer 503 until some are set (PUT /admin/api/v1/models/{"{id}"}/components).</p>}
+          {components.data?.length === 0 && <p className="text-muted-foreground text-sm">No components yet: requests answer 503 until some are set (Edit the model).</p>}
         </section>
       )}
       <section aria-labelledby="groups-h">
@@ -378,6 +379,7 @@ export default function Models() {
   const endpoints = useQuery({ queryKey: ["endpoints"], queryFn: listEndpoints });
   const [editing, setEditing] = useState<Model | "new" | null>(null);
   const [managing, setManaging] = useState<Model | null>(null);
+  const [composite, setComposite] = useState<Model | "new" | null>(null);
   const qc = useQueryClient();
   const [addingEndpoint, setAddingEndpoint] = useState(false);
   const [editingEndpoint, setEditingEndpoint] = useState<Endpoint | null>(null);
@@ -394,7 +396,10 @@ export default function Models() {
         <TabsContent value="models">
           <Card className="py-2">
             <CardContent className="px-2">
-              <div className="flex justify-end p-2">
+              <div className="flex justify-end gap-2 p-2">
+                <Button variant="outline" onClick={() => setComposite("new")} disabled={!models.data}>
+                  <Plus aria-hidden /> New composite model
+                </Button>
                 <Button onClick={() => setEditing("new")} disabled={!endpoints.data?.length}>
                   <Plus aria-hidden /> Deploy a model
                 </Button>
@@ -421,7 +426,7 @@ export default function Models() {
                     {models.data?.map((m) => (
                       <TableRow key={m.id}>
                         <TableCell className="font-mono text-xs font-medium">{m.alias}</TableCell>
-                        <TableCell className="font-mono text-xs">{m.model_name}</TableCell>
+                        <TableCell className="font-mono text-xs">{m.model_name ?? "—"}</TableCell>
                         <TableCell>{m.is_composite ? <Badge variant="secondary">composite</Badge> : (endpointName.get(m.hosted_on ?? "") ?? "—")}</TableCell>
                         <TableCell>{m.model_type}</TableCell>
                         <TableCell>{m.open_to_everyone ? <Badge variant="success">everyone</Badge> : <Badge variant="secondary">groups</Badge>}</TableCell>
@@ -430,7 +435,7 @@ export default function Models() {
                           <Button variant="ghost" size="sm" aria-label={`Pricing and access of ${m.alias}`} onClick={() => setManaging(m)}>
                             <Settings2 aria-hidden /> Pricing
                           </Button>
-                          <Button variant="ghost" size="sm" aria-label={`Edit ${m.alias}`} onClick={() => setEditing(m)}>
+                          <Button variant="ghost" size="sm" aria-label={`Edit ${m.alias}`} onClick={() => (m.is_composite ? setComposite(m) : setEditing(m))}>
                             Edit
                           </Button>
                         </TableCell>
@@ -522,6 +527,9 @@ export default function Models() {
       </Tabs>
       {editing !== null && (
         <ModelDialog key={editing === "new" ? "new" : editing.id} model={editing === "new" ? null : editing} endpoints={endpoints.data ?? []} open onOpenChange={(o) => !o && setEditing(null)} />
+      )}
+      {composite !== null && (
+        <CompositeDialog key={composite === "new" ? "new" : composite.id} model={composite === "new" ? null : composite} models={models.data ?? []} onOpenChange={(o) => !o && setComposite(null)} />
       )}
       <EndpointDialog key="new-endpoint" endpoint={null} open={addingEndpoint} onOpenChange={setAddingEndpoint} />
       {editingEndpoint && <EndpointDialog key={editingEndpoint.id} endpoint={editingEndpoint} open onOpenChange={(o) => !o && setEditingEndpoint(null)} />}
