@@ -3,50 +3,19 @@
  * ConcurrencyLimiter Durable Object): no more requests are in flight than the capacity, whichever
  * isolate they arrive at, and slots come back when the requests end.
  */
-import { build } from "esbuild";
-import { Miniflare } from "miniflare";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../dev/stack.ts";
+import { startTwoIsolates, type Isolate, type TwoIsolates } from "../support/two-isolates.ts";
 
-let mf: Miniflare;
-let isolates: { fetch: (path: string) => Promise<Response> }[];
+let two: TwoIsolates;
+let isolates: Isolate[];
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [join(ROOT, "test/workers/gateway/capacity-worker.ts")],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    external: ["cloudflare:workers", "node:*"],
-  });
-  const common = {
-    modules: true,
-    script: bundle.outputFiles[0]!.text,
-    compatibilityDate: "2026-04-20",
-    compatibilityFlags: ["nodejs_compat"],
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  };
-  mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    workers: [
-      { ...common, name: "a", durableObjects: { CONCURRENCY_LIMITER: "ConcurrencyLimiter" } },
-      { ...common, name: "b", durableObjects: { CONCURRENCY_LIMITER: { className: "ConcurrencyLimiter", scriptName: "a" } } },
-    ],
-  });
-  await mf.ready;
-  isolates = await Promise.all(
-    ["a", "b"].map(async (name) => {
-      const base = await mf.unsafeGetDirectURL(name);
-      return { fetch: (path: string) => fetch(new URL(path, base)) };
-    }),
-  );
+  two = await startTwoIsolates("test/workers/gateway/capacity-worker.ts", { CONCURRENCY_LIMITER: "ConcurrencyLimiter" });
+  isolates = two.isolates;
 }, 60_000);
 
 afterAll(async () => {
-  await mf?.dispose();
+  await two?.dispose();
 });
 
 describe("capacity across two isolates", () => {

@@ -3,56 +3,20 @@
  * RateLimiter Durable Object): the limit holds across them, and a high limit is served from
  * leases, not a Durable Object call per request.
  */
-import { build } from "esbuild";
-import { Miniflare } from "miniflare";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ROOT } from "../../dev/stack.ts";
+import { startTwoIsolates, type Isolate, type TwoIsolates } from "../support/two-isolates.ts";
 import { LEASE_MS } from "../../shared/token-bucket.ts";
 
-let mf: Miniflare;
-let isolates: { fetch: (path: string) => Promise<Response> }[];
+let two: TwoIsolates;
+let isolates: Isolate[];
 
 beforeAll(async () => {
-  const bundle = await build({
-    entryPoints: [join(ROOT, "test/workers/gateway/rate-limit-worker.ts")],
-    bundle: true,
-    write: false,
-    format: "esm",
-    platform: "neutral",
-    external: ["cloudflare:workers", "node:*"],
-  });
-  const script = bundle.outputFiles[0]!.text;
-  const common = {
-    modules: true,
-    script,
-    compatibilityDate: "2026-04-20",
-    compatibilityFlags: ["nodejs_compat"],
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: 0 }],
-  };
-  mf = new Miniflare({
-    host: "127.0.0.1",
-    port: 0,
-    workers: [
-      { ...common, name: "a", durableObjects: { RATE_LIMITER: "RateLimiter", COUNTED: "RateLimiter" } },
-      {
-        ...common,
-        name: "b",
-        durableObjects: { RATE_LIMITER: { className: "RateLimiter", scriptName: "a" }, COUNTED: { className: "RateLimiter", scriptName: "a" } },
-      },
-    ],
-  });
-  await mf.ready;
-  isolates = await Promise.all(
-    ["a", "b"].map(async (name) => {
-      const base = await mf.unsafeGetDirectURL(name);
-      return { fetch: (path: string) => fetch(new URL(path, base)) };
-    }),
-  );
+  two = await startTwoIsolates("test/workers/gateway/rate-limit-worker.ts", { RATE_LIMITER: "RateLimiter", COUNTED: "RateLimiter" });
+  isolates = two.isolates;
 }, 60_000);
 
 afterAll(async () => {
-  await mf?.dispose();
+  await two?.dispose();
 });
 
 /** Closed-loop requests from `loops` concurrent clients, alternating isolates, for `ms`. */
