@@ -16,22 +16,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
 import { startStack } from "../dev/stack.ts";
-import { launchChromium } from "../test/support/browser.ts";
+import { CONSOLE_PAGES, launchChromium } from "../test/support/browser.ts";
 import { createTestDatabase } from "../test/support/test-database.ts";
 
 const ROUNDS = Number(process.env.BENCH_CONSOLE_ROUNDS ?? 3);
-const PAGES = [
-  ["Overview", "Overview", "overview"],
-  ["Requests", "Requests", "requests"],
-  ["API keys", "API keys", "keys"],
-  ["Billing", "Billing", "billing"],
-  ["Models", "Models", "models"],
-  ["Users & orgs", "Users, organizations and groups", "people"],
-  ["Responses", "Responses", "responses"],
-  ["Batches", "Batches", "batches"],
-  ["Playground", "Playground", "playground"],
-  ["API reference", "API reference", "reference"],
-] as const;
 
 const stateDir = mkdtempSync(join(tmpdir(), "tollgate-bench-console-"));
 const db = process.env.DATABASE_URL ? await createTestDatabase("bench_console") : undefined;
@@ -68,9 +56,9 @@ try {
     await page.getByLabel("Admin token or platform key").fill(stack.adminToken);
     await page.getByRole("button", { name: "Sign in with token" }).click();
     await page.getByRole("navigation", { name: "Main" }).waitFor();
-    console.error(`· ${theme}: ${ROUNDS} rounds over ${PAGES.length} pages`);
+    console.error(`· ${theme}: ${ROUNDS} rounds over ${CONSOLE_PAGES.length} pages`);
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [link, heading, name] of PAGES) await visit(page, link, heading, name);
+      for (const { link, heading, name } of CONSOLE_PAGES) await visit(page, link, heading, name);
     }
     await context.close();
   }

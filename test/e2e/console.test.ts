@@ -16,7 +16,7 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../../dev/stack.ts";
 import { hashToken, newSecretToken } from "../../shared/auth/tokens.ts";
-import { launchChromium, screenshot, type TestBrowser } from "../support/browser.ts";
+import { CONSOLE_PAGES, launchChromium, screenshot, type TestBrowser } from "../support/browser.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
 
 let stack: Stack;
@@ -497,18 +497,7 @@ describe("the console in Chromium", () => {
     for (const theme of ["light", "dark"] as const) {
       const { context, page, errors } = await newPage(theme);
       await signInWithToken(page, stack.adminToken);
-      for (const [link, heading, name] of [
-        ["Overview", "Overview", "overview"],
-        ["Requests", "Requests", "requests"],
-        ["API keys", "API keys", "keys"],
-        ["Billing", "Billing", "billing"],
-        ["Models", "Models", "models"],
-        ["Users & orgs", "Users, organizations and groups", "people"],
-        ["Responses", "Responses", "responses"],
-        ["Batches", "Batches", "batches"],
-        ["Playground", "Playground", "playground"],
-        ["API reference", "API reference", "reference"],
-      ] as const) {
+      for (const { link, heading, name } of CONSOLE_PAGES) {
         // How fast is measured by `npm run bench:console` (a timed test would fail on a busy
         // machine and say nothing on a quiet one); here: the page renders and its data arrives.
         await go(page, link);

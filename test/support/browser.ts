@@ -48,3 +48,21 @@ export async function screenshot(page: Page, name: string, fullPage = true): Pro
   await page.screenshot({ path, fullPage });
   return path;
 }
+
+/**
+ * The console's pages as a signed-in manager sees them in the main navigation: the link's name,
+ * the page's level-1 heading, and a short name for screenshots and figures. The browser tests and
+ * `npm run bench:console` visit the same list.
+ */
+export const CONSOLE_PAGES = [
+  { link: "Overview", heading: "Overview", name: "overview" },
+  { link: "Requests", heading: "Requests", name: "requests" },
+  { link: "API keys", heading: "API keys", name: "keys" },
+  { link: "Billing", heading: "Billing", name: "billing" },
+  { link: "Models", heading: "Models", name: "models" },
+  { link: "Users & orgs", heading: "Users, organizations and groups", name: "people" },
+  { link: "Responses", heading: "Responses", name: "responses" },
+  { link: "Batches", heading: "Batches", name: "batches" },
+  { link: "Playground", heading: "Playground", name: "playground" },
+  { link: "API reference", heading: "API reference", name: "reference" },
+] as const;

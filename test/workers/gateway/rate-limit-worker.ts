@@ -5,7 +5,7 @@
  */
 import { ApiError } from "../../../shared/errors.ts";
 import { enforceRateLimits, RateLimiter as GatewayRateLimiter } from "../../../workers/gateway/src/rate-limiter.ts";
-import type { KeyRecord, ModelRecord } from "../../../workers/gateway/src/store.ts";
+import type { KeyRecord, ModelRecord } from "../../../workers/gateway/src/lookups.ts";
 
 /** The gateway's object, counting the calls it receives (`GET /calls`). */
 export class RateLimiter extends GatewayRateLimiter {

@@ -32,7 +32,7 @@ import { dateMicros, findBestTariff, isTariffValidAt } from "../../../shared/pri
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Meter } from "./meter.ts";
-import { lookupAccess, type AccessRow, type KeyRecord, type ModelRecord } from "./store.ts";
+import { lookupAccess, type AccessRow, type KeyRecord, type ModelRecord } from "./lookups.ts";
 
 const keys = new TtlCache<KeyRecord | null>();
 const models = new TtlCache<ModelRecord>();

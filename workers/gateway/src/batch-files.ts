@@ -12,7 +12,7 @@ import type { Pool } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import { multipartBoundary, MultipartError, readMultipart } from "../../../shared/multipart.ts";
 import { authenticateInference, type RequestDb } from "./access.ts";
-import { listAllowedModels, type KeyRecord } from "./store.ts";
+import { listAllowedModels, type KeyRecord } from "./lookups.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;

@@ -9,7 +9,7 @@ import { BatchHeaderError, batchInfoFrom } from "../../../shared/batch-headers.t
 import { ApiError } from "../../../shared/errors.ts";
 import type { BatchInfo } from "../../../shared/usage-message.ts";
 import type { GatewayConfig } from "./config.ts";
-import type { KeyRecord } from "./store.ts";
+import type { KeyRecord } from "./lookups.ts";
 import type { GatewayApp } from "./types.ts";
 
 /** The batch metadata a request may carry: a `batch` key's, checked (400 naming the header), else none. */

@@ -14,7 +14,7 @@ import { enforceRateLimits } from "./rate-limiter.ts";
 import { resolvePreviousResponse, ResponseRecorder } from "./responses.ts";
 import { forwardResponsesViaChat } from "./responses-via-chat.ts";
 import { relaySse } from "./stream.ts";
-import type { ModelRecord } from "./store.ts";
+import type { ModelRecord } from "./lookups.ts";
 import { tokenCounter } from "./token-count.ts";
 import type { GatewayApp } from "./types.ts";
 

@@ -2,7 +2,7 @@
 import type { Context } from "hono";
 import { ApiError } from "../../../shared/errors.ts";
 import { authenticateInference } from "./access.ts";
-import { listAllowedModels, type ListedModel } from "./store.ts";
+import { listAllowedModels, type ListedModel } from "./lookups.ts";
 import type { GatewayApp } from "./types.ts";
 
 export async function handleListModels(c: Context<GatewayApp>): Promise<Response> {

@@ -15,7 +15,7 @@ import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-ca
 import { TtlCache } from "../../../shared/ttl-cache.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { Meter } from "./meter.ts";
-import type { ModelRecord } from "./store.ts";
+import type { ModelRecord } from "./lookups.ts";
 import { builtinCounter } from "./tokenizer.ts";
 import type { GatewayApp } from "./types.ts";
 

@@ -5,7 +5,7 @@
 import { ApiError } from "../../../shared/errors.ts";
 import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
 import type { GatewayConfig } from "./config.ts";
-import type { UpstreamTarget } from "./store.ts";
+import type { UpstreamTarget } from "./lookups.ts";
 
 /**
  * Client headers forwarded upstream. An allow-list, so credentials (Authorization, Cookie,

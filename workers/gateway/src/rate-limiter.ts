@@ -20,7 +20,7 @@ import {
   type LeaseGrant,
   type LeaseSettlement,
 } from "../../../shared/token-bucket.ts";
-import type { KeyRecord, ModelRecord } from "./store.ts";
+import type { KeyRecord, ModelRecord } from "./lookups.ts";
 
 export class RateLimiter extends DurableObject {
   private readonly bucket = new LeasedBucket();

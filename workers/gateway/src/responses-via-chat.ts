@@ -16,7 +16,7 @@ import { isEventStream, postUpstream, readUpstreamText } from "./proxy.ts";
 import { CacheAccounting } from "./prompt-cache.ts";
 import { direct, needsRouting, routeOptions, routeUpstream, type Routed } from "./routing.ts";
 import type { ResponseRecorder } from "./responses.ts";
-import type { ModelRecord } from "./store.ts";
+import type { ModelRecord } from "./lookups.ts";
 import { tokenCounter } from "./token-count.ts";
 import { clientLeaving, clientStream, eachUpstreamChunk, IdleReader, type Relayed } from "./stream.ts";
 import type { GatewayApp } from "./types.ts";

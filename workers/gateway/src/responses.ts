@@ -26,7 +26,7 @@ import { withConnection } from "../../../shared/db.ts";
 import { deleteOwnedResponse, findOwnedResponse } from "../../../shared/sql/responses.ts";
 import { authenticateInference, type RequestDb } from "./access.ts";
 import { sendWithRetry } from "./outbox.ts";
-import type { KeyRecord, ModelRecord } from "./store.ts";
+import type { KeyRecord, ModelRecord } from "./lookups.ts";
 import type { GatewayApp } from "./types.ts";
 
 type Ctx = Context<GatewayApp>;

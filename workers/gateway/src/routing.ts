@@ -21,7 +21,7 @@ import type { RoutingInfo } from "../../../shared/usage-message.ts";
 import { acquireSlot, atCapacity, type ConcurrencyLimiter, type Lease } from "./capacity.ts";
 import type { GatewayConfig } from "./config.ts";
 import { postUpstream, type UpstreamCall } from "./proxy.ts";
-import type { ModelRecord, UpstreamTarget } from "./store.ts";
+import type { ModelRecord, UpstreamTarget } from "./lookups.ts";
 import type { GatewayApp } from "./types.ts";
 
 /** This isolate's view of which components have been failing. */

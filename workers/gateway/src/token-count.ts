@@ -8,7 +8,7 @@ import { builtinCounter } from "./tokenizer.ts";
 import { errorMessage } from "../../../shared/errors.ts";
 import { tokenizeSegments, tokenizerVersionFor } from "../../../shared/prompt-cache/tokenizer-service.ts";
 import { promptSegments } from "../../../shared/metering.ts";
-import type { ModelRecord } from "./store.ts";
+import type { ModelRecord } from "./lookups.ts";
 
 /** How long the tokenizer service may take before the built-in tokenizer counts instead. */
 const SERVICE_DEADLINE_MS = 5_000;

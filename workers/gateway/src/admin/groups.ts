@@ -11,7 +11,7 @@
 import type { Context } from "hono";
 import * as z from "zod";
 import { ApiError } from "../../../../shared/errors.ts";
-import { EVERYONE_GROUP } from "../store.ts";
+import { EVERYONE_GROUP } from "../lookups.ts";
 import type { AdminApp } from "./principal.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { UUID } from "../../../../shared/uuid.ts";

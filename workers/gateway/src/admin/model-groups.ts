@@ -4,7 +4,7 @@
  * to every user.
  */
 import type { Context } from "hono";
-import { EVERYONE_GROUP } from "../store.ts";
+import { EVERYONE_GROUP } from "../lookups.ts";
 import type { GroupView } from "./groups.ts";
 import type { AdminApp } from "./principal.ts";
 import { notFound, Pagination, type Page, type AdminInput } from "./validation.ts";

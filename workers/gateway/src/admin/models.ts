@@ -11,7 +11,7 @@ import { ApiError } from "../../../../shared/errors.ts";
 import { BACKOFF_JITTERS, LB_STRATEGIES, ROUTING_DEFAULTS } from "../../../../shared/routing.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { UUID } from "../../../../shared/uuid.ts";
-import { EVERYONE_GROUP } from "../store.ts";
+import { EVERYONE_GROUP } from "../lookups.ts";
 import type { AdminApp } from "./principal.ts";
 import { ConflictError, foreignKeyViolation, notFound, Pagination, RateLimitFields, uniqueViolation, type Page, JsonMetadata, type AdminInput } from "./validation.ts";
 

@@ -11,7 +11,7 @@ import { withTransaction } from "../../../../shared/db.ts";
 import { ApiError } from "../../../../shared/errors.ts";
 import type { SqlClient } from "../../../../shared/sql/client.ts";
 import { revokeUserSessions, SYSTEM_USER_ID } from "../auth/sessions.ts";
-import { balanceSql } from "../store.ts";
+import { balanceSql } from "../lookups.ts";
 import { assertOwnerVisible, ROLES, type Actor, type AdminApp, type Role } from "./principal.ts";
 import { ConflictError, notFound, Pagination, uniqueViolation, type Page, type AdminInput } from "./validation.ts";
 
