@@ -8,6 +8,7 @@
  *                     `completed`: requests/s from the first upstream call to completion, and the
  *                     time from `POST /ai/v1/batches` answering to the first upstream call
  *
+ * The scenario itself is test/support/batch-scenario.ts, shared with test/e2e/batches.test.ts.
  * It also checks what a user relies on: the output file has every custom_id once, and once the
  * consumer has written the usage, the ledger holds one charge per request at the 24h batch tariff
  * (half the realtime price here) and Σ ledger = Σ analytics cost.
@@ -18,10 +19,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import OpenAI, { toFile } from "openai";
-import pg from "pg";
 import { startStack } from "../dev/stack.ts";
-import { batchRowId } from "../shared/batch-message.ts";
+import { batchBilling, batchClient, batchFile, runBatch, setBatchTariffs } from "../test/support/batch-scenario.ts";
 import { createTestDatabase } from "../test/support/test-database.ts";
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -59,74 +58,30 @@ async function main(): Promise<void> {
     log(`mock saturation: ${CONCURRENCY} concurrent for ${SATURATION_MS} ms`);
     const saturation = await mockSaturation(mock.baseUrl);
 
-    // A 24h batch tariff at half the demo model's realtime price.
-    const admin = async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await fetch(`${stack.gatewayUrl}/admin/api/v1${path}`, {
-        method,
-        headers: { authorization: `Bearer ${stack.adminToken}`, "content-type": "application/json" },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
-      if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as T;
-    };
-    const models = await admin<{ data: { id: string; alias: string }[] }>("GET", "/models?limit=1000");
-    const modelId = models.data.find((m) => m.alias === stack.modelAlias)!.id;
-    await admin("PUT", `/models/${modelId}/tariffs`, [
-      { purpose: "realtime", completion_window: null, input_price_per_token: "0.000001", output_price_per_token: "0.000002" },
-      { purpose: "batch", completion_window: "24h", input_price_per_token: "0.0000005", output_price_per_token: "0.000001" },
-    ]);
-
-    const client = new OpenAI({ apiKey: stack.demoKey, baseURL: `${stack.gatewayUrl}/ai/v1`, maxRetries: 0 });
+    await setBatchTariffs(stack);
+    const client = batchClient(stack);
     const marker = `bench-${crypto.randomUUID()}`;
-    const text = Array.from({ length: LINES }, (_, i) =>
-      JSON.stringify({ custom_id: `r-${i}`, method: "POST", url: "/v1/chat/completions", body: { model: stack.modelAlias, messages: [{ role: "user", content: `${marker} ${i}` }] } }),
-    ).join("\n");
     log(`uploading ${LINES} lines`);
-    const file = await client.files.create({ file: await toFile(Buffer.from(text), "bench.jsonl"), purpose: "batch" });
     const sawMarker = () => mock.requests.some((r) => JSON.stringify(r.body).includes(marker));
-
-    const batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/chat/completions", completion_window: "24h" });
-    const created = performance.now();
-    while (!sawMarker()) {
-      if (performance.now() - created > 60_000) throw new Error("no upstream call within 60 s of POST /batches");
-      await sleep(2);
-    }
-    const firstCall = performance.now();
-    log("first upstream call seen; polling the batch");
-    let current = batch;
-    while (current.status !== "completed") {
-      if (["failed", "expired", "cancelled"].includes(current.status)) throw new Error(`batch ended ${current.status}`);
-      if (performance.now() - firstCall > 600_000) throw new Error("batch not completed within 10 minutes");
-      await sleep(50);
-      current = await client.batches.retrieve(batch.id);
-    }
-    const completed = performance.now();
-    const output = (await (await client.files.content(current.output_file_id!)).text()).trim().split("\n");
-    const ids = new Set(output.map((l) => (JSON.parse(l) as { custom_id: string }).custom_id));
+    let firstCall = 0;
+    const { created, completed, output, batch } = await runBatch(client, batchFile(stack, LINES, marker), {
+      deadlineMs: 660_000,
+      afterCreate: async () => {
+        const since = performance.now();
+        while (!sawMarker()) {
+          if (performance.now() - since > 60_000) throw new Error("no upstream call within 60 s of POST /batches");
+          await sleep(2);
+        }
+        firstCall = performance.now();
+        log("first upstream call seen; polling the batch");
+      },
+    });
+    const ids = new Set(output.map((l) => l.custom_id));
     if (output.length !== LINES || ids.size !== LINES) throw new Error(`output has ${output.length} lines, ${ids.size} distinct custom_ids; expected ${LINES}`);
 
     // The consumer's write: one analytics row and one charge per request.
-    const uuid = batchRowId(batch.id)!;
-    const db = new pg.Client({ connectionString: stack.databaseUrl });
-    await db.connect();
-    let billing: { rows: number; charges: number; amounts: string[]; ledger: string; analytics: string } | undefined;
-    try {
-      for (const until = Date.now() + 120_000; Date.now() < until; await sleep(250)) {
-        const { rows } = await db.query<{ rows: number; charges: number; amounts: string[]; ledger: string; analytics: string }>(
-          `SELECT (SELECT count(*)::int FROM http_analytics WHERE fusillade_batch_id = $1) AS rows,
-                  (SELECT count(*)::int FROM credits_transactions WHERE fusillade_batch_id = $1) AS charges,
-                  (SELECT array_agg(DISTINCT amount::text) FROM credits_transactions WHERE fusillade_batch_id = $1) AS amounts,
-                  (SELECT coalesce(sum(amount), 0)::text FROM credits_transactions WHERE fusillade_batch_id = $1) AS ledger,
-                  (SELECT coalesce(sum(total_cost), 0)::text FROM http_analytics WHERE fusillade_batch_id = $1) AS analytics`,
-          [uuid],
-        );
-        billing = rows[0];
-        if (billing && billing.rows >= LINES && billing.charges >= LINES) break;
-      }
-    } finally {
-      await db.end();
-    }
-    if (!billing || billing.rows !== LINES || billing.charges !== LINES || billing.ledger !== billing.analytics) {
+    const billing = await batchBilling(stack.databaseUrl, batch.id, LINES);
+    if (billing.rows !== LINES || billing.charges !== LINES || billing.ledger !== billing.analytics) {
       throw new Error(`billing does not reconcile: ${JSON.stringify(billing)}`);
     }
 

@@ -379,3 +379,33 @@ describe("admin views of batches", () => {
     expect((await adminApi("GET", "/batches/requests", env.ADMIN_TOKEN)).status).toBe(200);
   });
 });
+
+describe("retention of batch rows", () => {
+  const rowsOf = async (id: string) =>
+    (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM batch_requests WHERE batch_id = $1", [batchRowId(id)])).rows[0]!.n;
+
+  it("a finalize prunes the request rows of batches ended over BATCH_RETENTION_DAYS ago; live and recent batches keep theirs, files stay readable", async () => {
+    const marker = `ret-${crypto.randomUUID()}`;
+    const old = await waitFor((await createBatch([line("o-1", model.alias, marker), line("o-2", model.alias, marker)])).id, (b) => b.status === "completed");
+    const live = await waitFor((await createBatch([line("l-1", model.alias, marker)])).id, (b) => b.status === "completed");
+    expect([old.status, live.status]).toEqual(["completed", "completed"]);
+    expect([await rowsOf(old.id), await rowsOf(live.id)]).toEqual([2, 1]);
+    // One ended 8 days ago (past the default 7); one still running after 30 days (never pruned).
+    await pool.query("UPDATE batches SET completed_at = now() - interval '8 days' WHERE id = $1", [batchRowId(old.id)]);
+    await pool.query("UPDATE batches SET status = 'in_progress', completed_at = NULL, in_progress_at = now() - interval '30 days' WHERE id = $1", [batchRowId(live.id)]);
+    try {
+      // Another batch's finalize does the pruning.
+      const recent = await waitFor((await createBatch([line("r-1", model.alias, marker)])).id, (b) => b.status === "completed");
+      expect(recent.status).toBe("completed");
+      expect(await rowsOf(old.id)).toBe(0);
+      expect(await rowsOf(live.id)).toBe(1);
+      expect(await rowsOf(recent.id)).toBe(1);
+    } finally {
+      await pool.query("UPDATE batches SET status = 'completed', completed_at = now() WHERE id = $1", [batchRowId(live.id)]);
+    }
+    // The pruned batch is unchanged to its owner: counts and output file.
+    const after = (await (await api("GET", `/batches/${old.id}`, key)).json()) as Batch;
+    expect(after).toMatchObject({ status: "completed", request_counts: { total: 2, completed: 2, failed: 0 }, output_file_id: old.output_file_id });
+    expect((await contentLines(after.output_file_id)).map((l) => l.custom_id).sort()).toEqual(["o-1", "o-2"]);
+  });
+});

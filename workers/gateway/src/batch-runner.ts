@@ -38,6 +38,8 @@ const FINALIZE_RECHECK_SECONDS = 2;
 const BUSY_RETRY_SECONDS = 2;
 /** How long a request whose model is at its concurrency bound waits before trying again. */
 const MODEL_BUSY_RESEND_SECONDS = 1;
+/** Rows of long-ended batches deleted per finalize (BATCH_RETENTION_DAYS). */
+const PRUNE_ROWS = 10_000;
 /** Retry delays are capped at this (seconds). */
 const MAX_RETRY_DELAY_SECONDS = 300;
 
@@ -354,7 +356,7 @@ interface ResultRow {
  * — their ids derive from the batch, so a repeat writes the same files — and the counts are
  * recounted from the rows.
  */
-async function finalizeBatch(batchId: string, { env, pool }: Deps): Promise<Outcome> {
+async function finalizeBatch(batchId: string, { env, config, pool }: Deps): Promise<Outcome> {
   const { rows } = await pool.query<BatchRow>("SELECT * FROM batches WHERE id = $1", [batchId]);
   const batch = rows[0];
   if (!batch || (batch.status !== "finalizing" && batch.status !== "cancelling")) return ACK;
@@ -406,7 +408,29 @@ async function finalizeBatch(batchId: string, { env, pool }: Deps): Promise<Outc
       WHERE id = $1 AND status IN ('finalizing', 'cancelling')`,
     [batchId, final, completed, failed, outputFileId, errorFileId],
   );
+  await pruneEndedBatches(pool, config.BATCH_RETENTION_DAYS).catch((err: unknown) => {
+    // Housekeeping: a failure here must not undo or repeat the finalize; the next one tries again.
+    console.error(`batch prune failed: ${err instanceof Error ? err.message : String(err)}`);
+  });
   return ACK;
+}
+
+/**
+ * Deletes the per-request rows (bodies and answers) of batches that ended more than `days` ago —
+ * at most PRUNE_ROWS per call. Their output and error files were written to R2 when they ended;
+ * batches that have not ended are never touched. Returns the rows deleted.
+ */
+export async function pruneEndedBatches(pool: Pool, days: number): Promise<number> {
+  const { rowCount } = await pool.query(
+    `DELETE FROM batch_requests r
+      WHERE (r.batch_id, r.custom_id) IN (
+        SELECT x.batch_id, x.custom_id FROM batch_requests x JOIN batches b ON b.id = x.batch_id
+         WHERE b.status IN ('completed', 'failed', 'expired', 'cancelled')
+           AND coalesce(b.completed_at, b.expired_at, b.cancelled_at, b.failed_at) < now() - make_interval(days => $1::int)
+         LIMIT $2)`,
+    [days, PRUNE_ROWS],
+  );
+  return rowCount ?? 0;
 }
 
 async function writeResultFile(pool: Pool, env: GatewayEnv, batch: BatchRow, kind: "output" | "error", lines: string[]): Promise<string> {

@@ -57,6 +57,8 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   BATCH_FILE_MAX_BYTES: positiveInt("BATCH_FILE_MAX_BYTES").optional().default(100 * 1024 * 1024),
   BATCH_MAX_ATTEMPTS: positiveInt("BATCH_MAX_ATTEMPTS").optional().default(5),
   BATCH_MODEL_CONCURRENCY: positiveInt("BATCH_MODEL_CONCURRENCY").optional().default(32),
+  /** Days an ended batch keeps its per-request rows (bodies and answers) in `batch_requests`. */
+  BATCH_RETENTION_DAYS: positiveInt("BATCH_RETENTION_DAYS").optional().default(7),
   BATCH_RETRY_DELAY_SECONDS: z
     .string()
     .regex(/^\d{1,5}$/, { error: "BATCH_RETRY_DELAY_SECONDS must be a whole number of seconds" })
