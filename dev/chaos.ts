@@ -32,6 +32,7 @@ import { generateEncryptionKey } from "../shared/secret-box.ts";
 import { migrate } from "./migrate.ts";
 import { startMockUpstream } from "./mock-upstream.ts";
 import { createPgCluster } from "./pg-cluster.ts";
+import { seededRandom } from "./seeded-random.ts";
 import { ROOT } from "./stack.ts";
 import { putTokenizerRanks } from "./tokenizer-ranks.ts";
 import { startWsBridge } from "./ws-bridge.ts";
@@ -98,18 +99,6 @@ export interface ChaosReport {
   ok: boolean;
 }
 
-/** mulberry32: a small seeded generator, so a run can be repeated with CHAOS_SEED. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function adminClient(gatewayUrl: string, adminToken: string) {
@@ -172,7 +161,7 @@ async function send(gatewayUrl: string, p: Planned): Promise<number> {
 }
 
 export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
-  const rand = random(o.seed);
+  const rand = seededRandom(o.seed);
   const outDir = mkdtempSync(join(tmpdir(), "tollgate-chaos-"));
   const cleanups: (() => Promise<unknown>)[] = [() => Promise.resolve(rmSync(outDir, { recursive: true, force: true }))];
   try {

@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { seededRandom } from "../../dev/seeded-random.ts";
 import { attemptOrder, backoffDelayMs, HealthBoard, healthyComponents, isFallbackStatus, ROUTING_DEFAULTS, weightedIndex, type BackoffPolicy } from "../../shared/routing.ts";
-
-/** A seeded PRNG (mulberry32), so the statistical test is repeatable. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const c = (id: string, weight: number, sortOrder = 0) => ({ id, weight, sortOrder });
 
@@ -19,7 +8,7 @@ describe("attemptOrder", () => {
   it("weighted_random splits 1,000 first picks by weight within statistical tolerance", () => {
     const components = [c("a", 70), c("b", 20), c("c", 10)];
     for (const seed of [1, 2, 3]) {
-      const random = seeded(seed);
+      const random = seededRandom(seed);
       const counts: Record<string, number> = { a: 0, b: 0, c: 0 };
       for (let i = 0; i < 1000; i++) counts[attemptOrder(components, "weighted_random", 3, false, random)[0]!.id]!++;
       // Binomial(1000, p): 4 standard deviations (σ = √(1000 p (1−p))) either side.
@@ -31,7 +20,7 @@ describe("attemptOrder", () => {
   });
 
   it("without replacement tries each component at most once, the rest in weighted order", () => {
-    const random = seeded(7);
+    const random = seededRandom(7);
     for (let i = 0; i < 200; i++) {
       const order = attemptOrder([c("a", 1), c("b", 100), c("c", 50)], "weighted_random", 5, false, random);
       expect(order.map((x) => x.id).sort()).toEqual(["a", "b", "c"]);
@@ -72,7 +61,7 @@ describe("backoffDelayMs", () => {
   it("full jitter draws below the ceiling", () => {
     expect(backoffDelayMs(3, { ...policy, jitter: "full" }, () => 0.5)).toBe(200);
     expect(backoffDelayMs(3, { ...policy, jitter: "full" }, () => 0)).toBe(0);
-    const random = seeded(3);
+    const random = seededRandom(3);
     for (let i = 0; i < 100; i++) expect(backoffDelayMs(10, { ...policy, jitter: "full" }, random)).toBeLessThan(5000);
   });
 });
