@@ -130,8 +130,11 @@ async function writeUsageInChunks(client: SqlClient, good: readonly UsageMessage
   return total;
 }
 
-/** Bodies of dropped records would never be read: remove them (best effort, after the commit). */
-/** R2's delete takes at most 1,000 keys per call; a failure is logged (the objects are unreachable or expire). */
+/**
+ * Removes R2 objects nothing will read again (bodies of dropped records, live copies whose row is
+ * written): best effort, after the commit, at most 1,000 keys per call (R2's limit). A failure is
+ * logged; the objects are then unreachable or expire.
+ */
 async function deleteObjects(bucket: R2Bucket | undefined, keys: readonly string[], what: string): Promise<void> {
   if (!bucket || keys.length === 0) return;
   for (let i = 0; i < keys.length; i += 1000) {

@@ -8,6 +8,7 @@
  */
 import { balanceCrossings, cacheTariffFromRow, tariffFromRow, type BalanceCrossing, type CacheTariffRow } from "../../../shared/pricing.ts";
 import type { SqlClient } from "../../../shared/sql/client.ts";
+import { CACHE_TARIFFS_JSON } from "../../../shared/sql/cache-tariffs.ts";
 import type { BalanceChange } from "../../../shared/sql/ledger.ts";
 import { modelFingerprintsSql } from "../../../shared/sql/model-fingerprint.ts";
 import { writeUsageAndRollup } from "../../../shared/sql/analytics-rollup.ts";
@@ -76,13 +77,7 @@ const modelPricingSql = (aliases: string): string => `SELECT dm.alias, ie.name A
             mt.input_price_per_token::text AS input_price, mt.output_price_per_token::text AS output_price,
             floor(extract(epoch FROM mt.valid_from) * 1000000)::bigint::text AS valid_from_us,
             floor(extract(epoch FROM mt.valid_until) * 1000000)::bigint::text AS valid_until_us,
-            coalesce((SELECT json_agg(json_build_object(
-                        'read', ct.read_multiplier::text, 'write5m', ct.write_multiplier_5m::text,
-                        'write1h', ct.write_multiplier_1h::text, 'write24h', ct.write_multiplier_24h::text,
-                        'validFromUs', floor(extract(epoch FROM ct.valid_from) * 1000000)::bigint::text,
-                        'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text)
-                        ORDER BY ct.valid_from, ct.id)
-                        FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS cache_tariffs,
+            ${CACHE_TARIFFS_JSON} AS cache_tariffs,
             mt.valid_from AS sort_from, mt.id AS sort_id
        FROM deployed_models dm
        LEFT JOIN inference_endpoints ie ON ie.id = dm.hosted_on

@@ -6,6 +6,7 @@ import type { ApiKeyPurpose } from "../../../shared/api-keys.ts";
 import type { Pool } from "../../../shared/db.ts";
 import type { BackoffPolicy, FallbackPolicy, LbStrategy } from "../../../shared/routing.ts";
 import { cacheTariffFromRow, tariffFromRow, type CacheTariff, type CacheTariffRow, type Tariff } from "../../../shared/pricing.ts";
+import { CACHE_TARIFFS_JSON } from "../../../shared/sql/cache-tariffs.ts";
 
 export interface KeyRecord {
   id: string;
@@ -139,13 +140,7 @@ const ACCESS_SQL = `
                        'validUntilUs', floor(extract(epoch FROM t.valid_until) * 1000000)::bigint::text)
                        ORDER BY t.valid_from DESC, t.id)
                        FROM model_tariffs t WHERE t.deployed_model_id = dm.id), '[]'::json) AS tariffs,
-           coalesce((SELECT json_agg(json_build_object(
-                       'read', ct.read_multiplier::text, 'write5m', ct.write_multiplier_5m::text,
-                       'write1h', ct.write_multiplier_1h::text, 'write24h', ct.write_multiplier_24h::text,
-                       'validFromUs', floor(extract(epoch FROM ct.valid_from) * 1000000)::bigint::text,
-                       'validUntilUs', floor(extract(epoch FROM ct.valid_until) * 1000000)::bigint::text)
-                       ORDER BY ct.valid_from, ct.id)
-                       FROM model_cache_tariffs ct WHERE ct.deployed_model_id = dm.id), '[]'::json) AS "cacheTariffs",
+           ${CACHE_TARIFFS_JSON} AS "cacheTariffs",
            (SELECT json_build_object('minPrefixTokens', ct.min_prefix_tokens) FROM model_cache_tariffs ct
              WHERE ct.deployed_model_id = dm.id AND ct.valid_from <= now()
                AND (ct.valid_until IS NULL OR ct.valid_until > now())
