@@ -300,11 +300,16 @@ describe("Batches API", () => {
     await expectError(await api("POST", `/batches/${created.id}/cancel`, otherKey), 404, "not_found");
 
     // BATCH_MODEL_CONCURRENCY (4 here): never more of the model's requests in flight at once.
+    // A row's started_at is its first claim's and finished_at its record's, so [started_at,
+    // finished_at] is one run only for a request that a run recorded on its first attempt; a
+    // retried request, or one the cancel closed after a failed attempt, spans time it was not
+    // running (a loaded machine's upstream timeouts make those) and would be counted as in flight.
+    const runs = `FROM batch_requests WHERE batch_id = $1 AND state IN ('completed', 'failed') AND attempts = 1 AND started_at IS NOT NULL`;
     const { rows } = await pool.query<{ peak: number }>(
       `SELECT max(n)::int AS peak FROM (
          SELECT sum(d) OVER (ORDER BY t, d ROWS UNBOUNDED PRECEDING) AS n FROM (
-           SELECT started_at AS t, 1 AS d FROM batch_requests WHERE batch_id = $1 AND finished_at IS NOT NULL AND started_at IS NOT NULL
-           UNION ALL SELECT finished_at, -1 FROM batch_requests WHERE batch_id = $1 AND finished_at IS NOT NULL AND started_at IS NOT NULL) e) x`,
+           SELECT started_at AS t, 1 AS d ${runs}
+           UNION ALL SELECT finished_at, -1 ${runs}) e) x`,
       [batchRowId(created.id)],
     );
     expect(rows[0]!.peak).toBeGreaterThan(0);
