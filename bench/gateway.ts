@@ -32,11 +32,13 @@
  *
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
- * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile()). Loopback
+ * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
+ * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows) with
+ * BENCH_BASELINE_DIR (another checkout whose gateway runs beside this one: before/after). Loopback
  * only; stops by itself.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -48,6 +50,7 @@ import { seedDemo } from "../dev/seed.ts";
 import { buildConsole, freePort, ROOT } from "../dev/stack.ts";
 import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
+import { EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
 
@@ -60,6 +63,10 @@ const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
 const COMPAT_DATE = "2026-04-20";
 /** BENCH_PROFILE=<path prefix>: instead of the comparison, profile each worker under load (see profile()). */
 const PROFILE = process.env.BENCH_PROFILE;
+/** BENCH_ONLY=streams: only the stream throughput pairs (and, with BENCH_BASELINE_DIR, the baseline gateway beside this one). */
+const ONLY = process.env.BENCH_ONLY;
+/** BENCH_BASELINE_DIR=<a checkout of this repository>: also run that checkout's gateway, for before/after in one run. */
+const BASELINE_DIR = process.env.BENCH_BASELINE_DIR;
 
 const log = (msg: string) => console.error(`· ${msg}`);
 
@@ -203,99 +210,6 @@ async function alternating(targets: Target[], stream: boolean): Promise<Throughp
 // ---------------------------------------------------------------------------------------------
 // Setup
 
-const FLOOR_SCRIPT = `
-export default {
-  async fetch(request, env) {
-    const url = new URL(request.url);
-    return fetch(env.UPSTREAM + url.pathname.replace(/^\\/ai\\/v1/, "/v1"), {
-      method: request.method, headers: { "content-type": "application/json" }, body: request.body,
-    });
-  },
-};`;
-
-/**
- * The editing relay: the least a relay that edits can cost in workerd (issue #20's last reference
- * row). It forwards with the usage chunk forced on, and relays the stream through one BYOB read
- * loop into a reused 64 KiB buffer: a byte scan for event boundaries and for \`"usage":{\`, JSON
- * parsed only for an event that has usage (dropped when it is the usage-only event the client did
- * not ask for), the model name replaced in the bytes, one awaited write per upstream chunk into an
- * IdentityTransformStream. No metering, no framework, no lookups.
- */
-const EDITING_RELAY_SCRIPT = `
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const MODEL = enc.encode('"model":"');
-const USAGE = enc.encode('"usage":{');
-function find(bytes, needle, from, end) {
-  outer: for (let i = from; i <= end - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-function editEvent(bytes, start, end, alias, out) {
-  if (find(bytes, USAGE, start, end) >= 0) {
-    const text = dec.decode(bytes.subarray(start, end));
-    const event = JSON.parse(text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1));
-    if (Array.isArray(event.choices) && event.choices.length === 0) return;
-  }
-  const m = find(bytes, MODEL, start, end);
-  if (m < 0) return void out.push(bytes.subarray(start, end));
-  const value = m + MODEL.length;
-  let close = value;
-  while (close < end && bytes[close] !== 34) close++;
-  out.push(bytes.subarray(start, value), alias, bytes.subarray(close, end));
-}
-function concat(parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const joined = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) { joined.set(p, n); n += p.length; }
-  return joined;
-}
-async function pump(reader, writer, alias) {
-  let buffer = new ArrayBuffer(65536);
-  let carry = null;
-  try {
-    for (;;) {
-      const { value, done } = await reader.read(new Uint8Array(buffer, 0, 65536));
-      if (done) break;
-      buffer = value.buffer;
-      const bytes = carry ? concat([carry, value]) : value;
-      carry = null;
-      const out = [];
-      let start = 0;
-      for (let i = 0; i + 1 < bytes.length; i++) {
-        if (bytes[i] === 10 && bytes[i + 1] === 10) {
-          editEvent(bytes, start, i + 2, alias, out);
-          start = i + 2;
-          i++;
-        }
-      }
-      if (start < bytes.length) carry = bytes.slice(start);
-      if (out.length > 0) await writer.write(concat(out));
-    }
-    if (carry) await writer.write(carry);
-    await writer.close();
-  } catch (err) {
-    await writer.abort(err).catch(() => undefined);
-  }
-}
-export default {
-  async fetch(request, env, ctx) {
-    const body = await request.json();
-    const upstream = await fetch(env.UPSTREAM + "/v1/chat/completions", {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...body, model: "mock-gpt", stream_options: { include_usage: true } }),
-    });
-    const { readable, writable } = new IdentityTransformStream();
-    ctx.waitUntil(pump(upstream.body.getReader({ mode: "byob" }), writable.getWriter(), enc.encode(body.model)));
-    return new Response(readable, { status: upstream.status, headers: { "content-type": "text/event-stream" } });
-  },
-};`;
-
 /**
  * The bare gateway: only the steps no gateway can skip on a JSON request, with no framework, no
  * validation, no database and no rate limiting (its key and model are constants). Read and parse
@@ -418,11 +332,11 @@ async function main(): Promise<void> {
       const pid = childPids().find((p) => !before.has(p));
       return { mf, url: await mf.unsafeGetDirectURL(), pid };
     };
-    const gw = await start({
+    const gatewayOptions = (dir: string) => ({
       ...base,
       ...inspect,
-      scriptPath: join(outDir, "index.js"),
-      modulesRoot: outDir,
+      scriptPath: join(dir, "index.js"),
+      modulesRoot: dir,
       bindings: {
         DATABASE_URL: databaseUrl,
         NEON_WS_PROXY: bridge.proxy,
@@ -437,7 +351,19 @@ async function main(): Promise<void> {
       durableObjects: { RATE_LIMITER: "RateLimiter", CONCURRENCY_LIMITER: "ConcurrencyLimiter" },
       r2Buckets: { TOKENIZERS: "tollgate-tokenizers" },
     });
+    const gw = await start(gatewayOptions(outDir));
     await putTokenizerRanks(gw.mf);
+    // BENCH_BASELINE_DIR: another checkout's gateway (same database, same load), beside this one.
+    let gwBaseline: Awaited<ReturnType<typeof start>> | null = null;
+    if (BASELINE_DIR) {
+      log(`building the baseline gateway bundle from ${BASELINE_DIR}`);
+      const baselineOut = mkdtempSync(join(tmpdir(), "tollgate-bench-baseline-"));
+      cleanups.push(() => rmSync(baselineOut, { recursive: true, force: true }));
+      mkdirSync(join(BASELINE_DIR, "web", "dist"), { recursive: true });
+      buildBundle(join(BASELINE_DIR, "wrangler.toml"), baselineOut, !PROFILE);
+      gwBaseline = await start(gatewayOptions(baselineOut));
+      await putTokenizerRanks(gwBaseline.mf);
+    }
     const fl = await start({ ...base, ...inspect, script: FLOOR_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const relay = await start({ ...base, ...inspect, script: EDITING_RELAY_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const bare = await start({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
@@ -535,6 +461,20 @@ async function main(): Promise<void> {
     ];
     const cacheOff: Target = { ...gateway, name: "cache-off", messages: longPrompt(true), model: "bench-cache-off" };
     const cacheOn: Target = { ...gateway, name: "cache-on", messages: longPrompt(true), model: "bench-cache-on" };
+
+    if (ONLY === "streams") {
+      await mockConfig({ ttfbMs: 0, frames: 20, frameIntervalMs: 0 });
+      const targets = [floor, editingRelay, gateway];
+      if (gwBaseline) targets.push({ ...gateway, name: "gateway-baseline", url: new URL(path, gwBaseline.url).toString(), pid: gwBaseline.pid });
+      log(`streams only (20 frames): ${targets.map((t) => t.name).join(", ")}, ${WINDOWS} rotating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+      const results = await alternating(targets, true);
+      console.log(`load after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+      for (let i = 0; i < targets.length; i++) {
+        const r = results[i]!;
+        console.log(`  ${targets[i]!.name.padEnd(18)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.cpuUs.toFixed(0).padStart(7)} CPU µs/stream  ×${(r.cpuUs / results[0]!.cpuUs).toFixed(2)} floor`);
+      }
+      return;
+    }
 
     if (PROFILE) {
       const json = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
