@@ -40,6 +40,21 @@ export class SseFramer {
         blockStart = 1;
       }
     }
+    if (!this.afterCR && chunk.indexOf(CR, blockStart) === -1) {
+      // No CR in the chunk (the usual case): lines end in LF only, and the runtime's native
+      // search jumps from one LF to the next instead of a JavaScript test of every byte.
+      let lineStart = this.atLineStart ? blockStart : -1;
+      for (let i = chunk.indexOf(LF, blockStart); i !== -1; i = chunk.indexOf(LF, i + 1)) {
+        if (i === lineStart) {
+          onBlock(this.take(chunk, blockStart, i + 1), false);
+          blockStart = i + 1;
+        }
+        lineStart = i + 1;
+      }
+      this.atLineStart = lineStart === chunk.length;
+      if (blockStart < chunk.length) this.pending.push(chunk.subarray(blockStart));
+      return;
+    }
     for (let i = blockStart; i < chunk.length; i++) {
       const b = chunk[i]!;
       if (b !== LF && b !== CR) {

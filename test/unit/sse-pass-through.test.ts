@@ -4,7 +4,7 @@
  * byte by byte and split at every offset, with identical bytes out and identical observations.
  */
 import { describe, expect, it } from "vitest";
-import { concat, SsePassThrough, usageBlock, type StreamObservation, type PassThroughOutput } from "../../shared/sse-pass-through.ts";
+import { concat, SseFramer, SsePassThrough, usageBlock, type StreamObservation, type PassThroughOutput } from "../../shared/sse-pass-through.ts";
 
 const enc = new TextEncoder();
 const USAGE = { prompt_tokens: 11, completion_tokens: 7, total_tokens: 18, prompt_tokens_details: { cached_tokens: 3 }, completion_tokens_details: { reasoning_tokens: 2 } };
@@ -200,6 +200,46 @@ describe("SsePassThrough usage chunk handling", () => {
       const original = enc.encode(`data: ${usageChunk}${eol}${eol}`);
       const text = new TextDecoder().decode(usageBlock({ choices: [], usage: { prompt_tokens: 1 } }, original));
       expect(text).toBe(`data: {"choices":[],"usage":{"prompt_tokens":1}}${eol}${eol}`);
+    }
+  });
+});
+
+describe("SseFramer blocks", () => {
+  /** The blocks (as text, with continuation LFs marked) the framer releases for `input` cut at `cuts`. */
+  function blocks(input: Uint8Array, cuts: number[]): string[] {
+    const framer = new SseFramer();
+    const out: string[] = [];
+    const dec = new TextDecoder();
+    let start = 0;
+    for (const end of [...cuts, input.length]) {
+      framer.push(input.subarray(start, end), (block, continuation) => out.push((continuation ? "+" : "") + dec.decode(block)));
+      start = end;
+    }
+    const rest = framer.rest();
+    if (rest) out.push(`rest:${dec.decode(rest)}`);
+    return out;
+  }
+
+  it("LF-only streams are cut at each blank line, however the chunks fall", () => {
+    const text = "data: a\n\n: c\nid: 1\ndata: b\n\n\n\ndata: [DONE]\n\ndata: tail";
+    const expected = ["data: a\n\n", ": c\nid: 1\ndata: b\n\n", "\n", "\n", "data: [DONE]\n\n", "rest:data: tail"];
+    const input = enc.encode(text);
+    expect(blocks(input, [])).toEqual(expected);
+    for (let cut = 1; cut < input.length; cut++) expect(blocks(input, [cut]), `split at ${cut}`).toEqual(expected);
+    expect(blocks(input, Array.from({ length: input.length - 1 }, (_, i) => i + 1))).toEqual(expected);
+  });
+
+  it("chunks with and without CRs give the same blocks as the whole stream", () => {
+    const text = "data: a\r\n\r\ndata: b\n\ndata: c\r\rdata: d\n\n: x\r\n\r\ndata: e\n\n";
+    const input = enc.encode(text);
+    const whole = blocks(input, []);
+    expect(whole.filter((b) => !b.startsWith("+"))).toEqual(["data: a\r\n\r\n", "data: b\n\n", "data: c\r\r", "data: d\n\n", ": x\r\n\r\n", "data: e\n\n"]);
+    for (let cut = 1; cut < input.length; cut++) {
+      for (let cut2 = cut + 1; cut2 < input.length; cut2 += 3) {
+        const unmarked = (bs: string[]) => bs.map((b) => b.replace(/^\+/, "")).join("");
+        expect(unmarked(blocks(input, [cut, cut2])), `split at ${cut}, ${cut2}`).toEqual(unmarked(whole));
+        expect(blocks(input, [cut, cut2]).filter((b) => !b.startsWith("+")).map((b) => b.trim()), `split at ${cut}, ${cut2}`).toEqual(whole.map((b) => b.trim()));
+      }
     }
   });
 });

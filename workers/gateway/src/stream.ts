@@ -77,20 +77,29 @@ export class IdleReader {
     }, ms);
   }
 
-  /** The next chunk; throws when the watchdog gave up on the upstream. Stops the watchdog at the end. */
-  async read(): Promise<ReadableStreamReadResult<Uint8Array>> {
-    this.waitingSince = Date.now();
-    let result: ReadableStreamReadResult<Uint8Array>;
-    try {
-      result = await this.reader.read();
-    } catch (err) {
-      this.stop();
-      throw this.failure ?? err;
+  /**
+   * Reads to the end, handing each chunk to `onChunk` (awaited only when it returns a promise);
+   * throws when the watchdog gave up on the upstream, and stops the watchdog at the end. The loop
+   * awaits the runtime's read itself: one await per chunk (an async `read()` wrapper called in a
+   * loop cost a second promise and an async call per chunk).
+   */
+  async each(first: { at: number | null }, onChunk: (bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+    for (;;) {
+      this.waitingSince = Date.now();
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await this.reader.read();
+      } catch (err) {
+        this.stop();
+        throw this.failure ?? err;
+      }
+      this.waitingSince = null;
+      if (this.failure) throw this.failure;
+      if (result.done) return this.stop();
+      first.at ??= Date.now();
+      const pending = onChunk(result.value);
+      if (pending) await pending;
     }
-    this.waitingSince = null;
-    if (this.failure) throw this.failure;
-    if (result.done) this.stop();
-    return result;
   }
 
   /** Gives up on the body (after a failure elsewhere); the watchdog stops. */
@@ -109,14 +118,8 @@ export class IdleReader {
  * promise); `first.at` is stamped at the first chunk. Throws what broke the read (a cut, the idle
  * watchdog) or what `onChunk` threw.
  */
-export async function eachUpstreamChunk(reader: IdleReader, first: { at: number | null }, onChunk: (bytes: Uint8Array) => void | Promise<void>): Promise<void> {
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    first.at ??= Date.now();
-    const pending = onChunk(value);
-    if (pending) await pending;
-  }
+export function eachUpstreamChunk(reader: IdleReader, first: { at: number | null }, onChunk: (bytes: Uint8Array) => void | Promise<void>): Promise<void> {
+  return reader.each(first, onChunk);
 }
 
 /**
