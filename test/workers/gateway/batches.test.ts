@@ -182,6 +182,9 @@ describe("Batches API", () => {
     expect(await upstreamCount(marker)).toBe(40);
 
     const uuid = batchRowId(created.id)!;
+    // Read in over three queue messages (BATCH_START_LINES is 16 here): each line once, numbered as in the file.
+    const { rows: read } = await pool.query<{ line: number; custom_id: string }>("SELECT line, custom_id FROM batch_requests WHERE batch_id = $1 ORDER BY line", [uuid]);
+    expect(read).toEqual(lines.map((_, i) => ({ line: i + 1, custom_id: `req-${i}` })));
     const usage = await usageFor(uuid, 40);
     expect(usage).toHaveLength(40);
     expect(new Set(usage.map((m) => m.batch?.custom_id)).size).toBe(40);
