@@ -34,7 +34,8 @@
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
  * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows) with
- * BENCH_BASELINE_DIR (another checkout whose gateway runs beside this one: before/after). Loopback
+ * BENCH_BASELINE_DIR (other checkouts, comma-separated, whose gateways run beside this one:
+ * before/after). Loopback
  * only; stops by itself.
  */
 import { spawn } from "node:child_process";
@@ -65,8 +66,8 @@ const COMPAT_DATE = "2026-04-20";
 const PROFILE = process.env.BENCH_PROFILE;
 /** BENCH_ONLY=streams: only the stream throughput pairs (and, with BENCH_BASELINE_DIR, the baseline gateway beside this one). */
 const ONLY = process.env.BENCH_ONLY;
-/** BENCH_BASELINE_DIR=<a checkout of this repository>: also run that checkout's gateway, for before/after in one run. */
-const BASELINE_DIR = process.env.BENCH_BASELINE_DIR;
+/** BENCH_BASELINE_DIR=<checkouts of this repository, comma-separated>: also run their gateways, for before/after in one run. */
+const BASELINE_DIRS = process.env.BENCH_BASELINE_DIR?.split(",").filter(Boolean) ?? [];
 
 const log = (msg: string) => console.error(`· ${msg}`);
 
@@ -354,15 +355,16 @@ async function main(): Promise<void> {
     const gw = await start(gatewayOptions(outDir));
     await putTokenizerRanks(gw.mf);
     // BENCH_BASELINE_DIR: another checkout's gateway (same database, same load), beside this one.
-    let gwBaseline: Awaited<ReturnType<typeof start>> | null = null;
-    if (BASELINE_DIR) {
+    const gwBaselines: Awaited<ReturnType<typeof start>>[] = [];
+    for (const BASELINE_DIR of BASELINE_DIRS) {
       log(`building the baseline gateway bundle from ${BASELINE_DIR}`);
       const baselineOut = mkdtempSync(join(tmpdir(), "tollgate-bench-baseline-"));
       cleanups.push(() => rmSync(baselineOut, { recursive: true, force: true }));
       mkdirSync(join(BASELINE_DIR, "web", "dist"), { recursive: true });
       buildBundle(join(BASELINE_DIR, "wrangler.toml"), baselineOut, !PROFILE);
-      gwBaseline = await start(gatewayOptions(baselineOut));
+      const gwBaseline = await start(gatewayOptions(baselineOut));
       await putTokenizerRanks(gwBaseline.mf);
+      gwBaselines.push(gwBaseline);
     }
     const fl = await start({ ...base, ...inspect, script: FLOOR_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const relay = await start({ ...base, ...inspect, script: EDITING_RELAY_SCRIPT, bindings: { UPSTREAM: mockUrl } });
@@ -465,7 +467,7 @@ async function main(): Promise<void> {
     if (ONLY === "streams") {
       await mockConfig({ ttfbMs: 0, frames: 20, frameIntervalMs: 0 });
       const targets = [floor, editingRelay, gateway];
-      if (gwBaseline) targets.push({ ...gateway, name: "gateway-baseline", url: new URL(path, gwBaseline.url).toString(), pid: gwBaseline.pid });
+      gwBaselines.forEach((b, i) => targets.push({ ...gateway, name: gwBaselines.length > 1 ? `gateway-baseline-${i + 1}` : "gateway-baseline", url: new URL(path, b.url).toString(), pid: b.pid }));
       log(`streams only (20 frames): ${targets.map((t) => t.name).join(", ")}, ${WINDOWS} rotating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
       const results = await alternating(targets, true);
       console.log(`load after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
