@@ -14,6 +14,7 @@
  *   r-jsstream            the response a default ReadableStream whose pull reads and edits
  *   r-transform           upstream.body.pipeThrough(new TransformStream(edit))
  *   pump                  a default-reader loop that writes every chunk unchanged (JS per chunk, no work)
+ *   pump-copy, pump-arena the same, writing a new copy of each chunk, or a copy in a slice of a per-stream buffer
  *   tee                   tee(): one branch to the client natively, the other read in JS (meters, cannot edit)
  *   floor-1w, relay-1w    floor and relay on an upstream that sends the same bytes in one write
  *   *-cork                the same bytes, each frame its own HTTP chunk, all corked into one TCP write
@@ -197,15 +198,26 @@ export default {
 };`;
 }
 
-const PUMP_SCRIPT = `
+/** The pump; \`out\` says what is written: the chunk read, a new copy of it, or a copy in a slice of a per-stream 4 KiB buffer. */
+const pumpScript = (out: "value" | "copy" | "arena") => `
 let streams = 0, reads = 0;
 async function pump(reader, writer) {
+  let arena = new Uint8Array(0), used = 0;
   try {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
       reads++;
-      await writer.write(value);
+      ${
+        out === "value"
+          ? "await writer.write(value);"
+          : out === "copy"
+            ? "await writer.write(new Uint8Array(value));"
+            : `if (used + value.length > arena.length) { arena = new Uint8Array(4096); used = 0; }
+      const slice = arena.subarray(used, used + value.length); used += value.length;
+      slice.set(value);
+      await writer.write(slice);`
+      }
     }
     await writer.close();
   } catch (err) {
@@ -350,7 +362,9 @@ async function main(): Promise<void> {
       ["r-bytes", relay({ sink: "bytes" }), mock.url, "demo-model"],
       ["r-jsstream", relay({ sink: "jsstream", reader: "default" }), mock.url, "demo-model"],
       ["r-transform", relay({ sink: "transform", reader: "default" }), mock.url, "demo-model"],
-      ["pump", PUMP_SCRIPT, mock.url, "mock-gpt"],
+      ["pump", pumpScript("value"), mock.url, "mock-gpt"],
+      ["pump-copy", pumpScript("copy"), mock.url, "mock-gpt"],
+      ["pump-arena", pumpScript("arena"), mock.url, "mock-gpt"],
       ["tee", TEE_SCRIPT, mock.url, "mock-gpt"],
       ["floor-1w", FLOOR_SCRIPT, oneWrite.url, "mock-gpt"],
       ["relay-1w", EDITING_RELAY_SCRIPT, oneWrite.url, "demo-model"],
