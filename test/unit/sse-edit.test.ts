@@ -39,6 +39,15 @@ describe("StreamEditor", () => {
     expect(dec(editor().edit(enc(chunk)))).toContain('"usage":null');
   });
 
+  it("edits in any order of the fields, and in long blocks", () => {
+    const e = editor({ dropNullUsage: true });
+    e.edit(enc('data: {"model":"mock-gpt"}\n\n'));
+    expect(dec(e.edit(enc('data: {"usage":null,"model":"mock-gpt","x":1}\n\n')))).toBe('data: {"model":"demo-model","x":1}\n\n');
+    const long = "y".repeat(5000);
+    const block = `data: {"id":"${long}","model":"mock-gpt","choices":[{"delta":{"content":"${long}"}}],"usage":null}\n\n`;
+    expect(dec(e.edit(enc(block)))).toBe(`data: {"id":"${long}","model":"demo-model","choices":[{"delta":{"content":"${long}"}}]}\n\n`);
+  });
+
   it("names the previous response in response objects", () => {
     const e = editor({ previousResponseId: "resp_prev" });
     const created = 'data: {"type":"response.created","response":{"id":"resp_2","model":"m","previous_response_id":null}}\n\n';
