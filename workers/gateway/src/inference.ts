@@ -67,8 +67,10 @@ export async function handleInference(c: Ctx): Promise<Response> {
   meter.pricedBy(key.purpose, model);
   const batch = internal ? internal.batch : trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
   if (batch) meter.batchTrusted(batch);
-  // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
-  for (const [name, value] of Object.entries(await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p)))) c.res.headers.set(name, value);
+  // Tollgate's own limit headers, put on whatever this request answers (passUpstreamHeaders,
+  // headers.ts); not on c.res here, which would make Hono copy the response returned below.
+  const limitHeaders = await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p));
+  if (Object.keys(limitHeaders).length > 0) c.set("gatewayHeaders", limitHeaders);
 
   const suffix = c.req.path.slice("/ai/v1".length);
   const previous = suffix === "/responses" ? await resolvePreviousResponse(body, key, db, c.env.RESPONSES_BUCKET) : null;
