@@ -31,11 +31,10 @@ export const passUpstreamHeaders = createMiddleware<GatewayApp>(async function p
   if (!own && !upstream) return;
   editResponseHeaders(c, (headers) => {
     if (own) for (const name in own) headers.set(name, own[name]!);
-    if (upstream) {
-      for (const [name, value] of upstream) {
-        if (isPassedUpstreamHeader(name) && !headers.has(name)) headers.set(name, value);
-      }
-    }
+    // forEach: about half the runtime's cost of for…of over Headers (which makes a pair per entry).
+    upstream?.forEach((value, name) => {
+      if (isPassedUpstreamHeader(name) && !headers.has(name)) headers.set(name, value);
+    });
   });
 });
 

@@ -50,7 +50,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
   if (typeof body.model === "string") meter.asked(body.model);
   // Every client string reaches Postgres safely or not at all: no alias has a control character.
   const badAlias = typeof body.model === "string" && !isCleanText(body.model);
-  const db = c.var.database;
+  const db = c.get("database");
   // Tollgate's batch runner calling in-process: its key by hash, its batch metadata as given.
   const internal = c.get("batchCall");
   const credential = internal ? { keyHash: internal.keyHash } : c.req.header("authorization");
