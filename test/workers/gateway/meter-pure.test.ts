@@ -1,11 +1,12 @@
 /**
- * The gateway's Meter in Node: the pieces of the usage message it works out itself rather than
- * with a general-purpose parser (the path), and its price, worked out once and asked for twice.
+ * The gateway's Meter on its own, no request through the app: the piece of the usage message it
+ * works out itself rather than with a general-purpose parser (the path), and its price, worked
+ * out once and asked for twice.
  */
 import { describe, expect, it } from "vitest";
-import { cacheTariffFromRow, tariffFromRow } from "../../shared/pricing.ts";
-import { ZERO_CACHE, ZERO_USAGE } from "../../shared/usage-message.ts";
-import { Meter, pathnameOf } from "../../workers/gateway/src/meter.ts";
+import { cacheTariffFromRow, tariffFromRow } from "../../../shared/pricing.ts";
+import { ZERO_CACHE, ZERO_USAGE } from "../../../shared/usage-message.ts";
+import { Meter, pathnameOf } from "../../../workers/gateway/src/meter.ts";
 
 describe("pathnameOf", () => {
   it("is new URL(url).pathname for serialised request URLs", () => {
