@@ -148,11 +148,9 @@ describe("embedded Postgres with concurrent connections", () => {
   }, 120_000);
 
   it("rolls back the transaction of a connection that disconnects inside it, and others go on", async () => {
-    const a = await client();
-    a.on("error", () => {});
+    const [a, b] = await Promise.all([client(), client()]);
     await a.query("BEGIN");
     await a.query("INSERT INTO mux (client, v) VALUES ($1, $2)", [-1, 1]);
-    const b = await client();
     try {
       // b's statement waits for a's transaction; a then vanishes without a word.
       const waiting = b.query("SELECT count(*)::int AS n FROM mux WHERE client = $1", [-1]);
@@ -184,7 +182,8 @@ describe("embedded Postgres with concurrent connections", () => {
       // …then Bind and Execute it: the statement must still be the one parsed above.
       const bind = Buffer.concat([Buffer.from("\0\0\0\0\0\x01"), Buffer.from([0, 0, 0, 3]), Buffer.from("abc"), Buffer.from([0, 0])]);
       raw.socket.write(Buffer.concat([message("B", bind), message("E", Buffer.from("\0\0\0\0\0")), message("S", Buffer.alloc(0))]));
-      expect(await raw.read("Z")).toEqual(["2", "D", "C", "Z"]);
+      // (PGlite reports parameters, 'S', before each ReadyForQuery.)
+      expect((await raw.read("Z")).filter((t) => t !== "S")).toEqual(["2", "D", "C", "Z"]);
       expect((await otherQuery).rows).toEqual([{ other_col: 7 }]);
     } finally {
       raw.socket.end(message("X", Buffer.alloc(0)));
