@@ -7,21 +7,23 @@
  * holds state that belongs to that client:
  *
  * - Messages are run in groups. A connection's bytes are buffered until they hold a message after
- *   which the client may wait for an answer (a flush point: Sync, Query, Flush, FunctionCall,
- *   CopyDone, CopyFail); everything buffered up to the last such message is handed to PGlite in one
- *   call. Parse/Bind/Describe/Execute of one query therefore never interleave with another
+ *   which the client may wait for an answer (a flush point: Sync, Query, Flush, FunctionCall);
+ *   everything buffered up to the last such message is handed to PGlite in one call. Parse/Bind/Describe/Execute of one query therefore never interleave with another
  *   connection's.
  * - After a group, the connection keeps the backend (it is the "owner") unless the backend's last
  *   answer was ReadyForQuery with status idle. That covers an explicit transaction ('T', or 'E' when
  *   failed), an extended-protocol exchange the client split with Flush and has not yet ended with
- *   Sync (including the "skip until Sync" state after an error), and COPY FROM STDIN in progress.
+ *   Sync (including the "skip until Sync" state after an error).
  *   Meanwhile only the owner's groups run; the others wait their turn in arrival order.
- * - An owner that disconnects is cleaned up: a CopyFail and a Sync end whatever exchange it left
- *   open, and a ROLLBACK ends its transaction, so the next connection starts from an idle backend.
+ * - An owner that disconnects is cleaned up: a Sync ends whatever exchange it left open and a
+ *   ROLLBACK its transaction, so the next connection starts from an idle backend.
  *
  * Not shared-backend-proof (as with the library server this replaces): session state a client sets
  * (SET, named prepared statements, temporary tables, LISTEN) is seen by every connection, and a
  * client idle inside a transaction stalls all others until it commits, rolls back or disconnects.
+ * COPY FROM STDIN cannot work: PGlite reads the copy data within the call that runs the COPY
+ * statement, finds none (the client sends it only after CopyInResponse) and exits, taking the
+ * process down. COPY TO STDOUT works.
  */
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import type { PGlite } from "@electric-sql/pglite";
@@ -33,14 +35,14 @@ const CANCEL_REQUEST = 80877102;
 
 const code = (c: string) => c.charCodeAt(0);
 /** Frontend messages after which a client may wait for an answer: a group must end at one. */
-const FLUSH_POINTS = new Set(["S", "Q", "H", "F", "c", "f"].map(code));
+const FLUSH_POINTS = new Set(["S", "Q", "H", "F"].map(code));
 const TERMINATE = code("X");
 const READY_FOR_QUERY = code("Z");
 const IDLE = code("I");
 
 /**
- * Whole messages buffered past this size run even without a flush point (a COPY's data, a huge
- * pipeline); the connection keeps the backend until its exchange ends, so this is safe.
+ * Whole messages buffered past this size run even without a flush point (a huge pipeline), to bound
+ * memory; the connection keeps the backend until its exchange ends, so this is safe.
  */
 const RUN_WITHOUT_FLUSH_BYTES = 1 << 20;
 /** A connection stops being read while this much of its input waits for its turn. */
@@ -310,12 +312,13 @@ export async function servePglite(db: PGlite, host = "127.0.0.1", port = 0): Pro
     }
   }
 
-  /** Ends what a departed owner left open: a COPY or extended exchange, then its transaction. */
+  /** Ends what a departed owner left open: an extended exchange, then its transaction. */
   async function abandon(): Promise<void> {
+    // (Always our own callback: PGlite keeps the last one it was given, a client's socket writer.)
     const discard = { onRawData: () => {} };
     await db.runExclusive(async () => {
-      // Outside COPY the backend ignores CopyFail; Sync ends an exchange (or the skip after an error).
-      await db.execProtocolRawStream(Buffer.concat([frontend("f", "connection closed\0"), frontend("S", "")]), discard);
+      // Sync ends an exchange (or the skip after an error); on an idle backend it only answers.
+      await db.execProtocolRawStream(frontend("S", ""), discard);
       if (db.isInTransaction()) await db.execProtocolRawStream(frontend("Q", "ROLLBACK\0"), discard);
     });
   }
