@@ -70,6 +70,8 @@ export default defineConfig({
           BATCH_MAX_ATTEMPTS: "2",
           BATCH_RETRY_DELAY_SECONDS: "0",
           BATCH_MODEL_CONCURRENCY: "4",
+          // Batches start 16 lines per queue message here, so every multi-slice start path runs.
+          BATCH_START_LINES: "16",
         },
         queueConsumers: { "tollgate-usage": { maxBatchTimeout: 0.05 }, "tollgate-batch": { maxBatchTimeout: 0.05, maxRetries: 10 } },
         setupFiles: ["test/workers/gateway/tokenizer-ranks-setup.ts"],

@@ -65,33 +65,44 @@ export function parseBatchLine(text: string, line: number): BatchLine | null {
 export class LineSplitter {
   private readonly decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
   private pending: Uint8Array = new Uint8Array(0);
-  private line = 0;
+  private line: number;
+  /** The input's byte offset of `pending`'s first byte. */
+  private offset: number;
 
-  constructor(private readonly maxLineBytes: number) {}
+  /** `from`: where the bytes it is given start in the whole input (a reader resuming mid-file). */
+  constructor(
+    private readonly maxLineBytes: number,
+    from: LinePosition = { line: 0, offset: 0 },
+  ) {
+    this.line = from.line;
+    this.offset = from.offset;
+  }
 
   /** The lines `chunk` completes. */
-  push(chunk: Uint8Array): { text: string; line: number }[] {
+  push(chunk: Uint8Array): SplitLine[] {
     const buffer = this.pending.length === 0 ? chunk : concat(this.pending, chunk);
-    const out: { text: string; line: number }[] = [];
+    const out: SplitLine[] = [];
     let start = 0;
     let nl: number;
     while ((nl = buffer.indexOf(0x0a, start)) >= 0) {
       this.line++;
       if (nl - start > this.maxLineBytes) throw new BatchLineError(this.line, `longer than ${this.maxLineBytes} bytes.`);
-      out.push({ text: this.decode(buffer.subarray(start, nl), this.line), line: this.line });
+      out.push({ text: this.decode(buffer.subarray(start, nl), this.line), line: this.line, end: this.offset + nl + 1 });
       start = nl + 1;
     }
+    this.offset += start;
     this.pending = buffer.slice(start);
     if (this.pending.length > this.maxLineBytes) throw new BatchLineError(this.line + 1, `longer than ${this.maxLineBytes} bytes.`);
     return out;
   }
 
   /** The last line, if the input did not end with a line break. */
-  finish(): { text: string; line: number }[] {
+  finish(): SplitLine[] {
     if (this.pending.length === 0) return [];
     const text = this.decode(this.pending, this.line + 1);
+    this.offset += this.pending.length;
     this.pending = new Uint8Array(0);
-    return [{ text, line: ++this.line }];
+    return [{ text, line: ++this.line, end: this.offset }];
   }
 
   private decode(bytes: Uint8Array, line: number): string {
@@ -103,9 +114,22 @@ export class LineSplitter {
   }
 }
 
-/** The lines of a byte stream (see LineSplitter). */
-export async function* readLines(stream: ReadableStream<Uint8Array>, maxLineBytes: number): AsyncGenerator<{ text: string; line: number }> {
-  const splitter = new LineSplitter(maxLineBytes);
+/** A point between two lines: the number of the line before it and the byte offset just past it. */
+export interface LinePosition {
+  line: number;
+  offset: number;
+}
+
+/** One line: its text, its 1-based number and the byte offset just past its line break. */
+export interface SplitLine {
+  text: string;
+  line: number;
+  end: number;
+}
+
+/** The lines of a byte stream (see LineSplitter); `from` says where the stream starts in the file. */
+export async function* readLines(stream: ReadableStream<Uint8Array>, maxLineBytes: number, from?: LinePosition): AsyncGenerator<SplitLine> {
+  const splitter = new LineSplitter(maxLineBytes, from);
   const reader = stream.getReader();
   try {
     for (;;) {

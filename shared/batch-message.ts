@@ -7,8 +7,19 @@
 import * as z from "zod";
 
 export const BatchMessageSchema = z.discriminatedUnion("kind", [
-  /** Read the input file into batch requests and enqueue them. */
-  z.object({ kind: z.literal("batch_start"), v: z.literal(1), batch_id: z.uuid() }),
+  /**
+   * Read the input file into batch requests and enqueue them, a bounded slice per message (so a
+   * large file stays within one invocation's limits): while the batch is validating, read lines
+   * after `from` (the line number and byte offset last read; the start when absent); once it is in
+   * progress, enqueue pending requests after line `enqueue_after` (0 when absent).
+   */
+  z.object({
+    kind: z.literal("batch_start"),
+    v: z.literal(1),
+    batch_id: z.uuid(),
+    from: z.object({ line: z.int().nonnegative(), offset: z.int().nonnegative() }).optional(),
+    enqueue_after: z.int().nonnegative().optional(),
+  }),
   /** Run one request (skipped when it already has a result). */
   z.object({ kind: z.literal("batch_request"), v: z.literal(1), batch_id: z.uuid(), custom_id: z.string().min(1) }),
   /** Write the output and error files and settle the batch's final status. */

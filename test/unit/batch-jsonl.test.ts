@@ -74,6 +74,18 @@ describe("readLines", () => {
     for (let cut = 1; cut < bytes.length; cut++) expect(await collect(streamOf(bytes, [cut]))).toEqual(expected);
   });
 
+  it("says where each line ends, so a reader resuming from any line's end reads the rest unchanged", async () => {
+    const lines: { text: string; line: number; end: number }[] = [];
+    for await (const l of readLines(streamOf(bytes, [3, 9]), 1000)) lines.push(l);
+    const breaks = [...bytes.keys()].filter((i) => bytes[i] === 0x0a).map((i) => i + 1);
+    expect(lines.map((l) => l.end)).toEqual([...breaks, bytes.length]);
+    for (const at of lines) {
+      const rest: [number, string][] = [];
+      for await (const { text, line } of readLines(streamOf(bytes.subarray(at.end), [2]), 1000, { line: at.line, offset: at.end })) rest.push([line, text]);
+      expect(rest).toEqual(expected.slice(at.line));
+    }
+  });
+
   it("refuses invalid UTF-8 and overlong lines, naming the line", async () => {
     await expect(collect(streamOf(new Uint8Array([0x61, 0x0a, 0xff, 0x0a]), []))).rejects.toMatchObject({ line: 2 });
     await expect(collect(streamOf(new TextEncoder().encode("ok\n" + "x".repeat(50)), [5]), 20)).rejects.toMatchObject({ line: 2 });

@@ -175,4 +175,36 @@ describe("old sign-in rows are purged as people sign in", () => {
     expect(await old()).toBe(0);
     expect(await all()).toBe(2);
   });
+
+  it("set-password links and invitations used or expired over 30 days ago go; open and recent ones stay", async () => {
+    const alice = await principal();
+    const link = async (expires: string, used: string | null) =>
+      (
+        await pool.query<{ id: string }>(
+          `INSERT INTO password_tokens (token_hash, user_id, created_by, created_at, expires_at, used_at)
+           VALUES ($1, $2, $2, now() - interval '90 days', now() - $3::interval, now() - $4::interval) RETURNING id`,
+          [hex(), alice.id, expires, used],
+        )
+      ).rows[0]!.id;
+    const invitation = async (expires: string, accepted: string | null) =>
+      (
+        await pool.query<{ id: string }>(
+          `INSERT INTO organization_invitations (token_hash, organization_id, role, created_by, created_at, expires_at, accepted_at, accepted_by)
+           VALUES ($1, $2, 'member', $2, now() - interval '90 days', now() - $3::interval, now() - $4::interval, CASE WHEN $4::interval IS NULL THEN NULL ELSE $2::uuid END) RETURNING id`,
+          [hex(), alice.id, expires, accepted],
+        )
+      ).rows[0]!.id;
+    const gone = [await link("40 days", null), await link("-1 day", "31 days"), await invitation("35 days", null), await invitation("1 day", "40 days")];
+    const kept = [await link("-1 day", null), await link("-1 day", "2 days"), await link("10 days", null), await invitation("-7 days", null), await invitation("20 days", "25 days")];
+    await signIn({ token: env.ADMIN_TOKEN });
+    const left = async (ids: string[]) =>
+      (
+        await pool.query<{ id: string }>(
+          "SELECT id FROM password_tokens WHERE id = ANY($1::uuid[]) UNION ALL SELECT id FROM organization_invitations WHERE id = ANY($1::uuid[])",
+          [ids],
+        )
+      ).rows.map((r) => r.id);
+    expect(await left(gone)).toEqual([]);
+    expect((await left(kept)).sort()).toEqual([...kept].sort());
+  });
 });

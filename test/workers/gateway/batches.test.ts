@@ -182,6 +182,9 @@ describe("Batches API", () => {
     expect(await upstreamCount(marker)).toBe(40);
 
     const uuid = batchRowId(created.id)!;
+    // Read in over three queue messages (BATCH_START_LINES is 16 here): each line once, numbered as in the file.
+    const { rows: read } = await pool.query<{ line: number; custom_id: string }>("SELECT line, custom_id FROM batch_requests WHERE batch_id = $1 ORDER BY line", [uuid]);
+    expect(read).toEqual(lines.map((_, i) => ({ line: i + 1, custom_id: `req-${i}` })));
     const usage = await usageFor(uuid, 40);
     expect(usage).toHaveLength(40);
     expect(new Set(usage.map((m) => m.batch?.custom_id)).size).toBe(40);
@@ -250,6 +253,8 @@ describe("Batches API", () => {
 
     const uuid = batchRowId(created.id)!;
     const usage = await usageFor(uuid, 6 + 3 * 2);
+    // Failed attempts keep ids of their own: none takes the id a later success would be charged under.
+    expect(new Set(usage.map((m) => m.event_id)).size).toBe(usage.length);
     const client = await pool.connect();
     try {
       await writeUsageBatch(client, usage);
@@ -258,6 +263,51 @@ describe("Batches API", () => {
     }
     const charged = await pool.query<{ n: string }>("SELECT count(*)::text AS n FROM credits_transactions WHERE fusillade_batch_id = $1", [uuid]);
     expect(charged.rows[0]!.n).toBe("6");
+  });
+
+  it("a request run again after its runner died mid-call is charged once", async () => {
+    // The first run claims the request and calls the upstream (300 ms). While it waits, its lease is
+    // made to lapse and its claim taken away: to Postgres that is a runner that died after calling
+    // the upstream, before recording anything (its record matches no row). Redelivery runs it again.
+    const marker = `d-${crypto.randomUUID()}`;
+    const created = await createBatch([line("d-0", waiting.alias, marker)]);
+    const uuid = batchRowId(created.id)!;
+    const deadline = Date.now() + 10_000;
+    let lapsed = 0;
+    while (lapsed === 0 && Date.now() < deadline) {
+      ({ rowCount: lapsed } = (await pool.query(
+        "UPDATE batch_requests SET claim = gen_random_uuid(), lease_until = now() - interval '1 second' WHERE batch_id = $1 AND state = 'running'",
+        [uuid],
+      )) as { rowCount: number });
+      if (lapsed === 0) await sleep(10);
+    }
+    expect(lapsed, "the first run was not caught in its upstream call").toBe(1);
+    // The first run's answer arrives and its record finds nothing to write.
+    await usageFor(uuid, 1);
+    await sleep(100);
+    const redelivered = createMessageBatch("tollgate-batch", [{ id: "dead-0", timestamp: new Date(), attempts: 2, body: { kind: "batch_request", v: 1, batch_id: uuid, custom_id: "d-0" } }]);
+    const ctx = createExecutionContext();
+    await gateway.queue(redelivered, env, ctx);
+    await getQueueResult(redelivered, ctx);
+
+    const done = await waitFor(created.id, (b) => b.status === "completed");
+    expect(done.request_counts).toEqual({ total: 1, completed: 1, failed: 0 });
+    // The upstream was called twice (nothing can take back a call a dead runner made)…
+    expect(await upstreamCount(marker)).toBe(2);
+    const usage = await usageFor(uuid, 2);
+    expect(usage).toHaveLength(2);
+    // …but both answers are recorded under the batch request's id, so the ledger charges one.
+    const { rows: req } = await pool.query<{ request_id: string }>("SELECT request_id::text FROM batch_requests WHERE batch_id = $1", [uuid]);
+    expect(usage.map((m) => m.event_id)).toEqual([req[0]!.request_id, req[0]!.request_id]);
+    const client = await pool.connect();
+    try {
+      await writeUsageBatch(client, usage);
+    } finally {
+      client.release();
+    }
+    const charges = await pool.query<{ amount: string }>("SELECT amount::text AS amount FROM credits_transactions WHERE fusillade_batch_id = $1", [uuid]);
+    expect(charges.rows.map((r) => Number(r.amount))).toEqual([0.00015]);
+    expect((await contentLines(done.output_file_id)).map((l) => l.custom_id)).toEqual(["d-0"]);
   });
 
   it("a key's rate limit slows a batch down but fails none of its requests", async () => {

@@ -17,7 +17,7 @@
  * (batch-trust.ts): the same routing, upstream auth, usage extraction and metering as any
  * request, priced at the batch tariff for the batch's window as of its creation.
  */
-import { BatchLineError, parseBatchLine, readLines, responseBodyValue, type BatchOutputLine } from "../../../shared/batch-jsonl.ts";
+import { BatchLineError, parseBatchLine, readLines, responseBodyValue, type BatchOutputLine, type LinePosition } from "../../../shared/batch-jsonl.ts";
 import { batchPublicId, batchRequestLineId, batchResultFileId, BatchMessageSchema, type BatchMessage } from "../../../shared/batch-message.ts";
 import { retryDelaySeconds } from "../../../shared/backoff.ts";
 import { createPool, type Pool } from "../../../shared/db.ts";
@@ -95,7 +95,7 @@ interface Deps {
 function handleMessage(m: BatchMessage, deps: Deps): Promise<Outcome> {
   switch (m.kind) {
     case "batch_start":
-      return startBatch(m.batch_id, deps);
+      return startBatch(m, deps);
     case "batch_request":
       return runRequest(m.batch_id, m.custom_id, deps);
     case "batch_finalize":
@@ -112,8 +112,17 @@ async function failBatch(pool: Pool, id: string, code: string, message: string):
   ]);
 }
 
-/** Reads the input file into rows (idempotent), marks the batch in progress and enqueues its pending requests. */
-async function startBatch(id: string, { env, pool }: Deps): Promise<Outcome> {
+/**
+ * Starts a batch one slice per message, each within one invocation's limits however large the file:
+ * while it is validating, reads up to BATCH_START_LINES lines of the input file into rows
+ * (idempotent) from where the last slice stopped (an R2 range read from its byte offset) and sends
+ * the next slice's message, or, at the file's end, marks the batch in progress; then enqueues its
+ * pending requests, BATCH_START_LINES per message. A redelivered slice repeats work that changes
+ * nothing (rows are inserted once; a duplicate request message finds its row claimed or done).
+ */
+async function startBatch(m: Extract<BatchMessage, { kind: "batch_start" }>, { env, config, pool }: Deps): Promise<Outcome> {
+  const id = m.batch_id;
+  const slice = config.BATCH_START_LINES;
   const { rows } = await pool.query<{ status: string; object_key: string; deleted: boolean }>(
     "SELECT b.status, f.object_key, f.deleted_at IS NOT NULL AS deleted FROM batches b JOIN batch_files f ON f.id = b.input_file_id WHERE b.id = $1",
     [id],
@@ -121,16 +130,22 @@ async function startBatch(id: string, { env, pool }: Deps): Promise<Outcome> {
   const batch = rows[0];
   if (!batch || (batch.status !== "validating" && batch.status !== "in_progress")) return ACK;
   if (batch.status === "validating") {
-    const object = batch.deleted ? null : await env.BATCH_FILES.get(batch.object_key);
+    const from = m.from ?? { line: 0, offset: 0 };
+    const object = batch.deleted ? null : await env.BATCH_FILES.get(batch.object_key, from.offset > 0 ? { range: { offset: from.offset } } : undefined);
     if (!object) {
       await failBatch(pool, id, "file_not_found", "The input file was deleted before the batch started.");
       return ACK;
     }
+    let next: LinePosition | null;
     try {
-      await insertRequests(pool, id, object.body);
+      next = await insertRequests(pool, id, object.body, from, slice);
     } catch (err) {
       if (!(err instanceof BatchLineError)) throw err;
       await failBatch(pool, id, "invalid_file", err.message);
+      return ACK;
+    }
+    if (next) {
+      await sendBatchMessage(env.BATCH_QUEUE, { kind: "batch_start", v: 1, batch_id: id, from: next });
       return ACK;
     }
     await pool.query(
@@ -139,18 +154,30 @@ async function startBatch(id: string, { env, pool }: Deps): Promise<Outcome> {
       [id],
     );
   }
-  const pending = await pool.query<{ custom_id: string }>("SELECT custom_id FROM batch_requests WHERE batch_id = $1 AND state = 'pending' ORDER BY line", [id]);
+  const after = batch.status === "validating" ? 0 : (m.enqueue_after ?? 0);
+  const pending = await pool.query<{ custom_id: string; line: number }>(
+    "SELECT custom_id, line FROM batch_requests WHERE batch_id = $1 AND state = 'pending' AND line > $2 ORDER BY line LIMIT $3",
+    [id, after, slice],
+  );
   for (let i = 0; i < pending.rows.length; i += SEND_CHUNK) {
     await env.BATCH_QUEUE.sendBatch(
       pending.rows.slice(i, i + SEND_CHUNK).map((r) => ({ body: { kind: "batch_request", v: 1, batch_id: id, custom_id: r.custom_id } satisfies BatchMessage, contentType: "json" as const })),
     );
   }
-  // An empty file cannot be uploaded, but a batch with nothing pending (all done before a redelivery) still ends.
-  if (pending.rows.length === 0) await maybeFinish(pool, env, id);
+  if (pending.rows.length === slice) {
+    await sendBatchMessage(env.BATCH_QUEUE, { kind: "batch_start", v: 1, batch_id: id, enqueue_after: pending.rows[slice - 1]!.line });
+  } else if (pending.rows.length === 0 && after === 0) {
+    // An empty file cannot be uploaded, but a batch with nothing pending (all done before a redelivery) still ends.
+    await maybeFinish(pool, env, id);
+  }
   return ACK;
 }
 
-async function insertRequests(pool: Pool, batchId: string, stream: ReadableStream<Uint8Array>): Promise<void> {
+/**
+ * Inserts the rows of up to `limit` lines of `stream` (the input file from `from`); returns where
+ * the next slice starts, or null when the file ended.
+ */
+async function insertRequests(pool: Pool, batchId: string, stream: ReadableStream<Uint8Array>, from: LinePosition, limit: number): Promise<LinePosition | null> {
   let chunk: { custom_id: string; line: number; url: string; model: string; body: string }[] = [];
   const flush = async () => {
     if (chunk.length === 0) return;
@@ -162,13 +189,25 @@ async function insertRequests(pool: Pool, batchId: string, stream: ReadableStrea
     );
     chunk = [];
   };
-  for await (const { text, line } of readLines(stream, BATCH_LINE_MAX_BYTES)) {
+  let read = 0;
+  let last = from;
+  let next: LinePosition | null = null;
+  for await (const { text, line, end } of readLines(stream, BATCH_LINE_MAX_BYTES, from)) {
+    if (read === limit) {
+      // A line beyond this slice: the next slice starts with it.
+      next = last;
+      break;
+    }
     const parsed = parseBatchLine(text, line);
-    if (!parsed) continue;
-    chunk.push({ custom_id: parsed.custom_id, line, url: parsed.url, model: parsed.model, body: JSON.stringify(parsed.body) });
+    if (parsed) chunk.push({ custom_id: parsed.custom_id, line, url: parsed.url, model: parsed.model, body: JSON.stringify(parsed.body) });
     if (chunk.length >= INSERT_CHUNK_ROWS) await flush();
+    read++;
+    last = { line, offset: end };
   }
   await flush();
+  // Stopped mid-file: the rest of the body is not read.
+  if (next) await stream.cancel().catch(() => undefined);
+  return next;
 }
 
 interface Claimed {

@@ -59,6 +59,7 @@ export const GatewayConfigSchema = DbSettingsSchema.extend({
   BATCH_MODEL_CONCURRENCY: positiveInt("BATCH_MODEL_CONCURRENCY").optional().default(32),
   /** Days an ended batch keeps its per-request rows (bodies and answers) in `batch_requests`. */
   BATCH_RETENTION_DAYS: positiveInt("BATCH_RETENTION_DAYS").optional().default(7),
+  BATCH_START_LINES: positiveInt("BATCH_START_LINES").optional().default(10_000),
   BATCH_RETRY_DELAY_SECONDS: z
     .string()
     .regex(/^\d{1,5}$/, { error: "BATCH_RETRY_DELAY_SECONDS must be a whole number of seconds" })

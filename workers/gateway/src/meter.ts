@@ -75,6 +75,18 @@ export class Meter {
     this.batch = batch;
   }
 
+  /**
+   * The id this request's usage record carries once it answered `status`. A batch request's
+   * successful answer is recorded under the batch request's own id, so a request that runs twice
+   * (a runner that died after the upstream answered, before it wrote the result) is charged once:
+   * the consumer keeps one record per id. Failed attempts keep their own ids; they are not charged,
+   * and must not take the id a later success is charged under.
+   */
+  eventIdFor(status: number): string {
+    const requestId = this.batch?.request_id;
+    return requestId && status >= 200 && status < 300 ? requestId : this.eventId;
+  }
+
   /** The request went to the upstream under the model's own name; `counter` counts its tokens if need be. */
   routed(model: { modelName: string }, counter: TokenCounter | null = null): void {
     this.servedModel = model.modelName;
@@ -191,7 +203,7 @@ export class Meter {
     const url = new URL(req.url);
     return clipUsageMessage({
       v: 1,
-      event_id: this.eventId,
+      event_id: this.eventIdFor(status),
       timestamp: new Date(this.startedAt).toISOString(),
       method: req.method,
       uri: url.pathname,
@@ -225,9 +237,9 @@ export const meter = createMiddleware<GatewayApp>(async function meter(c, next) 
   // On the response's own headers: Hono's c.header() would wrap the finished response in a new one.
   // Every response here is built by the gateway, so its headers are mutable; the fallback is for safety.
   try {
-    c.res.headers.set("x-tollgate-event-id", m.eventId);
+    c.res.headers.set("x-tollgate-event-id", m.eventIdFor(c.res.status));
   } catch {
-    c.header("x-tollgate-event-id", m.eventId);
+    c.header("x-tollgate-event-id", m.eventIdFor(c.res.status));
   }
   const status = c.res.status;
   const req = c.req.raw;

@@ -121,7 +121,7 @@ export class ResponseRecorder {
       kind: "response",
       v: 1,
       id: response.id as string,
-      event_id: meter.eventId,
+      event_id: meter.eventIdFor(status),
       api_key_id: this.key.id,
       model: this.model.alias,
       status: typeof response.status === "string" ? response.status : "completed",

@@ -49,9 +49,11 @@ export const PURGE_BATCH = 100;
 
 /**
  * Starts a session. The same statement purges a bounded batch of what no check reads any more:
- * sessions ended more than ENDED_SESSION_RETENTION_DAYS ago, and failed password sign-ins older
- * than the guess-throttle window. Sign-ins outnumber the rows they leave behind, so the batches
- * keep up without a scheduled job, and no sign-in pays for a backlog.
+ * sessions ended more than ENDED_SESSION_RETENTION_DAYS ago, failed password sign-ins older than
+ * the guess-throttle window, and set-password links and organization invitations used or expired
+ * more than ENDED_SESSION_RETENTION_DAYS ago (only open ones are ever read; the rest are kept that
+ * long as a record of who was invited or handed a link). Sign-ins outnumber the rows they leave behind, so the batches keep up without a
+ * scheduled job, and no sign-in pays for a backlog.
  */
 export async function createSession(db: SqlClient, input: NewSession, ttlHours: number, failureWindowMinutes: number): Promise<{ token: string; session: Session }> {
   const token = newSecretToken();
@@ -63,6 +65,12 @@ export async function createSession(db: SqlClient, input: NewSession, ttlHours: 
      ), old_failures AS (
        DELETE FROM sign_in_failures WHERE id IN (
          SELECT id FROM sign_in_failures WHERE failed_at < now() - make_interval(mins => $9::int) LIMIT $10::int)
+     ), old_password_links AS (
+       DELETE FROM password_tokens WHERE id IN (
+         SELECT id FROM password_tokens WHERE coalesce(used_at, expires_at) < now() - make_interval(days => $8::int) LIMIT $10::int)
+     ), old_invitations AS (
+       DELETE FROM organization_invitations WHERE id IN (
+         SELECT id FROM organization_invitations WHERE coalesce(accepted_at, expires_at) < now() - make_interval(days => $8::int) LIMIT $10::int)
      )
      INSERT INTO sessions (token_hash, user_id, via, api_key_id, secret_check, user_agent, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(hours => $7::int)) RETURNING id, expires_at`,
