@@ -7,9 +7,10 @@
  *               ledger insert, checkpoint fold — per batch of 100 messages
  *   COPY floor  the same analytics and ledger rows (priced beforehand, off the clock) written with
  *               COPY … FROM STDIN, one transaction per batch of 100; no enrichment, no fold.
- *               Embedded PGlite's socket server cannot speak COPY's sub-protocol, so there the
- *               floor uses PGlite's own in-process `COPY … FROM '/dev/blob'` — without the socket
- *               hop the write path pays, so the embedded ratio is a conservative one
+ *               PGlite cannot take COPY … FROM STDIN over the wire (dev/pglite-server.ts), so on
+ *               embedded Postgres the floor uses PGlite's own in-process `COPY … FROM '/dev/blob'` —
+ *               without the socket hop the write path pays, so the embedded ratio is a conservative
+ *               one
  *
  * The two are interleaved batch by batch so table growth and cache warmth hit both alike. A row
  * is one usage message (its analytics row plus its ledger row). Informational extras: the write
@@ -26,11 +27,11 @@
  * Loopback only; stops by itself. The last line of output is one JSON object.
  */
 import { PGlite } from "@electric-sql/pglite";
-import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
 import ws from "ws";
 import { migrate } from "../dev/migrate.ts";
+import { servePglite } from "../dev/pglite-server.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { createPool } from "../shared/db.ts";
 import { errorMessage } from "../shared/errors.ts";
@@ -89,10 +90,8 @@ async function openDatabase(): Promise<BenchDatabase> {
     };
   }
   const lite = await PGlite.create();
-  const server = new PGLiteSocketServer({ db: lite, host: "127.0.0.1", port: 0, maxConnections: 64 });
-  await server.start();
-  const conn = server.getServerConn();
-  const url = `postgres://postgres:postgres@127.0.0.1:${conn.slice(conn.lastIndexOf(":") + 1)}/postgres`;
+  const server = await servePglite(lite);
+  const url = `postgres://postgres:postgres@127.0.0.1:${server.port}/postgres`;
   await migrate(url);
   return {
     url,
@@ -104,7 +103,7 @@ async function openDatabase(): Promise<BenchDatabase> {
       });
     },
     async drop() {
-      await server.stop();
+      await server.close();
       await lite.close();
     },
   };

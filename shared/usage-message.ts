@@ -264,13 +264,45 @@ function stripDeep(value: unknown): unknown {
   return value;
 }
 
+/** True when no string in `value` (nested ones too) has a control character. */
+function cleanDeep(value: unknown): boolean {
+  if (typeof value === "string") return isCleanText(value);
+  if (Array.isArray(value)) return value.every(cleanDeep);
+  if (typeof value === "object" && value !== null) {
+    for (const v of Object.values(value)) if (!cleanDeep(v)) return false;
+  }
+  return true;
+}
+
+/**
+ * True when repairUsageRecord would change something in `raw` (an object): a control character
+ * in any string, a count that is not a whole number from 0 to MAX_TOKEN_COUNT, a duration out of
+ * bounds. Otherwise its repair is a copy equal to `raw`, which there is no need to make.
+ */
+export function usageRecordNeedsRepair(raw: Record<string, unknown>): boolean {
+  if (!cleanDeep(raw)) return true;
+  for (const group of COUNT_GROUPS) {
+    const counts = raw[group];
+    if (typeof counts !== "object" || counts === null || Array.isArray(counts)) continue;
+    for (const v of Object.values(counts)) {
+      if (typeof v === "number" && Number.isFinite(v) && !(Number.isInteger(v) && v >= 0 && v <= MAX_TOKEN_COUNT)) return true;
+    }
+  }
+  for (const name of DURATIONS) {
+    const v = raw[name];
+    if (typeof v === "number" && Number.isFinite(v) && !(v >= 0 && v <= MAX_DURATION_MS)) return true;
+  }
+  return false;
+}
+
 /**
  * The message as it goes on the queue: repaired (repairUsageRecord: no control characters, counts
- * within bounds) and every free-text field cut to its limit.
+ * within bounds) and every free-text field cut to its limit. A message with nothing to repair (the
+ * usual case) is not copied.
  */
 export function clipUsageMessage(message: UsageMessageV1): UsageMessageV1 {
   // repairUsageRecord keeps every field's type (strings stay strings, counts stay integers).
-  const m = repairUsageRecord(message) as UsageMessageV1;
+  const m = usageRecordNeedsRepair(message) ? (repairUsageRecord(message) as UsageMessageV1) : message;
   let out = m;
   for (const [field, max] of TEXT_LIMITS) {
     const value = m[field];
@@ -299,9 +331,13 @@ export function clipUsageMessage(message: UsageMessageV1): UsageMessageV1 {
  */
 const FIXED_PART_BYTES = 1_100;
 
+const PLAIN_JSON_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7f]*$/;
+
 /** An upper bound on the bytes of `s` as JSON string content (UTF-8, escapes included). */
 function jsonTextBytes(s: string | null): number {
   if (s === null) return 0;
+  // Printable ASCII but `"` and `\` (the usual user agent, model name, path): one byte each.
+  if (PLAIN_JSON_TEXT.test(s)) return s.length;
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

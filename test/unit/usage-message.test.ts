@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import { describe, expect, it } from "vitest";
 import {
   clipUsageMessage,
@@ -12,6 +13,7 @@ import {
   UsageMessageSchema,
   usageFromOpenAI,
   usageMessageBytesBound,
+  usageRecordNeedsRepair,
   ZERO_USAGE,
   type UsageMessageV1,
 } from "../../shared/usage-message.ts";
@@ -177,6 +179,33 @@ describe("repairs before the queue and before the write", () => {
     expect(fractional.usage_source).toBeUndefined();
     expect(UsageMessageSchema.safeParse(repairUsageRecord({ ...base, usage: { ...base.usage, prompt_tokens: "12" } })).success).toBe(false);
     expect(repairUsageRecord("not a record")).toBe("not a record");
+  });
+
+  it("a record is copied and repaired exactly when repairing would change it (clipUsageMessage skips the copy otherwise)", () => {
+    const base = sampleMessage({ batch: { batch_id: null, request_id: null, custom_id: "row-1", completion_window: "24h", created_at: null, request_source: "x" } });
+    const variants: UsageMessageV1[] = [
+      base,
+      sampleMessage({ routing: { attempts: [{ component: "a", status: 503, error: null }], served_by: "a" } }),
+      sampleMessage({ routing: { attempts: [{ component: "a\u0001", status: 503, error: null }], served_by: "a" } }),
+      sampleMessage({ user_agent: "curl/8\u0000" }),
+      sampleMessage({ uri: "/ai/v1/x\n" }),
+      { ...base, batch: { ...base.batch!, custom_id: "row\u007f" } },
+      { ...base, usage: { ...base.usage, prompt_tokens: MAX_TOKEN_COUNT } },
+      { ...base, usage: { ...base.usage, prompt_tokens: MAX_TOKEN_COUNT + 1 } },
+      { ...base, usage: { ...base.usage, completion_tokens: 7.5 } },
+      { ...base, cache: { ...base.cache, read_tokens: -1 } },
+      { ...base, duration_ms: -5 },
+      { ...base, duration_ms: 12.5 },
+      { ...base, ttfb_ms: 31_536_000_001 },
+      { ...base, ttfb_ms: null },
+      { ...base, usage: { ...base.usage, prompt_tokens: "12" as never } },
+    ];
+    for (const m of variants) {
+      const repaired = repairUsageRecord(m) as UsageMessageV1;
+      expect(usageRecordNeedsRepair(m), JSON.stringify(m)).toBe(!isDeepStrictEqual(repaired, m));
+      expect(clipUsageMessage(m)).toEqual(clipUsageMessage(repaired));
+    }
+    expect(clipUsageMessage(base)).toBe(base);
   });
 
   it("an upstream usage report is believed only when its counts are integers within bounds", () => {

@@ -285,6 +285,18 @@ describe("429: rate limits", () => {
     ]);
   });
 
+  it("a limited key's x-ratelimit-*-requests are on an answer that failed after the limits passed (502), and on CORS answers", async () => {
+    const limited = await createKey(pool, await createUser(pool));
+    await pool.query("UPDATE api_keys SET requests_per_second = 1, burst_size = 3 WHERE id = $1", [limited.id]);
+    const unreachable = await createModel(pool, { url: "http://127.0.0.1:9/v1" });
+    const res = await post("/chat/completions", { model: unreachable.alias, messages: [] }, limited.key);
+    expect(res.headers.get("x-ratelimit-limit-requests")).toBe("3");
+    expect(res.headers.get("x-ratelimit-remaining-requests")).toBe("2");
+    expect(res.headers.get("access-control-allow-origin")).toBe("*");
+    expect(res.headers.get("x-tollgate-event-id")).toMatch(/^[0-9a-f-]{36}$/);
+    await expectError(res, 502, "upstream_error");
+  });
+
   it("a model's limit applies across keys", async () => {
     const m = await createModel(pool, { url: mockBase() });
     await pool.query("UPDATE deployed_models SET requests_per_second = 0.2, burst_size = 1 WHERE id = $1", [m.modelId]);

@@ -55,7 +55,7 @@ export async function authenticateAdmin(c: Context<GatewayApp>): Promise<Identit
   // Checked before any database work: a forged cross-site call costs nothing.
   if (cookie) requireCsrfHeader(c);
   const config = c.get("config");
-  const db = c.var.database;
+  const db = c.get("database");
   if (token) return await authenticateBearer(token, config, db);
   const session = await findSession(db.get(), cookie!, config.ADMIN_TOKEN);
   if (!session) throw new ApiError("invalid_api_key", "Your console session has ended (signed out, expired or revoked). Sign in again.");

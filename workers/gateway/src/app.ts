@@ -19,6 +19,7 @@ import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
 import { init } from "./init.ts";
+import { MemoRouter } from "./memo-router.ts";
 import { meter } from "./meter.ts";
 import { handleGetModel, handleListModels } from "./models.ts";
 import { handleDeleteResponse, handleGetInputItems, handleGetResponse } from "./responses.ts";
@@ -44,7 +45,7 @@ const limitBody = createMiddleware<GatewayApp>(async function limitBody(c, next)
 });
 
 export function newApp(): Hono<GatewayApp> {
-  const app = new Hono<GatewayApp>();
+  const app = new Hono<GatewayApp>({ router: new MemoRouter() });
 
   app.onError((err, c) => {
     if (err instanceof ApiError) return err.toResponse();

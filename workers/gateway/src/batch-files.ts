@@ -62,7 +62,7 @@ export async function findOwnedFile(pool: Pool, userId: string, id: string): Pro
 
 /** Authenticates the caller and runs `fn` with its key and the request's database handle. */
 export async function withCaller(c: Ctx, fn: (key: KeyRecord, db: RequestDb) => Promise<Response>): Promise<Response> {
-  const db = c.var.database;
+  const db = c.get("database");
   return fn(await authenticateInference(c.req.header("authorization"), db, c.get("config")), db);
 }
 

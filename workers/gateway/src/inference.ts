@@ -50,7 +50,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
   if (typeof body.model === "string") meter.asked(body.model);
   // Every client string reaches Postgres safely or not at all: no alias has a control character.
   const badAlias = typeof body.model === "string" && !isCleanText(body.model);
-  const db = c.var.database;
+  const db = c.get("database");
   // Tollgate's batch runner calling in-process: its key by hash, its batch metadata as given.
   const internal = c.get("batchCall");
   const credential = internal ? { keyHash: internal.keyHash } : c.req.header("authorization");
@@ -67,8 +67,10 @@ export async function handleInference(c: Ctx): Promise<Response> {
   meter.pricedBy(key.purpose, model);
   const batch = internal ? internal.batch : trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
   if (batch) meter.batchTrusted(batch);
-  // Tollgate's own limit headers: set on c.res, Hono copies them onto the response returned below.
-  for (const [name, value] of Object.entries(await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p)))) c.res.headers.set(name, value);
+  // Tollgate's own limit headers, put on whatever this request answers (passUpstreamHeaders,
+  // headers.ts); not on c.res here, which would make Hono copy the response returned below.
+  const limitHeaders = await enforceRateLimits(c.env.RATE_LIMITER, key, model, (p) => c.executionCtx.waitUntil(p));
+  if (Object.keys(limitHeaders).length > 0) c.set("gatewayHeaders", limitHeaders);
 
   const suffix = c.req.path.slice("/ai/v1".length);
   const previous = suffix === "/responses" ? await resolvePreviousResponse(body, key, db, c.env.RESPONSES_BUCKET) : null;

@@ -22,6 +22,26 @@ export function traceIdFrom(traceparent: string | undefined): string | null {
   return m?.[1] && !/^0+$/.test(m[1]) ? m[1] : null;
 }
 
+/**
+ * The path of a request's URL as `new URL(url).pathname` gives it, without parsing the whole URL:
+ * `Request.url` is already serialised (http or https, so the path starts at the first `/` after
+ * the host and ends at `?` or `#`; a `/`, `?` or `#` in the user info or host is percent-encoded).
+ */
+export function pathnameOf(url: string): string {
+  const scheme = url.indexOf("://");
+  const start = scheme < 0 ? -1 : url.indexOf("/", scheme + 3);
+  if (start < 0) return new URL(url).pathname;
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 0x3f || c === 0x23) {
+      end = i;
+      break;
+    }
+  }
+  return url.slice(start, end);
+}
+
 /** One request's meter. Created by the `meter` middleware; read with `c.var.meter`. */
 export class Meter {
   readonly eventId: string = crypto.randomUUID();
@@ -49,6 +69,14 @@ export class Meter {
   private uncounted: { completion: () => string; extraTokens: number } | null = null;
   /** Settles when the response body has been fully seen (streams finish after the handler returns). */
   private pending: Promise<unknown> = Promise.resolve();
+  /** `startedAt` as ISO 8601, made once. */
+  private startedIso: string | null = null;
+  /** The last price worked out and what it depended on: the answer's price is asked for twice (response, usage message). */
+  private lastCost: { prompt: number; completion: number; cache: CacheSplit; batch: BatchInfo | null; pricing: Meter["pricing"]; cost: string | null } | null = null;
+
+  private timestamp(): string {
+    return (this.startedIso ??= new Date(this.startedAt).toISOString());
+  }
 
   /** The alias the client asked for. */
   asked(alias: string): void {
@@ -109,8 +137,15 @@ export class Meter {
    */
   costOf(usage: TokenUsage): string | null {
     if (!this.pricing) return null;
-    const priced = priceUsage({ timestamp: new Date(this.startedAt).toISOString(), batch: this.batch, usage, cache: this.cache }, this.pricing.purpose, this.pricing.tariffs, this.pricing.cacheTariffs);
-    return priced ? moneyText(priced.cost.totalCost) : null;
+    // The price depends on the prompt and completion counts, the cache split, the batch and the tariffs only.
+    const last = this.lastCost;
+    if (last && last.prompt === usage.prompt_tokens && last.completion === usage.completion_tokens && last.cache === this.cache && last.batch === this.batch && last.pricing === this.pricing) {
+      return last.cost;
+    }
+    const priced = priceUsage({ timestamp: this.timestamp(), batch: this.batch, usage, cache: this.cache }, this.pricing.purpose, this.pricing.tariffs, this.pricing.cacheTariffs);
+    const cost = priced ? moneyText(priced.cost.totalCost) : null;
+    this.lastCost = { prompt: usage.prompt_tokens, completion: usage.completion_tokens, cache: this.cache, batch: this.batch, pricing: this.pricing, cost };
+    return cost;
   }
 
   /** The price of a whole answer's reported usage, for the response itself (null: unknown yet, or free). */
@@ -200,13 +235,12 @@ export class Meter {
   }
 
   message(req: Request, status: number, endedAt: number): UsageMessageV1 {
-    const url = new URL(req.url);
     return clipUsageMessage({
       v: 1,
       event_id: this.eventIdFor(status),
-      timestamp: new Date(this.startedAt).toISOString(),
+      timestamp: this.timestamp(),
       method: req.method,
-      uri: url.pathname,
+      uri: pathnameOf(req.url),
       access: this.access,
       api_key_id: this.apiKeyId,
       model: this.model,

@@ -7,7 +7,7 @@ import type { GatewayApp } from "./types.ts";
 
 export async function handleListModels(c: Context<GatewayApp>): Promise<Response> {
   const config = c.get("config");
-  const db = c.var.database;
+  const db = c.get("database");
   const key = await authenticateInference(c.req.header("authorization"), db, config);
   const models = await listAllowedModels(db.get(), key.userId);
   return c.json({ object: "list", data: models.map(modelObject) });
@@ -21,7 +21,7 @@ function modelObject(m: ListedModel) {
 export async function handleGetModel(c: Context<GatewayApp>): Promise<Response> {
   const config = c.get("config");
   const alias = c.req.param("model") ?? "";
-  const db = c.var.database;
+  const db = c.get("database");
   const key = await authenticateInference(c.req.header("authorization"), db, config);
   const found = (await listAllowedModels(db.get(), key.userId)).find((m) => m.alias === alias);
   if (!found) throw new ApiError("model_not_found", `The model '${alias}' does not exist or you do not have access to it.`, { param: "model" });

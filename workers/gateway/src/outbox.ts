@@ -11,9 +11,9 @@ const SEND_BACKOFF_MS = [50, 250];
 
 /**
  * Sends one queue message with bounded retries; a failure is logged with `label` (ids only, never
- * bodies) and reported as false, never thrown.
+ * bodies; a function is called only then) and reported as false, never thrown.
  */
-export async function sendWithRetry(queue: Queue, body: UsageBundle | ResponseMessageV1, label: string): Promise<boolean> {
+export async function sendWithRetry(queue: Queue, body: UsageBundle | ResponseMessageV1, label: string | (() => string)): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       await queue.send(body, { contentType: "json" });
@@ -21,7 +21,7 @@ export async function sendWithRetry(queue: Queue, body: UsageBundle | ResponseMe
     } catch (err) {
       const delay = SEND_BACKOFF_MS[attempt];
       if (delay === undefined) {
-        console.error(`${label} not enqueued after ${attempt + 1} attempts: ${errorMessage(err)}`);
+        console.error(`${typeof label === "function" ? label() : label} not enqueued after ${attempt + 1} attempts: ${errorMessage(err)}`);
         return false;
       }
       await new Promise((r) => setTimeout(r, delay));
@@ -46,7 +46,8 @@ async function flushOutbox(queue: Queue): Promise<void> {
   // Only what is here now: messages that arrive while this flush is sending wait for the flush
   // they schedule, and so travel in full bundles rather than as a trail of small ones.
   for (const bundle of usageBundles(outbox.splice(0))) {
-    await sendWithRetry(queue, bundle, `usage messages (${bundle.messages.map((m) => m.event_id).join(", ")})`);
+    // The label (every event id) is only made if the send fails for good.
+    await sendWithRetry(queue, bundle, () => `usage messages (${bundle.messages.map((m) => m.event_id).join(", ")})`);
   }
 }
 

@@ -228,7 +228,7 @@ async function ownedBodies(c: Ctx, db: RequestDb, userId: string, id: string): P
 export async function handleGetResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = c.var.database;
+  const db = c.get("database");
   const key = await authenticateInference(c.req.header("authorization"), db, config);
   const bodies = await ownedBodies(c, db, key.userId, id);
   return new Response(bodies.response_body, { status: 200, headers: { "content-type": "application/json" } });
@@ -242,7 +242,7 @@ export async function handleGetResponse(c: Ctx): Promise<Response> {
 export async function handleGetInputItems(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = c.var.database;
+  const db = c.get("database");
   const key = await authenticateInference(c.req.header("authorization"), db, config);
   const query = InputItemsQuerySchema.safeParse(c.req.query());
   if (!query.success) {
@@ -263,7 +263,7 @@ export async function handleGetInputItems(c: Ctx): Promise<Response> {
 export async function handleDeleteResponse(c: Ctx): Promise<Response> {
   const config = c.get("config");
   const id = c.req.param("id") ?? "";
-  const db = c.var.database;
+  const db = c.get("database");
   const key = await authenticateInference(c.req.header("authorization"), db, config);
   if (!RESPONSE_ID.test(id)) throw notFound(id);
   // A live copy means the row may still be on its way: the delete leaves a tombstone the

@@ -18,5 +18,7 @@ export interface GatewayApp {
     identity: Identity;
     /** The upstream's response headers, for the allow-listed pass-through (headers.ts). */
     upstreamHeaders: Headers;
+    /** Headers of the gateway's own for the client's response, whatever it is (its rate-limit headers; headers.ts). */
+    gatewayHeaders: Record<string, string>;
   };
 }

@@ -60,7 +60,7 @@ const SetPassword = z.strictObject({
 
 /** The pool of the request's database handle (init.ts closes it). */
 const authContext = createMiddleware<AuthApp>(async function authContext(c, next) {
-  c.set("db", c.var.database.get());
+  c.set("db", c.get("database").get());
   await next();
 });
 
@@ -151,7 +151,7 @@ async function signIn(c: Context<AuthApp>): Promise<Response> {
     if (config.ADMIN_TOKEN && (await constantTimeEqual(input.token, config.ADMIN_TOKEN))) {
       return startSession(c, { userId: SYSTEM_USER_ID, via: "admin_token", adminToken: config.ADMIN_TOKEN });
     }
-    const key = await authenticateKeyOnly(await hashApiKey(input.token), c.var.database, config);
+    const key = await authenticateKeyOnly(await hashApiKey(input.token), c.get("database"), config);
     if (!key) throw new ApiError("invalid_credentials", "Incorrect token: it is neither the admin token nor a live platform key.", { param: "token" });
     if (key.purpose !== "platform") {
       throw new ApiError("permission_denied", `This is a ${key.purpose} key, which cannot sign in to the console; use a platform key, the admin token, or your email and password.`, { param: "token" });
