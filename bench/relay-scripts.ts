@@ -15,15 +15,11 @@ export default {
 };`;
 
 /**
- * The editing relay: the least a relay that edits can cost in workerd (issue #20's last reference
- * row). It forwards with the usage chunk forced on, and relays the stream through one BYOB read
- * loop into a reused 64 KiB buffer: a byte scan for event boundaries and for \`"usage":{\`, JSON
- * parsed only for an event that has usage (dropped when it is the usage-only event the client did
- * not ask for), the model name replaced in the bytes, one awaited write per upstream chunk into an
- * IdentityTransformStream. No metering, no framework, no lookups.
+ * What the editing relay and its variants (bench/stream-variants.ts) share, as module source: the
+ * encoders, the byte search, one event's edit (the usage-only event dropped, the model named as the
+ * alias) and joining the pieces.
  */
-export const EDITING_RELAY_SCRIPT = `
-const enc = new TextEncoder();
+export const RELAY_EDIT_HELPERS = `const enc = new TextEncoder();
 const dec = new TextDecoder();
 const MODEL = enc.encode('"model":"');
 const USAGE = enc.encode('"usage":{');
@@ -55,7 +51,18 @@ function concat(parts) {
   for (const p of parts) { joined.set(p, n); n += p.length; }
   return joined;
 }
-async function pump(reader, writer, alias) {
+`;
+
+/**
+ * The editing relay: the least a relay that edits can cost in workerd (issue #20's last reference
+ * row). It forwards with the usage chunk forced on, and relays the stream through one BYOB read
+ * loop into a reused 64 KiB buffer: a byte scan for event boundaries and for \`"usage":{\`, JSON
+ * parsed only for an event that has usage (dropped when it is the usage-only event the client did
+ * not ask for), the model name replaced in the bytes, one awaited write per upstream chunk into an
+ * IdentityTransformStream. No metering, no framework, no lookups.
+ */
+export const EDITING_RELAY_SCRIPT = `
+${RELAY_EDIT_HELPERS}async function pump(reader, writer, alias) {
   let buffer = new ArrayBuffer(65536);
   let carry = null;
   try {

@@ -29,7 +29,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { ROOT } from "../dev/stack.ts";
-import { EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
+import { EDITING_RELAY_SCRIPT, FLOOR_SCRIPT, RELAY_EDIT_HELPERS } from "./relay-scripts.ts";
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
 const WINDOWS = num("BENCH_WINDOWS", 5);
@@ -83,39 +83,7 @@ function relayScript(o: RelayOptions): string {
       : `const text = await request.text(); const m = /"model":"([^"]*)"/.exec(text); const alias = enc.encode(m[1]);
          const upBody = text.replace(m[0], '"model":"mock-gpt"').replace('"stream":true', '"stream":true,"stream_options":{"include_usage":true}');`;
   return `
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const MODEL = enc.encode('"model":"');
-const USAGE = enc.encode('"usage":{');
-let streams = 0, reads = 0;
-function find(bytes, needle, from, end) {
-  outer: for (let i = from; i <= end - needle.length; i++) {
-    for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
-    return i;
-  }
-  return -1;
-}
-function editEvent(bytes, start, end, alias, out) {
-  if (find(bytes, USAGE, start, end) >= 0) {
-    const text = dec.decode(bytes.subarray(start, end));
-    const event = JSON.parse(text.slice(text.indexOf("{"), text.lastIndexOf("}") + 1));
-    if (Array.isArray(event.choices) && event.choices.length === 0) return;
-  }
-  const m = find(bytes, MODEL, start, end);
-  if (m < 0) return void out.push(bytes.subarray(start, end));
-  const value = m + MODEL.length;
-  let close = value;
-  while (close < end && bytes[close] !== 34) close++;
-  out.push(bytes.subarray(start, value), alias, bytes.subarray(close, end));
-}
-function concat(parts) {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const joined = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) { joined.set(p, n); n += p.length; }
-  return joined;
-}
+${RELAY_EDIT_HELPERS}let streams = 0, reads = 0;
 /** One upstream chunk in, the bytes to send out (null: none yet). */
 function editor(alias) {
   let carry = null;
