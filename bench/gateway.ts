@@ -39,7 +39,7 @@
  * only; stops by itself.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -51,6 +51,7 @@ import { seedDemo } from "../dev/seed.ts";
 import { buildConsole, freePort, ROOT } from "../dev/stack.ts";
 import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
+import { childPids, cpuMicros, startMock } from "./processes.ts";
 import { EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
@@ -162,25 +163,6 @@ async function windowLoad(target: Target, ms: number, stream: boolean): Promise<
   return done;
 }
 
-const CLOCK_TICKS_PER_S = 100;
-
-/** User + system CPU time of a process so far, in microseconds (Linux /proc). */
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / CLOCK_TICKS_PER_S;
-}
-
-/** This process's child processes (Miniflare's workerd, the mock, the peer). */
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const task of readdirSync(`/proc/${process.pid}/task`)) {
-    const children = readFileSync(`/proc/${process.pid}/task/${task}/children`, "utf8").trim();
-    if (children) pids.push(...children.split(" ").map(Number));
-  }
-  return pids;
-}
-
 interface Throughput {
   rps: number;
   /** CPU time of the serving process per request, in µs (NaN without a pid). */
@@ -280,17 +262,9 @@ async function main(): Promise<void> {
     buildBundle(join(ROOT, "wrangler.toml"), outDir, !PROFILE);
 
     log("starting the mock upstream (own process)");
-    const mockProc = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), join(ROOT, "bench/mock-server.ts")], { stdio: ["pipe", "pipe", "inherit"] });
-    cleanups.push(() => void mockProc.kill("SIGTERM"));
-    const mockUrl = await new Promise<string>((resolve, reject) => {
-      let buf = "";
-      mockProc.stdout!.on("data", (d: Buffer) => {
-        buf += d.toString();
-        const m = buf.match(/MOCK_URL=(\S+)/);
-        if (m) resolve(m[1]!);
-      });
-      mockProc.once("exit", (code) => reject(new Error(`mock exited with ${code}`)));
-    });
+    const mock = await startMock([join(ROOT, "bench/mock-server.ts")]);
+    cleanups.push(mock.kill);
+    const mockUrl = mock.url;
     const mockConfig = async (o: Record<string, unknown>) => {
       await fetch(`${mockUrl}/__mock/config`, { method: "POST", body: JSON.stringify(o) });
     };

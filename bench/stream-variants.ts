@@ -22,13 +22,13 @@
  * Environment: BENCH_WINDOWS (5), BENCH_WINDOW_MS (1000), BENCH_CONCURRENCY (16), BENCH_ONLY
  * (comma-separated variant names, floor always included).
  */
-import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { Agent, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Miniflare } from "miniflare";
 import { ROOT } from "../dev/stack.ts";
+import { childPids, cpuMicros, startMock } from "./processes.ts";
 import { EDITING_RELAY_SCRIPT, FLOOR_SCRIPT, RELAY_EDIT_HELPERS } from "./relay-scripts.ts";
 
 const num = (name: string, fallback: number) => (process.env[name] ? Number(process.env[name]) : fallback);
@@ -261,36 +261,6 @@ async function windowLoad(target: Target, ms: number): Promise<number> {
     }),
   );
   return done;
-}
-
-function cpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
-
-function childPids(): number[] {
-  const pids: number[] = [];
-  for (const task of readdirSync(`/proc/${process.pid}/task`)) {
-    const children = readFileSync(`/proc/${process.pid}/task/${task}/children`, "utf8").trim();
-    if (children) pids.push(...children.split(" ").map(Number));
-  }
-  return pids;
-}
-
-async function startMock(args: string[], stdin?: string): Promise<{ url: string; kill: () => void }> {
-  const proc = spawn(process.execPath, [join(ROOT, "node_modules/tsx/dist/cli.mjs"), ...args], { stdio: ["pipe", "pipe", "inherit"] });
-  if (stdin !== undefined) proc.stdin!.end(stdin);
-  const url = await new Promise<string>((resolve, reject) => {
-    let buf = "";
-    proc.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString();
-      const m = buf.match(/MOCK_URL=(\S+)/);
-      if (m) resolve(m[1]!);
-    });
-    proc.once("exit", (code) => reject(new Error(`mock exited with ${code}`)));
-  });
-  return { url, kill: () => void proc.kill("SIGTERM") };
 }
 
 async function main(): Promise<void> {
