@@ -350,7 +350,8 @@ describe("Batches API", () => {
     await expectError(await api("POST", `/batches/${created.id}/cancel`, otherKey), 404, "not_found");
 
     // BATCH_MODEL_CONCURRENCY (4 here): never more of the model's requests in flight at once.
-    // A row's started_at is its first claim's and finished_at its record's, so [started_at,
+    // A row's started_at is the moment its first claim was granted (after the model's lock, not
+    // when the claiming statement began waiting for it) and finished_at its record's, so [started_at,
     // finished_at] is one run only for a request that a run recorded on its first attempt; a
     // retried request, or one the cancel closed after a failed attempt, spans time it was not
     // running (a loaded machine's upstream timeouts make those) and would be counted as in flight.
