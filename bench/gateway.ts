@@ -81,6 +81,8 @@ interface Timing {
   status: number;
   ttfbMs: number;
   totalMs: number;
+  /** Time to the response's status line and headers. */
+  headersMs: number;
 }
 
 interface Target {
@@ -104,12 +106,13 @@ function call(target: Target, stream: boolean): Promise<Timing> {
       target.url,
       { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...target.headers } },
       (res) => {
+        const headersMs = performance.now() - started;
         res.on("data", () => {
           if (ttfb < 0) ttfb = performance.now() - started;
         });
         res.on("end", () => {
           const total = performance.now() - started;
-          resolve({ status: res.statusCode ?? 0, ttfbMs: ttfb < 0 ? total : ttfb, totalMs: total });
+          resolve({ status: res.statusCode ?? 0, ttfbMs: ttfb < 0 ? total : ttfb, totalMs: total, headersMs });
         });
         res.on("error", reject);
       },
@@ -452,11 +455,28 @@ async function main(): Promise<void> {
       return;
     }
 
+    if (ONLY === "ttfb") {
+      // Time to first byte only: the stream's first byte through each path, interleaved.
+      await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
+      const targets = [direct, floor, editingRelay, gateway];
+      gwBaselines.forEach((b, i) => targets.push({ ...gateway, name: gwBaselines.length > 1 ? `gateway-baseline-${i + 1}` : "gateway-baseline", url: new URL(path, b.url).toString(), pid: b.pid }));
+      await interleaved(targets, 10, true);
+      const firstBytes = await interleaved(targets, TTFB_ROUNDS, true);
+      const p50 = (name: string) => percentile(firstBytes.get(name)!.map((t) => t.ttfbMs), 50);
+      for (const t of targets.slice(1)) {
+        const added = p50(t.name) - p50("direct");
+        const headers = percentile(firstBytes.get(t.name)!.map((x) => x.headersMs), 50) - percentile(firstBytes.get("direct")!.map((x) => x.headersMs), 50);
+        console.log(`  ${t.name.padEnd(18)} ttfb added p50 ${added.toFixed(3)} ms  ×${(added / (p50("floor") - p50("direct"))).toFixed(2)} floor; headers added p50 ${headers.toFixed(3)} ms`);
+      }
+      return;
+    }
+
     if (PROFILE) {
       const json = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
       const stream = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
       await profile(fl.mf, floor, false, json, mockConfig, `${PROFILE}-floor-json`);
       await profile(gw.mf, gateway, false, json, mockConfig, `${PROFILE}-gateway-json`);
+      await profile(gw.mf, limited, false, json, mockConfig, `${PROFILE}-gateway-limited-json`);
       await profile(fl.mf, floor, true, stream, mockConfig, `${PROFILE}-floor-stream`);
       await profile(relay.mf, editingRelay, true, stream, mockConfig, `${PROFILE}-editing-relay-stream`);
       await profile(gw.mf, gateway, true, stream, mockConfig, `${PROFILE}-gateway-stream`);
