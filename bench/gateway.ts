@@ -33,7 +33,9 @@
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
- * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows) with
+ * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows),
+ * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited
+ * key against the unlimited one), with
  * BENCH_BASELINE_DIR (other checkouts, comma-separated, whose gateways run beside this one:
  * before/after). Loopback
  * only; stops by itself.
@@ -65,7 +67,10 @@ const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
 const COMPAT_DATE = "2026-04-20";
 /** BENCH_PROFILE=<path prefix>: instead of the comparison, profile each worker under load (see profile()). */
 const PROFILE = process.env.BENCH_PROFILE;
-/** BENCH_ONLY=streams: only the stream throughput pairs (and, with BENCH_BASELINE_DIR, the baseline gateway beside this one). */
+/**
+ * BENCH_ONLY=streams: only the stream throughput pairs (and, with BENCH_BASELINE_DIR, the baseline
+ * gateway beside this one); =ttfb: only time to first byte; =ratelimit: only the rate-limited key's pair.
+ */
 const ONLY = process.env.BENCH_ONLY;
 /** BENCH_BASELINE_DIR=<checkouts of this repository, comma-separated>: also run their gateways, for before/after in one run. */
 const BASELINE_DIRS = process.env.BENCH_BASELINE_DIR?.split(",").filter(Boolean) ?? [];
@@ -452,6 +457,14 @@ async function main(): Promise<void> {
         const r = results[i]!;
         console.log(`  ${targets[i]!.name.padEnd(18)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.cpuUs.toFixed(0).padStart(7)} CPU µs/stream  ×${(r.cpuUs / results[0]!.cpuUs).toFixed(2)} floor`);
       }
+      return;
+    }
+
+    if (ONLY === "ratelimit") {
+      // JSON throughput on an unlimited key and on a rate-limited one, in rotating windows.
+      await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+      const [free, capped] = await alternating([gateway, limited], false);
+      console.log(`  gateway ${free!.rps.toFixed(0)} req/s ${free!.cpuUs.toFixed(0)} CPU µs; gateway-limited ${capped!.rps.toFixed(0)} req/s ${capped!.cpuUs.toFixed(0)} CPU µs: ×${(capped!.rps / free!.rps).toFixed(2)} req/s, ×${(capped!.cpuUs / free!.cpuUs).toFixed(2)} CPU`);
       return;
     }
 
