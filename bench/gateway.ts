@@ -33,7 +33,8 @@
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
- * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows),
+ * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows), =json
+ * (only floor, bare gateway and gateway on JSON),
  * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited
  * key against the unlimited one), with
  * BENCH_BASELINE_DIR (other checkouts, comma-separated, whose gateways run beside this one:
@@ -68,8 +69,8 @@ const COMPAT_DATE = "2026-04-20";
 /** BENCH_PROFILE=<path prefix>: instead of the comparison, profile each worker under load (see profile()). */
 const PROFILE = process.env.BENCH_PROFILE;
 /**
- * BENCH_ONLY=streams: only the stream throughput pairs (and, with BENCH_BASELINE_DIR, the baseline
- * gateway beside this one); =ttfb: only time to first byte; =ratelimit: only the rate-limited key's pair.
+ * BENCH_ONLY=streams, =json: only the stream (JSON) throughput, in rotating windows (and, with
+ * BENCH_BASELINE_DIR, the baseline gateways beside this one); =ttfb: only time to first byte; =ratelimit: only the rate-limited key's pair.
  */
 const ONLY = process.env.BENCH_ONLY;
 /** BENCH_BASELINE_DIR=<checkouts of this repository, comma-separated>: also run their gateways, for before/after in one run. */
@@ -367,7 +368,8 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 100));
     }
 
-    const seed = await seedDemo({ gatewayUrl: gw.url.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt" });
+    // The endpoint has a credential, as a hosted provider's does: the gateway sends it on every call.
+    const seed = await seedDemo({ gatewayUrl: gw.url.origin, adminToken: ADMIN_TOKEN, upstreamBaseUrl: `${mockUrl}/v1`, upstreamModel: "mock-gpt", upstreamApiKey: "sk-bench-upstream-credential" });
     // A second key on the same owner with a rate limit it never reaches: what limiting costs.
     const limitedKey = (await (
       await fetch(new URL(`/admin/api/v1/users/${seed.userId}/api-keys`, gw.url), {
@@ -446,16 +448,17 @@ async function main(): Promise<void> {
     const cacheOff: Target = { ...gateway, name: "cache-off", messages: longPrompt(true), model: "bench-cache-off" };
     const cacheOn: Target = { ...gateway, name: "cache-on", messages: longPrompt(true), model: "bench-cache-on" };
 
-    if (ONLY === "streams") {
-      await mockConfig({ ttfbMs: 0, frames: 20, frameIntervalMs: 0 });
-      const targets = [floor, editingRelay, gateway];
+    if (ONLY === "streams" || ONLY === "json") {
+      const streams = ONLY === "streams";
+      await mockConfig(streams ? { ttfbMs: 0, frames: 20, frameIntervalMs: 0 } : { ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+      const targets = streams ? [floor, editingRelay, gateway] : [floor, bareGateway, gateway];
       gwBaselines.forEach((b, i) => targets.push({ ...gateway, name: gwBaselines.length > 1 ? `gateway-baseline-${i + 1}` : "gateway-baseline", url: new URL(path, b.url).toString(), pid: b.pid }));
-      log(`streams only (20 frames): ${targets.map((t) => t.name).join(", ")}, ${WINDOWS} rotating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
-      const results = await alternating(targets, true);
+      log(`${streams ? "streams only (20 frames)" : "JSON only"}: ${targets.map((t) => t.name).join(", ")}, ${WINDOWS} rotating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+      const results = await alternating(targets, streams);
       console.log(`load after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
       for (let i = 0; i < targets.length; i++) {
         const r = results[i]!;
-        console.log(`  ${targets[i]!.name.padEnd(18)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.cpuUs.toFixed(0).padStart(7)} CPU µs/stream  ×${(r.cpuUs / results[0]!.cpuUs).toFixed(2)} floor`);
+        console.log(`  ${targets[i]!.name.padEnd(18)} ${r.rps.toFixed(0).padStart(7)} req/s ${r.cpuUs.toFixed(0).padStart(7)} CPU µs/request  ×${(r.rps / results[0]!.rps).toFixed(2)} floor req/s, ×${(r.cpuUs / results[0]!.cpuUs).toFixed(2)} floor CPU`);
       }
       return;
     }

@@ -41,3 +41,53 @@ export async function decryptSecret(key: CryptoKey, stored: string): Promise<str
 export function generateEncryptionKey(): string {
   return toBase64(crypto.getRandomValues(new Uint8Array(32)));
 }
+
+/**
+ * Opens stored secrets under one encryption key, remembering what it opened: the gateway decrypts
+ * an endpoint's credential on every request otherwise (a key import and an AES-GCM decrypt, two
+ * promises). Plaintext stays in the isolate's memory only, as it would for the length of each
+ * request anyway; it is never written anywhere. Keyed by the stored form, so a changed credential
+ * is a new entry; bound to the encryption key it was built with (`for` gives a new opener when that
+ * key differs), so nothing opened under one key is returned under another. Bounded: past
+ * `maxEntries` the oldest entry is dropped. A failed open is not remembered.
+ */
+export class SecretOpener {
+  private readonly opened = new Map<string, string>();
+  private key: Promise<CryptoKey> | null = null;
+
+  constructor(
+    readonly encryptionKey: string,
+    private readonly maxEntries = 1_000,
+  ) {}
+
+  /** The opener for `encryptionKey`: `current` when it was built with that key, else a new one. */
+  static for(current: SecretOpener | null, encryptionKey: string): SecretOpener {
+    return current?.encryptionKey === encryptionKey ? current : new SecretOpener(encryptionKey);
+  }
+
+  get size(): number {
+    return this.opened.size;
+  }
+
+  /** The plaintext of `stored`: from memory when opened before, else decrypted (and remembered). */
+  open(stored: string): string | Promise<string> {
+    const known = this.opened.get(stored);
+    if (known !== undefined) return known;
+    return this.decrypt(stored);
+  }
+
+  private async decrypt(stored: string): Promise<string> {
+    this.key ??= importSecretKey(this.encryptionKey);
+    let key: CryptoKey;
+    try {
+      key = await this.key;
+    } catch (err) {
+      this.key = null;
+      throw err;
+    }
+    const plain = await decryptSecret(key, stored);
+    if (this.opened.size >= this.maxEntries) this.opened.delete(this.opened.keys().next().value!);
+    this.opened.set(stored, plain);
+    return plain;
+  }
+}

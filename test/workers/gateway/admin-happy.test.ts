@@ -185,10 +185,22 @@ describe("endpoints and models", () => {
     expect(res.status, await res.text()).toBe(200);
     const seen = await upstreamRequest((r) => JSON.stringify(r.body).includes(marker));
     expect(seen.headers["x-api-key"]).toBe(upstreamKey);
+    // The gateway keeps the opened credential in memory: the next request sends it again, and a
+    // rotated one replaces it once the endpoint's cache entry expires.
+    const again = `again-${suffix()}`;
+    expect((await post("/chat/completions", { model: alias, messages: [{ role: "user", content: again }] }, key!)).status).toBe(200);
+    expect((await upstreamRequest((r) => JSON.stringify(r.body).includes(again))).headers["x-api-key"]).toBe(upstreamKey);
+    const rotatedKey = `sk-rotated-${suffix()}`;
+    await ok(await api("PATCH", `/endpoints/${String(ep.id)}`, env.ADMIN_TOKEN, { api_key: rotatedKey }));
+    await sleep(TTL_MS + 50);
+    const rotated = `rotated-${suffix()}`;
+    expect((await post("/chat/completions", { model: alias, messages: [{ role: "user", content: rotated }] }, key!)).status).toBe(200);
+    expect((await upstreamRequest((r) => JSON.stringify(r.body).includes(rotated))).headers["x-api-key"]).toBe(rotatedKey);
 
     // Listing and reading never show it either; PATCH with null clears it.
     const listed = await (await api("GET", "/endpoints", env.ADMIN_TOKEN)).text();
     expect(listed).not.toContain(upstreamKey);
+    expect(listed).not.toContain(rotatedKey);
     expect(listed).not.toContain(rows[0]!.api_key_encrypted);
     const cleared = await ok<Record<string, unknown>>(await api("PATCH", `/endpoints/${String(ep.id)}`, env.ADMIN_TOKEN, { api_key: null, description: "now open" }));
     expect(cleared).toMatchObject({ has_api_key: false, description: "now open" });

@@ -3,7 +3,7 @@
  * swapped for the upstream's model name (and back), and upstream failures mapped to 502/504.
  */
 import { ApiError } from "../../../shared/errors.ts";
-import { decryptSecret, importSecretKey } from "../../../shared/secret-box.ts";
+import { SecretOpener } from "../../../shared/secret-box.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { UpstreamTarget } from "./lookups.ts";
 
@@ -17,6 +17,9 @@ export function upstreamUrl(endpointUrl: string, suffix: string): string {
   return endpointUrl.replace(/\/+$/, "") + suffix;
 }
 
+/** This isolate's opened upstream credentials (shared/secret-box.ts), for the configured ENCRYPTION_KEY. */
+let credentials: SecretOpener | null = null;
+
 export async function upstreamHeaders(client: Headers, route: UpstreamTarget, encryptionKey: string | undefined): Promise<Headers> {
   const headers = new Headers({ "content-type": "application/json" });
   for (const name of FORWARDED_HEADERS) {
@@ -25,7 +28,8 @@ export async function upstreamHeaders(client: Headers, route: UpstreamTarget, en
   }
   if (route.apiKeyEncrypted) {
     if (!encryptionKey) throw new ApiError("internal_error", "The gateway cannot decrypt upstream credentials: ENCRYPTION_KEY is not configured.");
-    const secret = await decryptSecret(await importSecretKey(encryptionKey), route.apiKeyEncrypted);
+    credentials = SecretOpener.for(credentials, encryptionKey);
+    const secret = await credentials.open(route.apiKeyEncrypted);
     headers.set(route.authHeaderName, route.authHeaderPrefix + secret);
   }
   return headers;
