@@ -1,20 +1,14 @@
 /**
  * The gateway's Hono app. Routes and middleware are wired here; behaviour lives in named modules.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
-import { isDatabaseUnavailable } from "../../../shared/db.ts";
 import { ApiError } from "../../../shared/errors.ts";
-import { unavailable } from "./access.ts";
-import { requireAdmin } from "./admin-auth.ts";
-import { adminRouter } from "./admin/router.ts";
+import { answerErrors } from "./answer-errors.ts";
 import { handleDeleteFile, handleFileContent, handleGetFile, handleListFiles, handleUploadFile } from "./batch-files.ts";
 import { batchCaller } from "./batch-trust.ts";
 import { handleCancelBatch, handleCreateBatch, handleGetBatch, handleListBatches } from "./batches.ts";
-import { authRouter } from "./auth/routes.ts";
-import { ConfigError } from "./config.ts";
-import { aiOpenApiDocument } from "./docs/ai-openapi.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
@@ -44,20 +38,37 @@ const limitBody = createMiddleware<GatewayApp>(async function limitBody(c, next)
   return limit(c, next);
 });
 
+/**
+ * The admin app (admin-app.ts), imported on the first `/admin` request and kept: an isolate that
+ * only serves inference never builds the admin API's schemas. A failed import is tried again on
+ * the next request.
+ */
+let adminApp: Promise<Hono<GatewayApp>> | null = null;
+
+const admin: Handler<GatewayApp> = async (c) => {
+  adminApp ??= import("./admin-app.ts").then(
+    (m) => m.newAdminApp(),
+    (err: unknown) => {
+      adminApp = null;
+      throw err;
+    },
+  );
+  return (await adminApp).fetch(c.req.raw, c.env, executionContextOf(c));
+};
+
+/** The request's execution context; none when the app is called without one (`app.request()` in tests). */
+function executionContextOf(c: Context<GatewayApp>): Context<GatewayApp>["executionCtx"] | undefined {
+  try {
+    return c.executionCtx;
+  } catch {
+    return undefined;
+  }
+}
+
 export function newApp(): Hono<GatewayApp> {
   const app = new Hono<GatewayApp>({ router: new MemoRouter() });
 
-  app.onError((err, c) => {
-    if (err instanceof ApiError) return err.toResponse();
-    // Postgres unreachable or not answering in time (any read, admin API included): 503, never a 500.
-    if (isDatabaseUnavailable(err)) return unavailable(err).toResponse();
-    // Log the detail for operators; the caller gets a generic message (which may name a setting,
-    // never a value).
-    console.error(`unhandled error on ${c.req.method} ${c.req.path}: ${err.stack ?? err.message}`);
-    const message = err instanceof ConfigError ? err.message : "The gateway hit an internal error. Retry; if it persists, contact the operator.";
-    return new ApiError("internal_error", message).toResponse();
-  });
-  app.notFound((c) => new ApiError("not_found", `No route for ${c.req.method} ${c.req.path}.`).toResponse());
+  answerErrors(app);
 
   app.get("/healthz", (c) => c.json({ status: "ok" }));
 
@@ -66,15 +77,15 @@ export function newApp(): Hono<GatewayApp> {
 
   // Documentation: public pages with no data in them. Registered before the /admin door so the
   // admin page itself loads; the admin document it fetches still needs credentials.
-  app.get("/ai/openapi.json", (c) => c.json(aiOpenApiDocument()));
+  app.get("/ai/openapi.json", async (c) => c.json((await import("./docs/ai-openapi.ts")).aiOpenApiDocument()));
   app.get("/ai/docs", aiDocsPage);
   app.get("/admin/docs", adminDocsPage);
   app.get("/docs/render.js", docsScript);
   app.get("/docs/docs.css", docsStyle);
 
-  // The request's services (config, a lazy database handle) for every API route below.
+  // The request's services (config, a lazy database handle) for every API route below (the
+  // admin app builds its own).
   app.use("/ai/*", init);
-  app.use("/admin/*", init);
 
   app.get("/ai/v1/models", handleListModels);
   // Aliases may contain slashes (`org/model`), as OpenAI-style model ids do.
@@ -92,11 +103,8 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/ai/v1/batches", handleListBatches);
   app.get("/ai/v1/batches/:id", handleGetBatch);
   app.post("/ai/v1/batches/:id/cancel", handleCancelBatch);
-  // Console sign-in: before the door, which these routes open (docs/auth.md).
-  app.route("/admin/auth", authRouter());
-  // Everything else under /admin needs admin credentials before it can even learn a route exists.
-  app.use("/admin/*", requireAdmin);
-  app.route("/admin", adminRouter());
+  // Console sign-in, the admin door and the admin API: an app of its own, loaded on first use.
+  app.all("/admin/*", admin);
   for (const path of INFERENCE_ROUTES) {
     app.post(path, batchCaller, meter, passUpstreamHeaders, limitBody, handleInference);
   }
