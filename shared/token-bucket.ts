@@ -161,12 +161,22 @@ interface HeldLease {
  * what to settle, and when to lease ahead. The slice it asks for follows its demand: twice the
  * last lease when that ran out, what it spent when it did not, capped by `maxSlice`.
  */
+/** How an ask for a lease ended, as the requests that waited for it see it. */
+export type LeaseAnswer = { grant: LeaseGrant } | { error: unknown };
+
 export class LeaseHolder {
   private leases: HeldLease[] = [];
   private demand = 1;
   private bucketRemaining = 0;
   /** A lease-ahead call is under way (one at a time). */
   renewing = false;
+  /**
+   * A lease asked for because a request found none, while it is out (large slices only): other
+   * requests that find none wait for it instead of asking too (`waiting` of them), so a burst into
+   * an isolate with nothing leased is one call to the bucket, not one per request.
+   */
+  asking: Promise<LeaseAnswer> | null = null;
+  waiting = 0;
 
   /**
    * Spends a token from a live lease: true, or false when there is none (ask the bucket). A lease
@@ -203,9 +213,9 @@ export class LeaseHolder {
     return this.closing(lease);
   }
 
-  /** How many tokens to ask for. */
-  want(ratePerSecond: number, burst: number): number {
-    return Math.min(maxSlice(ratePerSecond, burst), this.demand);
+  /** How many tokens to ask for: what recent demand suggests, and at least `atLeast` (requests waiting now). */
+  want(ratePerSecond: number, burst: number, atLeast = 1): number {
+    return Math.min(maxSlice(ratePerSecond, burst), Math.max(this.demand, atLeast));
   }
 
   /**

@@ -17,6 +17,8 @@ import {
   formatResetDuration,
   LeasedBucket,
   LeaseHolder,
+  maxSlice,
+  type LeaseAnswer,
   type LeaseGrant,
   type LeaseSettlement,
 } from "../../../shared/token-bucket.ts";
@@ -93,10 +95,37 @@ async function check(ns: DurableObjectNamespace<RateLimiter>, name: string, rps:
     return { allowed: true, retryAfterMs: 0, limit: burst, remaining, resetMs: ((burst - remaining) / rps) * 1000 };
   };
 
-  if (holder.take(Date.now(), (settlement) => waitUntil(settle(settlement)))) return allowed();
+  const refused = (grant: LeaseGrant): Outcome => ({ allowed: false, retryAfterMs: grant.retryAfterMs, limit: burst, remaining: 0, resetMs: (burst / rps) * 1000 });
+  const onSpent = (settlement: LeaseSettlement) => waitUntil(settle(settlement));
+
+  if (holder.take(Date.now(), onSpent)) return allowed();
+  // A lease is being asked for already: wait for it rather than ask too (its refusal, or its
+  // failure, is this request's as well), then take from it; what it could not cover asks again.
+  while (holder.asking) {
+    holder.waiting++;
+    let answer: LeaseAnswer;
+    try {
+      answer = await holder.asking;
+    } finally {
+      holder.waiting--;
+    }
+    if ("error" in answer) throw answer.error;
+    if (answer.grant.granted === 0) return refused(answer.grant);
+    if (holder.take(Date.now(), onSpent)) return allowed();
+  }
   const askedAt = Date.now();
-  const grant = await object().lease(rps, burst, holder.want(rps, burst), holder.closeSpent(askedAt), false);
-  if (grant.granted === 0) return { allowed: false, retryAfterMs: grant.retryAfterMs, limit: burst, remaining: 0, resetMs: (burst / rps) * 1000 };
+  const asked = object().lease(rps, burst, holder.want(rps, burst, holder.waiting + 1), holder.closeSpent(askedAt), false);
+  // Only for slices of several tokens: a limit leased one token at a time asks per request.
+  const shared = maxSlice(rps, burst) >= 4 ? asked.then((grant): LeaseAnswer => ({ grant }), (error: unknown): LeaseAnswer => ({ error })) : null;
+  if (shared) holder.asking = shared;
+  let grant: LeaseGrant;
+  try {
+    grant = await asked;
+  } finally {
+    // Before the waiters resume (their reaction was queued after this one): they find the lease.
+    if (shared && holder.asking === shared) holder.asking = null;
+  }
+  if (grant.granted === 0) return refused(grant);
   const lease = holder.add(grant, askedAt);
   if (lease) waitUntil(untilDeadline(lease));
   return allowed();
