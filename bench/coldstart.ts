@@ -14,10 +14,16 @@
  * request's classification pays, beside the upstream call): the gateway's way (rank table read
  * from R2, parsed, encoder built) against the rank table bundled as code, each over fresh isolates.
  *
+ * Then the bundle's own start-up in the engine: a fresh Node process imports it (V8 parses,
+ * compiles and runs its top-level code; `cloudflare:workers` stubbed, bench/v8-import.mjs), without
+ * workerd's and Miniflare's start-up around it, which dominate the figures above.
+ *
  * Environment: BENCH_COLDSTARTS (samples per path, default 10, at least 10), BENCH_BUNDLE (a
- * gateway index.js built elsewhere, e.g. from another commit, instead of building this tree's).
+ * gateway index.js built elsewhere, e.g. from another commit, instead of building this tree's),
+ * BENCH_BUNDLE_BASELINE (another build whose import is timed beside it, interleaved).
  * Loopback only; stops by itself.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -115,6 +121,15 @@ try {
     tok.bundled.push(await coldStart(tokenizerBundled, "/"));
   }
 
+  // The bundle's top-level code in V8, fresh processes, interleaved with the baseline's if given.
+  const importMs = (bundle: string) => Number(execFileSync(process.execPath, [join(ROOT, "bench/v8-import.mjs"), bundle], { encoding: "utf8" }).trim());
+  const baselineBundle = process.env.BENCH_BUNDLE_BASELINE;
+  const imports: Record<"gateway" | "baseline", number[]> = { gateway: [], baseline: [] };
+  for (let i = 0; i < SAMPLES; i++) {
+    imports.gateway.push(importMs(gatewayPath));
+    if (baselineBundle) imports.baseline.push(importMs(baselineBundle));
+  }
+
   const row = (label: string, xs: Sample[]) => {
     const s = stats(xs.map((x) => x.startMs));
     const f = stats(xs.map((x) => x.firstMs));
@@ -125,6 +140,12 @@ try {
   row("gateway", runs.gateway);
   row("tokenizer from R2", tok.r2);
   row("tokenizer bundled", tok.bundled);
+  const importRow = (label: string, xs: number[]) => {
+    const s = stats(xs);
+    console.log(`${label.padEnd(26)} import in V8 ${s.min} / ${s.median} / ${s.max} ms`);
+  };
+  importRow("gateway bundle", imports.gateway);
+  if (baselineBundle) importRow("baseline bundle", imports.baseline);
   const med = (xs: Sample[], k: keyof Sample) => stats(xs.map((x) => x[k])).median;
   const total = (xs: Sample[]) => stats(xs.map((x) => x.startMs + x.firstMs));
   console.log(
@@ -139,6 +160,8 @@ try {
       gateway_added_start_p50_ms: Math.round((med(runs.gateway, "startMs") - med(runs.floor, "startMs")) * 10) / 10,
       tokenizer_first_use_r2_ms: stats(tok.r2.map((x) => x.firstMs)),
       tokenizer_first_use_bundled_ms: stats(tok.bundled.map((x) => x.firstMs)),
+      gateway_import_ms: stats(imports.gateway),
+      ...(baselineBundle ? { baseline_import_ms: stats(imports.baseline) } : {}),
     }),
   );
 } finally {
