@@ -156,14 +156,14 @@ interface HeldLease {
   expiresAt: number;
 }
 
+/** How an ask for a lease ended, as the requests that waited for it see it. */
+export type LeaseAnswer = { grant: LeaseGrant } | { error: unknown };
+
 /**
  * The caller side (one per limited key or model, per isolate): spends its leases locally, says
  * what to settle, and when to lease ahead. The slice it asks for follows its demand: twice the
  * last lease when that ran out, what it spent when it did not, capped by `maxSlice`.
  */
-/** How an ask for a lease ended, as the requests that waited for it see it. */
-export type LeaseAnswer = { grant: LeaseGrant } | { error: unknown };
-
 export class LeaseHolder {
   private leases: HeldLease[] = [];
   private demand = 1;

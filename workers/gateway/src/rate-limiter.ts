@@ -122,7 +122,8 @@ async function check(ns: DurableObjectNamespace<RateLimiter>, name: string, rps:
   try {
     grant = await asked;
   } finally {
-    // Before the waiters resume (their reaction was queued after this one): they find the lease.
+    // Waiters that resume before the lease is added below find `asking` still set and wait on it
+    // once more; either way they take from the lease.
     if (shared && holder.asking === shared) holder.asking = null;
   }
   if (grant.granted === 0) return refused(grant);
