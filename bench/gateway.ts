@@ -34,12 +34,10 @@
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
  * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows), =json
- * (only floor, bare gateway and gateway on JSON),
- * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited
- * key against the unlimited one), with
+ * (only floor, bare gateway and gateway on JSON), =ttfb (only time to first byte and to headers,
+ * interleaved), =ratelimit (only the rate-limited key against the unlimited one), with
  * BENCH_BASELINE_DIR (other checkouts, comma-separated, whose gateways run beside this one:
- * before/after). Loopback
- * only; stops by itself.
+ * before/after). Loopback only; stops by itself.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -70,7 +68,8 @@ const COMPAT_DATE = "2026-04-20";
 const PROFILE = process.env.BENCH_PROFILE;
 /**
  * BENCH_ONLY=streams, =json: only the stream (JSON) throughput, in rotating windows (and, with
- * BENCH_BASELINE_DIR, the baseline gateways beside this one); =ttfb: only time to first byte; =ratelimit: only the rate-limited key's pair.
+ * BENCH_BASELINE_DIR, the baseline gateways beside this one); =ttfb: only time to first byte;
+ * =ratelimit: only the rate-limited key's pair.
  */
 const ONLY = process.env.BENCH_ONLY;
 /** BENCH_BASELINE_DIR=<checkouts of this repository, comma-separated>: also run their gateways, for before/after in one run. */
