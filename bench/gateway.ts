@@ -447,11 +447,18 @@ async function main(): Promise<void> {
     const cacheOff: Target = { ...gateway, name: "cache-off", messages: longPrompt(true), model: "bench-cache-off" };
     const cacheOn: Target = { ...gateway, name: "cache-on", messages: longPrompt(true), model: "bench-cache-on" };
 
+    // BENCH_BASELINE_DIR's gateways, as paths beside this one (the BENCH_ONLY modes run them).
+    const baselines: Target[] = gwBaselines.map((b, i) => ({
+      ...gateway,
+      name: gwBaselines.length > 1 ? `gateway-baseline-${i + 1}` : "gateway-baseline",
+      url: new URL(path, b.url).toString(),
+      pid: b.pid,
+    }));
+
     if (ONLY === "streams" || ONLY === "json") {
       const streams = ONLY === "streams";
       await mockConfig(streams ? { ttfbMs: 0, frames: 20, frameIntervalMs: 0 } : { ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
-      const targets = streams ? [floor, editingRelay, gateway] : [floor, bareGateway, gateway];
-      gwBaselines.forEach((b, i) => targets.push({ ...gateway, name: gwBaselines.length > 1 ? `gateway-baseline-${i + 1}` : "gateway-baseline", url: new URL(path, b.url).toString(), pid: b.pid }));
+      const targets = [...(streams ? [floor, editingRelay, gateway] : [floor, bareGateway, gateway]), ...baselines];
       log(`${streams ? "streams only (20 frames)" : "JSON only"}: ${targets.map((t) => t.name).join(", ")}, ${WINDOWS} rotating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
       const results = await alternating(targets, streams);
       console.log(`load after: ${readFileSync("/proc/loadavg", "utf8").trim()}`);
@@ -473,8 +480,7 @@ async function main(): Promise<void> {
     if (ONLY === "ttfb") {
       // Time to first byte only: the stream's first byte through each path, interleaved.
       await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
-      const targets = [direct, floor, editingRelay, gateway];
-      gwBaselines.forEach((b, i) => targets.push({ ...gateway, name: gwBaselines.length > 1 ? `gateway-baseline-${i + 1}` : "gateway-baseline", url: new URL(path, b.url).toString(), pid: b.pid }));
+      const targets = [direct, floor, editingRelay, gateway, ...baselines];
       await interleaved(targets, 10, true);
       const firstBytes = await interleaved(targets, TTFB_ROUNDS, true);
       const p50 = (name: string) => percentile(firstBytes.get(name)!.map((t) => t.ttfbMs), 50);
