@@ -1,7 +1,8 @@
 /**
  * A worker that runs only the gateway's rate limiting, for `test/unit/rate-limit-isolates.test.ts` (bundled there):
  * two copies of it run as two isolates sharing one RateLimiter object. `GET /?rps=&burst=` checks
- * one key's limit and answers 200 with the limit headers or the gateway's 429.
+ * one key's limit and answers 200 with the limit headers or the gateway's 429; `GET /calls` and
+ * `GET /asks` count the object's calls, and its leases asked for by a request that found no token.
  */
 import { ApiError } from "../../../shared/errors.ts";
 import { enforceRateLimits, RateLimiter as GatewayRateLimiter } from "../../../workers/gateway/src/rate-limiter.ts";
@@ -10,9 +11,12 @@ import type { KeyRecord, ModelRecord } from "../../../workers/gateway/src/lookup
 /** The gateway's object, counting the calls it receives (`GET /calls`). */
 export class RateLimiter extends GatewayRateLimiter {
   private calls = 0;
+  /** Leases asked for because a request found no token (not leased ahead). */
+  private asks = 0;
 
   override lease(...args: Parameters<GatewayRateLimiter["lease"]>) {
     this.calls++;
+    if (!args[4]) this.asks++;
     return super.lease(...args);
   }
 
@@ -23,6 +27,10 @@ export class RateLimiter extends GatewayRateLimiter {
 
   callCount(): number {
     return this.calls;
+  }
+
+  askCount(): number {
+    return this.asks;
   }
 }
 
@@ -59,6 +67,9 @@ export default {
     const keyId = url.searchParams.get("key") ?? "k";
     if (url.pathname === "/calls") {
       return Response.json(await env.COUNTED.get(env.COUNTED.idFromName(`key:${keyId}`)).callCount());
+    }
+    if (url.pathname === "/asks") {
+      return Response.json(await env.COUNTED.get(env.COUNTED.idFromName(`key:${keyId}`)).askCount());
     }
     const key: KeyRecord = { id: keyId, userId: "u", purpose: "realtime", requestsPerSecond: Number(url.searchParams.get("rps")), burstSize: Number(url.searchParams.get("burst")) };
     try {
