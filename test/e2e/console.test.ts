@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import OpenAI from "openai";
 import pg from "pg";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page, Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startStack, type Stack } from "../../dev/stack.ts";
 import { hashToken, newSecretToken } from "../../shared/auth/tokens.ts";
@@ -49,11 +49,19 @@ async function admin<T>(method: string, path: string, body?: unknown, token = st
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/** Each page's requests not yet answered, named when a page never settles. */
+const inFlight = new WeakMap<Page, Set<Request>>();
+
 async function newPage(theme: "light" | "dark" = "light"): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {
   const context = await chromium.browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: theme, baseURL: stack.gatewayUrl });
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
+  const open = new Set<Request>();
+  inFlight.set(page, open);
+  page.on("request", (r) => open.add(r));
+  page.on("requestfinished", (r) => open.delete(r));
+  page.on("requestfailed", (r) => open.delete(r));
   return { context, page, errors };
 }
 
@@ -73,6 +81,24 @@ async function signInHere(page: Page, token: string): Promise<void> {
 /** In-app navigation (keeps the in-memory state a reload would drop). */
 async function go(page: Page, link: string): Promise<void> {
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: link }).click();
+}
+
+/**
+ * Waits until the page shows no loading placeholder; if one stays, says which page, which
+ * placeholder and which requests are still out. The wait is long because a loaded CI machine can
+ * make the gateway's database reads time out (2 s to connect, 3 s per query), and the console
+ * tries a failed read three times before it shows the error: a query can then stay pending for
+ * over 30 s. One CI run timed out here at 30 s without saying on which page; this is the likely
+ * cause, not a measured one.
+ */
+async function settled(page: Page, name: string): Promise<void> {
+  const loading = () => page.locator('[role="status"][aria-label^="Loading"]').evaluateAll((els) => els.map((e) => e.getAttribute("aria-label")));
+  try {
+    await page.waitForFunction(() => document.querySelectorAll('[role="status"][aria-label^="Loading"]').length === 0, undefined, { timeout: 90_000 });
+  } catch (err) {
+    const open = [...(inFlight.get(page) ?? [])].map((r) => `${r.method()} ${new URL(r.url()).pathname}`);
+    throw new Error(`${name}: still loading after 90 s: ${JSON.stringify(await loading())}; requests unanswered: ${JSON.stringify(open)}`, { cause: err });
+  }
 }
 
 async function expectAccessible(page: Page, name: string): Promise<void> {
@@ -502,7 +528,7 @@ describe("the console in Chromium", () => {
         // machine and say nothing on a quiet one); here: the page renders and its data arrives.
         await go(page, link);
         await page.getByRole("heading", { name: heading, level: 1 }).waitFor();
-        await page.waitForFunction(() => document.querySelectorAll('[role="status"][aria-label^="Loading"]').length === 0);
+        await settled(page, `${name} (${theme})`);
         if (name === "reference") await page.locator(".scalar-app h1").first().waitFor();
         await page.waitForLoadState("networkidle");
         // Scalar lays the whole document out on one long page: the first screen says enough.
@@ -526,5 +552,5 @@ describe("the console in Chromium", () => {
       expect(errors).toEqual([]);
       await context.close();
     }
-  }, 240_000);
+  }, 360_000);
 });
