@@ -301,10 +301,15 @@ function remember(hash: string, alias: string, row: AccessRow, ttl: number, now:
   return { key: row.key, model: row.model ?? undefined, allowed: row.allowed, hasCredit: row.hasCredit };
 }
 
-/** Re-reads one key and model pair off the response path, on a pool of its own. */
+/**
+ * Re-reads one key and model pair off the response path, on a pool of its own. The read starts on
+ * a timer: the request that asked for it calls its upstream first (opening a pool and a WebSocket
+ * is work enough to delay that call when done at once).
+ */
 async function refreshAhead(hash: string, alias: string, config: GatewayConfig): Promise<void> {
   const id = `${hash}|${alias}`;
   reading.set(id, Date.now());
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const pool = createPool(config);
   try {
     const now = Date.now();
