@@ -5,16 +5,16 @@ import { Hono, type Context, type Handler, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { createMiddleware } from "hono/factory";
 import { ApiError } from "../../../shared/errors.ts";
-import { answerErrors } from "./answer-errors.ts";
+import { answerErrors, errorResponse } from "./answer-errors.ts";
 import { handleDeleteFile, handleFileContent, handleGetFile, handleListFiles, handleUploadFile } from "./batch-files.ts";
-import { batchCaller } from "./batch-trust.ts";
+import { batchCallOf } from "./batch-trust.ts";
 import { handleCancelBatch, handleCreateBatch, handleGetBatch, handleListBatches } from "./batches.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
-import { init } from "./init.ts";
+import { init, withServices } from "./init.ts";
 import { MemoRouter } from "./memo-router.ts";
-import { meter } from "./meter.ts";
+import { finishMeter, startMeter } from "./meter.ts";
 import { handleGetModel, handleListModels } from "./models.ts";
 import { handleDeleteResponse, handleGetInputItems, handleGetResponse } from "./responses.ts";
 import type { GatewayApp } from "./types.ts";
@@ -23,8 +23,7 @@ const INFERENCE_ROUTES = ["/ai/v1/chat/completions", "/ai/v1/completions", "/ai/
 
 /** Hono's body limit, sized from config (which is only known per request; built once per size). */
 const bodyLimits = new Map<number, MiddlewareHandler<GatewayApp>>();
-const limitBody = createMiddleware<GatewayApp>(async function limitBody(c, next) {
-  const maxSize = c.get("config").MAX_BODY_BYTES;
+function bodyLimitOf(maxSize: number): MiddlewareHandler<GatewayApp> {
   let limit = bodyLimits.get(maxSize);
   if (!limit) {
     limit = bodyLimit({
@@ -35,8 +34,33 @@ const limitBody = createMiddleware<GatewayApp>(async function limitBody(c, next)
     });
     bodyLimits.set(maxSize, limit);
   }
-  return limit(c, next);
-});
+  return limit;
+}
+
+/**
+ * An inference call, as one handler rather than a chain of middleware: the request's services,
+ * the batch runner's identity (if it is the caller), the meter, the body limit and the handler;
+ * then, on whatever was answered (an error too), the gateway's and the upstream's headers and the
+ * usage message. Each middleware layer costs every request an async frame and a closure before
+ * the upstream is called; as one handler, an inference call has two layers (CORS and this).
+ */
+const inference: Handler<GatewayApp> = (c) =>
+  withServices(c, async () => {
+    c.set("batchCall", batchCallOf(c.req.raw));
+    const meter = startMeter(c);
+    try {
+      await bodyLimitOf(c.get("config").MAX_BODY_BYTES)(c, async () => {
+        c.res = await handleInference(c);
+      });
+    } catch (err) {
+      if (!(err instanceof Error)) throw err;
+      c.error = err;
+      c.res = errorResponse(err, c);
+    }
+    passUpstreamHeaders(c);
+    finishMeter(c, meter);
+    return c.res;
+  });
 
 /**
  * The admin app (admin-app.ts), imported on the first `/admin` request and kept: an isolate that
@@ -83,8 +107,12 @@ export function newApp(): Hono<GatewayApp> {
   app.get("/docs/render.js", docsScript);
   app.get("/docs/docs.css", docsStyle);
 
-  // The request's services (config, a lazy database handle) for every API route below (the
-  // admin app builds its own).
+  // Inference: each route is one handler (`inference`, above), registered before the middleware
+  // below so that none of it runs for them.
+  for (const path of INFERENCE_ROUTES) app.post(path, inference);
+
+  // The request's services (config, a lazy database handle) for every other API route below (the
+  // admin app builds its own; inference calls theirs in `inference`).
   app.use("/ai/*", init);
 
   app.get("/ai/v1/models", handleListModels);
@@ -105,8 +133,5 @@ export function newApp(): Hono<GatewayApp> {
   app.post("/ai/v1/batches/:id/cancel", handleCancelBatch);
   // Console sign-in, the admin door and the admin API: an app of its own, loaded on first use.
   app.all("/admin/*", admin);
-  for (const path of INFERENCE_ROUTES) {
-    app.post(path, batchCaller, meter, passUpstreamHeaders, limitBody, handleInference);
-  }
   return app;
 }

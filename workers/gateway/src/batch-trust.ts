@@ -4,13 +4,11 @@
  * a trusted batch runner — and checked (shared/batch-headers.ts); from any other key they are
  * ignored. Tollgate's own runner (the Batches API) sets the metadata without headers: see BatchCall.
  */
-import { createMiddleware } from "hono/factory";
 import { BatchHeaderError, batchInfoFrom } from "../../../shared/batch-headers.ts";
 import { ApiError } from "../../../shared/errors.ts";
 import type { BatchInfo } from "../../../shared/usage-message.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { KeyRecord } from "./lookups.ts";
-import type { GatewayApp } from "./types.ts";
 
 /** The batch metadata a request may carry: a `batch` key's, checked (400 naming the header), else none. */
 export function trustedBatchInfo(key: KeyRecord, headers: Headers, config: GatewayConfig, now: number): BatchInfo | null {
@@ -48,7 +46,6 @@ export function internalBatchRequest(path: string, body: string, call: BatchCall
 }
 
 /** The runner's call this request is, or null for every request from outside. */
-export const batchCaller = createMiddleware<GatewayApp>(async function batchCaller(c, next) {
-  c.set("batchCall", internalCalls.get(c.req.raw) ?? null);
-  await next();
-});
+export function batchCallOf(req: Request): BatchCall | null {
+  return internalCalls.get(req) ?? null;
+}

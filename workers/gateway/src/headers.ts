@@ -24,8 +24,7 @@ export function isPassedUpstreamHeader(name: string): boolean {
  * the handler once it has the upstream's answer). A header the gateway set itself is never
  * overwritten by the upstream's.
  */
-export const passUpstreamHeaders = createMiddleware<GatewayApp>(async function passUpstreamHeaders(c, next) {
-  await next();
+export function passUpstreamHeaders(c: Context<GatewayApp>): void {
   const own = c.get("gatewayHeaders");
   const upstream = c.get("upstreamHeaders");
   if (!own && !upstream) return;
@@ -36,7 +35,7 @@ export const passUpstreamHeaders = createMiddleware<GatewayApp>(async function p
       if (isPassedUpstreamHeader(name) && !headers.has(name)) headers.set(name, value);
     });
   });
-});
+}
 
 /** Headers a browser client may read from a cross-origin answer (the SDKs read these). */
 export const EXPOSED_HEADERS = [

@@ -6,7 +6,7 @@
  * into it; and the one message is built from it after the response, in `waitUntil`, so metering
  * never delays the caller (it leaves in a bundle with its neighbours: see outbox.ts).
  */
-import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
 import { errorMessage } from "../../../shared/errors.ts";
 import { completionTextOfJson, streamVerdict, type StreamEnd, type StreamVerdict } from "../../../shared/metering.ts";
 import type { ACCESS_OUTCOMES, BatchInfo, CacheSplit, RoutingInfo, TokenUsage, UsageMessageV1, UsageSource } from "../../../shared/usage-message.ts";
@@ -264,10 +264,18 @@ export class Meter {
   }
 }
 
-export const meter = createMiddleware<GatewayApp>(async function meter(c, next) {
+/** Starts the request's meter (`c.var.meter`). */
+export function startMeter(c: Context<GatewayApp>): Meter {
   const m = new Meter();
   c.set("meter", m);
-  await next();
+  return m;
+}
+
+/**
+ * Once the handler has answered (`c.res`, an error answer too): the response's event id, and the
+ * usage message, sent after the body has been seen, off the response path.
+ */
+export function finishMeter(c: Context<GatewayApp>, m: Meter): void {
   // On the response's own headers: Hono's c.header() would wrap the finished response in a new one.
   // Every response here is built by the gateway, so its headers are mutable; the fallback is for safety.
   try {
@@ -280,4 +288,4 @@ export const meter = createMiddleware<GatewayApp>(async function meter(c, next) 
   const queue = c.env.USAGE_QUEUE;
   // How the body ended never decides whether a message is sent: a failed body still gets its record.
   c.executionCtx.waitUntil(m.settled().then(() => enqueueUsage(queue, m.message(req, status, Date.now()))));
-});
+}
