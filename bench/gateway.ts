@@ -34,8 +34,8 @@
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
  * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows), =json
- * (only floor, bare gateway and gateway on JSON), =ttfb (only time to first byte and to headers,
- * interleaved), =ratelimit (only the rate-limited key against the unlimited one), with
+ * (only floor, bare gateway and gateway on JSON), =latency (only JSON added latency, interleaved),
+ * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited key against the unlimited one), with
  * BENCH_BASELINE_DIR (other checkouts, comma-separated, whose gateways run beside this one:
  * before/after). Loopback only; stops by itself.
  */
@@ -68,7 +68,8 @@ const COMPAT_DATE = "2026-04-20";
 const PROFILE = process.env.BENCH_PROFILE;
 /**
  * BENCH_ONLY=streams, =json: only the stream (JSON) throughput, in rotating windows (and, with
- * BENCH_BASELINE_DIR, the baseline gateways beside this one); =ttfb: only time to first byte;
+ * BENCH_BASELINE_DIR, the baseline gateways beside this one); =latency: only JSON added latency;
+ * =ttfb: only time to first byte;
  * =ratelimit: only the rate-limited key's pair.
  */
 const ONLY = process.env.BENCH_ONLY;
@@ -181,11 +182,11 @@ interface Throughput {
  * Alternating windows, every path once per round with the order rotating from round to round (a b c,
  * b c a, c a b, …); returns requests per second and CPU per request for each path.
  */
-async function alternating(targets: Target[], stream: boolean): Promise<Throughput[]> {
+async function alternating(targets: Target[], stream: boolean, windows = WINDOWS): Promise<Throughput[]> {
   const done = targets.map(() => 0);
   const cpu = targets.map(() => 0);
   for (const t of targets) await windowLoad(t, 300, stream); // warm every path
-  for (let w = 0; w < WINDOWS; w++) {
+  for (let w = 0; w < windows; w++) {
     for (let k = 0; k < targets.length; k++) {
       const i = (w + k) % targets.length;
       const pid = targets[i]!.pid;
@@ -194,7 +195,7 @@ async function alternating(targets: Target[], stream: boolean): Promise<Throughp
       cpu[i]! += pid ? cpuMicros(pid) - before : Number.NaN;
     }
   }
-  const seconds = (WINDOWS * WINDOW_MS) / 1000;
+  const seconds = (windows * WINDOW_MS) / 1000;
   return done.map((n, i) => ({ rps: n / seconds, cpuUs: cpu[i]! / n }));
 }
 
@@ -207,7 +208,10 @@ async function alternating(targets: Target[], stream: boolean): Promise<Throughp
  * the body, hash the key and look it up, swap the model name, fetch under a timeout, read and
  * parse the answer, swap the name back, answer, and keep one usage record for a queue message sent
  * per 25 ms (as the real outbox does). Its throughput is the ceiling for the real gateway's on this
- * machine: the distance to it is what our code costs beyond the unavoidable.
+ * machine: the distance to it is what our code costs beyond the unavoidable. Its added latency and
+ * time to first byte are the floor for any gateway's: a stream's body is passed on untouched (no
+ * relay at all, cheaper than any gateway that meters), so its time to first byte is the same
+ * unskippable work before the upstream call and nothing after it.
  */
 const BARE_GATEWAY_SCRIPT = `
 import { createHash } from "node:crypto";
@@ -232,6 +236,10 @@ export default {
       body: JSON.stringify({ ...body, model: upstreamModel }),
       signal: controller.signal,
     });
+    if (body.stream === true) {
+      clearTimeout(timer);
+      return new Response(upstream.body, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") } });
+    }
     const payload = JSON.parse(await upstream.text());
     clearTimeout(timer);
     payload.model = body.model;
@@ -472,15 +480,29 @@ async function main(): Promise<void> {
     if (ONLY === "ratelimit") {
       // JSON throughput on an unlimited key and on a rate-limited one, in rotating windows.
       await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
-      const [free, capped] = await alternating([gateway, limited], false);
+      const [free, capped] = await alternating([gateway, limited], false, 2 * WINDOWS);
       console.log(`  gateway ${free!.rps.toFixed(0)} req/s ${free!.cpuUs.toFixed(0)} CPU µs; gateway-limited ${capped!.rps.toFixed(0)} req/s ${capped!.cpuUs.toFixed(0)} CPU µs: ×${(capped!.rps / free!.rps).toFixed(2)} req/s, ×${(capped!.cpuUs / free!.cpuUs).toFixed(2)} CPU`);
+      return;
+    }
+
+    if (ONLY === "latency") {
+      // Added latency only (JSON, instant upstream), interleaved: what overhead_vs_floor measures.
+      await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+      const targets = [direct, floor, bareGateway, gateway, ...baselines];
+      await interleaved(targets, 200, false);
+      const lat = await interleaved(targets, ROUNDS, false);
+      const p50 = (name: string) => percentile(lat.get(name)!.map((t) => t.totalMs), 50);
+      for (const t of targets.slice(1)) {
+        const added = p50(t.name) - p50("direct");
+        console.log(`  ${t.name.padEnd(18)} added p50 ${added.toFixed(3)} ms  ×${(added / (p50("floor") - p50("direct"))).toFixed(2)} floor`);
+      }
       return;
     }
 
     if (ONLY === "ttfb") {
       // Time to first byte only: the stream's first byte through each path, interleaved.
       await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
-      const targets = [direct, floor, editingRelay, gateway, ...baselines];
+      const targets = [direct, floor, editingRelay, bareGateway, gateway, ...baselines];
       await interleaved(targets, 10, true);
       const firstBytes = await interleaved(targets, TTFB_ROUNDS, true);
       const p50 = (name: string) => percentile(firstBytes.get(name)!.map((t) => t.ttfbMs), 50);
@@ -511,15 +533,15 @@ async function main(): Promise<void> {
     // ---- latency, instant upstream, non-streaming
     await mockConfig(JSON_MOCK);
     log("warming up");
-    await interleaved([direct, floor, gateway, limited, composite, portkey], 200, false);
+    await interleaved([direct, floor, bareGateway, gateway, limited, composite, portkey], 200, false);
     log(`latency: ${ROUNDS} interleaved rounds (non-streaming, instant upstream)`);
-    const lat = await interleaved([direct, floor, gateway, composite, portkey], ROUNDS, false);
+    const lat = await interleaved([direct, floor, bareGateway, gateway, composite, portkey], ROUNDS, false);
 
     // ---- time to first byte, realistic stream
     await mockConfig(STREAM_MOCK);
     log(`time to first byte: ${TTFB_ROUNDS} interleaved rounds (stream: 50 ms to first frame, 20 frames)`);
-    await interleaved([direct, floor, gateway, composite, portkey], 5, true);
-    const ttfb = await interleaved([direct, floor, gateway, composite, portkey], TTFB_ROUNDS, true);
+    await interleaved([direct, floor, bareGateway, gateway, composite, portkey], 5, true);
+    const ttfb = await interleaved([direct, floor, bareGateway, gateway, composite, portkey], TTFB_ROUNDS, true);
 
     // ---- throughput, instant upstream. Pairs alternate on their own: with more paths in rotation
     // the gateway sat idle for as long as its cache TTL before each of its windows and measured
@@ -532,7 +554,9 @@ async function main(): Promise<void> {
     const [floorJson, gatewayJson] = await pair(floor, gateway, false);
     const [bareFloorJson, bareJson] = await pair(floor, bareGateway, false);
     const [gatewayVsPeerJson, peerJson] = await pair(gateway, portkey, false);
-    const [gatewayVsLimitedJson, limitedJson] = await pair(gateway, limited, false);
+    // Twice the windows: this pair's ratio swung by ±0.1 between runs with five.
+    log(`throughput (JSON): gateway / gateway-limited, ${2 * WINDOWS} alternating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}`);
+    const [gatewayVsLimitedJson, limitedJson] = (await alternating([gateway, limited], false, 2 * WINDOWS)) as [Throughput, Throughput];
     const [gatewayVsCompositeJson, compositeJson] = await pair(gateway, composite, false);
     await mockConfig(STREAM_LOAD_MOCK);
     const [floorStream, gatewayStream] = await pair(floor, gateway, true);
@@ -552,11 +576,11 @@ async function main(): Promise<void> {
     const total = (t: Timing) => t.totalMs;
     const first = (t: Timing) => t.ttfbMs;
     const rows: [string, string, string, string][] = [["path", "p50 ms", "p99 ms", "mean ms"]];
-    for (const name of ["direct", "floor", "gateway", "composite", "portkey"]) {
+    for (const name of ["direct", "floor", "bare-gateway", "gateway", "composite", "portkey"]) {
       const v = lat.get(name)!.map(total);
       rows.push([`${name} (json)`, p(name, lat, total, 50).toFixed(3), p(name, lat, total, 99).toFixed(3), (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)]);
     }
-    for (const name of ["direct", "floor", "gateway", "composite", "portkey"]) {
+    for (const name of ["direct", "floor", "bare-gateway", "gateway", "composite", "portkey"]) {
       rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
     }
     for (const name of ["cache-off", "cache-on"]) {
@@ -607,6 +631,8 @@ async function main(): Promise<void> {
       editing_relay_stream_cpu_vs_floor: round(relayStream.cpuUs / relayFloorStream.cpuUs),
       editing_relay_stream_rps_ratio_vs_floor: round(relayStream.rps / relayFloorStream.rps),
       bare_gateway_rps_ratio_vs_floor: round(bareJson.rps / bareFloorJson.rps),
+      bare_gateway_overhead_vs_floor: round((p("bare-gateway", lat, total, 50) - p("direct", lat, total, 50)) / floorAddedP50),
+      bare_gateway_ttfb_added_vs_floor: round((p("bare-gateway", ttfb, first, 50) - p("direct", ttfb, first, 50)) / floorTtfbAdded),
       portkey_stream_cpu_vs_floor: round(peerStream.cpuUs / floorStream.cpuUs),
       // absolute figures (this machine)
       added_p50_ms: round(addedP50),
