@@ -1,7 +1,8 @@
 /**
- * The request's services, built once by one middleware on `/ai/*` and `/admin/*`: the parsed
- * config (`c.var.config`) and a lazy database handle (`c.var.database`) that opens a pool only
- * when a handler needs one and closes it, off the response path, after the request.
+ * The request's services, built once per request (by the `init` middleware on `/ai/*` and
+ * `/admin/*`, by the inference handler itself on its routes): the parsed config (`c.var.config`)
+ * and a lazy database handle (`c.var.database`) that opens a pool only when a handler needs one
+ * and closes it, off the response path, after the request.
  */
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";

@@ -42,7 +42,7 @@ export function pathnameOf(url: string): string {
   return url.slice(start, end);
 }
 
-/** One request's meter. Created by the `meter` middleware; read with `c.var.meter`. */
+/** One request's meter. Created by `startMeter`; read with `c.var.meter`. */
 export class Meter {
   readonly eventId: string = crypto.randomUUID();
   readonly startedAt: number = Date.now();
