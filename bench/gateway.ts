@@ -35,9 +35,9 @@
  * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
  * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows), =json
  * (only floor, bare gateway and gateway on JSON), =latency (only JSON added latency, interleaved),
- * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited key against the unlimited one), with
- * BENCH_BASELINE_DIR (other checkouts, comma-separated, whose gateways run beside this one:
- * before/after). Loopback only; stops by itself.
+ * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited
+ * key against the unlimited one), with BENCH_BASELINE_DIR (other checkouts, comma-separated,
+ * whose gateways run beside this one: before/after). Loopback only; stops by itself.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -209,9 +209,9 @@ async function alternating(targets: Target[], stream: boolean, windows = WINDOWS
  * parse the answer, swap the name back, answer, and keep one usage record for a queue message sent
  * per 25 ms (as the real outbox does). Its throughput is the ceiling for the real gateway's on this
  * machine: the distance to it is what our code costs beyond the unavoidable. Its added latency and
- * time to first byte are the floor for any gateway's: a stream's body is passed on untouched (no
- * relay at all, cheaper than any gateway that meters), so its time to first byte is the same
- * unskippable work before the upstream call and nothing after it.
+ * time to first byte are what a gateway doing only those steps adds: a stream's body is passed on
+ * untouched (no relay at all, cheaper than any gateway that meters), so its time to first byte is
+ * that work before the upstream call and nothing after it.
  */
 const BARE_GATEWAY_SCRIPT = `
 import { createHash } from "node:crypto";
