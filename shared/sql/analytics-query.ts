@@ -57,7 +57,8 @@ export const REQUEST_COLUMNS = `id::text AS id, event_id, "timestamp", method, u
   response_type, finish_reason, truncated, user_id, api_key_id, access_source, provider_name,
   total_cost::text AS total_cost, uncached_cost::text AS uncached_cost, fusillade_batch_id, custom_id,
   request_origin, trace_id, user_agent, usage_source, client_disconnected, gateway_cost::text AS gateway_cost,
-  attempt_count, attempts, served_component`;
+  attempt_count, attempts, served_component,
+  (SELECT k.name FROM api_keys k WHERE k.id = http_analytics.api_key_id) AS api_key_name`;
 
 /**
  * One page of rows, newest first (ties broken by id). The ORDER BY names the table's columns: the

@@ -1281,6 +1281,8 @@ export interface components {
             truncated: boolean;
             user_id: string | null;
             api_key_id: string | null;
+            /** @description The key's name (null when the request had no key, or the key's row is gone) */
+            api_key_name: string | null;
             access_source: string;
             provider_name: string | null;
             /** @description Decimal string */
@@ -1409,6 +1411,8 @@ export interface components {
             truncated: boolean;
             user_id: string | null;
             api_key_id: string | null;
+            /** @description The key's name (null when the request had no key, or the key's row is gone) */
+            api_key_name: string | null;
             access_source: string;
             provider_name: string | null;
             /** @description Decimal string */

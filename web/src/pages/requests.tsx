@@ -53,7 +53,6 @@ export default function Requests() {
     queryFn: async () => unwrap(await api.GET("/admin/api/v1/users/{user_id}/api-keys", { params: { path: { user_id: search.user! }, query: { limit: 500 } } })).data,
   });
   const keys = search.user ? userKeys : ownKeys;
-  const keyNames = nameMap(keys.data, (k) => k.name);
   const userNames = nameMap(users.data, (u) => u.username);
 
   return (
@@ -148,7 +147,7 @@ export default function Requests() {
                       <StatusBadge code={r.status_code} />
                       {r.truncated && <Badge variant="warning" className="ml-1">truncated</Badge>}
                     </TableCell>
-                    <TableCell className="text-muted-foreground">{r.api_key_id ? (keyNames.get(r.api_key_id) ?? shortId(r.api_key_id)) : "—"}</TableCell>
+                    <TableCell className="text-muted-foreground">{r.api_key_id ? (r.api_key_name ?? shortId(r.api_key_id)) : "—"}</TableCell>
                     {isManager(session) && <TableCell className="text-muted-foreground">{r.user_id ? (userNames.get(r.user_id) ?? shortId(r.user_id)) : "—"}</TableCell>}
                     <TableCell className="text-right tabular-nums">
                       {num(r.prompt_tokens)} / {num(r.completion_tokens)}

@@ -73,6 +73,7 @@ export const RequestView = z.object({
   truncated: z.boolean(),
   user_id: z.uuid().nullable(),
   api_key_id: z.uuid().nullable(),
+  api_key_name: z.string().nullable().describe("The key's name (null when the request had no key, or the key's row is gone)"),
   access_source: z.string(),
   provider_name: z.string().nullable(),
   total_cost: z.string().nullable().describe("Decimal string"),
