@@ -69,14 +69,18 @@ const PROFILE = process.env.BENCH_PROFILE;
 /**
  * BENCH_ONLY=streams, =json: only the stream (JSON) throughput, in rotating windows (and, with
  * BENCH_BASELINE_DIR, the baseline gateways beside this one); =latency: only JSON added latency;
- * =ttfb: only time to first byte;
- * =ratelimit: only the rate-limited key's pair.
+ * =ttfb: only time to first byte; =ratelimit: only the rate-limited key's pair.
  */
 const ONLY = process.env.BENCH_ONLY;
 /** BENCH_BASELINE_DIR=<checkouts of this repository, comma-separated>: also run their gateways, for before/after in one run. */
 const BASELINE_DIRS = process.env.BENCH_BASELINE_DIR?.split(",").filter(Boolean) ?? [];
 
 const log = (msg: string) => console.error(`· ${msg}`);
+
+/** The mock upstream's answers: JSON (instant), a realistic stream (50 ms to the first of 20 frames), a stream under load (instant). */
+const JSON_MOCK = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
+const STREAM_MOCK = { ttfbMs: 50, frames: 20, frameIntervalMs: 2 };
+const STREAM_LOAD_MOCK = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
 
 // ---------------------------------------------------------------------------------------------
 // HTTP client: node:http with keep-alive, timing to first body byte and to the end.
@@ -465,7 +469,7 @@ async function main(): Promise<void> {
 
     if (ONLY === "streams" || ONLY === "json") {
       const streams = ONLY === "streams";
-      await mockConfig(streams ? { ttfbMs: 0, frames: 20, frameIntervalMs: 0 } : { ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+      await mockConfig(streams ? STREAM_LOAD_MOCK : JSON_MOCK);
       const targets = [...(streams ? [floor, editingRelay, gateway] : [floor, bareGateway, gateway]), ...baselines];
       log(`${streams ? "streams only (20 frames)" : "JSON only"}: ${targets.map((t) => t.name).join(", ")}, ${WINDOWS} rotating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}; load ${readFileSync("/proc/loadavg", "utf8").trim()}`);
       const results = await alternating(targets, streams);
@@ -479,7 +483,7 @@ async function main(): Promise<void> {
 
     if (ONLY === "ratelimit") {
       // JSON throughput on an unlimited key and on a rate-limited one, in rotating windows.
-      await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+      await mockConfig(JSON_MOCK);
       const [free, capped] = await alternating([gateway, limited], false, 2 * WINDOWS);
       console.log(`  gateway ${free!.rps.toFixed(0)} req/s ${free!.cpuUs.toFixed(0)} CPU µs; gateway-limited ${capped!.rps.toFixed(0)} req/s ${capped!.cpuUs.toFixed(0)} CPU µs: ×${(capped!.rps / free!.rps).toFixed(2)} req/s, ×${(capped!.cpuUs / free!.cpuUs).toFixed(2)} CPU`);
       return;
@@ -487,7 +491,7 @@ async function main(): Promise<void> {
 
     if (ONLY === "latency") {
       // Added latency only (JSON, instant upstream), interleaved: what overhead_vs_floor measures.
-      await mockConfig({ ttfbMs: 0, frames: 3, frameIntervalMs: 0 });
+      await mockConfig(JSON_MOCK);
       const targets = [direct, floor, bareGateway, gateway, ...baselines];
       await interleaved(targets, 200, false);
       const lat = await interleaved(targets, ROUNDS, false);
@@ -501,7 +505,7 @@ async function main(): Promise<void> {
 
     if (ONLY === "ttfb") {
       // Time to first byte only: the stream's first byte through each path, interleaved.
-      await mockConfig({ ttfbMs: 50, frames: 20, frameIntervalMs: 2 });
+      await mockConfig(STREAM_MOCK);
       const targets = [direct, floor, editingRelay, bareGateway, gateway, ...baselines];
       await interleaved(targets, 10, true);
       const firstBytes = await interleaved(targets, TTFB_ROUNDS, true);
@@ -515,20 +519,14 @@ async function main(): Promise<void> {
     }
 
     if (PROFILE) {
-      const json = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
-      const stream = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
-      await profile(fl.mf, floor, false, json, mockConfig, `${PROFILE}-floor-json`);
-      await profile(gw.mf, gateway, false, json, mockConfig, `${PROFILE}-gateway-json`);
-      await profile(gw.mf, limited, false, json, mockConfig, `${PROFILE}-gateway-limited-json`);
-      await profile(fl.mf, floor, true, stream, mockConfig, `${PROFILE}-floor-stream`);
-      await profile(relay.mf, editingRelay, true, stream, mockConfig, `${PROFILE}-editing-relay-stream`);
-      await profile(gw.mf, gateway, true, stream, mockConfig, `${PROFILE}-gateway-stream`);
+      await profile(fl.mf, floor, false, JSON_MOCK, mockConfig, `${PROFILE}-floor-json`);
+      await profile(gw.mf, gateway, false, JSON_MOCK, mockConfig, `${PROFILE}-gateway-json`);
+      await profile(gw.mf, limited, false, JSON_MOCK, mockConfig, `${PROFILE}-gateway-limited-json`);
+      await profile(fl.mf, floor, true, STREAM_LOAD_MOCK, mockConfig, `${PROFILE}-floor-stream`);
+      await profile(relay.mf, editingRelay, true, STREAM_LOAD_MOCK, mockConfig, `${PROFILE}-editing-relay-stream`);
+      await profile(gw.mf, gateway, true, STREAM_LOAD_MOCK, mockConfig, `${PROFILE}-gateway-stream`);
       return;
     }
-
-    const JSON_MOCK = { ttfbMs: 0, frames: 3, frameIntervalMs: 0 };
-    const STREAM_MOCK = { ttfbMs: 50, frames: 20, frameIntervalMs: 2 };
-    const STREAM_LOAD_MOCK = { ttfbMs: 0, frames: 20, frameIntervalMs: 0 };
 
     // ---- latency, instant upstream, non-streaming
     await mockConfig(JSON_MOCK);
@@ -547,16 +545,15 @@ async function main(): Promise<void> {
     // the gateway sat idle for as long as its cache TTL before each of its windows and measured
     // about 15% lower than under steady traffic.
     await mockConfig(JSON_MOCK);
-    const pair = async (a: Target, b: Target, stream: boolean) => {
-      log(`throughput (${stream ? "streaming, 20 frames" : "JSON"}): ${a.name} / ${b.name}, ${WINDOWS} alternating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}`);
-      return (await alternating([a, b], stream)) as [Throughput, Throughput];
+    const pair = async (a: Target, b: Target, stream: boolean, windows = WINDOWS) => {
+      log(`throughput (${stream ? "streaming, 20 frames" : "JSON"}): ${a.name} / ${b.name}, ${windows} alternating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}`);
+      return (await alternating([a, b], stream, windows)) as [Throughput, Throughput];
     };
     const [floorJson, gatewayJson] = await pair(floor, gateway, false);
     const [bareFloorJson, bareJson] = await pair(floor, bareGateway, false);
     const [gatewayVsPeerJson, peerJson] = await pair(gateway, portkey, false);
     // Twice the windows: this pair's ratio swung by ±0.1 between runs with five.
-    log(`throughput (JSON): gateway / gateway-limited, ${2 * WINDOWS} alternating ${WINDOW_MS} ms windows each, concurrency ${CONCURRENCY}`);
-    const [gatewayVsLimitedJson, limitedJson] = (await alternating([gateway, limited], false, 2 * WINDOWS)) as [Throughput, Throughput];
+    const [gatewayVsLimitedJson, limitedJson] = await pair(gateway, limited, false, 2 * WINDOWS);
     const [gatewayVsCompositeJson, compositeJson] = await pair(gateway, composite, false);
     await mockConfig(STREAM_LOAD_MOCK);
     const [floorStream, gatewayStream] = await pair(floor, gateway, true);
