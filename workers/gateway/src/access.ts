@@ -166,7 +166,8 @@ export async function resolveInference(
   db: RequestDb,
   config: GatewayConfig,
   meter: Meter,
-  background?: (p: Promise<unknown>) => void,
+  /** Starts a refresh-ahead read off the request's path (after-answer.ts); none: no refresh. */
+  background?: (task: () => Promise<void>) => void,
 ): Promise<Resolved> {
   // The batch runner names its key by hash (it never holds the secret).
   const hash = typeof authorization === "object" ? authorization.keyHash : await keyHashFrom(authorization);
@@ -185,7 +186,7 @@ export async function resolveInference(
     const lastGood = databaseFailing() ? staleAccess(hash, alias, now, config.ACCESS_STALE_IF_ERROR_MS) : null;
     if (lastGood) {
       ({ key, model, allowed, hasCredit } = lastGood);
-      if (background && !isReading(pair, now, ttl) && now - health.failedAt >= DB_RETRY_INTERVAL_MS) background(refreshAhead(hash, alias, config));
+      if (background && !isReading(pair, now, ttl) && now - health.failedAt >= DB_RETRY_INTERVAL_MS) refreshAhead(hash, alias, config, background);
     } else {
       // Someone in this isolate is already reading this pair: answer from the values that just
       // expired (at most one TTL ago) or, with nothing that recent (a cold or long-idle isolate),
@@ -218,7 +219,7 @@ export async function resolveInference(
     }
   } else if (key && background && Math.max(keys.age(hash, now) ?? 0, models.age(alias, now) ?? 0) * 2 >= ttl && !isReading(pair, now, ttl)) {
     // Unknown keys are never refreshed: a hash that matched no key cannot start matching one.
-    background(refreshAhead(hash, alias, config));
+    refreshAhead(hash, alias, config, background);
   }
 
   const k = checkKey(key, meter);
@@ -302,23 +303,25 @@ function remember(hash: string, alias: string, row: AccessRow, ttl: number, now:
 }
 
 /**
- * Re-reads one key and model pair off the response path, on a pool of its own. The read starts on
- * a timer: the request that asked for it calls its upstream first (opening a pool and a WebSocket
- * is work enough to delay that call when done at once).
+ * Re-reads one key and model pair off the response path, on a pool of its own. The pair counts as
+ * being read from now; the read itself is handed to `background`, which starts it once the
+ * request's answer is on its way (after-answer.ts): opening a pool and a WebSocket is work enough
+ * to delay the upstream call or the answer when done beside them.
  */
-async function refreshAhead(hash: string, alias: string, config: GatewayConfig): Promise<void> {
+function refreshAhead(hash: string, alias: string, config: GatewayConfig, background: (task: () => Promise<void>) => void): void {
   const id = `${hash}|${alias}`;
   reading.set(id, Date.now());
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  const pool = createPool(config);
-  try {
-    const now = Date.now();
-    remember(hash, alias, await readAccess(pool, hash, alias, config), config.ACCESS_CACHE_TTL_MS, now);
-  } catch (err) {
-    // The entries simply expire and the next request reads through; nothing to surface here.
-    console.warn(`access refresh failed: ${errorMessage(err)}`);
-  } finally {
-    reading.delete(id);
-    await pool.end().catch(() => {});
-  }
+  background(async () => {
+    const pool = createPool(config);
+    try {
+      const now = Date.now();
+      remember(hash, alias, await readAccess(pool, hash, alias, config), config.ACCESS_CACHE_TTL_MS, now);
+    } catch (err) {
+      // The entries simply expire and the next request reads through; nothing to surface here.
+      console.warn(`access refresh failed: ${errorMessage(err)}`);
+    } finally {
+      reading.delete(id);
+      await pool.end().catch(() => {});
+    }
+  });
 }

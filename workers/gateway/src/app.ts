@@ -10,6 +10,7 @@ import { handleDeleteFile, handleFileContent, handleGetFile, handleListFiles, ha
 import { batchCallOf } from "./batch-trust.ts";
 import { handleCancelBatch, handleCreateBatch, handleGetBatch, handleListBatches } from "./batches.ts";
 import { adminDocsPage, aiDocsPage, docsScript, docsStyle } from "./docs/page.ts";
+import { AfterAnswer } from "./after-answer.ts";
 import { inferenceCors, passUpstreamHeaders } from "./headers.ts";
 import { handleInference } from "./inference.ts";
 import { init, withServices } from "./init.ts";
@@ -41,13 +42,15 @@ function bodyLimitOf(maxSize: number): MiddlewareHandler<GatewayApp> {
  * An inference call, as one handler rather than a chain of middleware: the request's services,
  * the batch runner's identity (if it is the caller), the meter, the body limit and the handler;
  * then, on whatever was answered (an error too), the gateway's and the upstream's headers and the
- * usage message. Each middleware layer costs every request an async frame and a closure before
+ * usage message; work held until the answer is on its way (after-answer.ts) is let go. Each middleware layer costs every request an async frame and a closure before
  * the upstream is called; as one handler, an inference call has two layers (CORS and this).
  */
 const inference: Handler<GatewayApp> = (c) =>
   withServices(c, async () => {
     c.set("batchCall", batchCallOf(c.req.raw));
     const meter = startMeter(c);
+    const afterAnswer = new AfterAnswer((p) => c.executionCtx.waitUntil(p));
+    c.set("afterAnswer", afterAnswer);
     try {
       await bodyLimitOf(c.get("config").MAX_BODY_BYTES)(c, async () => {
         c.res = await handleInference(c);
@@ -56,6 +59,8 @@ const inference: Handler<GatewayApp> = (c) =>
       if (!(err instanceof Error)) throw err;
       c.error = err;
       c.res = errorResponse(err, c);
+    } finally {
+      afterAnswer.answered();
     }
     passUpstreamHeaders(c);
     finishMeter(c, meter);

@@ -63,7 +63,8 @@ export async function handleInference(c: Ctx): Promise<Response> {
     if (badAlias) throw new ApiError("model_not_found", "The model does not exist: a model name has no control characters.", { param: "model" });
     throw new ApiError("invalid_request_error", "'model' is required and must be a string.", { param: "model" });
   }
-  const { key, model } = await resolveInference(credential, body.model, db, config, meter, (p) => c.executionCtx.waitUntil(p));
+  const afterAnswer = c.get("afterAnswer");
+  const { key, model } = await resolveInference(credential, body.model, db, config, meter, (task) => afterAnswer.run(task));
   meter.pricedBy(key.purpose, model);
   const batch = internal ? internal.batch : trustedBatchInfo(key, c.req.raw.headers, config, meter.startedAt);
   if (batch) meter.batchTrusted(batch);
@@ -104,7 +105,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
 
   if (streaming && isEventStream(upstream)) {
     call.settled();
-    const { response, ended } = relaySse(
+    const { response, ended, sent } = relaySse(
       upstream,
       {
         idleTimeoutMs: config.UPSTREAM_STREAM_IDLE_MS,
@@ -124,6 +125,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
       },
       (p) => c.executionCtx.waitUntil(p),
     );
+    afterAnswer.holdUntil(sent);
     const verdict = meter.streaming(ended);
     // The capacity slots (if any) are held until the stream has ended.
     void ended.finally(routed.release);

@@ -42,6 +42,8 @@ export interface RelayOptions {
 export interface Relayed {
   response: Response;
   ended: Promise<StreamEnd>;
+  /** Resolves once the first bytes have been handed to the client, or the relay has ended without any. */
+  sent: Promise<void>;
 }
 
 /**
@@ -208,12 +210,18 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
 
   // Plain bytes go out synchronously: no promise per chunk. Only the usage chunk (its hook may
   // be async) and the final response's hold take the asynchronous path.
+  let firstSent: (() => void) | null = null;
+  const sent = new Promise<void>((resolve) => (firstSent = resolve));
   const send = (parts: PassThroughOutput[]): void | Promise<void> => {
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       if (!(part instanceof Uint8Array)) return sendFrom(parts, i);
       if (client.gone) return;
       client.send(part);
+      if (firstSent) {
+        firstSent();
+        firstSent = null;
+      }
     }
   };
   const sendFrom = async (parts: PassThroughOutput[], start: number): Promise<void> => {
@@ -265,10 +273,11 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     return { observation: passThrough.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
+  void ended.then(() => firstSent?.());
 
   const response = new Response(client.body, {
     status: upstream.status,
     headers: { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache" },
   });
-  return { response, ended };
+  return { response, ended, sent };
 }

@@ -1,4 +1,5 @@
 import type { RequestDb } from "./access.ts";
+import type { AfterAnswer } from "./after-answer.ts";
 import type { Identity } from "./admin-auth.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { BatchCall } from "./batch-trust.ts";
@@ -12,6 +13,8 @@ export interface GatewayApp {
     /** The request's lazy database handle (init.ts closes it after the request). */
     database: RequestDb;
     meter: Meter;
+    /** Inference only: work held until the answer is on its way (after-answer.ts). */
+    afterAnswer: AfterAnswer;
     /** Set only on the batch runner's own in-process calls (batch-trust.ts). */
     batchCall: BatchCall | null;
     /** The admin API caller, as the door established them (admin-auth.ts). */
