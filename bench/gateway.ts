@@ -32,7 +32,8 @@
  *
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
- * BENCH_CONCURRENCY (16); BENCH_PROFILE (a path prefix: profile instead, see profile());
+ * BENCH_CONCURRENCY (16), BENCH_IDLE_MS (0: a pause before each interleaved request, so every
+ * subject is measured as a quiet gateway serves, from idle); BENCH_PROFILE (a path prefix: profile instead, see profile());
  * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows), =json
  * (only floor, bare gateway and gateway on JSON), =latency (only JSON added latency, interleaved),
  * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited
@@ -63,6 +64,7 @@ const TTFB_ROUNDS = num("BENCH_TTFB_ROUNDS", 100);
 const WINDOWS = num("BENCH_WINDOWS", 5);
 const WINDOW_MS = num("BENCH_WINDOW_MS", 1000);
 const CONCURRENCY = num("BENCH_CONCURRENCY", 16);
+const IDLE_MS = num("BENCH_IDLE_MS", 0);
 const COMPAT_DATE = "2026-04-20";
 /** BENCH_PROFILE=<path prefix>: instead of the comparison, profile each worker under load (see profile()). */
 const PROFILE = process.env.BENCH_PROFILE;
@@ -156,7 +158,10 @@ function shuffle<T>(items: T[]): T[] {
 async function interleaved(targets: Target[], rounds: number, stream: boolean): Promise<Map<string, Timing[]>> {
   const out = new Map(targets.map((t) => [t.name, [] as Timing[]]));
   for (let i = 0; i < rounds; i++) {
-    for (const t of shuffle(targets)) out.get(t.name)!.push(await checked(t, stream));
+    for (const t of shuffle(targets)) {
+      if (IDLE_MS > 0) await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+      out.get(t.name)!.push(await checked(t, stream));
+    }
   }
   return out;
 }
