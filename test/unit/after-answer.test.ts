@@ -17,14 +17,14 @@ describe("AfterAnswer: work held until the answer is on its way", () => {
     started.push(name);
   };
 
-  it("starts nothing before the handler has answered, then every task on the next timer turn, each kept alive by waitUntil", async () => {
+  it("starts nothing before the handler has answered, then every task on the next timer turn, kept alive by waitUntil", async () => {
     after.run(task("refresh a"));
     after.run(task("refresh b"));
-    expect(kept).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1_000);
     expect(started).toEqual([]);
 
     after.answered();
+    expect(kept).toHaveLength(1);
     await Promise.resolve();
     expect(started).toEqual([]);
     await vi.advanceTimersByTimeAsync(0);
@@ -33,8 +33,7 @@ describe("AfterAnswer: work held until the answer is on its way", () => {
   });
 
   it("a stream holds the work until its first bytes have gone out", async () => {
-    let firstBytes!: () => void;
-    after.holdUntil(new Promise<void>((resolve) => (firstBytes = resolve)));
+    const firstBytes = after.holdForFirstBytes();
     after.run(task("refresh"));
     after.answered();
     await vi.advanceTimersByTimeAsync(MAX_HOLD_MS - 1);
@@ -45,7 +44,7 @@ describe("AfterAnswer: work held until the answer is on its way", () => {
   });
 
   it("a stream whose first bytes are slow (or never come) holds the work for MAX_HOLD_MS at most", async () => {
-    after.holdUntil(new Promise<void>(() => undefined));
+    after.holdForFirstBytes();
     after.run(task("refresh"));
     after.answered();
     await vi.advanceTimersByTimeAsync(MAX_HOLD_MS - 1);
@@ -54,17 +53,31 @@ describe("AfterAnswer: work held until the answer is on its way", () => {
     expect(started).toEqual(["refresh"]);
   });
 
-  it("a relay that failed before any byte lets the work go too", async () => {
-    after.holdUntil(Promise.reject(new Error("the upstream cut the stream")));
+  it("first bytes that went out before the handler had answered hold nothing", async () => {
+    after.holdForFirstBytes()();
     after.run(task("refresh"));
     after.answered();
     await vi.advanceTimersByTimeAsync(0);
     expect(started).toEqual(["refresh"]);
   });
 
-  it("work asked for after the answer starts on the next timer turn", async () => {
+  it("work asked for while a stream holds waits with it", async () => {
+    const firstBytes = after.holdForFirstBytes();
     after.answered();
+    after.run(task("refresh"));
+    expect(kept).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(5);
+    expect(started).toEqual([]);
+    firstBytes();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(started).toEqual(["refresh"]);
+  });
+
+  it("a request that asked for nothing holds nothing; work asked for after the answer starts on the next timer turn", async () => {
+    after.answered();
+    expect(kept).toEqual([]);
     after.run(task("late"));
+    expect(kept).toHaveLength(1);
     expect(started).toEqual([]);
     await vi.advanceTimersByTimeAsync(0);
     expect(started).toEqual(["late"]);

@@ -105,7 +105,7 @@ export async function handleInference(c: Ctx): Promise<Response> {
 
   if (streaming && isEventStream(upstream)) {
     call.settled();
-    const { response, ended, sent } = relaySse(
+    const { response, ended } = relaySse(
       upstream,
       {
         idleTimeoutMs: config.UPSTREAM_STREAM_IDLE_MS,
@@ -122,10 +122,10 @@ export async function handleInference(c: Ctx): Promise<Response> {
         onClientGone: () => cache?.abort(),
         beforeFinal: recorder ? (final) => recorder.stream(final, upstream.status) : undefined,
         onClientDisconnect: model.onClientDisconnect,
+        onFirstBytes: afterAnswer.holdForFirstBytes(),
       },
       (p) => c.executionCtx.waitUntil(p),
     );
-    afterAnswer.holdUntil(sent);
     const verdict = meter.streaming(ended);
     // The capacity slots (if any) are held until the stream has ended.
     void ended.finally(routed.release);

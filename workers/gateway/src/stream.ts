@@ -36,14 +36,14 @@ export interface RelayOptions {
   beforeFinal?: (finalResponse: Record<string, unknown>) => Promise<void>;
   /** What a client going away does to the upstream: `cancel` it at once, or `drain` it for its usage. */
   onClientDisconnect: "cancel" | "drain";
+  /** Called once: when the first bytes have been handed to the client, or the relay ended without any. */
+  onFirstBytes?: () => void;
 }
 
 /** A relayed stream: the client's response now, and how the stream ended once it has. */
 export interface Relayed {
   response: Response;
   ended: Promise<StreamEnd>;
-  /** Resolves once the first bytes have been handed to the client, or the relay has ended without any. */
-  sent: Promise<void>;
 }
 
 /**
@@ -210,8 +210,7 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
 
   // Plain bytes go out synchronously: no promise per chunk. Only the usage chunk (its hook may
   // be async) and the final response's hold take the asynchronous path.
-  let firstSent: (() => void) | null = null;
-  const sent = new Promise<void>((resolve) => (firstSent = resolve));
+  let firstSent = options.onFirstBytes ?? null;
   const send = (parts: PassThroughOutput[]): void | Promise<void> => {
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
@@ -273,11 +272,11 @@ export function relaySse(upstream: Response, options: RelayOptions, waitUntil: (
     return { observation: passThrough.observation, cut, clientGone: client.gone, firstByteAt: first.at, transcript };
   })();
   waitUntil(ended);
-  void ended.then(() => firstSent?.());
+  if (firstSent) void ended.then(() => firstSent?.());
 
   const response = new Response(client.body, {
     status: upstream.status,
     headers: { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache" },
   });
-  return { response, ended, sent };
+  return { response, ended };
 }
