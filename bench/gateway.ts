@@ -33,7 +33,8 @@
  * Environment: DATABASE_URL (else embedded Postgres), BENCH_ROUNDS (default 1500),
  * BENCH_TTFB_ROUNDS (100), BENCH_WINDOWS (5 per path and pair), BENCH_WINDOW_MS (1000),
  * BENCH_CONCURRENCY (16), BENCH_IDLE_MS (0: a pause before each interleaved request, so every
- * subject is measured as a quiet gateway serves, from idle); BENCH_PROFILE (a path prefix: profile instead, see profile());
+ * subject is measured as a quiet gateway serves, from idle); BENCH_PROFILE (a path prefix:
+ * profile instead, see profile());
  * BENCH_ONLY=streams (only floor, editing relay and gateway on streams, rotating windows), =json
  * (only floor, bare gateway and gateway on JSON), =latency (only JSON added latency, interleaved),
  * =ttfb (only time to first byte and to headers, interleaved), =ratelimit (only the rate-limited

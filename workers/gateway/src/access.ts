@@ -7,8 +7,8 @@
  * never presented before it existed), so it still works on its first request.
  *
  * Refresh ahead: once an entry is older than half the TTL, the next request that uses it starts
- * one background re-read (at most one per key and model per isolate) and is itself answered from
- * the cache. Under steady traffic entries are renewed before they expire, so requests do not all
+ * one background re-read (at most one per key and model per isolate), once its own answer is on
+ * its way (after-answer.ts), and is itself answered from the cache. Under steady traffic entries are renewed before they expire, so requests do not all
  * miss together at expiry and open a Postgres connection each, which at a few hundred requests a
  * second exhausts the server's connections.
  *

@@ -42,8 +42,9 @@ function bodyLimitOf(maxSize: number): MiddlewareHandler<GatewayApp> {
  * An inference call, as one handler rather than a chain of middleware: the request's services,
  * the batch runner's identity (if it is the caller), the meter, the body limit and the handler;
  * then, on whatever was answered (an error too), the gateway's and the upstream's headers and the
- * usage message; work held until the answer is on its way (after-answer.ts) is let go. Each middleware layer costs every request an async frame and a closure before
- * the upstream is called; as one handler, an inference call has two layers (CORS and this).
+ * usage message; work held until the answer is on its way (after-answer.ts) is let go. Each
+ * middleware layer costs every request an async frame and a closure before the upstream is
+ * called; as one handler, an inference call has two layers (CORS and this).
  */
 const inference: Handler<GatewayApp> = (c) =>
   withServices(c, async () => {
