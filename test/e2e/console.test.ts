@@ -66,7 +66,9 @@ async function newPage(theme: "light" | "dark" = "light"): Promise<{ context: Br
 }
 
 async function signInWithToken(page: Page, token: string, at = "/"): Promise<void> {
-  await page.goto(at);
+  // The sign-in form needs the document, not every resource's load event; once (CI on a loaded
+  // machine, embedded Postgres) "load" took longer than 30 s, cause not established.
+  await page.goto(at, { waitUntil: "domcontentloaded", timeout: 90_000 });
   await signInHere(page, token);
 }
 
