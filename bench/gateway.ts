@@ -18,7 +18,9 @@
  *   composite        the same gateway, a composite alias (priority) whose first component — the
  *                    plain alias's own model — answers: what routing over components costs
  *   bare-gateway     (JSON throughput) only the steps no gateway can skip, with constants for its
- *                    key and model (BARE_GATEWAY_SCRIPT): the ceiling for the gateway's throughput
+ *                    key and model (bareGatewayScript): the ceiling for the gateway's throughput
+ *   bare-relay       (time to first byte) the bare gateway relaying streams as the editing relay
+ *                    does: the least a gateway that authenticates and edits its streams adds
  *   portkey          the peer: `@portkey-ai/gateway` from npm on Node, started by its own bin, as
  *                    an OpenAI provider with a custom host (the same mock)
  *
@@ -55,7 +57,7 @@ import { buildConsole, freePort, ROOT } from "../dev/stack.ts";
 import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { childPids, cpuMicros, startMock } from "./processes.ts";
-import { EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
+import { EDITING_PUMP, EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
 
@@ -222,9 +224,16 @@ async function alternating(targets: Target[], stream: boolean, windows = WINDOWS
  * time to first byte are what a gateway doing only those steps adds: a stream's body is passed on
  * untouched (no relay at all, cheaper than any gateway that meters), so its time to first byte is
  * that work before the upstream call and nothing after it.
+ *
+ * The bare relay (`bareGatewayScript("relay")`) is the same worker relaying a stream the way the
+ * editing relay does (EDITING_PUMP: the usage chunk forced on and dropped again, the model renamed
+ * in the bytes): its time to first byte is the least a gateway that both authenticates and edits
+ * its streams, as Tollgate must (issue #15), adds on this machine. (No usage record for a stream:
+ * that comes after the stream's end, off the first byte's path.)
  */
-const BARE_GATEWAY_SCRIPT = `
+const bareGatewayScript = (streams: "pass" | "relay") => `
 import { createHash } from "node:crypto";
+${streams === "relay" ? EDITING_PUMP : ""}
 const models = new Map([["demo-model", "mock-gpt"]]);
 const keys = new Map();
 const outbox = [];
@@ -243,12 +252,19 @@ export default {
     const upstream = await fetch(env.UPSTREAM + "/v1/chat/completions", {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ...body, model: upstreamModel }),
+      body: JSON.stringify(${streams === "relay" ? "body.stream === true ? { ...body, model: upstreamModel, stream_options: { include_usage: true } } : " : ""}{ ...body, model: upstreamModel }),
       signal: controller.signal,
     });
     if (body.stream === true) {
-      clearTimeout(timer);
-      return new Response(upstream.body, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") } });
+      clearTimeout(timer);${
+        streams === "relay"
+          ? `
+      const { readable, writable } = new IdentityTransformStream();
+      ctx.waitUntil(pump(upstream.body.getReader({ mode: "byob" }), writable.getWriter(), enc.encode(body.model)));
+      return new Response(readable, { status: upstream.status, headers: { "content-type": "text/event-stream" } });`
+          : `
+      return new Response(upstream.body, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") } });`
+      }
     }
     const payload = JSON.parse(await upstream.text());
     clearTimeout(timer);
@@ -368,7 +384,8 @@ async function main(): Promise<void> {
     }
     const fl = await start({ ...base, ...inspect, script: FLOOR_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const relay = await start({ ...base, ...inspect, script: EDITING_RELAY_SCRIPT, bindings: { UPSTREAM: mockUrl } });
-    const bare = await start({ ...base, script: BARE_GATEWAY_SCRIPT, bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
+    const bare = await start({ ...base, script: bareGatewayScript("pass"), bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
+    const bareRelayWorker = await start({ ...base, script: bareGatewayScript("relay"), bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-relay-usage" } });
 
     log("starting the peer: @portkey-ai/gateway from npm, on Node, by its own bin");
     const peerPort = await freePort();
@@ -451,6 +468,7 @@ async function main(): Promise<void> {
     const limited: Target = { ...gateway, name: "gateway-limited", headers: { authorization: `Bearer ${limitedKey.key}` } };
     const composite: Target = { ...gateway, name: "composite", model: "bench-composite" };
     const bareGateway: Target = { name: "bare-gateway", url: new URL(path, bare.url).toString(), pid: bare.pid, headers: auth, model: "demo-model" };
+    const bareRelay: Target = { name: "bare-relay", url: new URL(path, bareRelayWorker.url).toString(), pid: bareRelayWorker.pid, headers: auth, model: "demo-model" };
     const portkey: Target = {
       name: "portkey",
       url: `${peerUrl}/v1/chat/completions`,
@@ -512,7 +530,7 @@ async function main(): Promise<void> {
     if (ONLY === "ttfb") {
       // Time to first byte only: the stream's first byte through each path, interleaved.
       await mockConfig(STREAM_MOCK);
-      const targets = [direct, floor, editingRelay, bareGateway, gateway, ...baselines];
+      const targets = [direct, floor, editingRelay, bareGateway, bareRelay, gateway, ...baselines];
       await interleaved(targets, 10, true);
       const firstBytes = await interleaved(targets, TTFB_ROUNDS, true);
       const p50 = (name: string) => percentile(firstBytes.get(name)!.map((t) => t.ttfbMs), 50);
@@ -544,8 +562,9 @@ async function main(): Promise<void> {
     // ---- time to first byte, realistic stream
     await mockConfig(STREAM_MOCK);
     log(`time to first byte: ${TTFB_ROUNDS} interleaved rounds (stream: 50 ms to first frame, 20 frames)`);
-    await interleaved([direct, floor, bareGateway, gateway, composite, portkey], 5, true);
-    const ttfb = await interleaved([direct, floor, bareGateway, gateway, composite, portkey], TTFB_ROUNDS, true);
+    const ttfbPaths = [direct, floor, editingRelay, bareGateway, bareRelay, gateway, composite, portkey];
+    await interleaved(ttfbPaths, 5, true);
+    const ttfb = await interleaved(ttfbPaths, TTFB_ROUNDS, true);
 
     // ---- throughput, instant upstream. Pairs alternate on their own: with more paths in rotation
     // the gateway sat idle for as long as its cache TTL before each of its windows and measured
@@ -583,7 +602,7 @@ async function main(): Promise<void> {
       const v = lat.get(name)!.map(total);
       rows.push([`${name} (json)`, p(name, lat, total, 50).toFixed(3), p(name, lat, total, 99).toFixed(3), (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)]);
     }
-    for (const name of ["direct", "floor", "bare-gateway", "gateway", "composite", "portkey"]) {
+    for (const name of ["direct", "floor", "editing-relay", "bare-gateway", "bare-relay", "gateway", "composite", "portkey"]) {
       rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
     }
     for (const name of ["cache-off", "cache-on"]) {
@@ -636,6 +655,8 @@ async function main(): Promise<void> {
       bare_gateway_rps_ratio_vs_floor: round(bareJson.rps / bareFloorJson.rps),
       bare_gateway_overhead_vs_floor: round((p("bare-gateway", lat, total, 50) - p("direct", lat, total, 50)) / floorAddedP50),
       bare_gateway_ttfb_added_vs_floor: round((p("bare-gateway", ttfb, first, 50) - p("direct", ttfb, first, 50)) / floorTtfbAdded),
+      editing_relay_ttfb_added_vs_floor: round((p("editing-relay", ttfb, first, 50) - p("direct", ttfb, first, 50)) / floorTtfbAdded),
+      bare_relay_ttfb_added_vs_floor: round((p("bare-relay", ttfb, first, 50) - p("direct", ttfb, first, 50)) / floorTtfbAdded),
       portkey_stream_cpu_vs_floor: round(peerStream.cpuUs / floorStream.cpuUs),
       // absolute figures (this machine)
       added_p50_ms: round(addedP50),

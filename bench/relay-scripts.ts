@@ -54,15 +54,11 @@ function concat(parts) {
 `;
 
 /**
- * The editing relay: the least a relay that edits can cost in workerd (issue #20's last reference
- * row). It forwards with the usage chunk forced on, and relays the stream through one BYOB read
- * loop into a reused 64 KiB buffer: a byte scan for event boundaries and for \`"usage":{\`, JSON
- * parsed only for an event that has usage (dropped when it is the usage-only event the client did
- * not ask for), the model name replaced in the bytes, one awaited write per upstream chunk into an
- * IdentityTransformStream. No metering, no framework, no lookups.
+ * The editing relay's stream loop, as module source (with RELAY_EDIT_HELPERS): `pump(reader,
+ * writer, alias)` relays a BYOB reader into a writer, editing each event (bench:gateway's
+ * bare relay runs it too).
  */
-export const EDITING_RELAY_SCRIPT = `
-${RELAY_EDIT_HELPERS}async function pump(reader, writer, alias) {
+export const EDITING_PUMP = `${RELAY_EDIT_HELPERS}async function pump(reader, writer, alias) {
   let buffer = new ArrayBuffer(65536);
   let carry = null;
   try {
@@ -90,7 +86,18 @@ ${RELAY_EDIT_HELPERS}async function pump(reader, writer, alias) {
     await writer.abort(err).catch(() => undefined);
   }
 }
-export default {
+`;
+
+/**
+ * The editing relay: the least a relay that edits can cost in workerd (issue #20's last reference
+ * row). It forwards with the usage chunk forced on, and relays the stream through one BYOB read
+ * loop into a reused 64 KiB buffer: a byte scan for event boundaries and for \`"usage":{\`, JSON
+ * parsed only for an event that has usage (dropped when it is the usage-only event the client did
+ * not ask for), the model name replaced in the bytes, one awaited write per upstream chunk into an
+ * IdentityTransformStream. No metering, no framework, no lookups.
+ */
+export const EDITING_RELAY_SCRIPT = `
+${EDITING_PUMP}export default {
   async fetch(request, env, ctx) {
     const body = await request.json();
     const upstream = await fetch(env.UPSTREAM + "/v1/chat/completions", {
