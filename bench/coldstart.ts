@@ -109,9 +109,9 @@ try {
 
   const runs: Record<keyof typeof paths, Sample[]> = { floor: [], gateway: [], gatewayScriptPath: [] };
   await coldStart(floor, "/healthz"); // warm the OS caches for workerd's binary
+  // Rotated, so no path always follows the same one.
+  const names = Object.keys(paths) as (keyof typeof paths)[];
   for (let i = 0; i < SAMPLES; i++) {
-    // Rotated, so no path always follows the same one.
-    const names = Object.keys(paths) as (keyof typeof paths)[];
     const order = [...names.slice(i % names.length), ...names.slice(0, i % names.length)];
     for (const name of order) runs[name].push(await coldStart(paths[name], "/healthz"));
   }

@@ -602,7 +602,7 @@ async function main(): Promise<void> {
       const v = lat.get(name)!.map(total);
       rows.push([`${name} (json)`, p(name, lat, total, 50).toFixed(3), p(name, lat, total, 99).toFixed(3), (v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)]);
     }
-    for (const name of ["direct", "floor", "editing-relay", "bare-gateway", "bare-relay", "gateway", "composite", "portkey"]) {
+    for (const { name } of ttfbPaths) {
       rows.push([`${name} (stream ttfb)`, p(name, ttfb, first, 50).toFixed(3), p(name, ttfb, first, 99).toFixed(3), ""]);
     }
     for (const name of ["cache-off", "cache-on"]) {
