@@ -6,16 +6,9 @@
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { createMiddleware } from "hono/factory";
+import { EXPOSED_HEADERS, isPassedUpstreamHeader } from "../../../shared/passed-headers.ts";
 import { gatewayConfig } from "./config.ts";
 import type { GatewayApp } from "./types.ts";
-
-const PASSED_UPSTREAM_HEADERS = new Set(["x-request-id", "openai-processing-ms", "openai-version"]);
-
-/** True for an upstream response header the client receives: the allow-list and `x-ratelimit-*`. */
-export function isPassedUpstreamHeader(name: string): boolean {
-  const lower = name.toLowerCase();
-  return PASSED_UPSTREAM_HEADERS.has(lower) || lower.startsWith("x-ratelimit-");
-}
 
 /**
  * Puts the gateway's own headers for this request (`c.var.gatewayHeaders`: its rate-limit headers)
@@ -37,22 +30,6 @@ export function passUpstreamHeaders(c: Context<GatewayApp>): void {
   });
 }
 
-/** Headers a browser client may read from a cross-origin answer (the SDKs read these). */
-export const EXPOSED_HEADERS = [
-  "x-request-id",
-  "openai-processing-ms",
-  "openai-version",
-  "x-ratelimit-limit-requests",
-  "x-ratelimit-remaining-requests",
-  "x-ratelimit-reset-requests",
-  "x-ratelimit-limit-tokens",
-  "x-ratelimit-remaining-tokens",
-  "x-ratelimit-reset-tokens",
-  "retry-after",
-  "x-tollgate-event-id",
-  "x-tollgate-cost",
-];
-
 /** The Access-Control-Allow-Origin for a request's Origin under CORS_ALLOWED_ORIGINS, or null. */
 function allowedOrigin(origin: string, env: GatewayEnv): string | null {
   const allowed = gatewayConfig(env).CORS_ALLOWED_ORIGINS;
@@ -64,7 +41,7 @@ function allowedOrigin(origin: string, env: GatewayEnv): string | null {
 const preflight = cors({
   origin: (origin, c) => allowedOrigin(origin, c.env as GatewayEnv),
   allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-  exposeHeaders: EXPOSED_HEADERS,
+  exposeHeaders: [...EXPOSED_HEADERS],
   maxAge: 86_400,
 });
 const EXPOSED_HEADERS_VALUE = EXPOSED_HEADERS.join(",");

@@ -3,15 +3,10 @@
  * swapped for the upstream's model name (and back), and upstream failures mapped to 502/504.
  */
 import { ApiError } from "../../../shared/errors.ts";
+import { FORWARDED_HEADERS } from "../../../shared/passed-headers.ts";
 import { SecretOpener } from "../../../shared/secret-box.ts";
 import type { GatewayConfig } from "./config.ts";
 import type { UpstreamTarget } from "./lookups.ts";
-
-/**
- * Client headers forwarded upstream. An allow-list, so credentials (Authorization, Cookie,
- * provider keys), hop-by-hop headers (RFC 9110 §7.6.1) and Cloudflare's own never leak through.
- */
-const FORWARDED_HEADERS = ["accept", "accept-language", "user-agent", "traceparent", "tracestate", "openai-beta", "x-stainless-lang"];
 
 export function upstreamUrl(endpointUrl: string, suffix: string): string {
   return endpointUrl.replace(/\/+$/, "") + suffix;
