@@ -20,7 +20,8 @@
  *   bare-gateway     (JSON throughput) only the steps no gateway can skip, with constants for its
  *                    key and model (bareGatewayScript): the ceiling for the gateway's throughput
  *   bare-relay       (time to first byte) the bare gateway relaying streams as the editing relay
- *                    does: the least a gateway that authenticates and edits its streams adds
+ *                    does, with the headers the API promises both ways and an idle watchdog: the
+ *                    least a gateway that authenticates, edits its streams and keeps its contract adds
  *   portkey          the peer: `@portkey-ai/gateway` from npm on Node, started by its own bin, as
  *                    an OpenAI provider with a custom host (the same mock)
  *
@@ -58,6 +59,7 @@ import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { childPids, cpuMicros, startMock } from "./processes.ts";
 import { EDITING_PUMP, EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
+import { EXPOSED_HEADERS, FORWARDED_HEADERS, PASSED_UPSTREAM_HEADERS } from "../shared/passed-headers.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
 
@@ -227,13 +229,26 @@ async function alternating(targets: Target[], stream: boolean, windows = WINDOWS
  *
  * The bare relay (`bareGatewayScript("relay")`) is the same worker relaying a stream the way the
  * editing relay does (EDITING_PUMP: the usage chunk forced on and dropped again, the model renamed
- * in the bytes): its time to first byte is the least a gateway that both authenticates and edits
- * its streams, as Tollgate must (issue #15), adds on this machine. (No usage record for a stream:
- * that comes after the stream's end, off the first byte's path.)
+ * in the bytes), and doing what Tollgate's API promises on the way to the first byte: the client's
+ * allow-listed headers and the endpoint's credential sent upstream (proxy.ts), and on the answer
+ * the upstream's passed headers (its request id and rate-limit headers, which the SDKs read), CORS
+ * for browser clients and the event id (headers.ts, meter.ts); one idle watchdog timer per stream
+ * (stream.ts: a dead upstream must not hang the client). Its time to first byte is the least a
+ * gateway that authenticates, edits its streams (issue #15) and keeps that contract adds on this
+ * machine. (No usage record for a stream: that comes after the stream's end, off the first byte's
+ * path. The JSON path stays the bare gateway's minimum, as the throughput and latency rows have
+ * always measured it.)
  */
 const bareGatewayScript = (streams: "pass" | "relay") => `
 import { createHash } from "node:crypto";
-${streams === "relay" ? EDITING_PUMP : ""}
+${
+  streams === "relay"
+    ? `${EDITING_PUMP}
+const FORWARDED = ${JSON.stringify(FORWARDED_HEADERS)};
+const PASSED = new Set(${JSON.stringify([...PASSED_UPSTREAM_HEADERS])});
+const EXPOSED = ${JSON.stringify(EXPOSED_HEADERS.join(","))};`
+    : ""
+}
 const models = new Map([["demo-model", "mock-gpt"]]);
 const keys = new Map();
 const outbox = [];
@@ -249,9 +264,19 @@ export default {
     const upstreamModel = models.get(body.model);
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), 600000);
+    const headers = { "content-type": "application/json" };${
+      streams === "relay"
+        ? `
+    for (const name of FORWARDED) {
+      const value = request.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    headers.authorization = "Bearer " + env.UPSTREAM_KEY;`
+        : ""
+    }
     const upstream = await fetch(env.UPSTREAM + "/v1/chat/completions", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers,
       body: JSON.stringify(${streams === "relay" ? "body.stream === true ? { ...body, model: upstreamModel, stream_options: { include_usage: true } } : " : ""}{ ...body, model: upstreamModel }),
       signal: controller.signal,
     });
@@ -260,8 +285,15 @@ export default {
         streams === "relay"
           ? `
       const { readable, writable } = new IdentityTransformStream();
-      ctx.waitUntil(pump(upstream.body.getReader({ mode: "byob" }), writable.getWriter(), enc.encode(body.model)));
-      return new Response(readable, { status: upstream.status, headers: { "content-type": "text/event-stream" } });`
+      const reader = upstream.body.getReader({ mode: "byob" });
+      const watchdog = setTimeout(() => reader.cancel(new Error("the upstream went quiet")), 120000);
+      ctx.waitUntil(pump(reader, writable.getWriter(), enc.encode(body.model)).finally(() => clearTimeout(watchdog)));
+      const answer = { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache",
+        "access-control-allow-origin": "*", "access-control-expose-headers": EXPOSED, vary: "Origin", "x-tollgate-event-id": eventId };
+      upstream.headers.forEach((value, name) => {
+        if ((PASSED.has(name) || name.startsWith("x-ratelimit-")) && !(name in answer)) answer[name] = value;
+      });
+      return new Response(readable, { status: upstream.status, headers: answer });`
           : `
       return new Response(upstream.body, { status: upstream.status, headers: { "content-type": upstream.headers.get("content-type") } });`
       }
@@ -385,7 +417,7 @@ async function main(): Promise<void> {
     const fl = await start({ ...base, ...inspect, script: FLOOR_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const relay = await start({ ...base, ...inspect, script: EDITING_RELAY_SCRIPT, bindings: { UPSTREAM: mockUrl } });
     const bare = await start({ ...base, script: bareGatewayScript("pass"), bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-usage" } });
-    const bareRelayWorker = await start({ ...base, script: bareGatewayScript("relay"), bindings: { UPSTREAM: mockUrl }, queueProducers: { USAGE_QUEUE: "bare-relay-usage" } });
+    const bareRelayWorker = await start({ ...base, script: bareGatewayScript("relay"), bindings: { UPSTREAM: mockUrl, UPSTREAM_KEY: "sk-bench-upstream-credential" }, queueProducers: { USAGE_QUEUE: "bare-relay-usage" } });
 
     log("starting the peer: @portkey-ai/gateway from npm, on Node, by its own bin");
     const peerPort = await freePort();
