@@ -15,7 +15,6 @@ describe("headers that cross the gateway", () => {
     for (const name of ["authorization", "cookie", "proxy-authorization", "x-api-key", "api-key", "connection", "keep-alive", "transfer-encoding", "host", "cf-connecting-ip"]) {
       expect(FORWARDED_HEADERS).not.toContain(name);
     }
-    expect(FORWARDED_HEADERS).toEqual(FORWARDED_HEADERS.map((n) => n.toLowerCase()));
   });
 
   it("lets a browser read every header the gateway passes by name, and its own event id and cost", () => {
