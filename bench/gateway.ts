@@ -59,7 +59,7 @@ import { putTokenizerRanks } from "../dev/tokenizer-ranks.ts";
 import { buildBundle } from "./workerd.ts";
 import { childPids, cpuMicros, startMock } from "./processes.ts";
 import { EDITING_PUMP, EDITING_RELAY_SCRIPT, FLOOR_SCRIPT } from "./relay-scripts.ts";
-import { EXPOSED_HEADERS, FORWARDED_HEADERS, PASSED_UPSTREAM_HEADERS } from "../shared/passed-headers.ts";
+import { EXPOSED_HEADERS, FORWARDED_HEADERS, PASSED_UPSTREAM_HEADERS, PASSED_UPSTREAM_PREFIX } from "../shared/passed-headers.ts";
 import { startWsBridge } from "../dev/ws-bridge.ts";
 import { generateEncryptionKey } from "../shared/secret-box.ts";
 
@@ -246,6 +246,7 @@ ${
     ? `${EDITING_PUMP}
 const FORWARDED = ${JSON.stringify(FORWARDED_HEADERS)};
 const PASSED = new Set(${JSON.stringify([...PASSED_UPSTREAM_HEADERS])});
+const PASSED_PREFIX = ${JSON.stringify(PASSED_UPSTREAM_PREFIX)};
 const EXPOSED = ${JSON.stringify(EXPOSED_HEADERS.join(","))};`
     : ""
 }
@@ -291,7 +292,7 @@ export default {
       const answer = { "content-type": upstream.headers.get("content-type") ?? "text/event-stream", "cache-control": "no-cache",
         "access-control-allow-origin": "*", "access-control-expose-headers": EXPOSED, vary: "Origin", "x-tollgate-event-id": eventId };
       upstream.headers.forEach((value, name) => {
-        if ((PASSED.has(name) || name.startsWith("x-ratelimit-")) && !(name in answer)) answer[name] = value;
+        if ((PASSED.has(name) || name.startsWith(PASSED_PREFIX)) && !(name in answer)) answer[name] = value;
       });
       return new Response(readable, { status: upstream.status, headers: answer });`
           : `

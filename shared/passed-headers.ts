@@ -13,10 +13,13 @@ export const FORWARDED_HEADERS: readonly string[] = ["accept", "accept-language"
 /** Upstream response headers the client receives by name (besides every `x-ratelimit-*`). */
 export const PASSED_UPSTREAM_HEADERS: ReadonlySet<string> = new Set(["x-request-id", "openai-processing-ms", "openai-version"]);
 
+/** Every upstream response header whose name starts with this reaches the client too. */
+export const PASSED_UPSTREAM_PREFIX = "x-ratelimit-";
+
 /** True for an upstream response header the client receives: the allow-list and `x-ratelimit-*`. */
 export function isPassedUpstreamHeader(name: string): boolean {
   const lower = name.toLowerCase();
-  return PASSED_UPSTREAM_HEADERS.has(lower) || lower.startsWith("x-ratelimit-");
+  return PASSED_UPSTREAM_HEADERS.has(lower) || lower.startsWith(PASSED_UPSTREAM_PREFIX);
 }
 
 /** Headers a browser client may read from a cross-origin answer (the SDKs read these). */
