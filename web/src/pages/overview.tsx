@@ -65,7 +65,6 @@ function chartData(agg: Aggregate, label: (key: string | null) => string): { tim
 
 
 interface CreditHolder {
-  label: string;
   balance: string;
   detail: string;
   /** "own": the signed-in user's credits (whose burn is their own spend, not the page's totals). */
@@ -85,18 +84,23 @@ function useCreditHolder(session: Session) {
     queryFn: async (): Promise<CreditHolder> => {
       if (org) {
         const o = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: org } } }));
-        return { label: "Balance", balance: o.balance, detail: `${o.display_name || o.username}'s credits`, scope: "org" };
+        return { balance: o.balance, detail: `${o.display_name || o.username}'s credits`, scope: "org" };
       }
       if (system) {
         const page = unwrap(await api.GET("/admin/api/v1/users", { params: { query: { limit: 500 } } }));
         const total = page.data.reduce((sum, u) => sum.plus(u.balance), new Decimal(0));
         const shown = page.data.length < page.total_count ? ` (the first ${page.data.length} of ${page.total_count})` : "";
-        return { label: "Credits held", balance: total.toFixed(), detail: `all ${page.data.length === 1 ? "account" : "accounts"} together${shown}`, scope: "platform" };
+        return { balance: total.toFixed(), detail: `all ${page.data.length === 1 ? "account" : "accounts"} together${shown}`, scope: "platform" };
       }
       const me = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: "current" } } }));
-      return { label: "Balance", balance: me.balance, detail: "your credits", scope: "own" };
+      return { balance: me.balance, detail: "your credits", scope: "own" };
     },
   });
+}
+
+/** The balance card's name: known before the balance loads, so it never changes under the reader. */
+function creditLabel(session: Session) {
+  return !currentOrganization() && isSystemUser(session) ? "Credits held" : "Balance";
 }
 
 export default function Overview() {
@@ -162,7 +166,7 @@ export default function Overview() {
         <Stat testId="cache-hit" label="Cache-hit rate" value={t ? pct(hitRate(t)) : "…"} detail={t ? `${compact(cachedTokens(t))} cached prompt tokens` : undefined} />
         <Stat testId="latency" label="Latency p50 / p95" value={t ? `${ms(t.p50_duration_ms)} / ${ms(t.p95_duration_ms)}` : "…"} />
         <Stat testId="ttfb" label="Time to first byte p50 / p95" value={t ? `${ms(t.p50_ttfb_ms)} / ${ms(t.p95_ttfb_ms)}` : "…"} />
-        <Stat testId="balance" label={credit.data?.label ?? "Balance"} value={credit.data ? credits(balance) : credit.error ? "—" : "…"} detail={credit.data?.detail} />
+        <Stat testId="balance" label={creditLabel(session)} value={credit.data ? credits(balance) : credit.error ? "—" : "…"} detail={credit.data?.detail} />
         <Stat testId="runway" label={isSystemUser(session) && !currentOrganization() ? "Runway of all credits" : "Runway at this burn rate"} value={runway ? (runway.lt(1) ? "< 1 day" : runway.gte(365) ? "over a year" : `${runway.toFixed(0)} days`) : holderBurn?.isZero() ? "no spend" : "—"} detail={credit.data?.scope === "own" && seesAll(session) ? "at your own spend" : undefined} />
       </section>
       <Card className="mt-6">
