@@ -64,43 +64,39 @@ function chartData(agg: Aggregate, label: (key: string | null) => string): { tim
 }
 
 
-interface CreditHolder {
-  balance: string;
-  detail: string;
-  /** "own": the signed-in user's credits (whose burn is their own spend, not the page's totals). */
-  scope: "org" | "platform" | "own";
-}
+/** "own": the signed-in user's credits (whose burn is their own spend, not the page's totals). */
+type CreditScope = "org" | "platform" | "own";
 
 /**
  * Whose credits the balance and runway cards show: the organization acted for; for the ADMIN_TOKEN
  * (the system user, which holds no credits) every account's together, the platform's prepaid
- * credits; else the signed-in user's own.
+ * credits; else the signed-in user's own. Known before anything loads, so the cards' names never
+ * change under the reader.
  */
-function useCreditHolder(session: Session) {
+function creditScope(session: Session): CreditScope {
+  if (currentOrganization()) return "org";
+  return isSystemUser(session) ? "platform" : "own";
+}
+
+function useCreditHolder(scope: CreditScope) {
   const org = currentOrganization();
-  const system = isSystemUser(session);
   return useQuery({
-    queryKey: ["users", "credit-holder", org, system],
-    queryFn: async (): Promise<CreditHolder> => {
-      if (org) {
-        const o = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: org } } }));
-        return { balance: o.balance, detail: `${o.display_name || o.username}'s credits`, scope: "org" };
+    queryKey: ["users", "credit-holder", org, scope],
+    queryFn: async (): Promise<{ balance: string; detail: string }> => {
+      if (scope === "org") {
+        const o = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: org! } } }));
+        return { balance: o.balance, detail: `${o.display_name || o.username}'s credits` };
       }
-      if (system) {
+      if (scope === "platform") {
         const page = unwrap(await api.GET("/admin/api/v1/users", { params: { query: { limit: 500 } } }));
         const total = page.data.reduce((sum, u) => sum.plus(u.balance), new Decimal(0));
         const shown = page.data.length < page.total_count ? ` (the first ${page.data.length} of ${page.total_count})` : "";
-        return { balance: total.toFixed(), detail: `all ${page.data.length === 1 ? "account" : "accounts"} together${shown}`, scope: "platform" };
+        return { balance: total.toFixed(), detail: `all ${page.data.length === 1 ? "account" : "accounts"} together${shown}` };
       }
       const me = unwrap(await api.GET("/admin/api/v1/users/{id}", { params: { path: { id: "current" } } }));
-      return { balance: me.balance, detail: "your credits", scope: "own" };
+      return { balance: me.balance, detail: "your credits" };
     },
   });
-}
-
-/** The balance card's name: known before the balance loads, so it never changes under the reader. */
-function creditLabel(session: Session) {
-  return !currentOrganization() && isSystemUser(session) ? "Credits held" : "Balance";
 }
 
 export default function Overview() {
@@ -110,7 +106,8 @@ export default function Overview() {
   const window = useMemo(() => windowOf(period), [period]);
   const bucket = PERIODS[period].bucket;
   const agg = useQuery({ queryKey: ["aggregate", window, bucket, by], queryFn: () => fetchAggregate({ ...window, bucket, group_by: by }) });
-  const credit = useCreditHolder(session);
+  const scope = creditScope(session);
+  const credit = useCreditHolder(scope);
   const users = useUsers(session, by === "user");
   const keys = useOwnKeys();
   const names = useMemo(() => {
@@ -126,7 +123,7 @@ export default function Overview() {
   const balance = credit.data?.balance ?? null;
   // The runway divides a balance by the spend of the same account(s): someone who sees everyone's
   // usage but holds their own credits burns at their own rate.
-  const ownBurnNeeded = credit.data?.scope === "own" && seesAll(session);
+  const ownBurnNeeded = scope === "own" && seesAll(session);
   const own = useQuery({
     queryKey: ["aggregate", window, "own", session.user.id],
     enabled: ownBurnNeeded,
@@ -166,8 +163,8 @@ export default function Overview() {
         <Stat testId="cache-hit" label="Cache-hit rate" value={t ? pct(hitRate(t)) : "…"} detail={t ? `${compact(cachedTokens(t))} cached prompt tokens` : undefined} />
         <Stat testId="latency" label="Latency p50 / p95" value={t ? `${ms(t.p50_duration_ms)} / ${ms(t.p95_duration_ms)}` : "…"} />
         <Stat testId="ttfb" label="Time to first byte p50 / p95" value={t ? `${ms(t.p50_ttfb_ms)} / ${ms(t.p95_ttfb_ms)}` : "…"} />
-        <Stat testId="balance" label={creditLabel(session)} value={credit.data ? credits(balance) : credit.error ? "—" : "…"} detail={credit.data?.detail} />
-        <Stat testId="runway" label={isSystemUser(session) && !currentOrganization() ? "Runway of all credits" : "Runway at this burn rate"} value={runway ? (runway.lt(1) ? "< 1 day" : runway.gte(365) ? "over a year" : `${runway.toFixed(0)} days`) : holderBurn?.isZero() ? "no spend" : "—"} detail={credit.data?.scope === "own" && seesAll(session) ? "at your own spend" : undefined} />
+        <Stat testId="balance" label={scope === "platform" ? "Credits held" : "Balance"} value={credit.data ? credits(balance) : credit.error ? "—" : "…"} detail={credit.data?.detail} />
+        <Stat testId="runway" label={scope === "platform" ? "Runway of all credits" : "Runway at this burn rate"} value={runway ? (runway.lt(1) ? "< 1 day" : runway.gte(365) ? "over a year" : `${runway.toFixed(0)} days`) : holderBurn?.isZero() ? "no spend" : "—"} detail={ownBurnNeeded ? "at your own spend" : undefined} />
       </section>
       <Card className="mt-6">
         <CardHeader>
